@@ -1,0 +1,239 @@
+"""Validated configuration.
+
+Precedence, highest first: CLI flags (passed as ``overrides``) > environment (``MMBOT_`` prefix,
+``__`` for nesting, e.g. ``MMBOT_STRATEGY__SKEW=0.02``) > secret files > the TOML file given by
+``--config`` > defaults. The defaults select the built-in simulated exchange, so no file is needed.
+Every section forbids unknown keys: a typo is an error, never silently ignored.
+
+Prices are in quote currency, sizes and positions in base currency, times in seconds.
+Per-symbol overrides live under ``[symbols."ETH/USDT".strategy]`` (likewise ``risk``, ``execution``).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from bot.errors import ConfigError
+
+
+SECRET_FIELDS = frozenset({"api_key", "api_secret", "api_password"})
+
+
+class Section(BaseModel):
+    """A config section: unknown keys are errors, values are checked on assignment too."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class VenueSettings(Section):
+    kind: Literal["sim", "testnet", "paper"] = "sim"
+    exchange: str = Field("binance", min_length=1, description="ccxt exchange id")
+    symbols: list[str] = Field(default_factory=lambda: ["BTC/USDT"], min_length=1)
+    url: str | None = Field(
+        None, description="sim: URL of a running `mmbot sim`; unset starts one in-process"
+    )
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+    api_password: SecretStr | None = Field(None, description="passphrase, for venues that need one (OKX)")
+
+
+class StrategySettings(Section):
+    model: Literal["symmetric", "linear", "as", "glft"] = "linear"
+    half_spread: float = Field(0.05, ge=0, description="symmetric/linear: distance from centre to each quote")
+    skew: float = Field(0.01, ge=0, description="linear: price shift per unit of inventory")
+    target_q: float = Field(0.0, description="inventory target q*")
+    gamma: float = Field(0.1, gt=0, description="as/glft: risk aversion")
+    sigma: float = Field(0.5, ge=0, description="fallback volatility, price per sqrt(second)")
+    kappa: float = Field(10.0, gt=0, description="fallback order-arrival decay, per price unit")
+    A: float = Field(1.0, gt=0, description="fallback order-arrival rate at the touch, per second")
+    horizon: float = Field(60.0, gt=0, description="as: T - t in seconds")
+    horizon_mode: Literal["rolling", "session"] = Field(
+        "rolling", description="rolling: T - t is always `horizon`; session: T - t counts down and restarts"
+    )
+    min_spread: float = Field(0.0, ge=0, description="minimum distance between bid and ask")
+    use_estimators: bool = Field(True, description="as/glft: use live sigma, A, kappa once warm")
+
+
+class RiskSettings(Section):
+    max_position: float = Field(1.0, gt=0, description="hard limit L on |q - 0| in base units")
+    max_notional: float | None = Field(None, gt=0, description="limit on |q| * mid per symbol")
+    max_total_notional: float | None = Field(None, gt=0, description="limit on sum of |q| * mid")
+    max_drawdown: float | None = Field(None, gt=0, description="kill: trailing drawdown from peak equity")
+    max_loss: float | None = Field(None, gt=0, description="kill: absolute loss since start")
+    stale_after: float = Field(5.0, gt=0, description="pause quoting when the book is this old (s)")
+    stale_kill_after: float = Field(60.0, gt=0, description="kill when the book is this old (s)")
+    max_errors: int = Field(20, ge=1, description="kill: this many rejects/exceptions ...")
+    error_window: float = Field(60.0, gt=0, description="... within this many seconds")
+    kill_file: Path | None = Field(None, description="kill when this file exists")
+    state_dir: Path = Field(Path("var"), description="where the journal and the kill latch live")
+
+
+class ExecutionSettings(Section):
+    order_size: float = Field(0.01, gt=0, description="size of each quote, base units")
+    max_order_size: float | None = Field(None, gt=0)
+    post_only: bool = True
+    requote_ticks: int = Field(2, ge=0, description="requote when the price moved by more ticks than this")
+    requote_bps: float = Field(0.0, ge=0, description="... or by more basis points than this")
+    size_tolerance: float = Field(0.1, ge=0, le=1, description="requote when size changed by this fraction")
+    max_order_age: float = Field(30.0, gt=0, description="requote orders older than this (s)")
+    orders_per_second: float = Field(5.0, gt=0, description="order-traffic ceiling shared by all symbols")
+    client_id_prefix: str = Field("mmbot", pattern=r"^[A-Za-z0-9_-]{1,12}$")
+    reconcile_interval: float = Field(5.0, gt=0, description="REST safety-net reconciliation period (s)")
+
+
+class LoggingSettings(Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+    inventory_interval: float = Field(5.0, gt=0, description="seconds between periodic inventory events")
+
+
+class SymbolOverrides(Section):
+    strategy: dict[str, Any] = Field(default_factory=dict)
+    risk: dict[str, Any] = Field(default_factory=dict)
+    execution: dict[str, Any] = Field(default_factory=dict)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MMBOT_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_assignment=True,
+    )
+
+    venue: VenueSettings = Field(default_factory=VenueSettings)
+    strategy: StrategySettings = Field(default_factory=StrategySettings)
+    risk: RiskSettings = Field(default_factory=RiskSettings)
+    execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    symbols: dict[str, SymbolOverrides] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            file_secret_settings,
+            TomlConfigSettingsSource(settings_cls),
+        )
+
+    @model_validator(mode="after")
+    def _overrides_are_valid(self) -> Settings:
+        for symbol in self.symbols:
+            self.for_symbol(symbol)
+        return self
+
+    def for_symbol(self, symbol: str) -> SymbolSettings:
+        """The strategy, risk and execution sections with this symbol's overrides applied."""
+        over = self.symbols.get(symbol)
+        if over is None:
+            return SymbolSettings(symbol, self.strategy, self.risk, self.execution)
+        return SymbolSettings(
+            symbol,
+            StrategySettings.model_validate(self.strategy.model_dump() | over.strategy),
+            RiskSettings.model_validate(self.risk.model_dump() | over.risk),
+            ExecutionSettings.model_validate(self.execution.model_dump() | over.execution),
+        )
+
+    def secret_values(self) -> list[str]:
+        """Every secret's plain value, for the log redactor."""
+        secrets = (self.venue.api_key, self.venue.api_secret, self.venue.api_password)
+        return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
+
+
+class SymbolSettings:
+    """The effective settings for one symbol."""
+
+    __slots__ = ("execution", "risk", "strategy", "symbol")
+
+    def __init__(
+        self, symbol: str, strategy: StrategySettings, risk: RiskSettings, execution: ExecutionSettings
+    ) -> None:
+        self.symbol = symbol
+        self.strategy = strategy
+        self.risk = risk
+        self.execution = execution
+
+
+def load_settings(config_file: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+    """Load settings from defaults, an optional TOML file, secrets, the environment and CLI overrides.
+
+    Raises ConfigError with one human line per bad field.
+    """
+    path: Path | None = None
+    if config_file is not None:
+        path = Path(config_file)
+        if not path.is_file():
+            raise ConfigError([f"config file not found: {path}"])
+        try:
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError([f"{path}: invalid TOML: {exc}"]) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+
+    class _FileSettings(Settings):
+        model_config = SettingsConfigDict(toml_file=path)
+
+    try:
+        return _FileSettings(**(overrides or {}))
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+    except ValueError as exc:  # a source that cannot parse its input (e.g. bad JSON in an env var)
+        raise ConfigError([str(exc).splitlines()[0]]) from None
+
+
+def describe_validation_error(exc: ValidationError) -> list[str]:
+    """One line per bad field: ``strategy.skew: must be >= 0 (got -1)``."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"]) or "config"
+        if err["loc"] and err["loc"][-1] in SECRET_FIELDS:
+            err = {**err, "input": SecretStr("")}
+        lines.append(f"{loc}: {_explain(err)}")
+    return lines
+
+
+def _explain(err: Any) -> str:
+    kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
+    got = f" (got {_show(value)})"
+    if kind == "extra_forbidden":
+        return "unknown field (check the spelling)"
+    if kind == "missing":
+        return "is required"
+    bounds = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<=", "less_than": "<"}
+    if kind in bounds:
+        bound = next(iter(ctx.values()))
+        return f"must be {bounds[kind]} {_show(bound)}{got}"
+    if kind == "literal_error":
+        return f"must be one of {ctx['expected']}{got}"
+    if kind == "string_pattern_mismatch":
+        return f"must match {ctx['pattern']}{got}"
+    msg = str(err["msg"])
+    return f"{msg[0].lower()}{msg[1:]}{got}" if msg else f"invalid{got}"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, SecretStr):
+        return "**********"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
