@@ -11,6 +11,7 @@ Per-symbol overrides live under ``[symbols."ETH/USDT".strategy]`` (likewise ``ri
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -24,7 +25,6 @@ from pydantic_settings import (
 )
 
 from bot.errors import ConfigError
-
 
 SECRET_FIELDS = frozenset({"api_key", "api_secret", "api_password"})
 
@@ -130,7 +130,7 @@ class Settings(BaseSettings):
         return (
             init_settings,
             env_settings,
-            file_secret_settings,
+            SecretFilesSource(settings_cls),
             TomlConfigSettingsSource(settings_cls),
         )
 
@@ -158,6 +158,28 @@ class Settings(BaseSettings):
         return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
 
 
+class SecretFilesSource(PydanticBaseSettingsSource):
+    """Secrets from files, one value per file, Docker-secrets style.
+
+    ``<dir>/mmbot_venue__api_key`` holds ``venue.api_key`` (likewise ``api_secret``, ``api_password``).
+    The directory is ``secrets_dir`` from the model config (``MMBOT_SECRETS_DIR`` or ``/run/secrets``).
+    """
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        folder = self.config.get("secrets_dir")
+        if folder is None or not Path(folder).is_dir():
+            return {}
+        venue: dict[str, str] = {}
+        for name in sorted(SECRET_FIELDS):
+            path = Path(folder) / f"mmbot_venue__{name}"
+            if path.is_file():
+                venue[name] = path.read_text(encoding="utf-8").strip()
+        return {"venue": venue} if venue else {}
+
+
 class SymbolSettings:
     """The effective settings for one symbol."""
 
@@ -172,9 +194,14 @@ class SymbolSettings:
         self.execution = execution
 
 
-def load_settings(config_file: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
-    """Load settings from defaults, an optional TOML file, secrets, the environment and CLI overrides.
+def load_settings(
+    config_file: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    secrets_dir: str | Path | None = None,
+) -> Settings:
+    """Load settings from defaults, an optional TOML file, secret files, the environment and CLI overrides.
 
+    ``secrets_dir`` defaults to ``$MMBOT_SECRETS_DIR``, else ``/run/secrets`` (Docker secrets).
     Raises ConfigError with one human line per bad field.
     """
     path: Path | None = None
@@ -189,8 +216,10 @@ def load_settings(config_file: str | Path | None = None, overrides: dict[str, An
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError([f"{path}: cannot read: {exc}"]) from None
 
+    folder = secrets_dir or os.environ.get("MMBOT_SECRETS_DIR") or "/run/secrets"
+
     class _FileSettings(Settings):
-        model_config = SettingsConfigDict(toml_file=path)
+        model_config = SettingsConfigDict(toml_file=path, secrets_dir=folder)
 
     try:
         return _FileSettings(**(overrides or {}))

@@ -15,7 +15,9 @@ from typing import Any, TextIO
 import structlog
 
 REDACTED = "***"
-SECRET_KEYS = frozenset({"api_key", "api_secret", "api_password", "secret", "apikey", "signature", "password"})
+SECRET_KEYS = frozenset(
+    {"api_key", "api_secret", "api_password", "secret", "apikey", "signature", "password", "x-mbx-apikey"}
+)
 
 
 class SecretRedactor:
@@ -70,11 +72,10 @@ def configure_logging(
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,  # before the redactor, so tracebacks are redacted too
         redactor,
+        renderer,
     ]
-    if use_json:
-        processors.append(structlog.processors.format_exc_info)
-    processors.append(renderer)
     structlog.configure(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
