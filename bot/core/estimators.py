@@ -1,0 +1,152 @@
+"""Online estimators for the live quoter: volatility and order-arrival intensity.
+
+Pure: every method takes the time ``t`` (seconds, any monotone clock) as an argument; no clock,
+no I/O, no asyncio. Until an estimator is *warm* its ``value`` is ``None`` and the caller quotes with
+the configured fallback parameters.
+
+- :class:`EwmaVolatility`: sigma in price units per sqrt(second), from mid changes.
+- :class:`IntensityEstimator`: (A, kappa) of ``lambda(delta) = A * exp(-kappa * delta)``, the rate at
+  which market orders reach depth ``delta`` from the mid on one side, from a rolling window of trades.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+LN2 = math.log(2.0)
+
+
+@dataclass
+class EwmaVolatility:
+    """Time-weighted EWMA of squared mid changes per second.
+
+    For consecutive observations ``(t0, m0), (t1, m1)`` with ``dt = t1 - t0 > 0`` the sample is
+    ``(m1 - m0)**2 / dt`` (a variance rate, price^2 per second) and the estimate moves towards it with
+    weight ``w = 1 - 2**(-dt / halflife)``; the first sample initialises it. ``sigma = sqrt(var)``.
+    Observations with ``dt <= 0`` are ignored (the first one at a timestamp wins).
+    Warm after ``min_samples`` samples.
+    """
+
+    halflife: float = 30.0
+    min_samples: int = 20
+    var: float = 0.0
+    samples: int = 0
+    _last_t: float | None = field(default=None, repr=False)
+    _last_mid: float | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.halflife <= 0:
+            raise ValueError("halflife must be > 0")
+        if self.min_samples < 1:
+            raise ValueError("min_samples must be >= 1")
+
+    def update(self, t: float, mid: float) -> None:
+        if self._last_t is None or self._last_mid is None:
+            self._last_t, self._last_mid = t, mid
+            return
+        dt = t - self._last_t
+        if dt <= 0:
+            return
+        sample = (mid - self._last_mid) ** 2 / dt
+        if self.samples == 0:
+            self.var = sample
+        else:
+            w = 1.0 - math.exp(-dt * LN2 / self.halflife)
+            self.var += w * (sample - self.var)
+        self.samples += 1
+        self._last_t, self._last_mid = t, mid
+
+    @property
+    def warm(self) -> bool:
+        return self.samples >= self.min_samples
+
+    @property
+    def sigma(self) -> float | None:
+        """Volatility per sqrt(second) once warm, else None."""
+        return math.sqrt(self.var) if self.warm else None
+
+
+def fit_intensity(
+    depths: Sequence[float], duration: float, sides: int = 2, points: int = 8
+) -> tuple[float, float] | None:
+    """Fit ``lambda(delta) = A * exp(-kappa * delta)`` to trade depths observed over ``duration`` seconds.
+
+    ``depths`` are the distances ``|price - mid|`` of trades from the mid just before them, pooled over
+    ``sides`` book sides. The empirical per-side rate of reaching depth ``d`` is
+    ``N(depth >= d) / (sides * duration)``; it is evaluated on ``points`` depth quantiles and
+    ``log lambda = log A - kappa * d`` is fitted by least squares. Returns ``(A, kappa)``, or None when
+    the data cannot identify a decaying curve (fewer than two distinct depths, or ``kappa <= 0``).
+    """
+    if duration <= 0 or sides < 1 or points < 2:
+        return None
+    ds = sorted(d for d in depths if d >= 0 and math.isfinite(d))
+    n = len(ds)
+    if n < 2 or ds[0] == ds[-1]:
+        return None
+    grid = sorted({ds[min(n - 1, (i * (n - 1)) // (points - 1))] for i in range(points)})
+    xs: list[float] = []
+    ys: list[float] = []
+    j = 0
+    for d in grid:
+        while j < n and ds[j] < d:
+            j += 1
+        count = n - j  # trades with depth >= d
+        if count > 0:
+            xs.append(d)
+            ys.append(math.log(count / (sides * duration)))
+    if len(xs) < 2:
+        return None
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx <= 0:
+        return None
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+    kappa = -slope
+    if not (kappa > 0 and math.isfinite(kappa)):
+        return None
+    A = math.exp(my + kappa * mx)
+    return A, kappa
+
+
+@dataclass
+class IntensityEstimator:
+    """Rolling-window estimate of (A, kappa) from trades relative to the mid.
+
+    ``add_trade(t, price, mid)`` records the depth ``|price - mid|``; trades older than ``window``
+    seconds are forgotten. The duration used for the rate is ``min(window, t - first_seen)``.
+    Warm once at least ``min_trades`` trades are in the window, ``min_time`` seconds have passed since
+    the first observation, and :func:`fit_intensity` succeeds.
+    """
+
+    window: float = 120.0
+    min_trades: int = 30
+    min_time: float = 10.0
+    _trades: deque[tuple[float, float]] = field(default_factory=deque, repr=False)
+    _first_t: float | None = field(default=None, repr=False)
+
+    def add_trade(self, t: float, price: float, mid: float) -> None:
+        if self._first_t is None:
+            self._first_t = t
+        self._trades.append((t, abs(price - mid)))
+        self._expire(t)
+
+    def _expire(self, t: float) -> None:
+        while self._trades and self._trades[0][0] < t - self.window:
+            self._trades.popleft()
+
+    @property
+    def trades(self) -> int:
+        return len(self._trades)
+
+    def estimate(self, t: float) -> tuple[float, float] | None:
+        """(A, kappa) at time ``t`` once warm, else None."""
+        if self._first_t is None:
+            return None
+        self._expire(t)
+        elapsed = t - self._first_t
+        if elapsed < self.min_time or len(self._trades) < self.min_trades:
+            return None
+        return fit_intensity([d for _, d in self._trades], min(self.window, elapsed))

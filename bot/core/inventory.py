@@ -1,0 +1,165 @@
+"""Position and P&L accounting for one symbol (pure).
+
+Conventions. ``q`` is the bot's inventory in base units and starts at 0 when the bot starts: it is the
+change of the account's base balance since start-up, not the balance itself (a venue account usually
+holds base currency the bot never traded). ``cash`` is likewise the change of the quote balance.
+Positions are kept exactly as :class:`~decimal.Decimal` (sums of venue decimal amounts), so ``q`` can be
+compared exactly with the venue's balance delta; money figures are floats in quote currency.
+
+A fill ``(side, price p, amount a, fee f in currency c)`` changes the account by:
+- buy:  base ``+a``, quote ``-a*p``;   sell: base ``-a``, quote ``+a*p``;
+- fee in quote: quote ``-f``;  fee in base: base ``-f`` (valued at ``f*p`` quote); other currencies are
+  recorded in ``fees`` at the given ``fee_cost_quote`` and do not touch base or quote.
+
+A base-currency fee is booked as a disposal of ``f`` base at the fill price whose proceeds go to fees,
+so it moves ``q`` like a trade and ``fees`` by ``f*p``.
+
+P&L by average cost: ``avg_entry`` is the mean price of the open position; reducing it at ``p`` realises
+``closed * (p - avg_entry) * sign(q)``; crossing zero opens the remainder at ``p``. Then, for any mark
+``m``::
+
+    realized + unrealized(m) - fees == cash + q * m        (total P&L, mark-to-market, net of fees)
+
+with ``unrealized(m) = q * (m - avg_entry)``.
+
+Spread metrics, per fill of amount ``a`` (positive = good for the bot):
+- ``spread_captured``: ``(mid_fill - p) * a`` for a buy, ``(p - mid_fill) * a`` for a sell, where
+  ``mid_fill`` is the mid of the latest book the bot had when it processed the fill.
+- ``skew_cost`` (spread given up to skew): the symmetric quoter centred on the mid at quote time
+  ``mid_quote`` with the same half-spread ``h`` would have bid ``mid_quote - h`` and asked
+  ``mid_quote + h``; ``skew_cost`` adds ``(p - (mid_quote - h)) * a`` for a buy and
+  ``((mid_quote + h) - p) * a`` for a sell. Positive when the skew moved the filled quote towards the
+  mid (edge given up to flatten), negative when it moved it away (edge gained).
+Fills are deduplicated by trade id: the same id applied twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+Side = Literal["buy", "sell"]
+
+
+def to_decimal(x: float | str | Decimal) -> Decimal:
+    """The decimal a venue meant: floats go through their shortest repr (0.1 -> Decimal('0.1'))."""
+    return x if isinstance(x, Decimal) else Decimal(str(x))
+
+
+@dataclass(frozen=True)
+class Fill:
+    """One execution of one of our orders. ``fee`` is in ``fee_currency`` (may be None = no fee)."""
+
+    trade_id: str
+    side: Side
+    price: float
+    amount: float | str | Decimal
+    timestamp: float = 0.0
+    order_id: str | None = None
+    client_id: str | None = None
+    fee: float = 0.0
+    fee_currency: str | None = None
+    fee_cost_quote: float | None = None  # for a fee in a third currency: its value in quote
+    mid: float | None = None  # mid when the fill was processed
+    quote_mid: float | None = None  # mid when the order was quoted
+    quote_half_spread: float | None = None  # half-spread of that quote
+
+
+@dataclass
+class Inventory:
+    """Accounting state of one symbol. Apply fills with :meth:`apply`."""
+
+    base: str
+    quote: str
+    q_exact: Decimal = Decimal(0)
+    cash: float = 0.0  # change of the quote balance, net of quote fees
+    avg_entry: float = 0.0
+    realized: float = 0.0
+    fees: float = 0.0
+    volume_base: Decimal = Decimal(0)
+    volume_quote: float = 0.0
+    fills: int = 0
+    spread_captured: float = 0.0
+    skew_cost: float = 0.0
+    max_abs_q: Decimal = Decimal(0)
+    seen: set[str] = field(default_factory=set, repr=False)
+
+    @property
+    def q(self) -> float:
+        return float(self.q_exact)
+
+    def unrealized(self, mark: float) -> float:
+        return self.q * (mark - self.avg_entry) if self.q_exact else 0.0
+
+    def total_pnl(self, mark: float) -> float:
+        """Mark-to-market P&L net of fees: ``realized + unrealized(mark) - fees``."""
+        return self.realized + self.unrealized(mark) - self.fees
+
+    def apply(self, fill: Fill) -> bool:
+        """Book ``fill`` once; returns False (and changes nothing) when its trade id was seen before."""
+        if fill.trade_id in self.seen:
+            return False
+        amount = to_decimal(fill.amount)
+        if amount <= 0:
+            raise ValueError(f"fill amount must be > 0, got {fill.amount}")
+        self.seen.add(fill.trade_id)
+        sign = 1 if fill.side == "buy" else -1
+        p = float(fill.price)
+        a = float(amount)
+        self._trade(sign * amount, p)
+        self.cash -= sign * a * p
+        if fill.fee:
+            if fill.fee_currency == self.base:
+                fee_base = to_decimal(fill.fee)
+                self._trade(-fee_base, p)  # disposal of the fee at the fill price, whose
+                self.fees += float(fee_base) * p  # proceeds are the fee (quote balance untouched)
+            elif fill.fee_currency == self.quote or fill.fee_currency is None:
+                self.cash -= float(fill.fee)
+                self.fees += float(fill.fee)
+            else:
+                self.fees += float(fill.fee_cost_quote or 0.0)
+        self.fills += 1
+        self.volume_base += amount
+        self.volume_quote += a * p
+        if fill.mid is not None:
+            self.spread_captured += sign * (fill.mid - p) * a
+        if fill.quote_mid is not None and fill.quote_half_spread is not None:
+            symmetric = fill.quote_mid - sign * fill.quote_half_spread
+            self.skew_cost += sign * (p - symmetric) * a
+        self.max_abs_q = max(self.max_abs_q, abs(self.q_exact))
+        return True
+
+    def _trade(self, dq: Decimal, price: float) -> None:
+        """Average-cost update of the position for a signed change ``dq`` at ``price``."""
+        q = self.q_exact
+        if dq == 0:
+            return
+        if q == 0 or (q > 0) == (dq > 0):
+            new_q = q + dq
+            self.avg_entry = (float(q) * self.avg_entry + float(dq) * price) / float(new_q)
+            self.q_exact = new_q
+            return
+        closed = min(abs(dq), abs(q))
+        direction = 1.0 if q > 0 else -1.0
+        self.realized += float(closed) * (price - self.avg_entry) * direction
+        new_q = q + dq
+        self.q_exact = new_q
+        if new_q == 0:
+            self.avg_entry = 0.0
+        elif (new_q > 0) != (q > 0):
+            self.avg_entry = price
+
+    def snapshot(self, mark: float | None) -> dict[str, float]:
+        """Numbers for log events and the summary (P&L marked to ``mark``; 0 unrealized without one)."""
+        unreal = self.unrealized(mark) if mark is not None else 0.0
+        return {
+            "q": self.q,
+            "avg_entry": self.avg_entry,
+            "realized_pnl": self.realized,
+            "unrealized_pnl": unreal,
+            "fees": self.fees,
+            "total_pnl": self.realized + unreal - self.fees,
+            "spread_captured": self.spread_captured,
+            "skew_cost": self.skew_cost,
+        }

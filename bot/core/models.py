@@ -1,0 +1,143 @@
+"""Quote models: where to centre the quotes and how far from the centre to put them.
+
+Every model returns ``(centre, half_spread)`` in price units, before minimum spread and tick
+rounding; the bid is ``centre - half_spread`` and the ask ``centre + half_spread``.
+Inventory ``q`` and its target ``q*`` are in base units, as given (no lot normalisation).
+
+- ``symmetric``: centre = s, half = ``half_spread``.
+- ``linear``: centre = s - skew*(q - q*), half = ``half_spread``; ``skew`` is price per base unit.
+- ``as`` (Avellaneda & Stoikov 2008): with tau = T - t,
+  r = s - (q - q*)*gamma*sigma^2*tau and total spread gamma*sigma^2*tau + (2/gamma)*ln(1 + gamma/kappa)
+  around r. ``horizon_mode="rolling"``: tau = horizon always (24/7 markets);
+  ``"session"``: tau = horizon - (t mod horizon), counting down and restarting each session.
+- ``glft`` (Gueant, Lehalle & Fernandez-Tapia 2013, infinite-horizon closed-form approximation,
+  Gueant 2017): with lambda(delta) = A*exp(-kappa*delta) the arrival rate of one unit at distance
+  delta, and order size Delta = 1 base unit,
+  delta_bid(q) = c1 + (2q + 1)/2 * sigma*c2, delta_ask(q) = c1 - (2q - 1)/2 * sigma*c2, where
+  c1 = (1/gamma)*ln(1 + gamma/kappa) and c2 = sqrt(gamma/(2*A*kappa) * (1 + gamma/kappa)^(1 + kappa/gamma)).
+  Equivalently: half = c1 + sigma*c2/2, skew = sigma*c2, centre = s - skew*(q - q*).
+  The Delta = 1 convention means gamma, A and kappa are calibrated for one base unit.
+
+Units: sigma in price per sqrt(second), A per second, kappa per price unit, times in seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.config import StrategySettings
+    from bot.core.quote import QuoteInputs
+
+MODELS = ("symmetric", "linear", "as", "glft")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelParams:
+    """Parameters of the quote model (see the module docstring for each model's formula).
+
+    ``sigma``, ``kappa`` and ``A`` are fallbacks, replaced by live estimates in QuoteInputs.
+    ``min_spread`` is the minimum distance between bid and ask (applied in the pipeline).
+    """
+
+    model: str = "linear"
+    half_spread: float = 0.05
+    skew: float = 0.01
+    target_q: float = 0.0
+    gamma: float = 0.1
+    sigma: float = 0.5
+    kappa: float = 10.0
+    A: float = 1.0
+    horizon: float = 60.0
+    horizon_mode: str = "rolling"
+    min_spread: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise ValueError(f"unknown model {self.model!r}; expected one of {', '.join(MODELS)}")
+        if self.horizon_mode not in ("rolling", "session"):
+            raise ValueError(f"unknown horizon_mode {self.horizon_mode!r}")
+
+    @classmethod
+    def from_settings(cls, strategy: StrategySettings) -> ModelParams:
+        """From the validated ``[strategy]`` config section."""
+        return cls(
+            model=strategy.model,
+            half_spread=strategy.half_spread,
+            skew=strategy.skew,
+            target_q=strategy.target_q,
+            gamma=strategy.gamma,
+            sigma=strategy.sigma,
+            kappa=strategy.kappa,
+            A=strategy.A,
+            horizon=strategy.horizon,
+            horizon_mode=strategy.horizon_mode,
+            min_spread=strategy.min_spread,
+        )
+
+
+def symmetric(mid: float, half_spread: float) -> tuple[float, float]:
+    """Centre at the mid, fixed half-spread."""
+    return mid, half_spread
+
+
+def linear(mid: float, q: float, target_q: float, skew: float, half_spread: float) -> tuple[float, float]:
+    """Centre = mid - skew*(q - q*), fixed half-spread."""
+    return mid - skew * (q - target_q), half_spread
+
+
+def time_to_horizon(t: float, horizon: float, mode: str) -> float:
+    """tau = T - t: ``horizon`` when rolling; ``horizon - (t mod horizon)`` for sessions (in (0, horizon])."""
+    if mode == "rolling":
+        return horizon
+    return horizon - (t % horizon)
+
+
+def avellaneda_stoikov(
+    mid: float, q: float, target_q: float, gamma: float, sigma: float, kappa: float, tau: float
+) -> tuple[float, float]:
+    """Reservation r = s - (q - q*)*gamma*sigma^2*tau; half of gamma*sigma^2*tau + (2/gamma)ln(1+gamma/kappa)."""
+    risk = gamma * sigma * sigma * tau
+    reservation = mid - (q - target_q) * risk
+    half = 0.5 * risk + math.log1p(gamma / kappa) / gamma
+    return reservation, half
+
+
+def glft_coefficients(gamma: float, sigma: float, A: float, kappa: float) -> tuple[float, float]:
+    """GLFT (order size 1 base unit): returns (half-spread at q = q*, skew per base unit).
+
+    half = c1 + sigma*c2/2 and skew = sigma*c2 with c1 = ln(1 + gamma/kappa)/gamma and
+    c2 = sqrt(gamma/(2*A*kappa) * (1 + gamma/kappa)^(1 + kappa/gamma)).
+    """
+    ratio = gamma / kappa
+    c1 = math.log1p(ratio) / gamma
+    c2 = math.sqrt(gamma / (2.0 * A * kappa) * (1.0 + ratio) ** (1.0 + 1.0 / ratio))
+    skew = sigma * c2
+    return c1 + 0.5 * skew, skew
+
+
+def glft(
+    mid: float, q: float, target_q: float, gamma: float, sigma: float, A: float, kappa: float
+) -> tuple[float, float]:
+    """Centre = mid - skew*(q - q*), half = c1 + skew/2 (see :func:`glft_coefficients`)."""
+    half, skew = glft_coefficients(gamma, sigma, A, kappa)
+    return mid - skew * (q - target_q), half
+
+
+def centre_and_half_spread(inputs: QuoteInputs, params: ModelParams) -> tuple[float, float]:
+    """The model's reservation price and half-spread, using live sigma/A/kappa when given."""
+    model = params.model
+    if model == "linear":
+        return linear(inputs.mid, inputs.q, params.target_q, params.skew, params.half_spread)
+    if model == "symmetric":
+        return inputs.mid, params.half_spread
+    sigma = params.sigma if inputs.sigma is None else inputs.sigma
+    kappa = params.kappa if inputs.kappa is None else inputs.kappa
+    if model == "as":
+        tau = time_to_horizon(inputs.t, params.horizon, params.horizon_mode)
+        return avellaneda_stoikov(inputs.mid, inputs.q, params.target_q, params.gamma, sigma, kappa, tau)
+    A = params.A if inputs.A is None else inputs.A
+    return glft(inputs.mid, inputs.q, params.target_q, params.gamma, sigma, A, kappa)
+

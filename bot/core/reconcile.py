@@ -1,0 +1,125 @@
+"""Desired quotes versus working orders -> the cancels and creates that close the gap (pure).
+
+Per side, with target ``(price P, amount S)`` (or none) and the working orders on that side:
+- no target: cancel every working order (reason ``withdrawn``);
+- no working order: create the target (``new``);
+- otherwise keep the first working order that is within tolerance, cancel the rest (``duplicate``);
+  if none is within tolerance, cancel them all and create the target. A working order at price ``p``,
+  remaining ``s``, created at ``t0`` is within tolerance at time ``now`` iff
+  ``|p - P| <= max(requote_ticks * tick, requote_bps * 1e-4 * P)`` (else reason ``price``),
+  ``|s - S| <= size_tolerance * S`` (else ``size``) and ``now - t0 < max_order_age`` (else ``age``).
+
+Ordering: on the side that would grow ``|q|`` (buy when ``q >= 0``, sell when ``q <= 0``) its cancels
+come before its create, so old and new orders never rest together and the worst-case position never
+exceeds what the limit allowed; on the reducing side the create comes first, so the flattening quote is
+never absent. The executor runs the actions in list order and does not create before an earlier
+cancel is acknowledged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+Side = Literal["buy", "sell"]
+SIDES: tuple[Side, Side] = ("buy", "sell")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A quote the strategy wants resting: ``side`` at ``price`` for ``amount`` base units."""
+
+    side: Side
+    price: float
+    amount: float
+
+
+@dataclass(frozen=True)
+class WorkingOrder:
+    """An order of ours believed open at the venue; ``amount`` is the remaining size."""
+
+    client_id: str
+    side: Side
+    price: float
+    amount: float
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    tick: float
+    requote_ticks: int = 2
+    requote_bps: float = 0.0
+    size_tolerance: float = 0.1
+    max_order_age: float = 30.0
+
+    def price_band(self, price: float) -> float:
+        return max(self.requote_ticks * self.tick, self.requote_bps * 1e-4 * abs(price))
+
+
+@dataclass(frozen=True)
+class Cancel:
+    client_id: str
+    side: Side
+    reason: str
+
+
+@dataclass(frozen=True)
+class Create:
+    side: Side
+    price: float
+    amount: float
+    reason: str
+
+
+Action = Cancel | Create
+
+
+def stale_reason(order: WorkingOrder, target: Target, now: float, tol: Tolerance) -> str | None:
+    """Why ``order`` no longer represents ``target`` ("price", "size", "age"), or None to keep it."""
+    # a relative epsilon keeps an order exactly on the band edge despite float rounding
+    if abs(order.price - target.price) > tol.price_band(target.price) * (1 + 1e-9) + 1e-12:
+        return "price"
+    if abs(order.amount - target.amount) > tol.size_tolerance * target.amount * (1 + 1e-9) + 1e-15:
+        return "size"
+    if now - order.created_at >= tol.max_order_age:
+        return "age"
+    return None
+
+
+def grows_exposure(side: Side, q: float) -> bool:
+    """Whether a fill on ``side`` would increase ``|q|`` (at ``q == 0`` both sides do)."""
+    return q >= 0 if side == "buy" else q <= 0
+
+
+def reconcile_side(
+    side: Side, target: Target | None, working: Sequence[WorkingOrder], q: float, now: float, tol: Tolerance
+) -> list[Action]:
+    """The actions for one side, already in execution order."""
+    mine = [o for o in working if o.side == side]
+    if target is None or target.amount <= 0:
+        return [Cancel(o.client_id, side, "withdrawn") for o in mine]
+    if not mine:
+        return [Create(side, target.price, target.amount, "new")]
+    reasons = [stale_reason(o, target, now, tol) for o in mine]
+    if None in reasons:
+        keep = reasons.index(None)
+        return [Cancel(o.client_id, side, "duplicate") for i, o in enumerate(mine) if i != keep]
+    cancels: list[Action] = [Cancel(o.client_id, side, r or "") for o, r in zip(mine, reasons, strict=True)]
+    create = Create(side, target.price, target.amount, reasons[0] or "new")
+    return [*cancels, create] if grows_exposure(side, q) else [create, *cancels]
+
+
+def reconcile(
+    targets: Mapping[Side, Target | None],
+    working: Sequence[WorkingOrder],
+    q: float,
+    now: float,
+    tol: Tolerance,
+) -> list[Action]:
+    """All actions for both sides: the exposure-growing side's cancels first, then the rest."""
+    per_side = {s: reconcile_side(s, targets.get(s), working, q, now, tol) for s in SIDES}
+    first = [a for s in SIDES for a in per_side[s] if isinstance(a, Cancel) and grows_exposure(s, q)]
+    rest = [a for s in SIDES for a in per_side[s] if a not in first]
+    return first + rest
