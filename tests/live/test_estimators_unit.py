@@ -1,0 +1,98 @@
+"""Estimators: EWMA volatility and the (A, kappa) intensity fit."""
+
+from __future__ import annotations
+
+import math
+import random
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.core.estimators import EwmaVolatility, IntensityEstimator, fit_intensity
+
+
+def test_volatility_not_warm_until_min_samples() -> None:
+    est = EwmaVolatility(halflife=10, min_samples=5)
+    for i in range(5):
+        est.update(float(i), 100.0 + i)
+        assert est.sigma is None
+    est.update(5.0, 106.0)
+    assert est.sigma is not None
+
+
+def test_volatility_recovers_brownian_sigma() -> None:
+    rng = random.Random(7)
+    sigma, dt = 0.3, 0.1
+    est = EwmaVolatility(halflife=200.0, min_samples=10)
+    mid, t = 100.0, 0.0
+    for _ in range(20000):
+        est.update(t, mid)
+        t += dt
+        mid += rng.gauss(0.0, sigma * math.sqrt(dt))
+    assert est.sigma is not None
+    assert abs(est.sigma - sigma) / sigma < 0.1
+
+
+def test_volatility_constant_mid_is_zero_and_ignores_duplicate_times() -> None:
+    est = EwmaVolatility(halflife=1, min_samples=1)
+    est.update(0.0, 50.0)
+    est.update(0.0, 60.0)  # same timestamp: ignored
+    est.update(1.0, 50.0)
+    assert est.sigma == 0.0
+
+
+@given(st.lists(st.floats(1, 1000), min_size=2, max_size=50), st.floats(0.01, 10))
+def test_volatility_scales_linearly_with_price_moves(mids: list[float], scale: float) -> None:
+    a, b = EwmaVolatility(halflife=5, min_samples=1), EwmaVolatility(halflife=5, min_samples=1)
+    for i, m in enumerate(mids):
+        a.update(i * 0.5, m)
+        b.update(i * 0.5, m * scale)
+    assert a.sigma is not None and b.sigma is not None
+    assert math.isclose(b.sigma, a.sigma * scale, rel_tol=1e-6, abs_tol=1e-9)
+
+
+def _sample_depths(A: float, kappa: float, duration: float, rng: random.Random) -> list[float]:
+    """Per side Poisson(A*duration) arrivals whose depth is Exp(kappa): N(depth >= d) ~ A e^{-kappa d}."""
+    depths = []
+    for _side in range(2):
+        t = rng.expovariate(A)
+        while t < duration:
+            depths.append(rng.expovariate(kappa))
+            t += rng.expovariate(A)
+    return depths
+
+
+def test_fit_intensity_recovers_parameters() -> None:
+    rng = random.Random(3)
+    A, kappa = 2.0, 8.0
+    fit = fit_intensity(_sample_depths(A, kappa, 2000.0, rng), 2000.0)
+    assert fit is not None
+    assert abs(fit[0] - A) / A < 0.25
+    assert abs(fit[1] - kappa) / kappa < 0.15
+
+
+def test_fit_intensity_degenerate_inputs() -> None:
+    assert fit_intensity([], 10) is None
+    assert fit_intensity([0.1, 0.1, 0.1], 10) is None  # one distinct depth: kappa unidentifiable
+    assert fit_intensity([0.1, 0.2], 0) is None
+
+
+@given(st.lists(st.floats(0, 5), min_size=2, max_size=200), st.floats(0.1, 1000))
+def test_fit_intensity_is_none_or_positive(depths: list[float], duration: float) -> None:
+    fit = fit_intensity(depths, duration)
+    if fit is not None:
+        assert fit[0] > 0 and fit[1] > 0
+
+
+def test_intensity_estimator_warms_and_forgets() -> None:
+    rng = random.Random(1)
+    est = IntensityEstimator(window=50.0, min_trades=20, min_time=5.0)
+    assert est.estimate(0.0) is None
+    t = 0.0
+    while t < 30.0:
+        t += rng.expovariate(10.0)
+        est.add_trade(t, 100.0 + rng.choice((-1, 1)) * rng.expovariate(5.0), 100.0)
+    fit = est.estimate(t)
+    assert fit is not None and fit[1] > 0
+    assert est.estimate(t + 100.0) is None  # window emptied
+    assert est.trades == 0
