@@ -140,4 +140,3 @@ def centre_and_half_spread(inputs: QuoteInputs, params: ModelParams) -> tuple[fl
         return avellaneda_stoikov(inputs.mid, inputs.q, params.target_q, params.gamma, sigma, kappa, tau)
     A = params.A if inputs.A is None else inputs.A
     return glft(inputs.mid, inputs.q, params.target_q, params.gamma, sigma, A, kappa)
-

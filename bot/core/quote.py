@@ -42,7 +42,7 @@ class MarketRules:
             if value is None:
                 return None
             value = float(value)
-            return 10.0 ** -value if decimal_places else value
+            return 10.0**-value if decimal_places else value
 
         tick = step(precision.get("price"))
         if tick is None or not math.isfinite(tick) or tick <= 0:
