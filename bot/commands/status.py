@@ -1,0 +1,132 @@
+"""``mmbot status``: ask a running bot's ops server for its state.
+
+Reads ``/status`` and ``/readyz`` and prints a summary (or the raw documents with ``--json``).
+Exit codes: 0 ready, 1 answering but not ready (feed stale, killed...), 2 nothing answering.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from bot.errors import UserError
+
+DEFAULT_URL = "http://127.0.0.1:9108"
+
+# (header, key in a symbol's status, format) in display order.
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("q", "q", "{:+.6g}"),
+    ("limit", "limit", "{:.6g}"),
+    ("mid", "mid", "{:.10g}"),
+    ("bid", "bid", "{:.10g}"),
+    ("ask", "ask", "{:.10g}"),
+    ("pnl", "pnl_total", "{:+.4f}"),
+    ("realized", "pnl_realized", "{:+.4f}"),
+    ("fees", "fees", "{:.4f}"),
+    ("fills", "fills", "{}"),
+    ("feed_age", "feed_age", "{:.1f}s"),
+)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "status",
+        help="show a running bot's inventory, quotes, P&L and readiness",
+        description="Ask a running bot's ops server (/status, /readyz). Exit 0 ready, 1 not ready, 2 no answer.",
+    )
+    parser.add_argument("--url", default=DEFAULT_URL, help=f"the bot's ops server (default {DEFAULT_URL})")
+    parser.add_argument("--json", action="store_true", help="print the status and readiness documents as JSON")
+    parser.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for an answer (default 3)")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    base = _base_url(args.url)
+    if args.timeout <= 0:
+        raise UserError(f"--timeout must be > 0 (got {args.timeout:g})")
+    status = _get_json(base, "/status", args.timeout)
+    readiness = _get_json(base, "/readyz", args.timeout)
+    ready = bool(readiness.get("ready"))
+    if args.json:
+        print(json.dumps({"url": base, "ready": readiness, "status": status}, indent=2, sort_keys=True))
+    else:
+        print(render(base, status, readiness))
+    return 0 if ready else 1
+
+
+def _base_url(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UserError(f"--url must look like http://HOST:PORT (got {url!r})")
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def _get_json(base: str, path: str, timeout: float) -> dict[str, Any]:
+    """GET ``base + path`` as a JSON object; 503 and 500 bodies are answers too (readiness, errors)."""
+    url = base + path
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            raw = response.read()
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        if exc.code not in (500, 503):
+            raise UserError(f"no bot answering at {base} (GET {path}: HTTP {exc.code})") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise UserError(f"no bot answering at {base} ({reason})") from None
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise UserError(f"no bot answering at {base} (GET {path} did not return JSON)") from None
+    if not isinstance(body, dict):
+        raise UserError(f"no bot answering at {base} (GET {path} did not return a JSON object)")
+    return body
+
+
+def _fmt(value: Any, spec: str) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    try:
+        return spec.format(value)
+    except (ValueError, TypeError):
+        return str(value)
+
+
+def _symbols(status: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Per-symbol rows from ``{"symbols": {SYM: {...}}}`` or ``{"symbols": [{"symbol": SYM, ...}]}``."""
+    symbols = status.get("symbols") or {}
+    if isinstance(symbols, dict):
+        return [(str(k), v if isinstance(v, dict) else {}) for k, v in symbols.items()]
+    if isinstance(symbols, list):
+        return [(str(s.get("symbol", "?")), s) for s in symbols if isinstance(s, dict)]
+    return []
+
+
+def render(base: str, status: dict[str, Any], readiness: dict[str, Any]) -> str:
+    """The human summary: readiness, kill switch, one row per symbol, then any other fields."""
+    ready = bool(readiness.get("ready"))
+    reason = readiness.get("reason") or ""
+    lines = [f"mmbot at {base}: {'ready' if ready else 'NOT READY'}" + (f" ({reason})" if reason else "")]
+    if "error" in status:
+        lines.append(f"status: {status['error']}")
+    if "killed" in status:
+        killed = bool(status.get("killed"))
+        why = status.get("kill_reason")
+        lines.append("kill switch: " + ("TRIPPED" + (f" ({why})" if why else "") if killed else "armed"))
+    extras = [k for k in status if k not in ("symbols", "killed", "kill_reason", "error")]
+    for key in extras:
+        lines.append(f"{key}: {_fmt(status[key], '{}')}")
+    rows = _symbols(status)
+    if rows:
+        header = ["symbol", *[h for h, _, _ in COLUMNS]]
+        table = [header] + [[sym, *[_fmt(data.get(k), f) for _, k, f in COLUMNS]] for sym, data in rows]
+        widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+        for row in table:
+            cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
+            lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)

@@ -1,0 +1,8 @@
+"""Operations: Prometheus metrics and the ops HTTP server (/metrics, /healthz, /readyz, /status)."""
+
+from __future__ import annotations
+
+from bot.ops.http import OpsServer, start_ops_server
+from bot.ops.metrics import REACTION_BUCKETS, Metrics
+
+__all__ = ["REACTION_BUCKETS", "Metrics", "OpsServer", "start_ops_server"]

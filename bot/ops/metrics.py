@@ -1,0 +1,209 @@
+"""Prometheus metrics of one bot, in a registry of its own.
+
+Each :class:`Metrics` owns a private :class:`~prometheus_client.CollectorRegistry`, so several bots (or
+tests) in one process never clash on metric names. The live service calls the ``on_*`` / ``set_*`` /
+``observe_*`` methods; the ops server (:mod:`bot.ops.http`) serves :meth:`Metrics.exposition`.
+
+Units: prices and money in quote currency, sizes and inventory in base units, times in seconds.
+Every per-market metric carries a ``symbol`` label (``BTC/USDT``). A quote side that is not posted
+(e.g. the growing side at the hard limit) is exported as NaN, so graphs show a gap, not a stale price.
+
+Metric names (``mmbot_`` prefix):
+
+- inventory: ``inventory`` (q), ``inventory_limit`` (L), ``limit_utilization`` (|q|/L, 1 = at the limit)
+- quotes: ``mid_price``, ``reservation_price``, ``quote_bid``, ``quote_ask``, ``quote_size{side}``,
+  ``quoted_spread`` (ask - bid), ``quotes_total`` (quote decisions)
+- fills: ``fills_total{side}``, ``volume_base_total{side}``, ``volume_quote_total{side}``,
+  ``fees_paid_total``, ``rebates_received_total``
+- P&L: ``pnl_realized``, ``pnl_unrealized``, ``fees`` (net fees from the accounting),
+  ``pnl_total`` = realized + unrealized - fees
+- orders: ``orders_total{action=placed|canceled|rejected}``
+- health: ``backoffs_total{reason}``, ``reconnects_total``, ``feed_age_seconds``, ``killed`` (0/1)
+- latency: ``reaction_seconds`` histogram, book update received -> order sent
+- ``build_info{version}``
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final, Literal
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from bot import __version__
+
+OrderAction = Literal["placed", "canceled", "rejected"]
+FillSide = Literal["buy", "sell"]
+
+ORDER_ACTIONS: Final = ("placed", "canceled", "rejected")
+FILL_SIDES: Final = ("buy", "sell")
+
+# Book update -> order sent: from 50 microseconds (a warm in-process path) to 50 ms (a stalled loop).
+REACTION_BUCKETS: Final = (
+    50e-6, 100e-6, 200e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3, 20e-3, 50e-3, math.inf,
+)  # fmt: skip
+
+CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
+
+
+def _price(value: float | None) -> float:
+    """A price for export: NaN when the quote side is absent."""
+    return math.nan if value is None else float(value)
+
+
+class Metrics:
+    """The bot's metrics. Methods are cheap (a dict lookup and a float store) and never raise on
+    ordinary values; they raise ``ValueError`` only for a caller bug (unknown action or side)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        sym = ("symbol",)
+
+        self.inventory = Gauge("mmbot_inventory", "Inventory q, base units", sym, registry=r)
+        self.inventory_limit = Gauge("mmbot_inventory_limit", "Hard inventory limit L, base units", sym, registry=r)
+        self.limit_utilization = Gauge(
+            "mmbot_limit_utilization", "|q| / L: 0 flat, 1 at the hard limit", sym, registry=r
+        )
+
+        self.mid_price = Gauge("mmbot_mid_price", "Mid price at the last quote decision", sym, registry=r)
+        self.reservation_price = Gauge(
+            "mmbot_reservation_price", "Quote centre (reservation price) at the last quote decision", sym, registry=r
+        )
+        self.quote_bid = Gauge("mmbot_quote_bid", "Desired bid price (NaN: bid not quoted)", sym, registry=r)
+        self.quote_ask = Gauge("mmbot_quote_ask", "Desired ask price (NaN: ask not quoted)", sym, registry=r)
+        self.quote_size = Gauge(
+            "mmbot_quote_size", "Desired quote size, base units (0: side not quoted)", ("symbol", "side"), registry=r
+        )
+        self.quoted_spread = Gauge("mmbot_quoted_spread", "Desired ask - bid (NaN when one-sided)", sym, registry=r)
+        self.quotes = Counter("mmbot_quotes", "Quote decisions computed", sym, registry=r)
+
+        self.fills = Counter("mmbot_fills", "Fills of the bot's orders", ("symbol", "side"), registry=r)
+        self.volume_base = Counter("mmbot_volume_base", "Filled volume, base units", ("symbol", "side"), registry=r)
+        self.volume_quote = Counter(
+            "mmbot_volume_quote", "Filled notional, quote currency", ("symbol", "side"), registry=r
+        )
+        self.fees_paid = Counter("mmbot_fees_paid", "Fees paid on fills, quote currency", sym, registry=r)
+        self.rebates_received = Counter(
+            "mmbot_rebates_received", "Maker rebates received on fills, quote currency", sym, registry=r
+        )
+
+        self.pnl_realized = Gauge("mmbot_pnl_realized", "Realized P&L (average cost), quote currency", sym, registry=r)
+        self.pnl_unrealized = Gauge(
+            "mmbot_pnl_unrealized", "Unrealized P&L marked to mid, quote currency", sym, registry=r
+        )
+        self.fees = Gauge("mmbot_fees", "Net fees since start from the accounting, quote currency", sym, registry=r)
+        self.pnl_total = Gauge("mmbot_pnl_total", "realized + unrealized - fees, quote currency", sym, registry=r)
+
+        self.orders = Counter(
+            "mmbot_orders", "Order actions: placed, canceled, rejected", ("symbol", "action"), registry=r
+        )
+        self.backoffs = Counter("mmbot_backoffs", "Back-offs (rate limit, venue busy...)", ("reason",), registry=r)
+        self.reconnects = Counter("mmbot_reconnects", "Feed / user-stream reconnects", sym, registry=r)
+        self.feed_age = Gauge("mmbot_feed_age_seconds", "Age of the latest order book", sym, registry=r)
+        self.killed = Gauge("mmbot_killed", "Kill switch: 1 tripped (not quoting), 0 armed", registry=r)
+        self.reaction = Histogram(
+            "mmbot_reaction_seconds",
+            "Time from receiving a book update to sending the resulting order",
+            buckets=REACTION_BUCKETS,
+            registry=r,
+        )
+        self.build = Info("mmbot_build", "mmbot version", registry=r)
+        self.build.info({"version": __version__})
+        self.killed.set(0)
+
+    # -- quoting ---------------------------------------------------------------------------------
+
+    def on_quote(
+        self,
+        symbol: str,
+        bid: float | None,
+        ask: float | None,
+        mid: float,
+        reservation: float | None = None,
+        bid_size: float | None = None,
+        ask_size: float | None = None,
+    ) -> None:
+        """One quote decision: the desired bid/ask (None = side not quoted) around ``reservation``."""
+        self.quotes.labels(symbol).inc()
+        self.mid_price.labels(symbol).set(float(mid))
+        self.reservation_price.labels(symbol).set(_price(reservation))
+        self.quote_bid.labels(symbol).set(_price(bid))
+        self.quote_ask.labels(symbol).set(_price(ask))
+        spread = math.nan if bid is None or ask is None else float(ask) - float(bid)
+        self.quoted_spread.labels(symbol).set(spread)
+        for side, price, size in (("bid", bid, bid_size), ("ask", ask, ask_size)):
+            if price is None:
+                self.quote_size.labels(symbol, side).set(0.0)
+            elif size is not None:
+                self.quote_size.labels(symbol, side).set(float(size))
+
+    # -- position and P&L ------------------------------------------------------------------------
+
+    def on_inventory(
+        self,
+        symbol: str,
+        q: float,
+        limit: float,
+        pnl_realized: float,
+        pnl_unrealized: float,
+        fees: float,
+    ) -> None:
+        """The accounting state: ``pnl_total = pnl_realized + pnl_unrealized - fees``."""
+        q, limit = float(q), float(limit)
+        self.inventory.labels(symbol).set(q)
+        self.inventory_limit.labels(symbol).set(limit)
+        self.limit_utilization.labels(symbol).set(abs(q) / limit if limit > 0 else math.nan)
+        self.pnl_realized.labels(symbol).set(float(pnl_realized))
+        self.pnl_unrealized.labels(symbol).set(float(pnl_unrealized))
+        self.fees.labels(symbol).set(float(fees))
+        self.pnl_total.labels(symbol).set(float(pnl_realized) + float(pnl_unrealized) - float(fees))
+
+    def on_fill(self, symbol: str, side: FillSide, price: float, amount: float, fee: float = 0.0) -> None:
+        """One fill of ``amount`` base at ``price``; ``fee`` in quote currency (negative = rebate)."""
+        if side not in FILL_SIDES:
+            raise ValueError(f"fill side must be one of {FILL_SIDES}, got {side!r}")
+        amount = abs(float(amount))
+        self.fills.labels(symbol, side).inc()
+        self.volume_base.labels(symbol, side).inc(amount)
+        self.volume_quote.labels(symbol, side).inc(amount * abs(float(price)))
+        fee = float(fee)
+        if fee > 0:
+            self.fees_paid.labels(symbol).inc(fee)
+        elif fee < 0:
+            self.rebates_received.labels(symbol).inc(-fee)
+
+    # -- order traffic and venue health ----------------------------------------------------------
+
+    def on_order(self, symbol: str, action: OrderAction) -> None:
+        """An order was placed, canceled, or rejected by the venue."""
+        if action not in ORDER_ACTIONS:
+            raise ValueError(f"order action must be one of {ORDER_ACTIONS}, got {action!r}")
+        self.orders.labels(symbol, action).inc()
+
+    def on_backoff(self, reason: str) -> None:
+        """The bot backed off (``rate_limit``, ``ip_ban``, ``venue_unavailable``...). Keep reasons few."""
+        self.backoffs.labels(reason).inc()
+
+    def on_reconnect(self, symbol: str) -> None:
+        """A market-data or user-stream connection for ``symbol`` was re-established."""
+        self.reconnects.labels(symbol).inc()
+
+    def set_feed_age(self, symbol: str, seconds: float) -> None:
+        """Seconds since the latest order book of ``symbol`` arrived."""
+        self.feed_age.labels(symbol).set(max(0.0, float(seconds)))
+
+    def set_killed(self, killed: bool) -> None:
+        """Kill-switch state: True once tripped (the bot cancels and stops quoting)."""
+        self.killed.set(1.0 if killed else 0.0)
+
+    def observe_reaction(self, seconds: float) -> None:
+        """Latency from a book update arriving to the resulting order being sent."""
+        self.reaction.observe(max(0.0, float(seconds)))
+
+    # -- export ----------------------------------------------------------------------------------
+
+    def exposition(self) -> bytes:
+        """The registry in the Prometheus text format (``CONTENT_TYPE``)."""
+        return generate_latest(self.registry)
