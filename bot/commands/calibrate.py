@@ -1,0 +1,158 @@
+"""``mmbot calibrate``: estimate sigma, A and kappa from a recording and suggest model parameters."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.core.calibration import estimate_sigma, fit_intensity, suggest_parameters
+from bot.errors import UserError
+from bot.research.recording import read_recording
+from bot.research.replay import calibration_samples, symbols_in
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "calibrate",
+        help="estimate sigma, A, kappa from a recording and suggest A-S/GLFT/linear-skew parameters",
+        description=(
+            "Reads a recording (JSON lines, see bot/research/recording.py), estimates the mid's sigma "
+            "(price per sqrt(second)) and fits lambda(delta) = A*exp(-kappa*delta), the per-side Poisson "
+            "rate of taker arrivals reaching depth delta from the mid; then suggests model parameters."
+        ),
+    )
+    parser.add_argument("--data", required=True, type=Path, help="recording file (.jsonl or .jsonl.gz)")
+    parser.add_argument("--symbol", help="symbol to calibrate (default: the only one in the file)")
+    parser.add_argument("--gamma", type=float, default=0.1, help="risk aversion for the suggestions")
+    parser.add_argument("--order-size", type=float, default=1.0, help="order size in base units")
+    parser.add_argument("--horizon", type=float, default=60.0, help="A-S horizon T - t in seconds")
+    parser.add_argument(
+        "--min-depth", type=float, default=0.0, help="fit only arrivals at least this far from the mid"
+    )
+    parser.add_argument(
+        "--bin-width", type=float, default=None, help="least-squares fit on this depth grid instead of MLE"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    return parser
+
+
+def _positive(name: str, value: float) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise UserError(f"{name} must be a positive number, got {value}")
+
+
+def _side_fit(depths: np.ndarray, duration: float, args: argparse.Namespace) -> dict[str, float] | None:
+    try:
+        A, kappa = fit_intensity(depths, duration, bin_width=args.bin_width, min_depth=args.min_depth)
+    except ValueError:
+        return None
+    return {"A": A, "kappa": kappa, "arrivals": int(depths.size)}
+
+
+def calibrate(args: argparse.Namespace) -> dict[str, Any]:
+    """Everything the command prints, as a dict (UserError on unusable input)."""
+    try:
+        events = read_recording(args.data)
+    except OSError as exc:
+        raise UserError(f"--data: cannot read {args.data}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise UserError(f"--data: {args.data}: {exc}") from None
+    symbols = symbols_in(events)
+    if not symbols:
+        raise UserError(f"--data: {args.data} holds no book or trade events")
+    symbol = args.symbol
+    if symbol is None:
+        if len(symbols) > 1:
+            raise UserError(f"--symbol is required: the recording has {', '.join(symbols)}")
+        symbol = symbols[0]
+    elif symbol not in symbols:
+        raise UserError(f"--symbol {symbol!r} is not in the recording (it has {', '.join(symbols)})")
+    samples = calibration_samples(events, symbol)
+    depths = samples.all_depths
+    try:
+        sigma = estimate_sigma(samples.times, samples.mids)
+        A_both, kappa = fit_intensity(
+            depths, samples.duration, bin_width=args.bin_width, min_depth=args.min_depth
+        )
+    except ValueError as exc:
+        raise UserError(f"cannot calibrate {symbol} from {args.data}: {exc}") from None
+    if sigma == 0:
+        raise UserError(f"cannot calibrate {symbol} from {args.data}: the mid never moved (sigma = 0)")
+    # A–S's lambda is per side; pooled arrivals of both sides (same kappa) have twice the rate.
+    A = A_both / 2.0
+    try:
+        suggestions = suggest_parameters(sigma, A, kappa, args.gamma, args.order_size, horizon=args.horizon)
+    except ValueError as exc:
+        raise UserError(f"cannot suggest parameters: {exc}") from None
+    return {
+        "symbol": symbol,
+        "data": str(args.data),
+        "duration": samples.duration,
+        "mid_samples": int(samples.mids.size),
+        "arrivals": int(depths.size),
+        "trades_before_first_mid": samples.trades_skipped,
+        "sigma": sigma,
+        "A": A,
+        "kappa": kappa,
+        "by_side": {
+            "buy": _side_fit(samples.buy_depths, samples.duration, args),
+            "sell": _side_fit(samples.sell_depths, samples.duration, args),
+        },
+        "fit": "mle" if args.bin_width is None else f"least-squares, bin width {args.bin_width}",
+        "suggestions": suggestions,
+    }
+
+
+def _text(report: dict[str, Any]) -> str:
+    s = report["suggestions"]
+    sides = []
+    for name in ("buy", "sell"):
+        fit = report["by_side"][name]
+        if fit is not None:
+            sides.append(f"{name} takers A={fit['A']:.4g} kappa={fit['kappa']:.4g} (n={fit['arrivals']})")
+    lines = [
+        f"calibration of {report['symbol']} from {report['data']}: {report['mid_samples']} mid samples, "
+        f"{report['arrivals']} taker arrivals over {report['duration']:.1f} s ({report['fit']})",
+        f"  sigma  {report['sigma']:.6g} price/sqrt(s)",
+        f"  A      {report['A']:.6g} arrivals/s per side at the mid",
+        f"  kappa  {report['kappa']:.6g} per price unit",
+    ]
+    if sides:
+        lines.append("  by side: " + "; ".join(sides))
+    lines += [
+        f"suggestions for gamma={s['gamma']:g}, order size {s['order_size']:g}, horizon {s['horizon']:g} s:",
+        f"  A-S     half-spread {s['as_half_spread']:.6g}, reservation skew {s['as_skew']:.6g} per unit of q",
+        f"  GLFT    half-spread {s['glft_half_spread']:.6g}, skew {s['glft_skew']:.6g} per unit of q",
+        f"  linear  half-spread {s['linear_half_spread']:.6g}, skew {s['linear_skew']:.6g} per unit of q, "
+        f"limit {s['max_position']:g}",
+        "config snippet:",
+        "  [strategy]",
+        f"  gamma = {s['gamma']:g}",
+        f"  sigma = {s['sigma']:.6g}",
+        f"  A = {s['A']:.6g}",
+        f"  kappa = {s['kappa']:.6g}",
+        f"  horizon = {s['horizon']:g}",
+        f"  half_spread = {s['linear_half_spread']:.6g}",
+        f"  skew = {s['linear_skew']:.6g}",
+        "  [risk]",
+        f"  max_position = {s['max_position']:g}",
+    ]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    _positive("--gamma", args.gamma)
+    _positive("--order-size", args.order_size)
+    _positive("--horizon", args.horizon)
+    if not (math.isfinite(args.min_depth) and args.min_depth >= 0):
+        raise UserError(f"--min-depth must be a non-negative number, got {args.min_depth}")
+    if args.bin_width is not None:
+        _positive("--bin-width", args.bin_width)
+    report = calibrate(args)
+    print(json.dumps(report, indent=2) if args.json else _text(report))
+    return 0

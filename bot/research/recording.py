@@ -1,0 +1,184 @@
+"""The recording format: JSON lines of market events (``mmbot record`` writes it, research reads it).
+
+One JSON object per line (UTF-8; the file may be gzip-compressed, recognised by a ``.gz`` suffix).
+Times ``ts`` are seconds since the Unix epoch (float); prices in quote currency, sizes in base units.
+
+* ``{"type": "meta", "version": 1, ...}`` optional, first line; any further keys are free-form
+  (venue, symbols, start time). Readers skip it.
+* ``{"type": "book", "ts": 1700000000.25, "symbol": "BTC/USDT", "snapshot": true,
+  "bids": [[price, size], ...], "asks": [[price, size], ...]}``: with ``snapshot`` true (the
+  default when absent) the levels replace the whole book; with ``snapshot`` false they are a diff:
+  each level sets that price's size, and a size of 0 removes the level.
+* ``{"type": "trade", "ts": ..., "symbol": ..., "price": p, "amount": a, "side": "buy"|"sell"|null,
+  "id": "..."}``: a public trade; ``side`` is the taker's side (buy = lifted the ask) or null if the
+  venue does not say; ``id`` is optional.
+
+Events are written and read in time order. Readers reject a malformed line with ``ValueError``
+naming the line number.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+FORMAT_VERSION = 1
+Level = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class BookEvent:
+    ts: float
+    symbol: str
+    bids: tuple[Level, ...]
+    asks: tuple[Level, ...]
+    snapshot: bool = True
+
+
+@dataclass(frozen=True)
+class TradeEvent:
+    ts: float
+    symbol: str
+    price: float
+    amount: float
+    side: str | None = None
+    id: str | None = None
+
+
+Event = BookEvent | TradeEvent
+
+
+@dataclass
+class Meta:
+    """Optional header; ``extra`` holds any free-form keys."""
+
+    version: int = FORMAT_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _open_text(path: Path, mode: str) -> IO[str]:
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, mode + "b"), encoding="utf-8")
+    return open(path, mode, encoding="utf-8")
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """The JSON object of one event (see the module docstring)."""
+    if isinstance(event, BookEvent):
+        return {
+            "type": "book",
+            "ts": event.ts,
+            "symbol": event.symbol,
+            "snapshot": event.snapshot,
+            "bids": [[p, q] for p, q in event.bids],
+            "asks": [[p, q] for p, q in event.asks],
+        }
+    out: dict[str, Any] = {
+        "type": "trade",
+        "ts": event.ts,
+        "symbol": event.symbol,
+        "price": event.price,
+        "amount": event.amount,
+        "side": event.side,
+    }
+    if event.id is not None:
+        out["id"] = event.id
+    return out
+
+
+def _number(obj: dict[str, Any], key: str) -> float:
+    value = obj.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{key!r} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _levels(obj: dict[str, Any], key: str) -> tuple[Level, ...]:
+    raw = obj.get(key, [])
+    if not isinstance(raw, list):
+        raise ValueError(f"{key!r} must be a list of [price, size] pairs")
+    levels = []
+    for item in raw:
+        if not (isinstance(item, list | tuple) and len(item) >= 2):
+            raise ValueError(f"{key!r} entries must be [price, size] pairs, got {item!r}")
+        price, size = _number({"p": item[0]}, "p"), _number({"s": item[1]}, "s")
+        if price <= 0 or size < 0:
+            raise ValueError(f"{key!r} level {item!r}: price must be > 0 and size >= 0")
+        levels.append((price, size))
+    return tuple(levels)
+
+
+def event_from_dict(obj: Any) -> Event | Meta:
+    """Parse one JSON object; raises ValueError with the reason when it is malformed."""
+    if not isinstance(obj, dict):
+        raise ValueError("each line must be a JSON object")
+    kind = obj.get("type")
+    if kind == "meta":
+        version = obj.get("version", FORMAT_VERSION)
+        if version != FORMAT_VERSION:
+            raise ValueError(f"unsupported recording version {version!r} (this mmbot reads {FORMAT_VERSION})")
+        return Meta(version=version, extra={k: v for k, v in obj.items() if k not in ("type", "version")})
+    if kind not in ("book", "trade"):
+        raise ValueError(f"unknown event type {kind!r} (expected book, trade or meta)")
+    symbol = obj.get("symbol")
+    if not isinstance(symbol, str) or not symbol:
+        raise ValueError("'symbol' must be a non-empty string")
+    ts = _number(obj, "ts")
+    if kind == "book":
+        snapshot = obj.get("snapshot", True)
+        if not isinstance(snapshot, bool):
+            raise ValueError("'snapshot' must be true or false")
+        return BookEvent(ts, symbol, _levels(obj, "bids"), _levels(obj, "asks"), snapshot)
+    price, amount = _number(obj, "price"), _number(obj, "amount")
+    if price <= 0 or amount <= 0:
+        raise ValueError("trade 'price' and 'amount' must be positive")
+    side = obj.get("side")
+    if side not in ("buy", "sell", None):
+        raise ValueError(f"trade 'side' must be buy, sell or null, got {side!r}")
+    trade_id = obj.get("id")
+    return TradeEvent(ts, symbol, price, amount, side, None if trade_id is None else str(trade_id))
+
+
+def iter_events(lines: Iterable[str]) -> Iterator[Event]:
+    """Parse recording lines (blank lines allowed); raises ValueError("line N: ...") on bad input."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            parsed = event_from_dict(json.loads(line))
+        except ValueError as exc:  # json.JSONDecodeError is a ValueError
+            raise ValueError(f"line {number}: {exc}") from None
+        if not isinstance(parsed, Meta):
+            yield parsed
+
+
+def read_recording(path: str | Path) -> list[Event]:
+    """All events of a recording file. OSError if it can't be read, ValueError if malformed."""
+    try:
+        with _open_text(Path(path), "r") as fh:
+            return list(iter_events(fh))
+    except (UnicodeDecodeError, EOFError, gzip.BadGzipFile) as exc:
+        raise ValueError(f"not a recording: {exc}") from None
+
+
+def write_events(fh: IO[str], events: Iterable[Event]) -> int:
+    """Append events as JSON lines to an open text file; returns how many were written."""
+    count = 0
+    for event in events:
+        fh.write(json.dumps(event_to_dict(event), separators=(",", ":")) + "\n")
+        count += 1
+    return count
+
+
+def write_recording(path: str | Path, events: Iterable[Event], meta: dict[str, Any] | None = None) -> int:
+    """Write a whole recording (meta line first); gzip if ``path`` ends in ``.gz``."""
+    with _open_text(Path(path), "w") as fh:
+        header = {"type": "meta", "version": FORMAT_VERSION, **(meta or {})}
+        fh.write(json.dumps(header, separators=(",", ":")) + "\n")
+        return write_events(fh, events)
