@@ -1,0 +1,172 @@
+"""The paper fill model against hand-made sequences of trades and books, with exact fills."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.paper.fills import Fill, PaperBook
+
+
+def summary(fills: list[Fill]) -> list[tuple[str, float, float, str, float]]:
+    return [(f.order_id, f.price, round(f.size, 9), f.reason, round(f.remaining, 9)) for f in fills]
+
+
+def test_trade_through_fills_at_order_price_up_to_trade_size() -> None:
+    book = PaperBook()
+    book.add_order("b1", "buy", 100.0, 2.0, level_size_now=50.0)
+    # A taker sell printing below our bid must have passed it: fill at 100, not 99.5, and only 0.5.
+    assert summary(book.on_trade(99.5, 0.5, "sell")) == [("b1", 100.0, 0.5, "trade_through", 1.5)]
+    assert summary(book.on_trade(99.0, 3.0, "sell")) == [("b1", 100.0, 1.5, "trade_through", 0.0)]
+    assert book.get("b1") is None
+
+
+def test_trade_on_the_wrong_side_or_not_reaching_does_nothing() -> None:
+    book = PaperBook()
+    book.add_order("b1", "buy", 100.0, 1.0, level_size_now=0.0)
+    book.add_order("a1", "sell", 101.0, 1.0, level_size_now=0.0)
+    assert book.on_trade(99.0, 5.0, "buy") == []  # a taker buy can't hit our bid
+    assert book.on_trade(100.5, 5.0, "sell") == []  # above our bid, below our ask
+    assert book.on_trade(100.5, 5.0, None) == []
+    assert [o.order_id for o in book.orders] == ["b1", "a1"]
+
+
+def test_queue_ahead_must_trade_away_first() -> None:
+    book = PaperBook()
+    book.add_order("a1", "sell", 101.0, 1.0, level_size_now=3.0)
+    assert book.on_trade(101.0, 2.0, "buy") == []  # queue 3 -> 1
+    assert book.get("a1").queue_ahead == pytest.approx(1.0)
+    # 1.5 at our price: 1 clears the queue, 0.5 fills us.
+    assert summary(book.on_trade(101.0, 1.5, "buy")) == [("a1", 101.0, 0.5, "queue", 0.5)]
+    assert summary(book.on_trade(101.0, 4.0, "buy")) == [("a1", 101.0, 0.5, "queue", 0.0)]
+
+
+def test_unknown_taker_side_is_inferred_from_price() -> None:
+    book = PaperBook()
+    book.add_order("a1", "sell", 101.0, 1.0, level_size_now=0.0)
+    assert summary(book.on_trade(101.2, 0.4, None)) == [("a1", 101.0, 0.4, "trade_through", 0.6)]
+
+
+def test_one_print_is_a_budget_shared_best_price_then_oldest() -> None:
+    book = PaperBook()
+    book.add_order("b_old", "buy", 99.0, 1.0, level_size_now=0.0)
+    book.add_order("b_best", "buy", 100.0, 1.0, level_size_now=0.0)
+    book.add_order("b_new", "buy", 99.0, 1.0, level_size_now=0.0)
+    fills = book.on_trade(98.0, 1.5, "sell")
+    assert summary(fills) == [
+        ("b_best", 100.0, 1.0, "trade_through", 0.0),
+        ("b_old", 99.0, 0.5, "trade_through", 0.5),
+    ]
+    assert sum(f.size for f in fills) == pytest.approx(1.5)
+
+
+def test_cross_fills_by_size_shown_through_our_price() -> None:
+    book = PaperBook()
+    book.add_order("b1", "buy", 100.0, 3.0, level_size_now=10.0)
+    assert book.on_book(99.9, 100.1, {99.9: 1.0}, {100.1: 1.0}) == []
+    fills = book.on_book(99.8, 99.9, {99.8: 1.0}, {99.9: 0.5, 100.0: 1.0, 100.2: 7.0})
+    assert summary(fills) == [("b1", 100.0, 1.5, "cross", 1.5)]
+    # Without level sizes, a cross fills the remainder.
+    assert summary(book.on_book(99.5, 100.0)) == [("b1", 100.0, 1.5, "cross", 0.0)]
+
+
+def test_cancellations_proportional_vs_conservative() -> None:
+    prop, cons = PaperBook(), PaperBook(cancel_model="conservative")
+    for book in (prop, cons):
+        book.add_order("b1", "buy", 100.0, 1.0, level_size_now=10.0)
+        assert book.on_book(100.0, 100.5, {100.0: 10.0}, {100.5: 1.0}) == []
+        book.on_trade(100.0, 2.0, "sell")  # queue 8, level 8
+        book.on_book(100.0, 100.5, {100.0: 4.0}, {100.5: 1.0})  # 4 cancelled
+    assert prop.get("b1").queue_ahead == pytest.approx(8.0 - 4.0 * 8.0 / 8.0)  # level was all ahead
+    assert cons.get("b1").queue_ahead == pytest.approx(4.0)  # capped by the level size
+
+    prop2, cons2 = PaperBook(), PaperBook(cancel_model="conservative")
+    for book in (prop2, cons2):
+        book.add_order("b1", "buy", 100.0, 1.0, level_size_now=6.0)
+        book.on_book(100.0, 100.5, {100.0: 10.0})  # 4 joined behind us
+        book.on_book(100.0, 100.5, {100.0: 5.0})  # 5 cancelled
+    assert prop2.get("b1").queue_ahead == pytest.approx(6.0 - 5.0 * 6.0 / 10.0)
+    assert cons2.get("b1").queue_ahead == pytest.approx(5.0)
+    # Now 3 (proportional) vs 5 (conservative) ahead: a print of 4 fills only the first.
+    assert summary(prop2.on_trade(100.0, 4.0, "sell")) == [("b1", 100.0, 1.0, "queue", 0.0)]
+    assert cons2.on_trade(100.0, 4.0, "sell") == []
+
+
+def test_level_emptied_or_unknown() -> None:
+    book = PaperBook()
+    book.add_order("b1", "buy", 99.0, 1.0, level_size_now=5.0)
+    book.on_book(100.0, 100.5, {100.0: 2.0, 99.5: 1.0})  # 99 is deeper than shown: unknown
+    assert book.get("b1").queue_ahead == pytest.approx(5.0)
+    book.on_book(100.0, 100.5, {100.0: 2.0, 99.5: 1.0, 98.0: 3.0})  # shown range covers 99: empty
+    assert book.get("b1").queue_ahead == 0.0
+    assert summary(book.on_trade(99.0, 0.25, "sell")) == [("b1", 99.0, 0.25, "queue", 0.75)]
+
+
+def test_maker_fee_and_rebate() -> None:
+    book = PaperBook(maker_fee=0.001)
+    book.add_order("a1", "sell", 200.0, 2.0, level_size_now=0.0)
+    (fill,) = book.on_trade(201.0, 1.0, "buy")
+    assert fill.fee == pytest.approx(0.2)
+    rebate = PaperBook(maker_fee=-0.0001)
+    rebate.add_order("a1", "sell", 200.0, 2.0, level_size_now=0.0)
+    assert rebate.on_trade(201.0, 1.0, "buy")[0].fee == pytest.approx(-0.02)
+
+
+def test_cancel_and_validation() -> None:
+    book = PaperBook()
+    book.add_order("b1", "buy", 100.0, 1.0, level_size_now=0.0)
+    with pytest.raises(ValueError, match="duplicate"):
+        book.add_order("b1", "buy", 100.0, 1.0, level_size_now=0.0)
+    with pytest.raises(ValueError, match="size"):
+        book.add_order("b2", "buy", 100.0, 0.0, level_size_now=0.0)
+    with pytest.raises(ValueError, match="side"):
+        book.add_order("b3", "hold", 100.0, 1.0, level_size_now=0.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="maker_fee"):
+        PaperBook(maker_fee=5.0)
+    assert book.cancel("b1").order_id == "b1"
+    assert book.cancel("b1") is None
+    assert book.on_trade(90.0, 10.0, "sell") == []
+
+
+def test_would_cross() -> None:
+    book = PaperBook()
+    book.on_book(99.0, 101.0)
+    assert book.would_cross("buy", 101.0) and not book.would_cross("buy", 100.9)
+    assert book.would_cross("sell", 99.0) and not book.would_cross("sell", 99.1)
+
+
+trades = st.lists(
+    st.tuples(
+        st.floats(95.0, 105.0).map(lambda p: round(p, 1)),
+        st.floats(0.01, 5.0),
+        st.sampled_from(["buy", "sell", None]),
+    ),
+    max_size=40,
+)
+
+
+@given(trades=trades, queue=st.floats(0.0, 10.0), model=st.sampled_from(["proportional", "conservative"]))
+@settings(max_examples=200, deadline=None)
+def test_invariants(trades, queue: float, model: str) -> None:
+    """No print fills more than its size; orders never overfill; prints through always fill."""
+    book = PaperBook(cancel_model=model)  # type: ignore[arg-type]
+    book.add_order("b", "buy", 99.0, 3.0, level_size_now=queue)
+    book.add_order("a", "sell", 101.0, 3.0, level_size_now=queue)
+    filled = {"b": 0.0, "a": 0.0}
+    for price, size, side in trades:
+        open_before = {o.order_id for o in book.orders}
+        fills = book.on_trade(price, size, side)
+        assert sum(f.size for f in fills) <= size + 1e-9
+        for f in fills:
+            filled[f.order_id] += f.size
+            assert f.price in (99.0, 101.0)
+        through_bid = price < 99.0 and side != "buy" and "b" in open_before
+        through_ask = price > 101.0 and side != "sell" and "a" in open_before
+        if through_bid:
+            assert any(f.order_id == "b" and f.reason == "trade_through" for f in fills)
+        if through_ask:
+            assert any(f.order_id == "a" and f.reason == "trade_through" for f in fills)
+    assert all(v <= 3.0 + 1e-9 for v in filled.values())
+    for order in book.orders:
+        assert order.filled == pytest.approx(filled[order.order_id])
