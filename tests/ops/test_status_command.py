@@ -1,0 +1,115 @@
+"""`mmbot status` against a real ops server on loopback, and against a port where nothing answers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from typing import Any
+
+import pytest
+
+from bot.cli import main
+from bot.ops import Metrics, start_ops_server
+
+STATUS: dict[str, Any] = {
+    "killed": False,
+    "kill_reason": None,
+    "venue": "sim",
+    "symbols": {
+        "BTC/USDT": {
+            "q": 0.03,
+            "limit": 0.1,
+            "mid": 30000.0,
+            "bid": 29999.5,
+            "ask": None,
+            "pnl_total": 1.25,
+            "pnl_realized": 2.0,
+            "fees": 0.5,
+            "fills": 14,
+            "feed_age": 0.4,
+        },
+        "ETH/USDT": {"q": -1.5, "limit": 3.0, "mid": 2000.0, "bid": 1999.9, "ask": 2000.1, "pnl_total": -0.75},
+    },
+}
+
+
+async def run_status(argv: list[str], ready: tuple[bool, str]) -> tuple[int, str]:
+    server = await start_ops_server(Metrics(), lambda: ready, lambda: STATUS)
+    try:
+        code = await asyncio.to_thread(main, ["status", "--url", server.url, *argv])
+        return code, server.url
+    finally:
+        await server.stop()
+
+
+async def test_summary_of_a_ready_bot(capsys: pytest.CaptureFixture[str]) -> None:
+    code, url = await run_status([], (True, "feed fresh"))
+    out = capsys.readouterr().out
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == f"mmbot at {url}: ready (feed fresh)"
+    assert "kill switch: armed" in lines
+    assert "venue: sim" in lines
+    header = next(line for line in lines if line.startswith("symbol"))
+    btc = next(line for line in lines if line.startswith("BTC/USDT")).split()
+    eth = next(line for line in lines if line.startswith("ETH/USDT")).split()
+    columns = header.split()
+    assert btc[columns.index("q")] == "+0.03"
+    assert btc[columns.index("ask")] == "-", "a side not quoted shows as '-'"
+    assert btc[columns.index("pnl")] == "+1.2500"
+    assert eth[columns.index("q")] == "-1.5"
+    assert eth[columns.index("fills")] == "-"
+
+
+async def test_not_ready_exits_1_and_says_why(capsys: pytest.CaptureFixture[str]) -> None:
+    killed = {**STATUS, "killed": True, "kill_reason": "max_loss 50 reached"}
+    server = await start_ops_server(Metrics(), lambda: (False, "killed"), lambda: killed)
+    try:
+        code = await asyncio.to_thread(main, ["status", "--url", server.url + "/"])
+    finally:
+        await server.stop()
+    out = capsys.readouterr().out
+    assert code == 1
+    assert out.splitlines()[0] == f"mmbot at {server.url}: NOT READY (killed)"
+    assert "kill switch: TRIPPED (max_loss 50 reached)" in out
+
+
+async def test_json_output_is_the_documents(capsys: pytest.CaptureFixture[str]) -> None:
+    code, url = await run_status(["--json"], (True, "ok"))
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert doc == {"url": url, "ready": {"ready": True, "reason": "ok"}, "status": STATUS}
+
+
+def test_nothing_answering_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as sock:  # a port that was free a moment ago and has no listener now
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    code = main(["status", "--url", url, "--timeout", "2"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"mmbot: no bot answering at {url} (")
+
+
+@pytest.mark.parametrize("url", ["localhost:9108", "ftp://127.0.0.1:9108", "not a url"])
+def test_bad_url_is_a_user_error(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status", "--url", url]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mmbot: --url must look like http://HOST:PORT")
+    assert "Traceback" not in err
+
+
+async def test_something_else_answering_is_not_a_bot(capsys: pytest.CaptureFixture[str]) -> None:
+    server = await start_ops_server(Metrics(), lambda: (True, ""), dict)
+    try:
+        code = await asyncio.to_thread(main, ["status", "--url", server.url + "/elsewhere"])
+    finally:
+        await server.stop()
+    err = capsys.readouterr().err.splitlines()
+    assert code == 2
+    assert err == [f"mmbot: no bot answering at {server.url}/elsewhere (GET /status: HTTP 404)"]
