@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from bot.core.models import glft_coefficients
+
 ArrayLike = Sequence[float] | np.ndarray
 
 
@@ -105,24 +107,6 @@ def fit_intensity(
     return math.exp(float(intercept)), kappa
 
 
-def glft_coefficients(A: float, kappa: float, gamma: float, order_size: float = 1.0) -> tuple[float, float]:
-    """Guéant–Lehalle–Fernandez-Tapia (2013) infinite-horizon approximation for lots of ``order_size``.
-
-    ``c1 = (1/(gamma*D)) * ln(1 + gamma*D/kappa)`` and
-    ``c2 = sqrt(gamma / (2*A*D*kappa) * (1 + gamma*D/kappa)^(kappa/(gamma*D) + 1))`` with ``D`` the
-    order size (inventory ``q`` counted in base units, a multiple of ``D``); the quotes are then
-    ``delta_bid/ask = c1 + D*sigma*c2/2 +/- q*sigma*c2``, i.e. ``half_spread = c1 + D*sigma*c2/2``
-    and a skew of ``sigma*c2`` per unit of inventory. Returns ``(c1, c2)``.
-    """
-    for name, value in (("A", A), ("kappa", kappa), ("gamma", gamma), ("order_size", order_size)):
-        if not (math.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be positive, got {value!r}")
-    x = gamma * order_size
-    c1 = math.log1p(x / kappa) / x
-    c2 = math.sqrt(gamma / (2.0 * A * order_size * kappa) * (1.0 + x / kappa) ** (kappa / x + 1.0))
-    return c1, c2
-
-
 def suggest_parameters(
     sigma: float,
     A: float,
@@ -139,8 +123,9 @@ def suggest_parameters(
 
     * A–S (2008): ``as_skew = gamma*sigma^2*horizon`` (reservation price shift per unit of q) and
       ``as_half_spread = (gamma*sigma^2*horizon + (2/gamma)*ln(1 + gamma/kappa)) / 2``.
-    * GLFT: ``glft_half_spread = c1 + D*sigma*c2/2`` and ``glft_skew = sigma*c2`` per unit of q
-      (``c1, c2`` from :func:`glft_coefficients`, ``D = order_size``).
+    * GLFT: ``glft_half_spread`` and ``glft_skew`` (per unit of q) from
+      :func:`bot.core.models.glft_coefficients`, the same function the quoting core uses (Guéant's
+      closed form with an order size of one base unit, each arrival taken as one unit).
     * Linear skew: A–S with the horizon frozen, ``linear_skew = as_skew`` and
       ``linear_half_spread = (1/gamma)*ln(1 + gamma/kappa)`` (A–S's spread without the
       horizon term, which the skew already prices).
@@ -150,15 +135,22 @@ def suggest_parameters(
       ``exp(-kappa*limit_half_spreads*h)`` as often as at the touch, so flow that still reaches it
       is more likely informed than noise. It is rounded down to whole lots, and at least one lot.
     """
-    for name, value in (("sigma", sigma), ("horizon", horizon), ("limit_half_spreads", limit_half_spreads)):
+    checks = {
+        "sigma": sigma,
+        "A": A,
+        "kappa": kappa,
+        "gamma": gamma,
+        "order_size": order_size,
+        "horizon": horizon,
+        "limit_half_spreads": limit_half_spreads,
+    }
+    for name, value in checks.items():
         if not (math.isfinite(value) and value > 0):
             raise ValueError(f"{name} must be positive, got {value!r}")
-    c1, c2 = glft_coefficients(A, kappa, gamma, order_size)
     as_skew = gamma * sigma**2 * horizon
     base_half = math.log1p(gamma / kappa) / gamma
     as_half = 0.5 * as_skew + base_half
-    glft_half = c1 + 0.5 * order_size * sigma * c2
-    glft_skew = sigma * c2
+    glft_half, glft_skew = glft_coefficients(gamma, sigma, A, kappa)
     lots = math.floor(limit_half_spreads * base_half / as_skew / order_size)
     max_position = max(1, lots) * order_size
     return {

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.core.calibration import estimate_sigma, fit_intensity, glft_coefficients, suggest_parameters
+from bot.core.calibration import estimate_sigma, fit_intensity, suggest_parameters
+from bot.core.models import glft_coefficients
 
 
 def brownian(sigma: float, n: int, dt: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -125,11 +126,9 @@ def test_kappa_scales_inversely_with_depth_units(scale: float, seed: int) -> Non
     assert k2 == pytest.approx(k1 / scale, rel=1e-9)
 
 
-def test_glft_small_gamma_limit() -> None:
-    # As gamma -> 0, c1 -> 1/kappa (the risk-neutral optimal depth).
-    c1, c2 = glft_coefficients(A=1.0, kappa=10.0, gamma=1e-9)
-    assert c1 == pytest.approx(0.1, rel=1e-6)
-    assert c2 > 0
+def test_glft_suggestion_is_the_core_formula() -> None:
+    s = suggest_parameters(sigma=0.05, A=2.0, kappa=20.0, gamma=0.5, order_size=1.0)
+    assert (s["glft_half_spread"], s["glft_skew"]) == glft_coefficients(0.5, 0.05, 2.0, 20.0)
 
 
 def test_suggestions_are_consistent() -> None:
