@@ -1,0 +1,138 @@
+"""Market-data feeds of one symbol: the order book and public trades, with resubscription.
+
+``watch_order_book`` is called in a loop; each new book updates the :class:`MarketState` and sets the
+quoter's ``asyncio.Event`` (conflation: the quoter only ever reads the latest state). On
+``ChecksumError`` (sequence gap: ccxt drops the book and does not resync by itself), a dropped socket
+or any other ccxt ``NetworkError``/``ExchangeError``, the feed waits a capped exponential backoff with
+jitter and calls ``watch_order_book`` again, which resubscribes and refetches the snapshot. If no book
+arrives for ``resubscribe_after`` seconds (a frozen feed), it unsubscribes and subscribes again.
+Staleness itself (pulling the quotes) is the quoter's job; the feed only records arrival times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import ccxt
+
+from bot.live.market import MarketState
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Delay before retry ``n`` (1-based): ``min(cap, base * 2**(n-1))`` times a jitter in [0.5, 1]."""
+
+    base: float = 0.2
+    cap: float = 10.0
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        r = (rng or random).random()
+        return min(self.cap, self.base * 2.0 ** max(0, attempt - 1)) * (0.5 + 0.5 * r)
+
+
+FATAL = (ccxt.AuthenticationError, ccxt.PermissionDenied, ccxt.AccountSuspended, ccxt.BadSymbol)
+
+
+async def _watch_loop(
+    name: str,
+    watch: Callable[[], Awaitable[Any]],
+    handle: Callable[[Any], None],
+    log: Any,
+    backoff: Backoff,
+    idle_timeout: float | None = None,
+    on_timeout: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Call ``watch`` forever, pass results to ``handle``; retry errors with backoff (fatal ones raise)."""
+    attempt = 0
+    while True:
+        try:
+            if idle_timeout is None:
+                result = await watch()
+            else:
+                result = await asyncio.wait_for(watch(), idle_timeout)
+        except asyncio.CancelledError:
+            raise
+        except FATAL:
+            raise
+        except TimeoutError:
+            log.warning("feed_timeout", feed=name, after=idle_timeout)
+            if on_timeout is not None:
+                try:
+                    await on_timeout()
+                except Exception as exc:  # unsubscribing a dead stream may fail in many ways
+                    log.debug("feed_unwatch_failed", feed=name, error=repr(exc))
+            continue
+        except (ccxt.NetworkError, ccxt.ExchangeError) as exc:
+            attempt += 1
+            delay = backoff.delay(attempt)
+            log.warning(
+                "feed_error", feed=name, error=type(exc).__name__, detail=str(exc)[:200],
+                attempt=attempt, retry_in=round(delay, 3),
+            )
+            await asyncio.sleep(delay)
+            continue
+        if attempt:
+            log.info("feed_resynced", feed=name, after_attempts=attempt)
+            attempt = 0
+        handle(result)
+
+
+class BookFeed:
+    """Keeps ``state`` at the latest top of book and sets ``wake`` on each new one."""
+
+    def __init__(
+        self,
+        exchange: Any,
+        symbol: str,
+        state: MarketState,
+        wake: asyncio.Event,
+        log: Any,
+        backoff: Backoff | None = None,
+        resubscribe_after: float = 10.0,
+    ) -> None:
+        self.exchange, self.symbol, self.state, self.wake, self.log = exchange, symbol, state, wake, log
+        self.backoff = backoff or Backoff()
+        self.resubscribe_after = resubscribe_after
+
+    def _handle(self, book: Any) -> None:
+        if self.state.on_book(time.monotonic(), book["bids"], book["asks"]):
+            self.wake.set()
+
+    async def _unwatch(self) -> None:
+        await self.exchange.un_watch_order_book(self.symbol)
+
+    async def run(self) -> None:
+        await _watch_loop(
+            "book",
+            lambda: self.exchange.watch_order_book(self.symbol),
+            self._handle,
+            self.log,
+            self.backoff,
+            idle_timeout=self.resubscribe_after,
+            on_timeout=self._unwatch,
+        )
+
+
+class TradeFeed:
+    """Public trades into the intensity estimator."""
+
+    def __init__(self, exchange: Any, symbol: str, state: MarketState, log: Any, backoff: Backoff | None = None):
+        self.exchange, self.symbol, self.state, self.log = exchange, symbol, state, log
+        self.backoff = backoff or Backoff()
+
+    def _handle(self, trades: Any) -> None:
+        now = time.monotonic()
+        for trade in trades:
+            price = trade.get("price")
+            if price is not None:
+                self.state.on_trade(now, float(price))
+
+    async def run(self) -> None:
+        await _watch_loop(
+            "trades", lambda: self.exchange.watch_trades(self.symbol), self._handle, self.log, self.backoff
+        )

@@ -1,0 +1,69 @@
+"""Market state of one symbol: the latest touch and the estimators fed by the book and trades.
+
+No I/O: the feeds call :meth:`MarketState.on_book` / :meth:`MarketState.on_trade` with the time of
+arrival (monotonic seconds); the quoter reads the fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.core.estimators import EwmaVolatility, IntensityEstimator
+
+
+@dataclass
+class MarketState:
+    """Touch, mid, microprice and estimators. ``updated`` is the arrival time of the latest book."""
+
+    symbol: str
+    vol: EwmaVolatility = field(default_factory=EwmaVolatility)
+    intensity: IntensityEstimator = field(default_factory=IntensityEstimator)
+    best_bid: float | None = None
+    best_ask: float | None = None
+    bid_size: float = 0.0
+    ask_size: float = 0.0
+    updated: float | None = None
+    books: int = 0
+    trades: int = 0
+
+    @property
+    def mid(self) -> float | None:
+        if self.best_bid is None or self.best_ask is None:
+            return None
+        return 0.5 * (self.best_bid + self.best_ask)
+
+    @property
+    def microprice(self) -> float | None:
+        """Size-weighted mid: ``(bid * ask_size + ask * bid_size) / (bid_size + ask_size)``."""
+        if self.best_bid is None or self.best_ask is None:
+            return None
+        total = self.bid_size + self.ask_size
+        if total <= 0:
+            return self.mid
+        return (self.best_bid * self.ask_size + self.best_ask * self.bid_size) / total
+
+    def on_book(self, t: float, bids: Any, asks: Any) -> bool:
+        """Take the top of a ccxt order book (lists of ``[price, size, ...]``); False if one-sided/crossed."""
+        if not bids or not asks:
+            return False
+        bid, bsz = float(bids[0][0]), float(bids[0][1])
+        ask, asz = float(asks[0][0]), float(asks[0][1])
+        if bid >= ask:
+            return False
+        self.best_bid, self.best_ask, self.bid_size, self.ask_size = bid, ask, bsz, asz
+        self.updated = t
+        self.books += 1
+        self.vol.update(t, 0.5 * (bid + ask))
+        return True
+
+    def on_trade(self, t: float, price: float) -> None:
+        """A public trade: its depth from the current mid feeds the intensity estimator."""
+        mid = self.mid
+        self.trades += 1
+        if mid is not None:
+            self.intensity.add_trade(t, price, mid)
+
+    def age(self, now: float) -> float:
+        """Seconds since the latest book (infinite before the first)."""
+        return float("inf") if self.updated is None else now - self.updated

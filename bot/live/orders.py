@@ -1,0 +1,340 @@
+"""Order management for one symbol: our working orders and the throttled venue calls that change them.
+
+- Client order ids are ``<prefix>-<symbol tag>-<run stamp><counter>`` (base 36, at most 36 characters),
+  so a later run recognises its own orders by the ``<prefix>-`` start.
+- Orders are LIMIT_MAKER (``{'postOnly': True}``) by default. A post-only order that would cross
+  (``OrderImmediatelyFillable``) is logged as ``order_rejected`` and dropped; the next cycle prices it
+  again from a newer book. There is never a retry loop here.
+- Every create and cancel first passes a shared ``asyncio_throttle.Throttler`` (the order-traffic
+  ceiling for all symbols; ccxt's own REST rate limiter stays on underneath).
+- ``DDoSProtection`` (HTTP 429/418) and ``RateLimitExceeded`` put the shared :class:`RateGate` into a
+  backoff that doubles on each hit (capped) and resets after a success; while it is closed no order
+  traffic is sent and the quoter just keeps its state.
+- ``InsufficientFunds`` and other ``InvalidOrder``/``BadRequest`` rejections are logged as
+  ``order_rejected`` and pause that side for ``reject_cooldown`` seconds.
+- A create that fails with a network error may or may not have reached the venue: the order stays
+  tracked (``acked=False``) until the REST reconciliation or a cancel by client id settles it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import ccxt
+from asyncio_throttle import Throttler
+
+from bot.core.reconcile import Action, Cancel, Create, Side, WorkingOrder
+
+DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def base36(n: int) -> str:
+    n = abs(int(n))
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = DIGITS[r] + out
+        if n == 0:
+            return out
+
+
+def symbol_tag(market_id: str) -> str:
+    """A short alphanumeric tag for a market id (``BTCUSDT`` -> ``btcusdt``)."""
+    return re.sub(r"[^a-z0-9]", "", market_id.lower())[:10] or "sym"
+
+
+def make_throttler(orders_per_second: float) -> Throttler:
+    """A throttler allowing ``orders_per_second`` on average (an integer count per period)."""
+    count = max(1, int(orders_per_second))
+    return Throttler(rate_limit=count, period=count / orders_per_second)
+
+
+class RateGate:
+    """Shared backoff after a rate-limit answer: closed for ``delay`` seconds, doubling per hit."""
+
+    def __init__(self, base: float = 1.0, cap: float = 60.0) -> None:
+        self.base, self.cap = base, cap
+        self.delay = 0.0
+        self.until = 0.0
+        self.hits = 0
+
+    def hit(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        self.delay = min(self.cap, max(self.base, self.delay * 2.0))
+        self.until = max(self.until, now + self.delay)
+        self.hits += 1
+        return self.delay
+
+    def success(self) -> None:
+        self.delay = 0.0
+
+    def blocked(self, now: float | None = None) -> bool:
+        return (time.monotonic() if now is None else now) < self.until
+
+    async def wait(self) -> None:
+        remaining = self.until - time.monotonic()
+        if remaining > 0:
+            await asyncio.sleep(remaining)
+
+
+@dataclass
+class LiveOrder:
+    """One of our orders as we believe it stands. ``remaining`` is the unfilled size."""
+
+    client_id: str
+    side: Side
+    price: float
+    amount: float
+    remaining: float
+    created_at: float
+    order_id: str | None = None
+    acked: bool = False
+    quote_mid: float | None = None
+    half_spread: float | None = None
+
+    def working(self) -> WorkingOrder:
+        return WorkingOrder(self.client_id, self.side, self.price, self.remaining, self.created_at)
+
+
+class OrderTracker:
+    """Our orders believed open (``open``), plus every order of this run by client id and order id."""
+
+    def __init__(self) -> None:
+        self.open: dict[str, LiveOrder] = {}
+        self.by_client_id: dict[str, LiveOrder] = {}
+        self.by_order_id: dict[str, LiveOrder] = {}
+
+    def add(self, order: LiveOrder) -> None:
+        self.open[order.client_id] = order
+        self.by_client_id[order.client_id] = order
+        if order.order_id:
+            self.by_order_id[order.order_id] = order
+
+    def set_order_id(self, order: LiveOrder, order_id: str) -> None:
+        order.order_id = order_id
+        order.acked = True
+        self.by_order_id[order_id] = order
+
+    def close(self, client_id: str) -> LiveOrder | None:
+        return self.open.pop(client_id, None)
+
+    def find(self, order_id: str | None, client_id: str | None) -> LiveOrder | None:
+        if client_id and client_id in self.by_client_id:
+            return self.by_client_id[client_id]
+        if order_id and order_id in self.by_order_id:
+            return self.by_order_id[order_id]
+        return None
+
+    def working(self) -> list[WorkingOrder]:
+        return [o.working() for o in self.open.values()]
+
+    def open_size(self, side: Side, acked: bool | None = None) -> float:
+        return sum(o.remaining for o in self.open.values() if o.side == side and (acked is None or o.acked == acked))
+
+
+def client_id_of(order: dict[str, Any]) -> str | None:
+    """The client order id of a ccxt order or trade (falling back to Binance's raw fields)."""
+    cid = order.get("clientOrderId")
+    if cid:
+        return str(cid)
+    info = order.get("info") or {}
+    for key in ("C", "c", "clientOrderId", "origClientOrderId"):
+        value = info.get(key) if isinstance(info, dict) else None
+        if value:
+            return str(value)
+    return None
+
+
+class OrderManager:
+    """Creates and cancels the orders of one symbol through the shared throttler and rate gate."""
+
+    def __init__(
+        self,
+        exchange: Any,
+        symbol: str,
+        market_id: str,
+        prefix: str,
+        throttler: Throttler,
+        rate: RateGate,
+        log: Any,
+        post_only: bool = True,
+        reject_cooldown: float = 2.0,
+    ) -> None:
+        self.exchange, self.symbol, self.prefix = exchange, symbol, prefix
+        self.throttler, self.rate, self.log = throttler, rate, log
+        self.post_only = post_only
+        self.reject_cooldown = reject_cooldown
+        self.tracker = OrderTracker()
+        self._tag = symbol_tag(market_id)
+        self._stamp = base36(int(time.time()))
+        self._counter = 0
+        self._cooldown: dict[Side, float] = {"buy": 0.0, "sell": 0.0}
+        self.placed = 0
+        self.canceled = 0
+        self.rejected = 0
+
+    # -- ids --------------------------------------------------------------------------------------
+    def next_client_id(self) -> str:
+        self._counter += 1
+        return f"{self.prefix}-{self._tag}-{self._stamp}{base36(self._counter)}"[:36]
+
+    def is_ours(self, client_id: str | None) -> bool:
+        return bool(client_id) and str(client_id).startswith(f"{self.prefix}-")
+
+    # -- the cycle --------------------------------------------------------------------------------
+    def side_paused(self, side: Side, now: float | None = None) -> bool:
+        return (time.monotonic() if now is None else now) < self._cooldown[side]
+
+    async def execute(self, actions: Iterable[Action], quote_mid: float | None, half_spread: float | None) -> None:
+        """Run reconciler actions in order; a side whose cancel failed gets no create this cycle."""
+        blocked_sides: set[Side] = set()
+        for action in actions:
+            if self.rate.blocked():
+                return
+            if isinstance(action, Cancel):
+                if not await self.cancel(action.client_id, action.reason):
+                    blocked_sides.add(action.side)
+            elif isinstance(action, Create):
+                if action.side in blocked_sides or self.side_paused(action.side):
+                    continue
+                await self.create(action.side, action.price, action.amount, quote_mid, half_spread, action.reason)
+
+    async def create(
+        self,
+        side: Side,
+        price: float,
+        amount: float,
+        quote_mid: float | None = None,
+        half_spread: float | None = None,
+        reason: str = "new",
+    ) -> LiveOrder | None:
+        cid = self.next_client_id()
+        order = LiveOrder(cid, side, price, amount, amount, time.monotonic(), quote_mid=quote_mid,
+                          half_spread=half_spread)
+        self.tracker.add(order)
+        params: dict[str, Any] = {"clientOrderId": cid}
+        if self.post_only:
+            params["postOnly"] = True
+        try:
+            async with self.throttler:
+                result = await self.exchange.create_order(self.symbol, "limit", side, amount, price, params)
+        except ccxt.OrderImmediatelyFillable as exc:
+            self._rejected(order, "would_cross", exc, cooldown=False)
+            return None
+        except ccxt.InsufficientFunds as exc:
+            self._rejected(order, "insufficient_funds", exc)
+            return None
+        except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
+            self.tracker.close(cid)
+            self._rate_limited("create", exc)
+            return None
+        except (ccxt.InvalidOrder, ccxt.BadRequest) as exc:
+            self._rejected(order, "invalid", exc)
+            return None
+        except ccxt.NetworkError as exc:
+            self.log.warning("order_unknown", client_id=cid, side=side, price=price, amount=amount,
+                             error=type(exc).__name__, detail=str(exc)[:200])
+            return order
+        self.rate.success()
+        self.placed += 1
+        order_id = result.get("id")
+        if order_id is not None:
+            self.tracker.set_order_id(order, str(order_id))
+        self.log.info("order_placed", client_id=cid, order_id=order.order_id, side=side, price=price,
+                      amount=amount, reason=reason)
+        status = result.get("status")
+        if status in ("canceled", "expired", "rejected"):
+            self.tracker.close(cid)
+        return order
+
+    def _rejected(self, order: LiveOrder, reason: str, exc: Exception, cooldown: bool = True) -> None:
+        self.tracker.close(order.client_id)
+        self.rejected += 1
+        if cooldown:
+            self._cooldown[order.side] = time.monotonic() + self.reject_cooldown
+        self.log.warning("order_rejected", client_id=order.client_id, side=order.side, price=order.price,
+                         amount=order.amount, reason=reason, error=type(exc).__name__, detail=str(exc)[:200])
+
+    def _rate_limited(self, op: str, exc: Exception) -> None:
+        delay = self.rate.hit()
+        self.log.warning("rate_limited", op=op, error=type(exc).__name__, backoff=delay, hits=self.rate.hits)
+
+    async def cancel(self, client_id: str, reason: str = "") -> bool:
+        """Cancel one of our orders; True when it is known not to rest any more."""
+        order = self.tracker.open.get(client_id)
+        if order is None:
+            return True
+        try:
+            async with self.throttler:
+                if order.order_id:
+                    await self.exchange.cancel_order(order.order_id, self.symbol)
+                else:
+                    await self.exchange.cancel_order(None, self.symbol, {"clientOrderId": client_id})
+        except ccxt.OrderNotFound:
+            self.tracker.close(client_id)
+            self.log.info("order_gone", client_id=client_id, side=order.side, reason=reason)
+            return True
+        except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
+            self._rate_limited("cancel", exc)
+            return False
+        except (ccxt.NetworkError, ccxt.ExchangeError) as exc:
+            self.log.warning("cancel_failed", client_id=client_id, error=type(exc).__name__,
+                             detail=str(exc)[:200])
+            return False
+        self.rate.success()
+        self.canceled += 1
+        self.tracker.close(client_id)
+        self.log.info("order_canceled", client_id=client_id, order_id=order.order_id, side=order.side,
+                      price=order.price, reason=reason)
+        return True
+
+    async def fetch_own_open(self) -> list[dict[str, Any]]:
+        """Our orders the venue reports open for this symbol."""
+        async with self.throttler:
+            orders = await self.exchange.fetch_open_orders(self.symbol)
+        return [o for o in orders if self.is_ours(client_id_of(o))]
+
+    async def cancel_all(self, attempts: int = 8) -> int:
+        """Cancel every order of ours on this symbol until the venue confirms none is open.
+
+        Returns how many of ours the venue still reports open at the end (0 on success).
+        Waits out rate-limit backoffs instead of giving up.
+        """
+        remaining: list[dict[str, Any]] = []
+        for attempt in range(1, attempts + 1):
+            await self.rate.wait()
+            try:
+                remaining = await self.fetch_own_open()
+            except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
+                self._rate_limited("fetch_open_orders", exc)
+                continue
+            except ccxt.NetworkError as exc:
+                self.log.warning("cancel_all_retry", attempt=attempt, error=type(exc).__name__)
+                await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
+                continue
+            known = {o.client_id for o in list(self.tracker.open.values())}
+            for order in remaining:
+                cid = client_id_of(order)
+                if cid and cid not in known:
+                    self.tracker.add(LiveOrder(cid, order["side"], float(order.get("price") or 0.0),
+                                               float(order.get("amount") or 0.0),
+                                               float(order.get("remaining") or 0.0), time.monotonic(),
+                                               order_id=str(order["id"]), acked=True))
+            venue_open = {client_id_of(o) for o in remaining}
+            for cid in list(self.tracker.open):
+                if cid not in venue_open and self.tracker.open[cid].acked:
+                    self.tracker.close(cid)
+            if not remaining and not self.tracker.open:
+                return 0
+            for cid in list(self.tracker.open):
+                await self.rate.wait()
+                await self.cancel(cid, "shutdown")
+        try:
+            return len(await self.fetch_own_open())
+        except ccxt.BaseError:
+            return len(remaining)

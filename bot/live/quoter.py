@@ -1,0 +1,158 @@
+"""The conflated quoting loop of one symbol.
+
+It sleeps on an ``asyncio.Event`` that the book feed sets; on waking it clears the event, reads the
+latest :class:`MarketState` (however many books arrived meanwhile), computes ``make_quote``, passes it
+through the :class:`RiskGate` and lets the reconciler decide the cancels/creates, which the
+:class:`OrderManager` executes before the next wake-up. It also wakes every ``tick`` seconds without a
+book, so the staleness watchdog can pull the quotes when the book is older than ``stale_after`` (and
+restore them when data returns) and the periodic ``inventory`` event is logged.
+
+Estimators: for ``as``/``glft`` with ``use_estimators`` the live sigma and (A, kappa) replace the
+configured values once warm; before that the configured values are the fallback, so the bot quotes
+from its first book.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+from bot.config import SymbolSettings
+from bot.core.inventory import Inventory
+from bot.core.limits import LimitParams
+from bot.core.models import ModelParams
+from bot.core.pipeline import make_quote
+from bot.core.quote import MarketRules, Quote, QuoteInputs
+from bot.core.reconcile import Tolerance, reconcile
+from bot.live.gate import RiskGate
+from bot.live.market import MarketState
+from bot.live.orders import OrderManager
+
+
+class Quoter:
+    def __init__(
+        self,
+        cfg: SymbolSettings,
+        rules: MarketRules,
+        state: MarketState,
+        orders: OrderManager,
+        inventory: Inventory,
+        gate: RiskGate,
+        wake: asyncio.Event,
+        log: Any,
+        inventory_interval: float = 5.0,
+    ) -> None:
+        self.symbol = cfg.symbol
+        self.model = ModelParams.from_settings(cfg.strategy)
+        self.limits = LimitParams.from_settings(cfg.risk, cfg.execution)
+        self.use_estimators = cfg.strategy.use_estimators and self.model.model in ("as", "glft")
+        ex = cfg.execution
+        self.tol = Tolerance(rules.tick, ex.requote_ticks, ex.requote_bps, ex.size_tolerance, ex.max_order_age)
+        self.rules, self.state, self.orders, self.inventory = rules, state, orders, inventory
+        self.gate, self.wake, self.log = gate, wake, log
+        self.stale_after = cfg.risk.stale_after
+        self.inventory_interval = inventory_interval
+        self.tick = max(0.05, min(0.5, self.stale_after / 4))
+        self.t0 = time.monotonic()
+        self.last_quote: Quote | None = None
+        self.cycles = 0
+        self._next_inventory_log = self.t0 + inventory_interval
+        self.stopped = False
+
+    # -- one decision -----------------------------------------------------------------------------
+    def estimates(self, now: float) -> tuple[float | None, float | None, float | None]:
+        """(sigma, A, kappa) to use: live estimates when enabled and warm, else None (= fallback)."""
+        if not self.use_estimators:
+            return None, None, None
+        fit = self.state.intensity.estimate(now)
+        A, kappa = fit if fit is not None else (None, None)
+        return self.state.vol.sigma, A, kappa
+
+    def compute(self, now: float) -> Quote | None:
+        mid = self.state.mid
+        if mid is None:
+            return None
+        sigma, A, kappa = self.estimates(now)
+        inputs = QuoteInputs(
+            mid=mid,
+            q=self.inventory.q,
+            best_bid=self.state.best_bid,
+            best_ask=self.state.best_ask,
+            t=now - self.t0,
+            sigma=sigma,
+            A=A,
+            kappa=kappa,
+            # orders whose create is still unconfirmed are not replaced by this quote: they count
+            open_buy=self.orders.tracker.open_size("buy", acked=False),
+            open_sell=self.orders.tracker.open_size("sell", acked=False),
+        )
+        return make_quote(inputs, self.model, self.limits, self.rules)
+
+    def watchdog(self, now: float) -> None:
+        """Pause on a stale book, resume when a fresh one arrives."""
+        age = self.state.age(now)
+        if age > self.stale_after:
+            if self.gate.pause("stale", f"book {age:.1f}s old") and self.state.updated is not None:
+                self.log.warning("feed_stale", age=round(age, 3), stale_after=self.stale_after)
+        elif self.gate.resume("stale"):
+            self.log.info("feed_restored", age=round(age, 3))
+
+    async def cycle(self) -> None:
+        now = time.monotonic()
+        self.cycles += 1
+        self.watchdog(now)
+        quote = self.compute(now)
+        self.last_quote = quote
+        targets = self.gate.targets(quote)
+        actions = reconcile(targets, self.orders.tracker.working(), self.inventory.q, now, self.tol)
+        if not actions or self.orders.rate.blocked():
+            return
+        if quote is not None:
+            self.log.info(
+                "quote", mid=self.state.mid, q=self.inventory.q, reservation=quote.reservation,
+                half_spread=quote.half_spread, bid=targets["buy"] and targets["buy"].price,
+                ask=targets["sell"] and targets["sell"].price, bid_size=quote.bid_size,
+                ask_size=quote.ask_size, bid_reason=quote.bid_reason, ask_reason=quote.ask_reason,
+                paused=sorted(self.gate.pauses) or None,
+            )
+        await self.orders.execute(actions, self.state.mid, quote.half_spread if quote else None)
+
+    # -- logging ----------------------------------------------------------------------------------
+    def inventory_event(self, reason: str) -> dict[str, Any]:
+        mid = self.state.mid
+        quote = self.last_quote
+        fields: dict[str, Any] = {
+            "reason": reason,
+            "mid": mid,
+            "reservation": quote.reservation if quote else None,
+            "bid": quote.bid if quote else None,
+            "ask": quote.ask if quote else None,
+            **self.inventory.snapshot(mid),
+            "fills": self.inventory.fills,
+            "open_orders": len(self.orders.tracker.open),
+        }
+        if self.use_estimators:
+            sigma, A, kappa = self.estimates(time.monotonic())
+            fields.update(sigma=sigma, A=A, kappa=kappa)
+        self.log.info("inventory", **fields)
+        return fields
+
+    def on_fill(self) -> None:
+        self.inventory_event("fill")
+        self.wake.set()  # requote at once: the position changed
+
+    # -- the loop ---------------------------------------------------------------------------------
+    async def run(self) -> None:
+        while not self.stopped:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), self.tick)
+            if self.stopped:
+                return
+            self.wake.clear()
+            await self.cycle()
+            now = time.monotonic()
+            if now >= self._next_inventory_log:
+                self._next_inventory_log = now + self.inventory_interval
+                self.inventory_event("periodic")
