@@ -6,15 +6,17 @@ the configured fallback parameters.
 
 - :class:`EwmaVolatility`: sigma in price units per sqrt(second), from mid changes.
 - :class:`IntensityEstimator`: (A, kappa) of ``lambda(delta) = A * exp(-kappa * delta)``, the rate at
-  which market orders reach depth ``delta`` from the mid on one side, from a rolling window of trades.
+  which market orders reach depth ``delta`` from the mid on one side, from a rolling window of trades,
+  fitted with :func:`bot.core.calibration.fit_intensity` (maximum likelihood).
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+from bot.core.calibration import fit_intensity
 
 LN2 = math.log(2.0)
 
@@ -69,61 +71,22 @@ class EwmaVolatility:
         return math.sqrt(self.var) if self.warm else None
 
 
-def fit_intensity(
-    depths: Sequence[float], duration: float, sides: int = 2, points: int = 8
-) -> tuple[float, float] | None:
-    """Fit ``lambda(delta) = A * exp(-kappa * delta)`` to trade depths observed over ``duration`` seconds.
-
-    ``depths`` are the distances ``|price - mid|`` of trades from the mid just before them, pooled over
-    ``sides`` book sides. The empirical per-side rate of reaching depth ``d`` is
-    ``N(depth >= d) / (sides * duration)``; it is evaluated on ``points`` depth quantiles and
-    ``log lambda = log A - kappa * d`` is fitted by least squares. Returns ``(A, kappa)``, or None when
-    the data cannot identify a decaying curve (fewer than two distinct depths, or ``kappa <= 0``).
-    """
-    if duration <= 0 or sides < 1 or points < 2:
-        return None
-    ds = sorted(d for d in depths if d >= 0 and math.isfinite(d))
-    n = len(ds)
-    if n < 2 or ds[0] == ds[-1]:
-        return None
-    grid = sorted({ds[min(n - 1, (i * (n - 1)) // (points - 1))] for i in range(points)})
-    xs: list[float] = []
-    ys: list[float] = []
-    j = 0
-    for d in grid:
-        while j < n and ds[j] < d:
-            j += 1
-        count = n - j  # trades with depth >= d
-        if count > 0:
-            xs.append(d)
-            ys.append(math.log(count / (sides * duration)))
-    if len(xs) < 2:
-        return None
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    sxx = sum((x - mx) ** 2 for x in xs)
-    if sxx <= 0:
-        return None
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
-    kappa = -slope
-    if not (kappa > 0 and math.isfinite(kappa)):
-        return None
-    A = math.exp(my + kappa * mx)
-    return A, kappa
-
-
 @dataclass
 class IntensityEstimator:
-    """Rolling-window estimate of (A, kappa) from trades relative to the mid.
+    """Rolling-window estimate of (A, kappa) from trades relative to the mid, per book side.
 
     ``add_trade(t, price, mid)`` records the depth ``|price - mid|``; trades older than ``window``
-    seconds are forgotten. The duration used for the rate is ``min(window, t - first_seen)``.
-    Warm once at least ``min_trades`` trades are in the window, ``min_time`` seconds have passed since
-    the first observation, and :func:`fit_intensity` succeeds.
+    seconds are forgotten. With ``D = min(window, t - first_seen)`` and both sides pooled, the fit is
+    :func:`~bot.core.calibration.fit_intensity` over a duration of ``sides * D`` (so ``A`` is a per-side
+    rate) with ``min_depth`` the smallest depth in the window (trades cannot print inside the touch;
+    fitting from 0 would bias kappa down). Warm once at least ``min_trades`` trades are in the window,
+    ``min_time`` seconds have passed since the first observation, and the fit succeeds.
     """
 
     window: float = 120.0
     min_trades: int = 30
     min_time: float = 10.0
+    sides: int = 2
     _trades: deque[tuple[float, float]] = field(default_factory=deque, repr=False)
     _first_t: float | None = field(default=None, repr=False)
 
@@ -149,4 +112,8 @@ class IntensityEstimator:
         elapsed = t - self._first_t
         if elapsed < self.min_time or len(self._trades) < self.min_trades:
             return None
-        return fit_intensity([d for _, d in self._trades], min(self.window, elapsed))
+        depths = [d for _, d in self._trades]
+        try:
+            return fit_intensity(depths, self.sides * min(self.window, elapsed), min_depth=min(depths))
+        except ValueError:
+            return None

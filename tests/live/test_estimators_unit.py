@@ -8,7 +8,7 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.core.estimators import EwmaVolatility, IntensityEstimator, fit_intensity
+from bot.core.estimators import EwmaVolatility, IntensityEstimator
 
 
 def test_volatility_not_warm_until_min_samples() -> None:
@@ -51,37 +51,31 @@ def test_volatility_scales_linearly_with_price_moves(mids: list[float], scale: f
     assert math.isclose(b.sigma, a.sigma * scale, rel_tol=1e-6, abs_tol=1e-9)
 
 
-def _sample_depths(A: float, kappa: float, duration: float, rng: random.Random) -> list[float]:
-    """Per side Poisson(A*duration) arrivals whose depth is Exp(kappa): N(depth >= d) ~ A e^{-kappa d}."""
-    depths = []
-    for _side in range(2):
-        t = rng.expovariate(A)
-        while t < duration:
-            depths.append(rng.expovariate(kappa))
-            t += rng.expovariate(A)
-    return depths
-
-
-def test_fit_intensity_recovers_parameters() -> None:
+def test_intensity_estimator_recovers_per_side_parameters() -> None:
+    """Per side Poisson(A) arrivals at depth touch + Exp(kappa): the estimate recovers A e^{-kappa*touch}, kappa."""
     rng = random.Random(3)
-    A, kappa = 2.0, 8.0
-    fit = fit_intensity(_sample_depths(A, kappa, 2000.0, rng), 2000.0)
+    A, kappa, touch = 2.0, 8.0, 0.02
+    est = IntensityEstimator(window=10_000.0, min_trades=10, min_time=1.0)
+    events = []
+    for side in (-1, 1):
+        t = rng.expovariate(A)
+        while t < 2000.0:
+            events.append((t, 100.0 + side * (touch + rng.expovariate(kappa))))
+            t += rng.expovariate(A)
+    for t, price in sorted(events):
+        est.add_trade(t, price, 100.0)
+    fit = est.estimate(2000.0)
     assert fit is not None
-    assert abs(fit[0] - A) / A < 0.25
-    assert abs(fit[1] - kappa) / kappa < 0.15
+    a_touch = fit[0] * math.exp(-fit[1] * touch)  # the rate at the touch, which the data pins down
+    assert abs(a_touch - A) / A < 0.1
+    assert abs(fit[1] - kappa) / kappa < 0.1
 
 
-def test_fit_intensity_degenerate_inputs() -> None:
-    assert fit_intensity([], 10) is None
-    assert fit_intensity([0.1, 0.1, 0.1], 10) is None  # one distinct depth: kappa unidentifiable
-    assert fit_intensity([0.1, 0.2], 0) is None
-
-
-@given(st.lists(st.floats(0, 5), min_size=2, max_size=200), st.floats(0.1, 1000))
-def test_fit_intensity_is_none_or_positive(depths: list[float], duration: float) -> None:
-    fit = fit_intensity(depths, duration)
-    if fit is not None:
-        assert fit[0] > 0 and fit[1] > 0
+def test_intensity_estimator_degenerate_is_none() -> None:
+    est = IntensityEstimator(window=100.0, min_trades=2, min_time=0.0)
+    for i in range(5):
+        est.add_trade(float(i), 100.02, 100.0)  # every trade at the same depth: kappa unidentifiable
+    assert est.estimate(5.0) is None
 
 
 def test_intensity_estimator_warms_and_forgets() -> None:
