@@ -25,6 +25,7 @@ from pydantic_settings import (
 )
 
 from bot.errors import ConfigError
+from bot.sim.settings import SimSettings
 
 SECRET_FIELDS = frozenset({"api_key", "api_secret", "api_password"})
 
@@ -117,6 +118,7 @@ class Settings(BaseSettings):
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     symbols: dict[str, SymbolOverrides] = Field(default_factory=dict)
+    sim: SimSettings = Field(default_factory=SimSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,96 @@
+"""Admin endpoint (loopback only): inspect the exchange and switch faults at run time.
+
+- ``GET /admin/state``: symbols (mid, update id, touch), accounts' balances, fees, total funds,
+  connection counts and the current fault settings.
+- ``POST /admin/faults`` with a JSON object of ``FaultSettings`` fields to change, plus the one-shot
+  actions ``{"gap_next": n}`` (skip the next n depth diffs) and ``{"drop_now": true}`` (close every
+  WebSocket now). Returns the new fault settings; bad input -> HTTP 400 with a reason.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from bot.sim.accounts import fmt_atoms
+
+
+def _loopback(request: web.Request) -> bool:
+    try:
+        return ipaddress.ip_address(request.remote or "").is_loopback
+    except ValueError:
+        return False
+
+
+def _forbidden() -> web.Response:
+    return web.json_response({"code": -2015, "msg": "admin endpoint is loopback-only"}, status=403)
+
+
+def state(sim: Any) -> dict[str, Any]:
+    ex = sim.exchange
+    symbols = {}
+    for sym in ex.symbols.values():
+        bid, ask = sym.book.best("BUY"), sym.book.best("SELL")
+        symbols[sym.name] = {
+            "id": sym.id,
+            "mid": fmt_atoms(round(sym.market.mid * sym.tick_atoms)),
+            "update_id": sym.update_id,
+            "best_bid": fmt_atoms(bid * sym.tick_atoms) if bid is not None else None,
+            "best_ask": fmt_atoms(ask * sym.tick_atoms) if ask is not None else None,
+            "trades": sym.stats.count,
+        }
+    accounts = {
+        a.name: {
+            "free": {k: fmt_atoms(v) for k, v in sorted(a.free.items())},
+            "locked": {k: fmt_atoms(v) for k, v in sorted(a.locked.items()) if v},
+        }
+        for a in ex.ledger.accounts.values()
+        if a.name != "house"
+    }
+    return {
+        "url": sim.url,
+        "symbols": symbols,
+        "accounts": accounts,
+        "fees_collected": {k: fmt_atoms(v) for k, v in sorted(ex.ledger.fees.items())},
+        "total_funds": {k: fmt_atoms(v) for k, v in sorted(ex.total_funds().items())},
+        "connections": {"market": len(sim.market_hub.connections), "user": len(sim.user_hub.connections)},
+        "faults": sim.faults.settings.model_dump(),
+    }
+
+
+async def get_state(request: web.Request) -> web.Response:
+    if not _loopback(request):
+        return _forbidden()
+    return web.json_response(state(request.app["sim"]))
+
+
+async def post_faults(request: web.Request) -> web.Response:
+    if not _loopback(request):
+        return _forbidden()
+    sim = request.app["sim"]
+    try:
+        body = json.loads(await request.text() or "{}")
+    except ValueError:
+        return web.json_response({"error": "body must be a JSON object"}, status=400)
+    if not isinstance(body, dict):
+        return web.json_response({"error": "body must be a JSON object"}, status=400)
+    gap_next = body.pop("gap_next", 0)
+    drop_now = body.pop("drop_now", False)
+    if not isinstance(gap_next, int) or isinstance(gap_next, bool) or gap_next < 0:
+        return web.json_response({"error": "gap_next must be a non-negative integer"}, status=400)
+    if not isinstance(drop_now, bool):
+        return web.json_response({"error": "drop_now must be true or false"}, status=400)
+    try:
+        settings = sim.set_faults(gap_next=gap_next, drop_now=drop_now, **body)
+    except ValidationError as exc:
+        errors = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False)]
+        return web.json_response({"error": "; ".join(errors)}, status=400)
+    return web.json_response({"faults": settings.model_dump()})
+
+
+def routes() -> list[web.RouteDef]:
+    return [web.get("/admin/state", get_state), web.post("/admin/faults", post_faults)]

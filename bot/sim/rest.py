@@ -1,0 +1,299 @@
+"""REST API under ``/api/v3`` with Binance's weights, signatures and error bodies.
+
+Every handler runs inside ``_endpoint``: injected faults, request weight (``X-MBX-USED-WEIGHT-1M``),
+signature and time checks, then the handler; any ``SimError`` becomes ``{"code", "msg"}`` with its
+HTTP status and anything unexpected becomes -1000 with HTTP 500 — a request never crashes the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from bot.logs import get_logger
+from bot.sim import protocol
+from bot.sim.accounts import Account
+from bot.sim.auth import check_rest
+from bot.sim.engine import SymbolState
+from bot.sim.events import SimError
+from bot.sim.filters import missing, parse_int, parse_new_order
+from bot.sim.wire import dumps
+
+Params = dict[str, str]
+Handler = Callable[[Any, Params, Account | None], Awaitable[Any]]
+Weight = Callable[[Params], int]
+
+INTERNAL = SimError(-1000, "An unknown error occurred while processing the request.", 500)
+
+
+def _const(n: int) -> Weight:
+    return lambda _p: n
+
+
+def _depth_weight(p: Params) -> int:
+    try:
+        limit = int(p.get("limit", "100"))
+    except ValueError:
+        return 5
+    return 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
+
+
+def _by_symbol(with_symbol: int, without: int) -> Weight:
+    return lambda p: with_symbol if (p.get("symbol") or p.get("symbols")) else without
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.Response(text=dumps(body), status=status, content_type="application/json")
+
+
+def _endpoint(fn: Handler, weight: Weight, signed: bool = False, order: bool = False):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        sim = request.app["sim"]
+        client = request.remote or "?"
+        used = 0
+        try:
+            injected = sim.faults.http_status()
+            if injected is not None:
+                return _injected(injected)
+            query_raw = request.rel_url.raw_query_string
+            body_raw = ""
+            if request.can_read_body:
+                body_raw = await request.text()
+            params: Params = dict(parse_qsl(query_raw, keep_blank_values=True))
+            if body_raw:
+                params.update(parse_qsl(body_raw, keep_blank_values=True))
+            now = sim.now()
+            used = sim.limiter.charge(client, weight(params), now)
+            account = None
+            if signed:
+                account = check_rest(
+                    sim.exchange.ledger.by_key, request.headers.get("X-MBX-APIKEY"), query_raw, body_raw,
+                    params, int(now * 1000), sim.settings.recv_window_max,
+                )
+            if order:
+                sim.limiter.count_order(client, now)
+            body = await fn(sim, params, account)
+            response = _json(body)
+        except SimError as exc:
+            response = _json({"code": exc.code, "msg": exc.msg}, exc.status)
+        except Exception as exc:  # a bug must not take the server down
+            get_logger(component="sim").error("sim_rest_error", path=request.path, error=repr(exc))
+            response = _json({"code": INTERNAL.code, "msg": INTERNAL.msg}, 500)
+        response.headers["X-MBX-USED-WEIGHT-1M"] = str(used or sim.limiter.used(client, sim.now()))
+        return response
+
+    return handler
+
+
+def _injected(status: int) -> web.Response:
+    if status == 429:
+        return _json({"code": -1003, "msg": "Too many requests (injected fault)."}, 429)
+    if status == 418:
+        return _json({"code": -1003, "msg": "Way too many requests; IP banned (injected fault)."}, 418)
+    return _json({"msg": "Service Unavailable."}, status)
+
+
+# -- helpers -------------------------------------------------------------------------------
+def _symbol(sim: Any, params: Params, required: bool = True) -> SymbolState | None:
+    raw = params.get("symbol")
+    if not raw:
+        if required:
+            raise missing("symbol")
+        return None
+    return sim.exchange.symbol(raw)
+
+
+def _symbols(sim: Any, params: Params) -> list[SymbolState]:
+    sym = _symbol(sim, params, required=False)
+    if sym is not None:
+        return [sym]
+    raw = params.get("symbols")
+    if raw:
+        try:
+            names = json.loads(raw)
+        except ValueError:
+            raise SimError(-1100, "Illegal characters found in parameter 'symbols'.") from None
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise SimError(-1100, "Illegal characters found in parameter 'symbols'.")
+        return [sim.exchange.symbol(n) for n in names]
+    return list(sim.exchange.symbols.values())
+
+
+def _limit(params: Params, default: int, maximum: int) -> int:
+    raw = params.get("limit")
+    if not raw:
+        return default
+    value = parse_int("limit", raw)
+    if value < 1:
+        raise SimError(-1100, "Illegal characters found in parameter 'limit'.")
+    return min(value, maximum)
+
+
+def _order_ref(params: Params) -> tuple[int | None, str | None]:
+    oid = params.get("orderId")
+    cid = params.get("origClientOrderId")
+    if not oid and not cid:
+        raise SimError(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
+    return (parse_int("orderId", oid) if oid else None), (cid or None)
+
+
+# -- public --------------------------------------------------------------------------------
+async def ping(sim: Any, params: Params, _a: Account | None) -> Any:
+    return {}
+
+
+async def server_time(sim: Any, params: Params, _a: Account | None) -> Any:
+    return {"serverTime": sim.now_ms()}
+
+
+async def exchange_info(sim: Any, params: Params, _a: Account | None) -> Any:
+    wanted = _symbols(sim, params) if (params.get("symbol") or params.get("symbols")) else None
+    return protocol.exchange_info(sim.exchange, sim.now_ms(), wanted)
+
+
+async def depth(sim: Any, params: Params, _a: Account | None) -> Any:
+    sym = _symbol(sim, params)
+    assert sym is not None
+    last, bids, asks = sim.exchange.depth(sym.id, _limit(params, 100, 5000))
+    return protocol.depth(last, bids, asks)
+
+
+async def trades(sim: Any, params: Params, _a: Account | None) -> Any:
+    sym = _symbol(sim, params)
+    assert sym is not None
+    limit = _limit(params, 500, 1000)
+    rows = list(sym.trades)[-limit:]
+    return [protocol.trade(t) for t in rows]
+
+
+async def ticker_24hr(sym_: Any, params: Params, _a: Account | None) -> Any:
+    now = sym_.now_ms()
+    rows = [protocol.ticker_24hr(s, now) for s in _symbols(sym_, params)]
+    return rows[0] if params.get("symbol") else rows
+
+
+async def book_ticker(sim: Any, params: Params, _a: Account | None) -> Any:
+    rows = [protocol.book_ticker(s) for s in _symbols(sim, params)]
+    return rows[0] if params.get("symbol") else rows
+
+
+async def ticker_price(sim: Any, params: Params, _a: Account | None) -> Any:
+    rows = [{"symbol": s.id, "price": protocol.fmt_atoms(s.stats.last)} for s in _symbols(sim, params)]
+    return rows[0] if params.get("symbol") else rows
+
+
+# -- private -------------------------------------------------------------------------------
+async def new_order(sim: Any, params: Params, account: Account | None) -> Any:
+    assert account is not None
+    sym = _symbol(sim, params)
+    assert sym is not None
+    req = parse_new_order(sym, params)
+    if sim.faults.reject_order():
+        raise SimError(-2010, "Order was rejected by the venue (injected fault).")
+    client_id = req.client_id or f"sim{uuid.uuid4().hex[:18]}"
+    order, fills = sim.exchange.place_order(
+        account, sym.id, req.side, req.type, req.lots, req.price, req.tif, client_id, sim.now_ms(),
+        quote_qty=req.quote_qty,
+    )
+    sim.dispatch()
+    await _slow_ack(sim)
+    return protocol.new_order(order, sym, fills, req.resp_type)
+
+
+async def cancel_order(sim: Any, params: Params, account: Account | None) -> Any:
+    assert account is not None
+    sym = _symbol(sim, params)
+    assert sym is not None
+    oid, cid = _order_ref(params)
+    order = sim.exchange.cancel_order(account, sym.id, oid, cid, sim.now_ms())
+    sim.dispatch()
+    await _slow_ack(sim)
+    return protocol.canceled(order, sym)
+
+
+async def get_order(sim: Any, params: Params, account: Account | None) -> Any:
+    assert account is not None
+    sym = _symbol(sim, params)
+    assert sym is not None
+    oid, cid = _order_ref(params)
+    return protocol.order(sim.exchange.find_order(account, sym.id, oid, cid), sym)
+
+
+async def open_orders(sim: Any, params: Params, account: Account | None) -> Any:
+    assert account is not None
+    sym = _symbol(sim, params, required=False)
+    orders = sim.exchange.open_orders(account, sym.id if sym else None)
+    return [protocol.order(o, sim.exchange.symbols[o.symbol]) for o in sorted(orders, key=lambda o: o.id)]
+
+
+async def cancel_open_orders(sim: Any, params: Params, account: Account | None) -> Any:
+    assert account is not None
+    sym = _symbol(sim, params)
+    assert sym is not None
+    orders = sim.exchange.cancel_all(account, sym.id, sim.now_ms())
+    sim.dispatch()
+    await _slow_ack(sim)
+    return [protocol.canceled(o, sym) for o in orders]
+
+
+async def my_trades(sim: Any, params: Params, account: Account | None) -> Any:
+    assert account is not None
+    sym = _symbol(sim, params)
+    assert sym is not None
+    rows = sim.exchange.my_trades(account, sym.id)
+    if params.get("orderId"):
+        oid = parse_int("orderId", params["orderId"])
+        rows = [f for f in rows if f.order_id == oid]
+    if params.get("fromId"):
+        from_id = parse_int("fromId", params["fromId"])
+        rows = [f for f in rows if f.id >= from_id]
+    if params.get("startTime"):
+        start = parse_int("startTime", params["startTime"])
+        rows = [f for f in rows if f.time >= start]
+    if params.get("endTime"):
+        end = parse_int("endTime", params["endTime"])
+        rows = [f for f in rows if f.time <= end]
+    limit = _limit(params, 500, 1000)
+    rows = rows[:limit] if (params.get("fromId") or params.get("startTime")) else rows[-limit:]
+    return [protocol.my_trade(f) for f in rows]
+
+
+async def account_info(sim: Any, params: Params, account: Account | None) -> Any:
+    assert account is not None
+    body = protocol.account(account)
+    if params.get("omitZeroBalances") == "true":
+        body["balances"] = [b for b in body["balances"] if b["free"] != "0.00000000" or b["locked"] != "0.00000000"]
+    return body
+
+
+async def _slow_ack(sim: Any) -> None:
+    delay = sim.faults.settings.slow_ack_ms
+    if delay:
+        await asyncio.sleep(delay / 1000)
+
+
+def routes() -> list[web.RouteDef]:
+    p = "/api/v3"
+    return [
+        web.get(f"{p}/ping", _endpoint(ping, _const(1))),
+        web.get(f"{p}/time", _endpoint(server_time, _const(1))),
+        web.get(f"{p}/exchangeInfo", _endpoint(exchange_info, _const(20))),
+        web.get(f"{p}/depth", _endpoint(depth, _depth_weight)),
+        web.get(f"{p}/trades", _endpoint(trades, _const(25))),
+        web.get(f"{p}/ticker/24hr", _endpoint(ticker_24hr, _by_symbol(2, 80))),
+        web.get(f"{p}/ticker/bookTicker", _endpoint(book_ticker, _by_symbol(2, 4))),
+        web.get(f"{p}/ticker/price", _endpoint(ticker_price, _by_symbol(2, 4))),
+        web.post(f"{p}/order", _endpoint(new_order, _const(1), signed=True, order=True)),
+        web.delete(f"{p}/order", _endpoint(cancel_order, _const(1), signed=True)),
+        web.get(f"{p}/order", _endpoint(get_order, _const(4), signed=True)),
+        web.get(f"{p}/openOrders", _endpoint(open_orders, _by_symbol(6, 80), signed=True)),
+        web.delete(f"{p}/openOrders", _endpoint(cancel_open_orders, _const(1), signed=True)),
+        web.get(f"{p}/myTrades", _endpoint(my_trades, _const(20), signed=True)),
+        web.get(f"{p}/account", _endpoint(account_info, _const(20), signed=True)),
+    ]

@@ -1,0 +1,222 @@
+"""The simulated exchange as an aiohttp server, and its in-process API.
+
+    async with await start_sim(settings, port=0) as sim:
+        exchange = create_exchange("sim", "binance", sim.url, sim.api_key, sim.api_secret)
+
+A clock task steps the engine every ``step_interval`` seconds of simulated time (catching up if it
+falls behind, so the market does not depend on scheduling jitter), then publishes depth diffs,
+book tickers and (once a second) tickers. Trades and user events are published right after the
+command or step that produced them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from bot.logs import get_logger
+from bot.sim import admin, protocol, rest, ws_api, ws_market
+from bot.sim.engine import SimExchange
+from bot.sim.events import BalanceUpdate, ExecReport, PublicTrade
+from bot.sim.faults import Faults
+from bot.sim.ratelimit import RateLimiter
+from bot.sim.settings import FaultSettings, SimSettings
+from bot.sim.wire import dumps
+
+
+class SimServer:
+    """A running simulated exchange. ``url`` is ``http://host:port``; the REST API is ``url + '/api/v3'``."""
+
+    def __init__(self, settings: SimSettings, host: str) -> None:
+        self.settings = settings
+        self.host = host
+        self.port = 0
+        self.exchange = SimExchange(settings, self.now_ms())
+        self.faults = Faults(settings.faults.model_copy(), settings.seed)
+        self.limiter = RateLimiter(settings.rate_limits)
+        self.market_hub = ws_market.MarketHub(self.exchange.symbols)
+        self.user_hub = ws_api.UserHub()
+        account = settings.accounts[0]
+        self.api_key = account.api_key
+        self.api_secret = account.api_secret.get_secret_value()
+        self.paused = False
+        self._runner: web.AppRunner | None = None
+        self._clock: asyncio.Task[None] | None = None
+        self._touch: dict[str, tuple[int | None, int | None, int, int]] = {}
+        self._next_ticker = 0.0
+        self._log = get_logger(component="sim")
+
+    # -- time --------------------------------------------------------------------------------
+    @staticmethod
+    def now() -> float:
+        return time.time()
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}/stream/ws"
+
+    @property
+    def ws_api_url(self) -> str:
+        return f"ws://{self.host}:{self.port}/ws-api/v3"
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self, port: int) -> None:
+        app = web.Application()
+        app["sim"] = self
+        app["market_hub"] = self.market_hub
+        app.add_routes(rest.routes())
+        app.add_routes(
+            [
+                web.get("/stream/ws", ws_market.handle),
+                web.get("/stream/ws/{tail:.*}", ws_market.handle),
+                web.get("/ws", ws_market.handle),
+                web.get("/ws/{tail:.*}", ws_market.handle),
+                web.get("/ws-api/v3", ws_api.handle),
+            ]
+        )
+        if self.settings.admin:
+            app.add_routes(admin.routes())
+        app.router.add_route("*", "/{tail:.*}", _not_found)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, port, reuse_address=True)
+        await site.start()
+        server = site._server
+        assert server is not None
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else port
+        self._clock = asyncio.get_running_loop().create_task(self._run_clock())
+        self._log.info("sim_started", url=self.url, symbols=sorted(self.exchange.by_name))
+
+    async def stop(self) -> None:
+        if self._clock is not None:
+            self._clock.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._clock
+            self._clock = None
+        await self.drop_sockets()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+            self._log.info("sim_stopped", url=self.url)
+
+    async def __aenter__(self) -> SimServer:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    # -- control -----------------------------------------------------------------------------
+    def set_faults(self, gap_next: int = 0, drop_now: bool = False, **changes: Any) -> FaultSettings:
+        """Change fault settings at run time; ``gap_next`` skips that many depth diffs per symbol...
+        (counted over all symbols), ``drop_now`` closes every WebSocket at the next clock tick."""
+        settings = self.faults.update(**changes) if changes else self.faults.settings
+        self.faults.gap_next += gap_next
+        if drop_now:
+            self.faults.drop_now = True
+        self._log.info("sim_faults", **settings.model_dump(), gap_next=self.faults.gap_next, drop_now=drop_now)
+        return settings
+
+    async def drop_sockets(self) -> None:
+        """Close every market-data and user-stream WebSocket."""
+        conns = list(self.market_hub.connections) + list(self.user_hub.connections)
+        for conn in conns:
+            await conn.close(code=1001, message=b"going away")
+
+    # -- publishing --------------------------------------------------------------------------
+    def dispatch(self) -> None:
+        """Publish the events the engine recorded since the last call."""
+        frozen = self.faults.settings.frozen
+        now = self.now_ms()
+        hub, users = self.market_hub, self.user_hub
+        for ev in self.exchange.take_events():
+            if isinstance(ev, PublicTrade):
+                if not frozen:
+                    hub.publish_lazy(f"{ev.symbol}:trade", lambda ev=ev: protocol.trade_event(ev, now))
+            elif isinstance(ev, ExecReport):
+                users.publish(ev.account, protocol.execution_report(ev))
+            elif isinstance(ev, BalanceUpdate):
+                users.publish(ev.account, protocol.account_position(ev))
+
+    def publish_market(self) -> None:
+        """Depth diffs, book tickers and (each second) tickers for every symbol."""
+        if self.faults.settings.frozen:
+            return
+        hub = self.market_hub
+        now_s = self.now()
+        tickers = now_s >= self._next_ticker
+        if tickers:
+            self._next_ticker = now_s + 1.0
+        for sym_id, sym in self.exchange.symbols.items():
+            diff = self.exchange.take_depth_diff(sym_id)
+            if diff is not None and not self.faults.gap():
+                channel = f"{sym_id}:depth"
+                if hub.has(channel):
+                    hub.publish(channel, dumps(protocol.depth_update(diff)))
+            book = sym.book
+            touch = (book.best("BUY"), book.best("SELL"), book.qty["BUY"].get(book.best("BUY") or 0, 0),
+                     book.qty["SELL"].get(book.best("SELL") or 0, 0))
+            if touch != self._touch.get(sym_id):
+                self._touch[sym_id] = touch
+                hub.publish_lazy(f"{sym_id}:bookTicker", lambda sym=sym: protocol.book_ticker_event(sym))
+            if tickers:
+                ms = int(now_s * 1000)
+                hub.publish_lazy(f"{sym_id}:ticker", lambda sym=sym, ms=ms: protocol.ticker_event(sym, ms))
+                hub.publish_lazy(
+                    f"{sym_id}:miniTicker", lambda sym=sym, ms=ms: protocol.mini_ticker_event(sym, ms)
+                )
+
+    async def _run_clock(self) -> None:
+        dt = self.settings.step_interval
+        loop = asyncio.get_running_loop()
+        next_due = loop.time() + dt
+        while True:
+            now = loop.time()
+            if now < next_due:
+                await asyncio.sleep(next_due - now)
+                continue
+            steps = 0
+            while next_due <= loop.time() and steps < 1000:
+                if not self.paused:
+                    try:
+                        self.exchange.step(dt, self.now_ms())
+                        self.dispatch()
+                        self.publish_market()
+                    except Exception as exc:  # keep the clock alive whatever happens
+                        self._log.error("sim_clock_error", error=repr(exc))
+                next_due += dt
+                steps += 1
+            if steps >= 1000:  # hopelessly behind: skip ahead rather than spin
+                next_due = loop.time() + dt
+            if self.faults.drop(dt * steps):
+                await self.drop_sockets()
+            await asyncio.sleep(0)
+
+
+async def _not_found(request: web.Request) -> web.Response:
+    return web.Response(
+        text=dumps({"code": -1000, "msg": f"Unknown endpoint: {request.method} {request.path}"}),
+        status=404,
+        content_type="application/json",
+    )
+
+
+async def start_sim(settings: SimSettings | None = None, host: str = "127.0.0.1", port: int = 0) -> SimServer:
+    """Start a simulated exchange on ``host:port`` (0 = a free port) and return it running."""
+    server = SimServer(settings or SimSettings(), host)
+    await server.start(port)
+    return server

@@ -1,0 +1,140 @@
+"""Settings of the simulated exchange (the ``[sim]`` config section).
+
+Prices are in quote currency, sizes in base currency, times in seconds, rates per second.
+Every model forbids unknown keys so a typo is an error. This module must not import
+``bot.config`` (that module imports this one).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+DEFAULT_API_KEY = "mmbot-sim-key"
+DEFAULT_API_SECRET = "mmbot-sim-secret"  # a documented, non-secret local default
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SymbolSpec(_Model):
+    """One market: instrument filters and the synthetic market process around it."""
+
+    base: str = Field(min_length=1, pattern=r"^[A-Z0-9]{1,10}$")
+    quote: str = Field(min_length=1, pattern=r"^[A-Z0-9]{1,10}$")
+    tick_size: Decimal = Field(Decimal("0.01"), gt=0)
+    step_size: Decimal = Field(Decimal("0.00001"), gt=0)
+    min_notional: Decimal = Field(Decimal("5"), ge=0)
+    mid: Decimal = Field(Decimal("30000"), gt=0, description="initial mid price")
+    volatility: float = Field(4.0, ge=0, description="mid volatility, ticks per sqrt(second)")
+    levels: int = Field(10, ge=1, le=200, description="background levels per side")
+    level_spacing: int = Field(2, ge=1, description="ticks between background levels")
+    half_spread: int = Field(2, ge=1, description="ticks from mid to the best background level")
+    level_size: float = Field(0.01, gt=0, description="mean background size at the touch, base units")
+    level_growth: float = Field(0.5, ge=0, description="level i has mean size level_size*(1+growth*i)")
+    refresh_rate: float = Field(0.5, ge=0, description="per level, resizes per second")
+    taker_rate: float = Field(4.0, ge=0, description="taker arrivals per second (Poisson)")
+    sell_fraction: float = Field(0.5, ge=0, le=1, description="share of uninformed takers that sell")
+    taker_size: float = Field(0.01, gt=0, description="mean taker size, base units (exponential)")
+    informed_fraction: float = Field(0.1, ge=0, le=1, description="takers trading with the next mid move")
+
+    @model_validator(mode="after")
+    def _atoms_are_integral(self) -> SymbolSpec:
+        for name in ("tick_size", "step_size"):
+            value = getattr(self, name)
+            if (value * ATOMS_PER_UNIT) % 1 != 0:
+                raise ValueError(f"{name} must be a multiple of 0.00000001")
+        if (self.tick_size * self.step_size * ATOMS_PER_UNIT) % 1 != 0:
+            raise ValueError("tick_size * step_size must be a multiple of 0.00000001")
+        if (self.mid / self.tick_size) % 1 != 0:
+            raise ValueError("mid must be a multiple of tick_size")
+        return self
+
+
+ATOMS_PER_UNIT = Decimal(10**8)
+
+
+def _default_symbols() -> dict[str, SymbolSpec]:
+    return {
+        "BTC/USDT": SymbolSpec(base="BTC", quote="USDT", mid=Decimal("30000")),
+        "ETH/USDT": SymbolSpec(
+            base="ETH",
+            quote="USDT",
+            mid=Decimal("2000"),
+            step_size=Decimal("0.0001"),
+            level_size=0.15,
+            taker_size=0.15,
+        ),
+    }
+
+
+class AccountSpec(_Model):
+    """An API key pair and its starting balances (asset -> amount)."""
+
+    api_key: str = Field(min_length=1)
+    api_secret: SecretStr
+    balances: dict[str, Decimal] = Field(
+        default_factory=lambda: {"USDT": Decimal(100000), "BTC": Decimal(2), "ETH": Decimal(30)}
+    )
+    maker_fee: Decimal = Field(Decimal("0.001"), ge=0, le=Decimal("0.1"))
+    taker_fee: Decimal = Field(Decimal("0.001"), ge=0, le=Decimal("0.1"))
+
+    @field_validator("balances")
+    @classmethod
+    def _non_negative(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for asset, amount in value.items():
+            if amount < 0:
+                raise ValueError(f"balance of {asset} must be >= 0")
+        return value
+
+
+def _default_accounts() -> list[AccountSpec]:
+    return [AccountSpec(api_key=DEFAULT_API_KEY, api_secret=SecretStr(DEFAULT_API_SECRET))]
+
+
+class FaultSettings(_Model):
+    """Injected faults; all off by default. Fractions are per request / per message."""
+
+    drop_sockets_rate: float = Field(0.0, ge=0, description="socket drops per second (all WS clients)")
+    gap_probability: float = Field(0.0, ge=0, le=1, description="per depth diff: skip it (sequence gap)")
+    frozen: bool = Field(False, description="stop publishing market data; matching continues")
+    http_429_fraction: float = Field(0.0, ge=0, le=1)
+    http_418_fraction: float = Field(0.0, ge=0, le=1)
+    http_5xx_fraction: float = Field(0.0, ge=0, le=1)
+    slow_ack_ms: int = Field(0, ge=0, le=60000, description="delay on order endpoints")
+    reject_fraction: float = Field(0.0, ge=0, le=1, description="share of new orders rejected (-2010)")
+
+
+class RateLimitSettings(_Model):
+    """Binance-style limits; the defaults are high enough that a normal bot never meets them."""
+
+    weight_per_minute: int = Field(6000, ge=1)
+    orders_per_10s: int = Field(100, ge=1)
+    ban_after: int = Field(3, ge=1, description="429s in one window before the client gets 418")
+    ban_seconds: float = Field(10.0, gt=0)
+
+
+class SimSettings(_Model):
+    """The simulated exchange."""
+
+    seed: int = Field(1, ge=0)
+    step_interval: float = Field(0.1, gt=0, le=10, description="simulation clock tick, seconds")
+    recv_window_max: int = Field(60000, ge=1)
+    symbols: dict[str, SymbolSpec] = Field(default_factory=_default_symbols)
+    accounts: list[AccountSpec] = Field(default_factory=_default_accounts, min_length=1)
+    faults: FaultSettings = Field(default_factory=FaultSettings)
+    rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    trade_history: int = Field(1000, ge=10, description="public trades kept per symbol")
+    admin: bool = Field(True, description="serve /admin on loopback")
+
+    @model_validator(mode="after")
+    def _symbols_are_consistent(self) -> SimSettings:
+        for name, spec in self.symbols.items():
+            if name != f"{spec.base}/{spec.quote}":
+                raise ValueError(f"symbol {name!r} must be '{spec.base}/{spec.quote}'")
+        keys = [a.api_key for a in self.accounts]
+        if len(set(keys)) != len(keys):
+            raise ValueError("api keys must be unique")
+        return self

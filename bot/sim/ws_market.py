@@ -1,0 +1,122 @@
+"""Market-data WebSocket (``/stream/ws`` and ``/stream/ws/<n>``): SUBSCRIBE/UNSUBSCRIBE with
+``{"result": null, "id": id}`` acks, and raw (unwrapped) events per stream.
+
+Streams: ``<sym>@depth`` and ``<sym>@depth@100ms`` (diffs), ``<sym>@trade``, ``<sym>@bookTicker``,
+``<sym>@ticker``, ``<sym>@miniTicker``. Each event is serialized once and the same text is queued to
+every subscriber.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from bot.sim.wire import Connection, dumps
+
+CHANNELS = {"depth": "depth", "depth@100ms": "depth", "trade": "trade", "bookTicker": "bookTicker",
+            "ticker": "ticker", "miniTicker": "miniTicker"}
+
+
+def _error(code: int, msg: str, req_id: Any) -> str:
+    return dumps({"error": {"code": code, "msg": msg}, "id": req_id})
+
+
+class MarketHub:
+    """Who listens to which channel (``BTCUSDT:depth``)."""
+
+    def __init__(self, symbols: Collection[str]) -> None:
+        self.symbols = set(symbols)
+        self.channels: dict[str, set[Connection]] = {}
+        self.connections: set[Connection] = set()
+
+    def channel_of(self, stream: str) -> str | None:
+        sym, _, kind = stream.partition("@")
+        channel = CHANNELS.get(kind)
+        if channel is None or sym.upper() not in self.symbols or sym != sym.lower():
+            return None
+        return f"{sym.upper()}:{channel}"
+
+    def has(self, channel: str) -> bool:
+        return bool(self.channels.get(channel))
+
+    def publish(self, channel: str, text: str) -> None:
+        for conn in self.channels.get(channel, ()):
+            conn.send(text)
+
+    def publish_lazy(self, channel: str, make: Callable[[], dict[str, Any]]) -> None:
+        subs = self.channels.get(channel)
+        if subs:
+            text = dumps(make())
+            for conn in subs:
+                conn.send(text)
+
+    def subscribe(self, conn: Connection, streams: list[str]) -> None:
+        for stream in streams:
+            conn.streams.add(stream)
+            channel = self.channel_of(stream)
+            if channel is not None:
+                self.channels.setdefault(channel, set()).add(conn)
+
+    def unsubscribe(self, conn: Connection, streams: list[str]) -> None:
+        for stream in streams:
+            conn.streams.discard(stream)
+            channel = self.channel_of(stream)
+            if channel is not None and not any(self.channel_of(s) == channel for s in conn.streams):
+                self.channels.get(channel, set()).discard(conn)
+
+    def drop(self, conn: Connection) -> None:
+        for subs in self.channels.values():
+            subs.discard(conn)
+        self.connections.discard(conn)
+
+    def handle_text(self, conn: Connection, text: str) -> str:
+        """One client message -> the reply text (an ack or an error)."""
+        try:
+            msg = json.loads(text)
+        except ValueError:
+            return _error(3, "Invalid JSON: expected value at line 1 column 1", None)
+        if not isinstance(msg, dict):
+            return _error(3, "Invalid request: request must be an object", None)
+        req_id = msg.get("id")
+        if req_id is not None and (isinstance(req_id, bool) or not isinstance(req_id, int | str)):
+            return _error(3, "Invalid request: invalid value for 'id'", None)
+        method = msg.get("method")
+        params = msg.get("params", [])
+        if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
+            if not isinstance(params, list) or not all(isinstance(p, str) for p in params):
+                return _error(2, "Invalid request: 'params' must be an array of strings", req_id)
+            bad = [p for p in params if self.channel_of(p) is None]
+            if bad:
+                return _error(2, f"Invalid request: unknown stream '{bad[0]}'", req_id)
+            (self.subscribe if method == "SUBSCRIBE" else self.unsubscribe)(conn, params)
+            return dumps({"result": None, "id": req_id})
+        if method == "LIST_SUBSCRIPTIONS":
+            return dumps({"result": sorted(conn.streams), "id": req_id})
+        if method in ("SET_PROPERTY", "GET_PROPERTY"):
+            return dumps({"result": None if method == "SET_PROPERTY" else False, "id": req_id})
+        return _error(2, "Invalid request: unknown method", req_id)
+
+
+async def handle(request: web.Request) -> web.WebSocketResponse:
+    hub: MarketHub = request.app["market_hub"]
+    ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 20)
+    await ws.prepare(request)
+    conn = Connection(ws)
+    hub.connections.add(conn)
+    tail = request.match_info.get("tail", "")
+    if "@" in tail:  # raw stream URL: /stream/ws/btcusdt@trade/ethusdt@trade
+        streams = [s for s in tail.split("/") if hub.channel_of(s) is not None]
+        hub.subscribe(conn, streams)
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                conn.send(hub.handle_text(conn, msg.data))
+            elif msg.type == WSMsgType.BINARY:
+                conn.send(_error(3, "Invalid request: binary frames are not supported", None))
+    finally:
+        hub.drop(conn)
+        await conn.close()
+    return ws

@@ -1,0 +1,80 @@
+"""Build the ccxt.pro client for a venue. Only URLs and options are changed: ccxt stays unmodified.
+
+- ``sim``: ``ccxt.pro.binance`` (spot only) in sandbox mode with every URL pointed at the local
+  simulator at ``url`` (``http://host:port``): REST ``url/api/v3``, market data ``ws://host:port/stream/ws``,
+  WebSocket API ``ws://host:port/ws-api/v3``.
+- ``testnet``: ``ccxt.pro.<exchange_id>`` with ``set_sandbox_mode(True)`` and the given keys.
+- ``paper``: ``ccxt.pro.<exchange_id>`` with public endpoints only (no keys).
+
+Bad input (unknown exchange, no sandbox, missing URL) raises ``UserError``. Keys are never logged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import ccxt.pro
+
+from bot.errors import UserError
+
+SPOT_OPTIONS = {"defaultType": "spot", "fetchMarkets": {"types": ["spot"]}}
+
+
+def _exchange_class(exchange_id: str) -> type:
+    cls = getattr(ccxt.pro, exchange_id, None) if exchange_id in ccxt.pro.exchanges else None
+    if cls is None:
+        raise UserError(f"venue.exchange: unknown ccxt.pro exchange id {exchange_id!r}")
+    return cls  # type: ignore[no-any-return]
+
+
+def _sim_urls(url: str) -> tuple[str, str, str]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.port is None:
+        raise UserError(f"venue.url: expected http://host:port for the simulator (got {url!r})")
+    ws_scheme = "wss" if parts.scheme == "https" else "ws"
+    base = f"{parts.scheme}://{parts.netloc}"
+    ws_base = f"{ws_scheme}://{parts.netloc}"
+    return f"{base}/api/v3", f"{ws_base}/stream/ws", f"{ws_base}/ws-api/v3"
+
+
+def create_exchange(
+    kind: str,
+    exchange_id: str,
+    url: str | None,
+    api_key: str | None,
+    api_secret: str | None,
+    password: str | None = None,
+) -> Any:
+    """A configured (not yet connected) ``ccxt.pro`` exchange for ``kind`` in sim/testnet/paper."""
+    if kind == "sim":
+        if not url:
+            raise UserError("venue.url: the simulator needs a URL (http://127.0.0.1:PORT)")
+        rest, ws, ws_api = _sim_urls(url)
+        exchange = ccxt.pro.binance(
+            {"enableRateLimit": True, "options": dict(SPOT_OPTIONS), "apiKey": api_key or "",
+             "secret": api_secret or ""}
+        )
+        exchange.set_sandbox_mode(True)
+        api = exchange.urls["api"]
+        api["public"] = rest
+        api["private"] = rest
+        api["ws"] = {**api["ws"], "spot": ws, "ws-api": {**api["ws"]["ws-api"], "spot": ws_api}}
+        return exchange
+    if kind == "testnet":
+        cls = _exchange_class(exchange_id)
+        config: dict[str, Any] = {"enableRateLimit": True, "apiKey": api_key or "", "secret": api_secret or ""}
+        if password:
+            config["password"] = password
+        if exchange_id.startswith("binance"):
+            config["options"] = dict(SPOT_OPTIONS)
+        exchange = cls(config)
+        if not exchange.urls.get("test"):
+            raise UserError(f"venue.exchange: {exchange_id!r} has no sandbox/testnet in ccxt; use kind 'paper'")
+        exchange.set_sandbox_mode(True)
+        return exchange
+    if kind == "paper":
+        cls = _exchange_class(exchange_id)
+        options = {"options": dict(SPOT_OPTIONS)} if exchange_id.startswith("binance") else {}
+        return cls({"enableRateLimit": True, **options})
+    raise UserError(f"venue.kind: must be one of 'sim', 'testnet', 'paper' (got {kind!r})")
