@@ -31,9 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--gamma", type=float, default=0.1, help="risk aversion for the suggestions")
     parser.add_argument("--order-size", type=float, default=1.0, help="order size in base units")
     parser.add_argument("--horizon", type=float, default=60.0, help="A-S horizon T - t in seconds")
-    parser.add_argument(
-        "--min-depth", type=float, default=0.0, help="fit only arrivals at least this far from the mid"
-    )
+    parser.add_argument("--min-depth", type=float, default=0.0, help="fit only arrivals at least this far from the mid")
     parser.add_argument(
         "--bin-width", type=float, default=None, help="least-squares fit on this depth grid instead of MLE"
     )
@@ -76,9 +74,7 @@ def calibrate(args: argparse.Namespace) -> dict[str, Any]:
     depths = samples.all_depths
     try:
         sigma = estimate_sigma(samples.times, samples.mids)
-        A_both, kappa = fit_intensity(
-            depths, samples.duration, bin_width=args.bin_width, min_depth=args.min_depth
-        )
+        A_both, kappa = fit_intensity(depths, samples.duration, bin_width=args.bin_width, min_depth=args.min_depth)
     except ValueError as exc:
         raise UserError(f"cannot calibrate {symbol} from {args.data}: {exc}") from None
     if sigma == 0:

@@ -1,0 +1,118 @@
+"""``mmbot compare``: symmetric vs linear skew vs hard limit vs A–S vs GLFT on the same synthetic flow."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+from bot.errors import UserError
+from bot.research.compare import FlowParams, StrategyResult, compare, format_table
+
+PLOT_HINT = "--plot needs matplotlib: pip install 'mmbot[plot]' (or pip install matplotlib)"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    d = FlowParams()
+    parser = subparsers.add_parser(
+        "compare",
+        help="compare quote models side by side on one identical synthetic order flow",
+        description=(
+            "Every strategy sees the same seeded takers and mid path; the run lasts until the symmetric "
+            "strategy has --fills fills. Strategies are quoted by the bot's own make_quote."
+        ),
+    )
+    parser.add_argument("--seed", type=int, default=1, help="random seed of the flow (default 1)")
+    parser.add_argument("--json", action="store_true", help="print JSON (one object per strategy)")
+    parser.add_argument("--plot", type=Path, metavar="FILE.png", help="save the inventory paths (matplotlib)")
+    parser.add_argument("--mid", type=float, default=d.mid, help=f"starting mid (default {d.mid:.2f})")
+    parser.add_argument("--half-spread", type=float, default=d.half_spread, help="symmetric/linear half-spread")
+    parser.add_argument("--sell-share", type=float, default=d.sell_share, help="fraction of takers that sell")
+    parser.add_argument("--skew", type=float, default=d.skew, help="linear skew, price per lot of inventory")
+    parser.add_argument("--limit", type=float, default=d.limit, help="hard limit in lots (linear+limit)")
+    parser.add_argument("--fills", type=int, default=d.fills, help="fills of the symmetric run (sets the length)")
+    return parser
+
+
+def _check(args: argparse.Namespace) -> FlowParams:
+    if args.seed < 0:
+        raise UserError(f"--seed must be a non-negative integer, got {args.seed}")
+    values = {
+        "--mid": args.mid,
+        "--half-spread": args.half_spread,
+        "--sell-share": args.sell_share,
+        "--skew": args.skew,
+        "--limit": args.limit,
+    }
+    for flag, value in values.items():
+        if not math.isfinite(value):
+            raise UserError(f"{flag} must be a finite number, got {value}")
+    if args.mid <= 0:
+        raise UserError(f"--mid must be positive, got {args.mid}")
+    if args.half_spread < 0:
+        raise UserError(f"--half-spread must be >= 0, got {args.half_spread}")
+    if not 0 <= args.sell_share <= 1:
+        raise UserError(f"--sell-share must be between 0 and 1, got {args.sell_share}")
+    if args.skew <= 0:
+        raise UserError(f"--skew must be positive, got {args.skew}")
+    if args.limit <= 0:
+        raise UserError(f"--limit must be positive, got {args.limit}")
+    if not 1 <= args.fills <= 20_000:
+        raise UserError(f"--fills must be between 1 and 20000, got {args.fills}")
+    if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
+        raise UserError(PLOT_HINT)
+    return FlowParams(
+        mid=args.mid,
+        half_spread=args.half_spread,
+        sell_share=args.sell_share,
+        skew=args.skew,
+        limit=args.limit,
+        fills=args.fills,
+        max_arrivals=max(FlowParams().max_arrivals, 50 * args.fills),
+    )
+
+
+def save_plot(results: list[StrategyResult], params: FlowParams, path: Path) -> None:
+    """Inventory paths side by side, one panel per strategy, sharing the y axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(results), figsize=(3.2 * len(results), 3.2), sharey=True)
+    for ax, r in zip(axes, results, strict=True):
+        ax.plot(r.q_path, linewidth=1.0)
+        ax.axhline(0.0, color="grey", linewidth=0.5)
+        if r.name == "linear+limit":
+            for y in (params.limit, -params.limit):
+                ax.axhline(y, color="red", linewidth=0.7, linestyle="--")
+        ax.set_title(f"{r.name}\nmax|q| {r.max_abs_q:g}")
+        ax.set_xlabel("taker arrival")
+    axes[0].set_ylabel("inventory q (lots)")
+    fig.tight_layout()
+    try:
+        fig.savefig(path, dpi=100)
+    except OSError as exc:
+        raise UserError(f"--plot: cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        plt.close(fig)
+
+
+def run(args: argparse.Namespace) -> int:
+    params = _check(args)
+    results, arrivals = compare(params, seed=args.seed)
+    if args.plot is not None:
+        save_plot(results, params, args.plot)
+    if args.json:
+        payload = {
+            "params": {**params.__dict__, "gamma": params.gamma, "seed": args.seed, "arrivals": arrivals},
+            "strategies": [r.as_dict() for r in results],
+        }
+        print(json.dumps(payload, indent=2))
+    else:
+        print(format_table(results, params, arrivals))
+        if args.plot is not None:
+            print(f"inventory paths saved to {args.plot}")
+    return 0
