@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from bot.ops.health import readiness
 from bot.ops.http import OpsServer, start_ops_server
 from bot.ops.metrics import REACTION_BUCKETS, Metrics
 
-__all__ = ["REACTION_BUCKETS", "Metrics", "OpsServer", "start_ops_server"]
+__all__ = ["REACTION_BUCKETS", "Metrics", "OpsServer", "readiness", "start_ops_server"]

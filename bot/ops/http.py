@@ -9,11 +9,12 @@ Routes (all GET):
 - ``/status``: ``status()`` as JSON; 500 ``{"error": ...}`` if it raises. Non-finite floats become null.
 
 The callbacks may be plain functions or coroutine functions. The status document the ``mmbot status``
-command understands (extra keys are shown as they are)::
+command understands (extra top-level keys are shown as they are; a symbol's keys are those of
+``Inventory.snapshot(mid)`` plus the market and limit)::
 
     {"killed": false, "kill_reason": null, "venue": "sim", "uptime": 12.5,
      "symbols": {"BTC/USDT": {"q": 0.02, "limit": 1.0, "mid": 30000.0, "bid": 29999.5, "ask": 30000.6,
-                              "pnl_realized": 1.2, "pnl_unrealized": -0.3, "fees": 0.1, "pnl_total": 0.8,
+                              "realized_pnl": 1.2, "unrealized_pnl": -0.3, "fees": 0.1, "total_pnl": 0.8,
                               "fills": 14, "feed_age": 0.2}}}
 
 Bind to loopback (the default) unless the port must be reached from elsewhere, e.g. Prometheus in

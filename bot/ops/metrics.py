@@ -20,12 +20,16 @@ Metric names (``mmbot_`` prefix):
 - orders: ``orders_total{action=placed|canceled|rejected}``
 - health: ``backoffs_total{reason}``, ``reconnects_total``, ``feed_age_seconds``, ``killed`` (0/1)
 - latency: ``reaction_seconds`` histogram, book update received -> order sent
-- ``build_info{version}``
+- ``build_info{version}``; ``scrape_hook_errors_total`` (a hook of :meth:`Metrics.before_scrape` raised)
+
+Values that change with time alone (the feed age) are best set by a hook registered with
+:meth:`Metrics.before_scrape`, which runs right before each exposition.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Final, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
@@ -109,7 +113,11 @@ class Metrics:
             buckets=REACTION_BUCKETS,
             registry=r,
         )
+        self.scrape_hook_errors = Counter(
+            "mmbot_scrape_hook_errors", "Scrape hooks that raised (their metrics may be stale)", registry=r
+        )
         self.build = Info("mmbot_build", "mmbot version", registry=r)
+        self._hooks: list[Callable[[], None]] = []
         self.build.info({"version": __version__})
         self.killed.set(0)
 
@@ -204,6 +212,18 @@ class Metrics:
 
     # -- export ----------------------------------------------------------------------------------
 
+    def before_scrape(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` before every :meth:`exposition`, e.g. to set feed ages from the market state.
+
+        A hook that raises is counted in ``mmbot_scrape_hook_errors_total``; the scrape still succeeds.
+        """
+        self._hooks.append(hook)
+
     def exposition(self) -> bytes:
-        """The registry in the Prometheus text format (``CONTENT_TYPE``)."""
+        """Run the scrape hooks, then render the registry in the Prometheus text format (``CONTENT_TYPE``)."""
+        for hook in self._hooks:
+            try:
+                hook()
+            except Exception:
+                self.scrape_hook_errors.inc()
         return generate_latest(self.registry)

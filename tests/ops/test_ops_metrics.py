@@ -114,3 +114,15 @@ def test_reaction_histogram_counts_every_observation(latencies: list[float]) -> 
         le = "+Inf" if math.isinf(bound) else str(float(bound))
         expected = sum(1 for x in latencies if x <= bound)
         assert s[("mmbot_reaction_seconds_bucket", frozenset({("le", le)}))] == expected
+
+
+def test_scrape_hooks_run_before_each_exposition_and_failures_are_counted() -> None:
+    m = Metrics()
+    clock = iter([1.0, 2.5])
+    m.before_scrape(lambda: m.set_feed_age("BTC/USDT", next(clock)))
+    assert value(m, "mmbot_feed_age_seconds", symbol="BTC/USDT") == 1.0
+    assert value(m, "mmbot_feed_age_seconds", symbol="BTC/USDT") == 2.5
+    # the clock is exhausted: the hook raises, the scrape still answers with the last value
+    assert value(m, "mmbot_feed_age_seconds", symbol="BTC/USDT") == 2.5
+    # this scrape failed the hook too: two failures so far
+    assert value(m, "mmbot_scrape_hook_errors_total") == 2

@@ -23,13 +23,13 @@ STATUS: dict[str, Any] = {
             "mid": 30000.0,
             "bid": 29999.5,
             "ask": None,
-            "pnl_total": 1.25,
-            "pnl_realized": 2.0,
+            "total_pnl": 1.25,
+            "realized_pnl": 2.0,
             "fees": 0.5,
             "fills": 14,
             "feed_age": 0.4,
         },
-        "ETH/USDT": {"q": -1.5, "limit": 3.0, "mid": 2000.0, "bid": 1999.9, "ask": 2000.1, "pnl_total": -0.75},
+        "ETH/USDT": {"q": -1.5, "limit": 3.0, "mid": 2000.0, "bid": 1999.9, "ask": 2000.1, "total_pnl": -0.75},
     },
 }
 
@@ -58,6 +58,7 @@ async def test_summary_of_a_ready_bot(capsys: pytest.CaptureFixture[str]) -> Non
     assert btc[columns.index("q")] == "+0.03"
     assert btc[columns.index("ask")] == "-", "a side not quoted shows as '-'"
     assert btc[columns.index("pnl")] == "+1.2500"
+    assert btc[columns.index("realized")] == "+2.0000"
     assert eth[columns.index("q")] == "-1.5"
     assert eth[columns.index("fills")] == "-"
 
