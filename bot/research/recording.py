@@ -92,11 +92,14 @@ def event_to_dict(event: Event) -> dict[str, Any]:
     return out
 
 
-def _number(obj: dict[str, Any], key: str) -> float:
-    value = obj.get(key)
+def _finite(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{key!r} must be a finite number, got {value!r}")
+        raise ValueError(f"{what} must be a finite number, got {value!r}")
     return float(value)
+
+
+def _number(obj: dict[str, Any], key: str) -> float:
+    return _finite(obj.get(key), repr(key))
 
 
 def _levels(obj: dict[str, Any], key: str) -> tuple[Level, ...]:
@@ -107,7 +110,7 @@ def _levels(obj: dict[str, Any], key: str) -> tuple[Level, ...]:
     for item in raw:
         if not (isinstance(item, list | tuple) and len(item) >= 2):
             raise ValueError(f"{key!r} entries must be [price, size] pairs, got {item!r}")
-        price, size = _number({"p": item[0]}, "p"), _number({"s": item[1]}, "s")
+        price, size = _finite(item[0], f"{key!r} price"), _finite(item[1], f"{key!r} size")
         if price <= 0 or size < 0:
             raise ValueError(f"{key!r} level {item!r}: price must be > 0 and size >= 0")
         levels.append((price, size))
