@@ -128,6 +128,7 @@ def _text(report: dict[str, Any]) -> str:
         f"limit {s['max_position']:g}",
         "config snippet:",
         "  [strategy]",
+        '  model = "linear"  # "as" and "glft" use gamma, sigma, A, kappa instead of half_spread, skew',
         f"  gamma = {s['gamma']:g}",
         f"  sigma = {s['sigma']:.6g}",
         f"  A = {s['A']:.6g}",
