@@ -111,7 +111,7 @@ def render(base: str, status: dict[str, Any], readiness: dict[str, Any]) -> str:
     """The human summary: readiness, kill switch, one row per symbol, then any other fields."""
     ready = bool(readiness.get("ready"))
     reason = readiness.get("reason") or ""
-    lines = [f"mmbot at {base}: {'ready' if ready else 'NOT READY'}" + (f" ({reason})" if reason else "")]
+    lines = [f"mmbot at {base}: {'ready' if ready else 'NOT READY'}" + (f", {reason}" if reason else "")]
     if "error" in status:
         lines.append(f"status: {status['error']}")
     if "killed" in status:

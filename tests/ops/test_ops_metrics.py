@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -126,3 +127,13 @@ def test_scrape_hooks_run_before_each_exposition_and_failures_are_counted() -> N
     assert value(m, "mmbot_feed_age_seconds", symbol="BTC/USDT") == 2.5
     # this scrape failed the hook too: two failures so far
     assert value(m, "mmbot_scrape_hook_errors_total") == 2
+
+
+def test_every_metric_is_documented_in_the_operations_guide() -> None:
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "OPERATIONS.md").read_text(encoding="utf-8")
+    suffix = {"counter": "_total", "info": "_info"}
+    families = list(Metrics().registry.collect())
+    assert len(families) > 20
+    for family in families:
+        name = family.name + suffix.get(family.type, "")
+        assert f"`{name}`" in guide, f"{name} is missing from the metric reference in docs/OPERATIONS.md"

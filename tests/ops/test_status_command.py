@@ -48,7 +48,7 @@ async def test_summary_of_a_ready_bot(capsys: pytest.CaptureFixture[str]) -> Non
     out = capsys.readouterr().out
     assert code == 0
     lines = out.splitlines()
-    assert lines[0] == f"mmbot at {url}: ready (feed fresh)"
+    assert lines[0] == f"mmbot at {url}: ready, feed fresh"
     assert "kill switch: armed" in lines
     assert "venue: sim" in lines
     header = next(line for line in lines if line.startswith("symbol"))
@@ -72,7 +72,7 @@ async def test_not_ready_exits_1_and_says_why(capsys: pytest.CaptureFixture[str]
         await server.stop()
     out = capsys.readouterr().out
     assert code == 1
-    assert out.splitlines()[0] == f"mmbot at {server.url}: NOT READY (killed)"
+    assert out.splitlines()[0] == f"mmbot at {server.url}: NOT READY, killed"
     assert "kill switch: TRIPPED (max_loss 50 reached)" in out
 
 
