@@ -128,58 +128,56 @@ def total_spread(params: AS2008Params, tau: float) -> float:
     return g * params.sigma**2 * tau + (2.0 / g) * math.log1p(g / params.k)
 
 
-def _run_strategy(
-    params: AS2008Params,
-    mid_steps: np.ndarray,
-    u_bid: np.ndarray,
-    u_ask: np.ndarray,
-    skew_with_inventory: bool,
-) -> tuple[StrategyStats, np.ndarray, np.ndarray]:
-    """Simulate one strategy on the given draws; returns stats, final profits and final q."""
-    n_steps, n_paths = mid_steps.shape
-    s = np.full(n_paths, params.s0)
-    q = np.full(n_paths, params.q0)
-    cash = np.zeros(n_paths)
-    g, sig2, dt = params.gamma, params.sigma**2, params.dt
-    spread_sum = 0.0
-    for i in range(n_steps):
-        tau = params.T - i * dt
-        half = 0.5 * total_spread(params, tau)
-        centre = s - q * (g * sig2 * tau) if skew_with_inventory else s
-        bid = centre - half
-        ask = centre + half
-        p_bid = np.minimum(1.0, params.A * np.exp(-params.k * (s - bid)) * dt)
-        p_ask = np.minimum(1.0, params.A * np.exp(-params.k * (ask - s)) * dt)
-        hit_bid = u_bid[i] < p_bid
-        hit_ask = u_ask[i] < p_ask
-        q += hit_bid.astype(float) - hit_ask.astype(float)
-        cash += np.where(hit_ask, ask, 0.0) - np.where(hit_bid, bid, 0.0)
-        spread_sum += 2.0 * half
-        s = s + mid_steps[i]
-    profit = cash + q * s
-    stats = StrategyStats(
-        spread=spread_sum / n_steps,
+def _stats(spread: float, profit: np.ndarray, q: np.ndarray) -> StrategyStats:
+    many = profit.size > 1
+    return StrategyStats(
+        spread=spread,
         profit_mean=float(profit.mean()),
-        profit_std=float(profit.std(ddof=1)) if n_paths > 1 else 0.0,
+        profit_std=float(profit.std(ddof=1)) if many else 0.0,
         final_q_mean=float(q.mean()),
-        final_q_std=float(q.std(ddof=1)) if n_paths > 1 else 0.0,
+        final_q_std=float(q.std(ddof=1)) if many else 0.0,
     )
-    return stats, profit, q
 
 
 def simulate(params: AS2008Params | None = None, paths: int = 1000, seed: int | None = None) -> AS2008Result:
-    """Run the paper's experiment on ``paths`` paths; deterministic for a given ``seed``."""
+    """Run the paper's experiment on ``paths`` paths; deterministic for a given ``seed``.
+
+    Both strategies advance together, step by step, as rows 0 (inventory) and 1 (symmetric) of
+    ``(2, paths)`` arrays, so they share every draw and memory stays O(paths).
+    """
     params = params or AS2008Params()
     if paths < 1:
         raise ValueError(f"paths must be at least 1, got {paths}")
     rng = np.random.default_rng(seed)
-    n = params.steps
-    mid_steps = np.where(rng.random((n, paths)) < 0.5, -1.0, 1.0) * (params.sigma * math.sqrt(params.dt))
-    u_bid = rng.random((n, paths))
-    u_ask = rng.random((n, paths))
-    inventory, _, _ = _run_strategy(params, mid_steps, u_bid, u_ask, skew_with_inventory=True)
-    symmetric, _, _ = _run_strategy(params, mid_steps, u_bid, u_ask, skew_with_inventory=False)
-    return AS2008Result(params=params, paths=paths, inventory=inventory, symmetric=symmetric)
+    g, sig2, dt = params.gamma, params.sigma**2, params.dt
+    step = params.sigma * math.sqrt(dt)
+    s = np.full(paths, params.s0)
+    q = np.full((2, paths), params.q0)
+    cash = np.zeros((2, paths))
+    skews = np.array([[1.0], [0.0]])  # the inventory strategy leans on q, the symmetric one does not
+    spread_sum = 0.0
+    for i in range(params.steps):
+        tau = params.T - i * dt
+        half = 0.5 * total_spread(params, tau)
+        centre = s - skews * q * (g * sig2 * tau)
+        bid = centre - half
+        ask = centre + half
+        p_bid = np.minimum(1.0, params.A * np.exp(-params.k * (s - bid)) * dt)
+        p_ask = np.minimum(1.0, params.A * np.exp(-params.k * (ask - s)) * dt)
+        hit_bid = rng.random(paths) < p_bid  # one draw per path, shared by both rows
+        hit_ask = rng.random(paths) < p_ask
+        q += hit_bid.astype(float) - hit_ask.astype(float)
+        cash += np.where(hit_ask, ask, 0.0) - np.where(hit_bid, bid, 0.0)
+        spread_sum += 2.0 * half
+        s = s + np.where(rng.random(paths) < 0.5, -step, step)
+    profit = cash + q * s
+    spread = spread_sum / params.steps
+    return AS2008Result(
+        params=params,
+        paths=paths,
+        inventory=_stats(spread, profit[0], q[0]),
+        symmetric=_stats(spread, profit[1], q[1]),
+    )
 
 
 def format_table(result: AS2008Result) -> str:
