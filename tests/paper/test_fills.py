@@ -170,3 +170,34 @@ def test_invariants(trades, queue: float, model: str) -> None:
     assert all(v <= 3.0 + 1e-9 for v in filled.values())
     for order in book.orders:
         assert order.filled == pytest.approx(filled[order.order_id])
+
+
+events = st.lists(
+    st.one_of(
+        st.tuples(st.just("trade"), st.sampled_from([99.0, 100.0]), st.floats(0.01, 3.0)),
+        st.tuples(st.just("book"), st.just(100.0), st.floats(0.0, 12.0)),
+    ),
+    max_size=30,
+)
+
+
+@given(events=events, start=st.floats(0.0, 10.0))
+@settings(max_examples=200, deadline=None)
+def test_queue_only_shrinks_and_conservative_is_never_ahead(events, start: float) -> None:
+    """The queue ahead never grows and stays within the level; the conservative model never has
+    less queue ahead than the proportional one on the same sequence."""
+    books = {m: PaperBook(cancel_model=m) for m in ("proportional", "conservative")}  # type: ignore[misc]
+    for book in books.values():
+        book.add_order("b", "buy", 100.0, 1000.0, level_size_now=start)
+    previous = dict.fromkeys(books, start)
+    for kind, price, size in events:
+        for name, book in books.items():
+            if kind == "trade":
+                book.on_trade(price, size, "sell")
+            else:
+                book.on_book(100.0, 100.5, {100.0: size}, {100.5: 1.0})
+                assert book.get("b").queue_ahead <= size + 1e-9
+            queue = book.get("b").queue_ahead
+            assert 0.0 <= queue <= previous[name] + 1e-9
+            previous[name] = queue
+        assert books["conservative"].get("b").queue_ahead >= books["proportional"].get("b").queue_ahead - 1e-9
