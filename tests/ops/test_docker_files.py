@@ -218,6 +218,21 @@ def test_env_files_load_as_valid_settings(
         assert settings.venue.api_key is None, "the example must not carry a key"
 
 
+async def test_exchange_sim_healthcheck_probes_the_simulator(compose: dict[str, Any]) -> None:
+    from bot.sim.server import start_sim
+
+    test = compose["services"]["exchange-sim"]["healthcheck"]["test"]
+    assert test[:2] == ["CMD", "python"]
+    sim_port = compose["services"]["exchange-sim"]["command"][-1]
+    sim = await start_sim()
+    try:
+        argv = [sys.executable, *[a.replace(f":{sim_port}/", f":{sim.port}/") for a in test[2:]]]
+        assert await run_probe(argv) == 0
+    finally:
+        await sim.stop()
+    assert await run_probe(argv) != 0
+
+
 # -- Dockerfile ------------------------------------------------------------------------------------
 
 
@@ -267,8 +282,8 @@ def healthcheck_command() -> list[str]:
     return json.loads(rest[rest.index("CMD") + 3 :].strip())
 
 
-async def run_probe(argv: list[str], port: int) -> int:
-    env = {**os.environ, "MMBOT_OPS__PORT": str(port)}
+async def run_probe(argv: list[str], port: int | None = None) -> int:
+    env = {**os.environ, "MMBOT_OPS__PORT": str(port)} if port is not None else None
     proc = await asyncio.create_subprocess_exec(*argv, env=env, stdout=DEVNULL, stderr=DEVNULL)
     return await asyncio.wait_for(proc.wait(), timeout=30)
 
