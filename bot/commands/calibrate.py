@@ -92,6 +92,8 @@ def calibrate(args: argparse.Namespace) -> dict[str, Any]:
         "mid_samples": int(samples.mids.size),
         "arrivals": int(depths.size),
         "trades_before_first_mid": samples.trades_skipped,
+        "median_half_spread": float(np.median(samples.half_spreads)),
+        "min_depth": args.min_depth,
         "sigma": sigma,
         "A": A,
         "kappa": kappa,
@@ -120,6 +122,10 @@ def _text(report: dict[str, Any]) -> str:
     ]
     if sides:
         lines.append("  by side: " + "; ".join(sides))
+    lines.append(
+        f"  median half-spread at the touch {report['median_half_spread']:.6g} (fit from depth "
+        f"{report['min_depth']:g}; if trades rarely print inside the touch, pass --min-depth near it)"
+    )
     lines += [
         f"suggestions for gamma={s['gamma']:g}, order size {s['order_size']:g}, horizon {s['horizon']:g} s:",
         f"  A-S     half-spread {s['as_half_spread']:.6g}, reservation skew {s['as_skew']:.6g} per unit of q",

@@ -48,6 +48,7 @@ class CalibrationSamples:
 
     times: np.ndarray
     mids: np.ndarray
+    half_spreads: np.ndarray  # (best ask - best bid) / 2 at each mid sample
     buy_depths: np.ndarray  # takers that lifted the ask: price - mid
     sell_depths: np.ndarray  # takers that hit the bid: mid - price
     unsided_depths: np.ndarray  # side unknown: |price - mid|
@@ -78,6 +79,7 @@ def calibration_samples(events: Iterable[Event], symbol: str) -> CalibrationSamp
     book = BookState()
     times: list[float] = []
     mids: list[float] = []
+    halves: list[float] = []
     depths: dict[str | None, list[float]] = {"buy": [], "sell": [], None: []}
     mid: float | None = None
     first_ts: float | None = None
@@ -97,6 +99,7 @@ def calibration_samples(events: Iterable[Event], symbol: str) -> CalibrationSamp
                     first_ts = event.ts
                 times.append(event.ts)
                 mids.append(mid)
+                halves.append(0.5 * (book.best_ask() - book.best_bid()))  # type: ignore[operator]
             continue
         assert isinstance(event, TradeEvent)
         if mid is None:
@@ -119,6 +122,7 @@ def calibration_samples(events: Iterable[Event], symbol: str) -> CalibrationSamp
     return CalibrationSamples(
         times=np.asarray(times, dtype=float),
         mids=np.asarray(mids, dtype=float),
+        half_spreads=np.asarray(halves, dtype=float),
         buy_depths=np.asarray(depths["buy"], dtype=float),
         sell_depths=np.asarray(depths["sell"], dtype=float),
         unsided_depths=np.asarray(depths[None], dtype=float),

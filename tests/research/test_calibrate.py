@@ -59,6 +59,7 @@ def test_sweep_prints_count_as_one_arrival_at_the_deepest_price() -> None:
     assert samples.unsided_depths.tolist() == [0.5]
     assert samples.duration == 3.0
     assert samples.trades_skipped == 1
+    assert samples.half_spreads.tolist() == [1.0]
 
 
 @pytest.mark.parametrize(
@@ -91,6 +92,7 @@ def test_calibrate_recovers_known_parameters(tmp_path: Path, make_events, capsys
         assert report["by_side"][side]["A"] == pytest.approx(A_SIDE, rel=0.10)
     assert report["suggestions"]["as_skew"] == pytest.approx(0.5 * report["sigma"] ** 2 * 60.0)
     assert report["suggestions"]["max_position"] >= 1.0
+    assert report["median_half_spread"] == pytest.approx(0.001)
 
 
 def test_calibrate_text_output(tmp_path: Path, make_events, capsys) -> None:
