@@ -17,6 +17,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bot.sim.accounts import fmt_atoms
+from bot.sim.wire import SIM
 
 
 def _loopback(request: web.Request) -> bool:
@@ -65,13 +66,13 @@ def state(sim: Any) -> dict[str, Any]:
 async def get_state(request: web.Request) -> web.Response:
     if not _loopback(request):
         return _forbidden()
-    return web.json_response(state(request.app["sim"]))
+    return web.json_response(state(request.app[SIM]))
 
 
 async def post_faults(request: web.Request) -> web.Response:
     if not _loopback(request):
         return _forbidden()
-    sim = request.app["sim"]
+    sim = request.app[SIM]
     try:
         body = json.loads(await request.text() or "{}")
     except ValueError:

@@ -95,6 +95,11 @@ def trade(t: PublicTrade) -> dict[str, Any]:
     }
 
 
+def agg_trade(t: PublicTrade) -> dict[str, Any]:
+    return {"a": t.id, "p": fmt_atoms(t.price), "q": fmt_atoms(t.qty), "f": t.id, "l": t.id, "T": t.time,
+            "m": t.buyer_is_maker, "M": True}
+
+
 def _touch(sym: SymbolState) -> tuple[int, int, int, int]:
     book = sym.book
     (bid, bq), (ask, aq) = (book.depth("BUY", 1) or [(0, 0)])[0], (book.depth("SELL", 1) or [(0, 0)])[0]

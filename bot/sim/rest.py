@@ -23,7 +23,7 @@ from bot.sim.auth import check_rest
 from bot.sim.engine import SymbolState
 from bot.sim.events import SimError
 from bot.sim.filters import missing, parse_int, parse_new_order
-from bot.sim.wire import dumps
+from bot.sim.wire import SIM, dumps
 
 Params = dict[str, str]
 Handler = Callable[[Any, Params, Account | None], Awaitable[Any]]
@@ -54,7 +54,7 @@ def _json(body: Any, status: int = 200) -> web.Response:
 
 def _endpoint(fn: Handler, weight: Weight, signed: bool = False, order: bool = False):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
-        sim = request.app["sim"]
+        sim = request.app[SIM]
         client = request.remote or "?"
         used = 0
         try:
@@ -172,6 +172,25 @@ async def trades(sim: Any, params: Params, _a: Account | None) -> Any:
     return [protocol.trade(t) for t in rows]
 
 
+async def agg_trades(sim: Any, params: Params, _a: Account | None) -> Any:
+    """Every trade is its own aggregate (a = f = l = trade id)."""
+    sym = _symbol(sim, params)
+    assert sym is not None
+    rows = list(sym.trades)
+    if params.get("fromId"):
+        from_id = parse_int("fromId", params["fromId"])
+        rows = [t for t in rows if t.id >= from_id]
+    if params.get("startTime"):
+        start = parse_int("startTime", params["startTime"])
+        rows = [t for t in rows if t.time >= start]
+    if params.get("endTime"):
+        end = parse_int("endTime", params["endTime"])
+        rows = [t for t in rows if t.time <= end]
+    limit = _limit(params, 500, 1000)
+    rows = rows[:limit] if (params.get("fromId") or params.get("startTime")) else rows[-limit:]
+    return [protocol.agg_trade(t) for t in rows]
+
+
 async def ticker_24hr(sym_: Any, params: Params, _a: Account | None) -> Any:
     now = sym_.now_ms()
     rows = [protocol.ticker_24hr(s, now) for s in _symbols(sym_, params)]
@@ -286,6 +305,7 @@ def routes() -> list[web.RouteDef]:
         web.get(f"{p}/exchangeInfo", _endpoint(exchange_info, _const(20))),
         web.get(f"{p}/depth", _endpoint(depth, _depth_weight)),
         web.get(f"{p}/trades", _endpoint(trades, _const(25))),
+        web.get(f"{p}/aggTrades", _endpoint(agg_trades, _const(4))),
         web.get(f"{p}/ticker/24hr", _endpoint(ticker_24hr, _by_symbol(2, 80))),
         web.get(f"{p}/ticker/bookTicker", _endpoint(book_ticker, _by_symbol(2, 4))),
         web.get(f"{p}/ticker/price", _endpoint(ticker_price, _by_symbol(2, 4))),

@@ -26,7 +26,7 @@ from bot.sim.events import BalanceUpdate, ExecReport, PublicTrade
 from bot.sim.faults import Faults
 from bot.sim.ratelimit import RateLimiter
 from bot.sim.settings import FaultSettings, SimSettings
-from bot.sim.wire import dumps
+from bot.sim.wire import SIM, dumps
 
 
 class SimServer:
@@ -74,8 +74,7 @@ class SimServer:
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self, port: int) -> None:
         app = web.Application()
-        app["sim"] = self
-        app["market_hub"] = self.market_hub
+        app[SIM] = self
         app.add_routes(rest.routes())
         app.add_routes(
             [
@@ -122,8 +121,8 @@ class SimServer:
 
     # -- control -----------------------------------------------------------------------------
     def set_faults(self, gap_next: int = 0, drop_now: bool = False, **changes: Any) -> FaultSettings:
-        """Change fault settings at run time; ``gap_next`` skips that many depth diffs per symbol...
-        (counted over all symbols), ``drop_now`` closes every WebSocket at the next clock tick."""
+        """Change fault settings at run time. ``gap_next`` skips that many of the next depth diffs
+        that have subscribers (a sequence gap); ``drop_now`` closes every WebSocket at the next tick."""
         settings = self.faults.update(**changes) if changes else self.faults.settings
         self.faults.gap_next += gap_next
         if drop_now:
@@ -163,10 +162,9 @@ class SimServer:
             self._next_ticker = now_s + 1.0
         for sym_id, sym in self.exchange.symbols.items():
             diff = self.exchange.take_depth_diff(sym_id)
-            if diff is not None and not self.faults.gap():
-                channel = f"{sym_id}:depth"
-                if hub.has(channel):
-                    hub.publish(channel, dumps(protocol.depth_update(diff)))
+            channel = f"{sym_id}:depth"
+            if diff is not None and hub.has(channel) and not self.faults.gap():
+                hub.publish(channel, dumps(protocol.depth_update(diff)))
             book = sym.book
             touch = (book.best("BUY"), book.best("SELL"), book.qty["BUY"].get(book.best("BUY") or 0, 0),
                      book.qty["SELL"].get(book.best("SELL") or 0, 0))

@@ -22,6 +22,9 @@ except ImportError:  # pragma: no cover
         return json.dumps(obj, separators=(",", ":"))
 
 
+SIM: web.AppKey[Any] = web.AppKey("sim")  # the SimServer, for handlers
+
+
 class Connection:
     """One WebSocket client with an outgoing queue; dropped if it falls ``max_backlog`` behind."""
 

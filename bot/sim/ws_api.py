@@ -16,7 +16,7 @@ from aiohttp import WSMsgType, web
 from bot.sim.accounts import Account
 from bot.sim.auth import check_ws
 from bot.sim.events import SimError
-from bot.sim.wire import Connection, dumps
+from bot.sim.wire import SIM, Connection, dumps
 
 
 def _reply(req_id: Any, result: Any) -> str:
@@ -108,7 +108,7 @@ class UserHub:
 
 
 async def handle(request: web.Request) -> web.WebSocketResponse:
-    sim = request.app["sim"]
+    sim = request.app[SIM]
     hub: UserHub = sim.user_hub
     ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 20)
     await ws.prepare(request)

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from bot.sim.wire import Connection, dumps
+from bot.sim.wire import SIM, Connection, dumps
 
 CHANNELS = {"depth": "depth", "depth@100ms": "depth", "trade": "trade", "bookTicker": "bookTicker",
             "ticker": "ticker", "miniTicker": "miniTicker"}
@@ -101,7 +101,7 @@ class MarketHub:
 
 
 async def handle(request: web.Request) -> web.WebSocketResponse:
-    hub: MarketHub = request.app["market_hub"]
+    hub: MarketHub = request.app[SIM].market_hub
     ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 20)
     await ws.prepare(request)
     conn = Connection(ws)
