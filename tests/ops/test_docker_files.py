@@ -116,6 +116,20 @@ def test_compose_file_matches_the_compose_spec(path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose (Debian package) not installed")
+@pytest.mark.parametrize("files", [[COMPOSE], [COMPOSE, SECRETS_OVERRIDE]], ids=["main", "with-secrets"])
+def test_docker_compose_config_accepts_the_files(files: list[Path], tmp_path: Path) -> None:
+    """The reference implementation's own check, where it is installed (it needs no Docker engine)."""
+    argv = ["docker-compose", "--project-directory", str(DOCKER)]
+    for path in files:
+        argv += ["-f", str(path)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MMBOT_", "COMPOSE_", "DOCKER_"))}
+    proc = subprocess.run([*argv, "config"], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rendered = yaml.safe_load(proc.stdout)
+    assert rendered["services"]["bot"]["environment"]["MMBOT_VENUE__URL"] == "http://exchange-sim:8765"
+
+
 def test_compose_spec_check_rejects_a_misspelled_key(tmp_path: Path) -> None:
     broken = COMPOSE.read_text(encoding="utf-8").replace("    depends_on:\n", "    depend_on:\n", 1)
     assert broken != COMPOSE.read_text(encoding="utf-8")
