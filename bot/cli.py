@@ -11,7 +11,7 @@ from bot import __version__
 from bot.errors import UserError
 
 # Subcommand modules under bot/commands, in the order `mmbot --help` lists them.
-COMMANDS: tuple[str, ...] = ("quote", "simulate", "status", "calibrate", "run", "compare")
+COMMANDS: tuple[str, ...] = ("quote", "simulate", "status", "calibrate", "run", "compare", "sim")
 
 
 class _Parser(argparse.ArgumentParser):
