@@ -5,5 +5,14 @@ from __future__ import annotations
 from bot.ops.health import readiness
 from bot.ops.http import OpsServer, start_ops_server
 from bot.ops.metrics import REACTION_BUCKETS, Metrics
+from bot.ops.status import status_document, symbol_status
 
-__all__ = ["REACTION_BUCKETS", "Metrics", "OpsServer", "readiness", "start_ops_server"]
+__all__ = [
+    "REACTION_BUCKETS",
+    "Metrics",
+    "OpsServer",
+    "readiness",
+    "start_ops_server",
+    "status_document",
+    "symbol_status",
+]
