@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.cli import COMMANDS, build_parser
 from bot.config import SECRET_FIELDS, Settings, load_settings
 from bot.ops import Metrics, start_ops_server
 
@@ -230,6 +231,14 @@ def test_env_files_load_as_valid_settings(
         assert settings.venue.api_secret.get_secret_value() == DEFAULT_API_SECRET
     else:
         assert settings.venue.api_key is None, "the example must not carry a key"
+
+
+def test_compose_commands_are_mmbot_commands(compose: dict[str, Any]) -> None:
+    parser = build_parser()
+    for name in ("exchange-sim", "bot"):
+        command = compose["services"][name]["command"]
+        assert command[0] in COMMANDS, f"{name}: `mmbot {command[0]}` is not a registered command"
+        parser.parse_args(command)  # exits 2 on an unknown flag
 
 
 async def test_exchange_sim_healthcheck_probes_the_simulator(compose: dict[str, Any]) -> None:
