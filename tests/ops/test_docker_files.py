@@ -200,19 +200,26 @@ def test_secrets_override_mounts_the_files_the_config_loader_reads() -> None:
     assert "/secrets/" in ignored and "/testnet.env" in ignored
 
 
-@pytest.mark.parametrize("name", ["sim.env", "testnet.env.example"])
-def test_env_files_name_real_settings(name: str) -> None:
-    values = read_env_file(DOCKER / name, include_commented=True)
+def bot_environment(source: str) -> dict[str, str]:
+    """The variables a settings source gives the bot: an env file, or the compose ``environment:``."""
+    if source == "compose":
+        return {k: str(v) for k, v in load_yaml(COMPOSE)["services"]["bot"]["environment"].items()}
+    return read_env_file(DOCKER / source, include_commented=True)
+
+
+@pytest.mark.parametrize("source", ["sim.env", "testnet.env.example", "compose"])
+def test_env_variables_name_real_settings(source: str) -> None:
+    values = bot_environment(source)
     assert values
     fields = Settings.model_fields
     for key in values:
         assert key.startswith("MMBOT_") and "__" in key, key
         section, _, field = key.removeprefix("MMBOT_").lower().partition("__")
         if section == "ops" and "ops" not in fields:
-            continue  # the ops section is added to Settings when the live service integrates bot.ops
-        assert section in fields, f"{name}: {key}: no section {section!r}"
+            continue  # the [ops] section joins Settings when the live service integrates bot.ops
+        assert section in fields, f"{source}: {key}: no section {section!r}"
         model = fields[section].annotation
-        assert field in model.model_fields, f"{name}: {key}: no field {section}.{field}"  # type: ignore[union-attr]
+        assert field in model.model_fields, f"{source}: {key}: no field {section}.{field}"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(("name", "kind"), [("sim.env", "sim"), ("testnet.env.example", "testnet")])
