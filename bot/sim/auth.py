@@ -82,7 +82,7 @@ def check_rest(
     signature = qsig or bsig
     if not signature:
         raise SimError(-1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.")
-    payload = query + body if not (query and body) else f"{query}{body}"
+    payload = query + body  # Binance: totalParams = query string concatenated with the body
     if not hmac.compare_digest(sign(account.api_secret, payload), signature.lower()):
         raise BAD_SIGNATURE
     check_time(params, now_ms, recv_window_max)

@@ -57,6 +57,7 @@ def _endpoint(fn: Handler, weight: Weight, signed: bool = False, order: bool = F
         sim = request.app[SIM]
         client = request.remote or "?"
         used = 0
+        order_count = 0
         try:
             injected = sim.faults.http_status()
             if injected is not None:
@@ -77,7 +78,7 @@ def _endpoint(fn: Handler, weight: Weight, signed: bool = False, order: bool = F
                     params, int(now * 1000), sim.settings.recv_window_max,
                 )
             if order:
-                sim.limiter.count_order(client, now)
+                order_count = sim.limiter.count_order(client, now)
             body = await fn(sim, params, account)
             response = _json(body)
         except SimError as exc:
@@ -86,6 +87,8 @@ def _endpoint(fn: Handler, weight: Weight, signed: bool = False, order: bool = F
             get_logger(component="sim").error("sim_rest_error", path=request.path, error=repr(exc))
             response = _json({"code": INTERNAL.code, "msg": INTERNAL.msg}, 500)
         response.headers["X-MBX-USED-WEIGHT-1M"] = str(used or sim.limiter.used(client, sim.now()))
+        if order_count:
+            response.headers["X-MBX-ORDER-COUNT-10S"] = str(order_count)
         return response
 
     return handler
@@ -251,6 +254,28 @@ async def open_orders(sim: Any, params: Params, account: Account | None) -> Any:
     return [protocol.order(o, sim.exchange.symbols[o.symbol]) for o in sorted(orders, key=lambda o: o.id)]
 
 
+async def all_orders(sim: Any, params: Params, account: Account | None) -> Any:
+    assert account is not None
+    sym = _symbol(sim, params)
+    assert sym is not None
+    rows = sorted(
+        (o for o in sim.exchange.orders.values() if o.account == account.name and o.symbol == sym.id),
+        key=lambda o: o.id,
+    )
+    if params.get("orderId"):
+        from_id = parse_int("orderId", params["orderId"])
+        rows = [o for o in rows if o.id >= from_id]
+    if params.get("startTime"):
+        start = parse_int("startTime", params["startTime"])
+        rows = [o for o in rows if o.time >= start]
+    if params.get("endTime"):
+        end = parse_int("endTime", params["endTime"])
+        rows = [o for o in rows if o.time <= end]
+    limit = _limit(params, 500, 1000)
+    rows = rows[:limit] if (params.get("orderId") or params.get("startTime")) else rows[-limit:]
+    return [protocol.order(o, sym) for o in rows]
+
+
 async def cancel_open_orders(sim: Any, params: Params, account: Account | None) -> Any:
     assert account is not None
     sym = _symbol(sim, params)
@@ -313,6 +338,7 @@ def routes() -> list[web.RouteDef]:
         web.delete(f"{p}/order", _endpoint(cancel_order, _const(1), signed=True)),
         web.get(f"{p}/order", _endpoint(get_order, _const(4), signed=True)),
         web.get(f"{p}/openOrders", _endpoint(open_orders, _by_symbol(6, 80), signed=True)),
+        web.get(f"{p}/allOrders", _endpoint(all_orders, _const(20), signed=True)),
         web.delete(f"{p}/openOrders", _endpoint(cancel_open_orders, _const(1), signed=True)),
         web.get(f"{p}/myTrades", _endpoint(my_trades, _const(20), signed=True)),
         web.get(f"{p}/account", _endpoint(account_info, _const(20), signed=True)),

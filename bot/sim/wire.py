@@ -34,6 +34,7 @@ class Connection:
         self.subscriptions: dict[int, str] = {}  # WS-API: subscription id -> account name
         self._queue: asyncio.Queue[str | None] = asyncio.Queue()
         self._max = max_backlog
+        self._closing = False
         self._task = asyncio.get_running_loop().create_task(self._writer())
 
     @property
@@ -41,9 +42,10 @@ class Connection:
         return self.ws.closed or self._task.done()
 
     def send(self, text: str) -> None:
-        if self.closed:
+        if self._closing or self.closed:
             return
         if self._queue.qsize() >= self._max:
+            self._closing = True
             self._queue.put_nowait(None)  # too slow: close after what is queued
             return
         self._queue.put_nowait(text)

@@ -62,6 +62,8 @@ async def test_order_lifecycle(client: Any, sim: SimServer) -> None:
     await client.cancel_all_orders("BTC/USDT")
     assert await client.fetch_open_orders("BTC/USDT") == []
     assert (await client.fetch_order(second["id"], "BTC/USDT"))["status"] == "canceled"
+    history = await client.fetch_orders("BTC/USDT")
+    assert [(o["id"], o["status"]) for o in history] == [(placed["id"], "canceled"), (second["id"], "canceled")]
     with pytest.raises(ccxt.OrderNotFound):
         await client.cancel_all_orders("BTC/USDT")  # nothing open: -2011 like Binance
     balance = await client.fetch_balance()
