@@ -99,6 +99,7 @@ class SimExchange:
         self.by_name: dict[str, SymbolState] = {}
         self.orders: dict[int, Order] = {}
         self.client_ids: dict[tuple[str, str, str], Order] = {}
+        self._open: dict[str, dict[int, Order]] = {}  # per account; pruned lazily
         self.fills: dict[str, dict[str, list[Fill]]] = {}
         self._next_order_id = 1
         self._next_house_id = -1
@@ -183,11 +184,10 @@ class SimExchange:
         return diff
 
     def open_orders(self, account: Account, symbol_id: str | None = None) -> list[Order]:
-        return [
-            o
-            for o in self.orders.values()
-            if o.account == account.name and o.is_open and (symbol_id is None or o.symbol == symbol_id)
-        ]
+        book = self._open.get(account.name, {})
+        for oid in [oid for oid, o in book.items() if not o.is_open]:
+            del book[oid]
+        return [o for o in book.values() if symbol_id is None or o.symbol == symbol_id]
 
     def find_order(
         self, account: Account, symbol_id: str, order_id: int | None, client_id: str | None
@@ -239,6 +239,8 @@ class SimExchange:
         lock_asset, lock = self._required_lock(sym, side, type_, lots, price, tif, quote_qty)
         if type_ == "MARKET" and side == BUY and quote_qty:
             lots = sum(q for _, q in self._quote_sweep(sym, quote_qty))
+            if lots == 0:
+                raise SimError(-2010, "Order book liquidity is less than LOT_SIZE filter minimum quantity.")
         if self.ledger.accounts[account.name].free.get(lock_asset, 0) < lock:
             raise SimError(-2010, INSUFFICIENT)
         order = Order(
@@ -263,6 +265,8 @@ class SimExchange:
         self._touch(account.name, sym)
         self._report(order, "NEW", None)
         fills = self._execute(sym, order)
+        if order.is_open:
+            self._open.setdefault(account.name, {})[order.id] = order
         self._seal(sym)
         self._flush_balances()
         return order, fills

@@ -251,3 +251,15 @@ def test_informed_takers_trade_with_the_next_move() -> None:
             total += 1
             agree += (buys == n) if move > 0 else (buys == 0)
     assert total > 50 and agree == total
+
+
+def test_market_buy_by_quote_amount_spends_at_most_the_budget(ex: SimExchange) -> None:
+    maker, taker = acct(ex, "k1"), acct(ex, "k2")
+    ex.place_order(maker, "BTCUSDT", "SELL", "LIMIT", 1000, 3000000, "GTC", "a", 1)
+    budget = 100 * ATOMS  # 100 USDT buys 333 lots of 0.00001 BTC at 30000
+    order, fills = ex.place_order(taker, "BTCUSDT", "BUY", "MARKET", 0, 0, "GTC", "t", 2, quote_qty=budget)
+    assert order.status == "FILLED" and order.executed == 333
+    assert sum(f.quote for f in fills) == 333 * 3000000 * ex.symbols["BTCUSDT"].k <= budget
+    assert taker.locked.get("USDT", 0) == 0
+    with pytest.raises(SimError):  # less than one lot's worth
+        ex.place_order(taker, "BTCUSDT", "BUY", "MARKET", 0, 0, "GTC", "t2", 3, quote_qty=ATOMS // 10)
