@@ -14,7 +14,10 @@ try:  # orjson ships with ccxt; fall back to the standard library
     import orjson
 
     def dumps(obj: Any) -> str:
-        return orjson.dumps(obj).decode()
+        try:
+            return orjson.dumps(obj).decode()
+        except TypeError:  # e.g. integers beyond 64 bits, which orjson refuses
+            return json.dumps(obj, separators=(",", ":"))
 
 except ImportError:  # pragma: no cover
 
@@ -23,6 +26,17 @@ except ImportError:  # pragma: no cover
 
 
 SIM: web.AppKey[Any] = web.AppKey("sim")  # the SimServer, for handlers
+
+
+def request_id(value: Any) -> Any:
+    """A client's request id if Binance would accept it (int64, or a short string), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and -(2**63) <= value < 2**63:
+        return value
+    if isinstance(value, str) and len(value) <= 36:
+        return value
+    return None
 
 
 class Connection:

@@ -16,7 +16,7 @@ from aiohttp import WSMsgType, web
 from bot.sim.accounts import Account
 from bot.sim.auth import check_ws
 from bot.sim.events import SimError
-from bot.sim.wire import SIM, Connection, dumps
+from bot.sim.wire import SIM, Connection, dumps, request_id
 
 
 def _reply(req_id: Any, result: Any) -> str:
@@ -78,7 +78,9 @@ class UserHub:
             return _error(None, -1100, "Malformed request: invalid JSON.")
         if not isinstance(msg, dict):
             return _error(None, -1100, "Malformed request: expected a JSON object.")
-        req_id = msg.get("id")
+        req_id = request_id(msg.get("id"))
+        if req_id is None and msg.get("id") is not None:
+            return _error(None, -1100, "Malformed request: 'id' must be an int64 or a string of up to 36 characters.")
         method = msg.get("method")
         params = msg.get("params", {})
         if not isinstance(params, dict):
@@ -117,10 +119,13 @@ async def handle(request: web.Request) -> web.WebSocketResponse:
     try:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
-                conn.send(
-                    hub.handle_text(conn, msg.data, sim.exchange.ledger.by_key, sim.now_ms,
-                                    sim.settings.recv_window_max)
-                )
+                try:
+                    reply = hub.handle_text(
+                        conn, msg.data, sim.exchange.ledger.by_key, sim.now_ms, sim.settings.recv_window_max
+                    )
+                except Exception:  # never drop the connection over one bad message
+                    reply = _error(None, -1000, "An unknown error occurred while processing the request.", 500)
+                conn.send(reply)
             elif msg.type == WSMsgType.BINARY:
                 conn.send(_error(None, -1100, "Malformed request: binary frames are not supported."))
     finally:

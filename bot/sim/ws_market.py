@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from bot.sim.wire import SIM, Connection, dumps
+from bot.sim.wire import SIM, Connection, dumps, request_id
 
 CHANNELS = {"depth": "depth", "depth@100ms": "depth", "trade": "trade", "bookTicker": "bookTicker",
             "ticker": "ticker", "miniTicker": "miniTicker"}
@@ -80,9 +80,9 @@ class MarketHub:
             return _error(3, "Invalid JSON: expected value at line 1 column 1", None)
         if not isinstance(msg, dict):
             return _error(3, "Invalid request: request must be an object", None)
-        req_id = msg.get("id")
-        if req_id is not None and (isinstance(req_id, bool) or not isinstance(req_id, int | str)):
-            return _error(3, "Invalid request: invalid value for 'id'", None)
+        req_id = request_id(msg.get("id"))
+        if req_id is None and msg.get("id") is not None:
+            return _error(3, "Invalid request: 'id' must be an int64 or a string of up to 36 characters", None)
         method = msg.get("method")
         params = msg.get("params", [])
         if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
@@ -113,7 +113,10 @@ async def handle(request: web.Request) -> web.WebSocketResponse:
     try:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
-                conn.send(hub.handle_text(conn, msg.data))
+                try:
+                    conn.send(hub.handle_text(conn, msg.data))
+                except Exception:  # never drop the connection over one bad message
+                    conn.send(_error(3, "Invalid request", None))
             elif msg.type == WSMsgType.BINARY:
                 conn.send(_error(3, "Invalid request: binary frames are not supported", None))
     finally:
