@@ -39,6 +39,12 @@ class RateLimiter:
     def used(self, key: str, now: float) -> int:
         return self._client(key, now).used
 
+    def retry_after(self, key: str, now: float) -> int:
+        """Whole seconds until the client may send again (end of ban or of the weight window)."""
+        c = self._client(key, now)
+        until = c.banned_until if c.banned_until > now else (c.window + 1) * 60
+        return max(1, int(until - now + 0.999))
+
     def charge(self, key: str, weight: int, now: float) -> int:
         """Add ``weight``; returns the window's used weight or raises SimError(429/418)."""
         s = self.settings

@@ -65,7 +65,10 @@ def _endpoint(fn: Handler, weight: Weight, signed: bool = False, order: bool = F
             query_raw = request.rel_url.raw_query_string
             body_raw = ""
             if request.can_read_body:
-                body_raw = await request.text()
+                try:
+                    body_raw = (await request.read()).decode("utf-8")
+                except UnicodeDecodeError:
+                    raise SimError(-1100, "Illegal characters found in a parameter.") from None
             params: Params = dict(parse_qsl(query_raw, keep_blank_values=True))
             if body_raw:
                 params.update(parse_qsl(body_raw, keep_blank_values=True))
@@ -83,6 +86,8 @@ def _endpoint(fn: Handler, weight: Weight, signed: bool = False, order: bool = F
             response = _json(body)
         except SimError as exc:
             response = _json({"code": exc.code, "msg": exc.msg}, exc.status)
+            if exc.status in (418, 429) and exc.code == -1003:
+                response.headers["Retry-After"] = str(sim.limiter.retry_after(client, sim.now()))
         except Exception as exc:  # a bug must not take the server down
             get_logger(component="sim").error("sim_rest_error", path=request.path, error=repr(exc))
             response = _json({"code": INTERNAL.code, "msg": INTERNAL.msg}, 500)

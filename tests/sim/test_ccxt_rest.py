@@ -141,6 +141,7 @@ async def test_weight_exceeded_is_ddos_protection(make_client: Callable[..., Any
         with pytest.raises(ccxt.DDoSProtection) as banned:
             await ex.fetch_order_book("BTC/USDT", 5)
         assert "418" in str(banned.value)
+        assert int(ex.last_response_headers["Retry-After"]) >= 1
 
 
 async def test_used_weight_header(sim: SimServer, client: Any) -> None:

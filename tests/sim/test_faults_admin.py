@@ -118,6 +118,7 @@ async def test_malformed_rest_requests_get_binance_errors(sim: SimServer) -> Non
              {"X-MBX-APIKEY": sim.api_key}, 400, -1102),  # no signature
             ("GET", "/api/v3/account?timestamp=1&signature=00", None, {"X-MBX-APIKEY": sim.api_key}, 400, -1022),
             ("GET", "/api/v3/nothing", None, {}, 404, -1000),
+            ("POST", "/api/v3/order", b"symbol=\xff\xfe", {}, 400, -1100),
         ]
         for method, path, body, headers, status, code in cases:
             async with http.request(method, f"{sim.url}{path}", data=body, headers=headers) as resp:
