@@ -100,14 +100,15 @@ def check_ws(by_key: Mapping[str, Account], params: Mapping[str, Any], now_ms: i
     signature = params.get("signature")
     if not isinstance(signature, str) or not signature:
         raise SimError(-1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.")
-    payload = "&".join(f"{k}={_ws_value(v)}" for k, v in sorted(params.items()) if k != "signature")
+    payload = "&".join(f"{k}={ws_value(v)}" for k, v in sorted(params.items()) if k != "signature")
     if not hmac.compare_digest(sign(account.api_secret, payload), signature.lower()):
         raise BAD_SIGNATURE
     check_time(params, now_ms, recv_window_max)
     return account
 
 
-def _ws_value(value: Any) -> str:
+def ws_value(value: Any) -> str:
+    """A JSON parameter value as it appears in the signed payload (booleans as true/false)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

@@ -2,19 +2,24 @@
 
 After a signed subscribe, the connection receives ``{"subscriptionId": n, "event": {...}}`` for every
 ``executionReport`` and ``outboundAccountPosition`` of that account. Also answers ``ping``, ``time``,
-``userDataStream.unsubscribe`` and ``session.subscriptions``. Every bad message gets an error reply.
+``userDataStream.unsubscribe`` and ``session.subscriptions``, and the signed trading requests
+``order.place``, ``order.cancel``, ``order.status``, ``openOrders.status``, ``openOrders.cancelAll``,
+``account.status``, ``myTrades`` and ``allOrders`` (same rules, weights and faults as REST; each runs as
+its own task, so replies may come out of order). Every bad message gets an error reply.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from bot.sim import rest
 from bot.sim.accounts import Account
-from bot.sim.auth import check_ws
+from bot.sim.auth import check_ws, ws_value
 from bot.sim.events import SimError
 from bot.sim.wire import SIM, Connection, dumps, request_id
 
@@ -109,6 +114,50 @@ class UserHub:
             return _error(req_id, -1100, "Malformed request: bad parameter value.")
 
 
+# method -> (REST handler, request weight, counts as a new order)
+TRADING: dict[str, tuple[rest.Handler, int, bool]] = {
+    "order.place": (rest.new_order, 1, True),
+    "order.cancel": (rest.cancel_order, 1, False),
+    "order.status": (rest.get_order, 4, False),
+    "openOrders.status": (rest.open_orders, 6, False),
+    "openOrders.cancelAll": (rest.cancel_open_orders, 1, False),
+    "account.status": (rest.account_info, 20, False),
+    "myTrades": (rest.my_trades, 20, False),
+    "allOrders": (rest.all_orders, 20, False),
+}
+_NOT_PARAMS = frozenset({"apiKey", "signature", "timestamp", "recvWindow", "returnRateLimits"})
+
+
+def _trading_request(text: str) -> dict[str, Any] | None:
+    try:
+        msg = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(msg, dict) and msg.get("method") in TRADING and isinstance(msg.get("params"), dict):
+        return msg
+    return None
+
+
+async def _trade(sim: Any, conn: Connection, client: str, msg: dict[str, Any]) -> None:
+    """Run one signed trading request through the REST handler and reply on ``conn``."""
+    req_id = request_id(msg.get("id"))
+    fn, weight, is_order = TRADING[msg["method"]]
+    params: dict[str, Any] = msg["params"]
+    try:
+        now = sim.now()
+        sim.limiter.charge(client, weight, now)
+        account = check_ws(sim.exchange.ledger.by_key, params, int(now * 1000), sim.settings.recv_window_max)
+        if is_order:
+            sim.limiter.count_order(client, now)
+        plain = {k: ws_value(v) for k, v in params.items() if k not in _NOT_PARAMS and v is not None}
+        reply = _reply(req_id, await fn(sim, plain, account))
+    except SimError as exc:
+        reply = _error(req_id, exc.code, exc.msg, exc.status)
+    except Exception:  # a bug must not take the connection down
+        reply = _error(req_id, -1000, "An unknown error occurred while processing the request.", 500)
+    conn.send(reply)
+
+
 async def handle(request: web.Request) -> web.WebSocketResponse:
     sim = request.app[SIM]
     hub: UserHub = sim.user_hub
@@ -116,9 +165,17 @@ async def handle(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
     conn = Connection(ws)
     hub.connections.add(conn)
+    client = request.remote or "?"
+    pending: set[asyncio.Task[None]] = set()
     try:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
+                trading = _trading_request(msg.data)
+                if trading is not None:
+                    task = asyncio.get_running_loop().create_task(_trade(sim, conn, client, trading))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+                    continue
                 try:
                     reply = hub.handle_text(
                         conn, msg.data, sim.exchange.ledger.by_key, sim.now_ms, sim.settings.recv_window_max
@@ -129,6 +186,8 @@ async def handle(request: web.Request) -> web.WebSocketResponse:
             elif msg.type == WSMsgType.BINARY:
                 conn.send(_error(None, -1100, "Malformed request: binary frames are not supported."))
     finally:
+        for task in list(pending):
+            task.cancel()
         hub.drop(conn)
         await conn.close()
     return ws

@@ -128,3 +128,30 @@ async def test_dropped_sockets_surface_as_network_errors_and_reconnect(client: A
         for _ in range(5):
             await client.watch_order_book("BTC/USDT")
     await _assert_matches_rest(client, sim)
+
+
+async def test_unwatch_then_watch_again(client: Any, sim: SimServer) -> None:
+    async with asyncio.timeout(WAIT):
+        await client.watch_order_book("BTC/USDT")
+        await client.un_watch_order_book("BTC/USDT")
+        await _until(lambda: not sim.market_hub.has("BTCUSDT:depth"))
+        await client.watch_trades("BTC/USDT")  # the connection is still usable
+        for _ in range(5):
+            await client.watch_order_book("BTC/USDT")
+    await _assert_matches_rest(client, sim)
+
+
+async def test_trading_over_the_websocket_api(client: Any, sim: SimServer) -> None:
+    async with asyncio.timeout(WAIT):
+        placed = await client.create_order_ws("BTC/USDT", "limit", "buy", 0.001, 20000, {"clientOrderId": "ws-1"})
+        assert placed["status"] == "open" and placed["clientOrderId"] == "ws-1"
+        assert [o["id"] for o in await client.fetch_open_orders_ws("BTC/USDT")] == [placed["id"]]
+        fetched = await client.fetch_order_ws(placed["id"], "BTC/USDT")
+        assert fetched["price"] == 20000 and fetched["amount"] == 0.001
+        assert (await client.fetch_balance())["USDT"]["used"] == 20
+        canceled = await client.cancel_order_ws(placed["id"], "BTC/USDT")
+        assert canceled["status"] == "canceled"
+        with pytest.raises(ccxt.OrderNotFound):
+            await client.cancel_order_ws(placed["id"], "BTC/USDT")
+        with pytest.raises(ccxt.InsufficientFunds):
+            await client.create_order_ws("BTC/USDT", "limit", "sell", 5, 40000)
