@@ -48,6 +48,7 @@ class SimServer:
         self._runner: web.AppRunner | None = None
         self._clock: asyncio.Task[None] | None = None
         self._touch: dict[str, tuple[int | None, int | None, int, int]] = {}
+        self.published_depth: dict[str, int] = {}  # symbol id -> ``u`` of the last depth diff sent
         self._next_ticker = 0.0
         self._log = get_logger(component="sim")
 
@@ -165,6 +166,7 @@ class SimServer:
             channel = f"{sym_id}:depth"
             if diff is not None and hub.has(channel) and not self.faults.gap():
                 hub.publish(channel, dumps(protocol.depth_update(diff)))
+                self.published_depth[sym_id] = diff.last
             book = sym.book
             touch = (book.best("BUY"), book.best("SELL"), book.qty["BUY"].get(book.best("BUY") or 0, 0),
                      book.qty["SELL"].get(book.best("SELL") or 0, 0))

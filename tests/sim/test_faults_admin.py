@@ -53,7 +53,7 @@ async def test_frozen_feed_then_resume_without_gap(client: Any, sim: SimServer) 
         for _ in range(3):
             await client.watch_order_book("BTC/USDT")
     sim.set_faults(frozen=True)
-    await asyncio.sleep(0.05)  # let an in-flight diff land
+    await _until(lambda: client.orderbooks["BTC/USDT"]["nonce"] == sim.published_depth["BTCUSDT"])
     seen = client.orderbooks["BTC/USDT"]["nonce"]
     sym = sim.exchange.by_name["BTC/USDT"]
     await _until(lambda: sym.update_id > seen + 10)  # matching goes on ...
