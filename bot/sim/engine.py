@@ -100,7 +100,8 @@ class SimExchange:
         self.orders: dict[int, Order] = {}
         self.client_ids: dict[tuple[str, str, str], Order] = {}
         self._open: dict[str, dict[int, Order]] = {}  # per account; pruned lazily
-        self.fills: dict[str, dict[str, list[Fill]]] = {}
+        self.fills: dict[str, dict[str, deque[Fill]]] = {}
+        self._closed: deque[Order] = deque()  # finished orders, oldest first, pruned past order_history
         self._next_order_id = 1
         self._next_house_id = -1
         self._touched: dict[str, set[str]] = {}
@@ -202,7 +203,7 @@ class SimExchange:
         return order
 
     def my_trades(self, account: Account, symbol_id: str) -> list[Fill]:
-        return self.fills.get(account.name, {}).get(symbol_id, [])
+        return list(self.fills.get(account.name, {}).get(symbol_id, ()))
 
     def total_funds(self) -> dict[str, int]:
         return self.ledger.total_funds()
@@ -356,6 +357,7 @@ class SimExchange:
     def _expire(self, sym: SymbolState, order: Order) -> None:
         self._release(sym, order)
         order.status = "EXPIRED"
+        self._finished(order)
         order.update_time = self.now
         self._report(order, "EXPIRED", None)
 
@@ -363,6 +365,7 @@ class SimExchange:
         sym.book.remove(order)
         self._release(sym, order)
         order.status = status
+        self._finished(order)
         order.update_time = self.now
         if order.account == HOUSE:
             sym.house_orders.pop((order.side, order.price), None)
@@ -403,6 +406,8 @@ class SimExchange:
                 self.ledger.receive(acct, sym.quote, quote, fee)
             order.cum_quote += quote
             order.status = "FILLED" if order.remaining == 0 else "PARTIALLY_FILLED"
+            if order.status == "FILLED":
+                self._finished(order)
             order.update_time = self.now
             if order.status == "FILLED" and order.locked:
                 self._release(sym, order)  # a MARKET buy's rounding remainder
@@ -423,7 +428,8 @@ class SimExchange:
                 is_buyer=order.side == BUY,
                 is_maker=is_maker,
             )
-            self.fills[acct.name].setdefault(sym.id, []).append(fill)
+            history = self.settings.trade_history_per_account
+            self.fills[acct.name].setdefault(sym.id, deque(maxlen=history)).append(fill)
             self._touch(acct.name, sym)
             self._report(order, "TRADE", fill)
             if not is_maker:
@@ -525,6 +531,18 @@ class SimExchange:
                 sym.house_orders[(side, price)] = order
 
     # -- internals: bookkeeping ------------------------------------------------------------
+    def _finished(self, order: Order) -> None:
+        """Remember a finished order for queries, forgetting the oldest past ``order_history``."""
+        if order.account == HOUSE:
+            return
+        self._closed.append(order)
+        while len(self._closed) > self.settings.order_history:
+            old = self._closed.popleft()
+            self.orders.pop(old.id, None)
+            key = (old.account, old.symbol, old.client_id)
+            if self.client_ids.get(key) is old:
+                del self.client_ids[key]
+
     def _seal(self, sym: SymbolState) -> None:
         """Close one command's book changes under a new update id."""
         if sym.book.dirty:

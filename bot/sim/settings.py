@@ -127,6 +127,8 @@ class SimSettings(_Model):
     faults: FaultSettings = Field(default_factory=FaultSettings)
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     trade_history: int = Field(1000, ge=10, description="public trades kept per symbol")
+    order_history: int = Field(100000, ge=10, description="finished orders kept for GET /order and allOrders")
+    trade_history_per_account: int = Field(100000, ge=10, description="fills kept per account and symbol")
     admin: bool = Field(True, description="serve /admin on loopback")
 
     @model_validator(mode="after")

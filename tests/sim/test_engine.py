@@ -263,3 +263,21 @@ def test_market_buy_by_quote_amount_spends_at_most_the_budget(ex: SimExchange) -
     assert taker.locked.get("USDT", 0) == 0
     with pytest.raises(SimError):  # less than one lot's worth
         ex.place_order(taker, "BTCUSDT", "BUY", "MARKET", 0, 0, "GTC", "t2", 3, quote_qty=ATOMS // 10)
+
+
+def test_finished_orders_are_forgotten_past_the_history_limit() -> None:
+    spec = SymbolSpec(base="BTC", quote="USDT", taker_rate=0, volatility=0)
+    ex = SimExchange(_settings(symbols={"BTC/USDT": spec}, order_history=10), 0)
+    a = acct(ex, "k1")
+    ids = []
+    for i in range(15):
+        order, _ = ex.place_order(a, "BTCUSDT", "BUY", "LIMIT", 100, 2900000, "GTC", f"c{i}", i)
+        ex.cancel_order(a, "BTCUSDT", order.id, None, i)
+        ids.append(order.id)
+    resting, _ = ex.place_order(a, "BTCUSDT", "BUY", "LIMIT", 100, 2900000, "GTC", "open", 99)
+    assert [i for i in ids if i in ex.orders] == ids[5:]
+    assert resting.id in ex.orders and ex.open_orders(a) == [resting]
+    with pytest.raises(SimError) as err:
+        ex.find_order(a, "BTCUSDT", None, "c0")
+    assert err.value.code == -2013
+    assert ex.find_order(a, "BTCUSDT", None, "c14").status == "CANCELED"
