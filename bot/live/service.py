@@ -65,6 +65,14 @@ def _secret(value: Any) -> str | None:
     return text or None
 
 
+def sim_settings(settings: Settings) -> Any:
+    """The ``[sim]`` section (the simulated exchange's own defaults when the settings have none)."""
+    from bot.sim.settings import SimSettings
+
+    sim = getattr(settings, "sim", None)
+    return sim if isinstance(sim, SimSettings) else SimSettings()
+
+
 @contextlib.asynccontextmanager
 async def open_endpoint(settings: Settings) -> AsyncIterator[Endpoint]:
     """Resolve the venue; start (and finally stop) an in-process sim when none is configured."""
@@ -74,7 +82,7 @@ async def open_endpoint(settings: Settings) -> AsyncIterator[Endpoint]:
     if venue.kind == "sim" and not venue.url:
         from bot.sim.server import start_sim
 
-        server = await start_sim(settings)
+        server = await start_sim(sim_settings(settings))
         try:
             yield Endpoint("sim", venue.exchange, server.url, key or server.api_key,
                            secret or _secret(server.api_secret), password, sim=server)
@@ -83,7 +91,7 @@ async def open_endpoint(settings: Settings) -> AsyncIterator[Endpoint]:
         return
     if venue.kind == "sim":
         if key is None or secret is None:
-            account = settings.sim.accounts[0]
+            account = sim_settings(settings).accounts[0]
             key, secret = key or account.api_key, secret or account.api_secret.get_secret_value()
         yield Endpoint("sim", venue.exchange, venue.url, key, secret, password)
         return

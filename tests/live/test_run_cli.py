@@ -1,0 +1,75 @@
+"""`mmbot run` as the operator sees it: exit codes, one-line errors, the summary."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+import pytest
+
+from bot.cli import main
+from tests.live.conftest import fast_sim, started
+
+
+async def _mmbot(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MMBOT_")}
+    full_env.update(env or {})
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", *args, env=full_env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+def _sim_env(url: str, key: str, secret: str) -> dict[str, str]:
+    return {"MMBOT_VENUE__URL": url, "MMBOT_VENUE__API_KEY": key, "MMBOT_VENUE__API_SECRET": secret,
+            "MMBOT_EXECUTION__ORDER_SIZE": "0.002"}
+
+
+async def test_unknown_symbol_and_bad_keys_are_one_line_errors() -> None:
+    sim = await started(fast_sim())
+    try:
+        code, _out, err = await _mmbot("run", "--duration", "2", "--symbol", "NOPE/USDT",
+                                       env=_sim_env(sim.url, sim.api_key, sim.api_secret))
+        assert code == 2
+        assert err.strip().count("\n") == 0 and "Traceback" not in err
+        assert err.startswith("mmbot: unknown symbol 'NOPE/USDT'") and "BTC/USDT" in err
+
+        code, _out, err = await _mmbot("run", "--duration", "2", env=_sim_env(sim.url, sim.api_key, "wrong-secret"))
+        assert code == 2
+        assert err.strip().count("\n") == 0 and "Traceback" not in err
+        assert err.startswith("mmbot: the venue rejected the API keys")
+        assert "wrong-secret" not in err
+    finally:
+        await sim.stop()
+
+
+def test_testnet_without_keys_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in list(os.environ):
+        if name.startswith("MMBOT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("MMBOT_VENUE__KIND", "testnet")
+    assert main(["run", "--duration", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "MMBOT_VENUE__API_KEY" in err and "MMBOT_VENUE__API_SECRET" in err
+
+
+def test_bad_duration_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--duration", "-3"])
+    assert exc.value.code == 2
+    assert "--duration" in capsys.readouterr().err
+
+
+async def test_default_run_quotes_and_leaves_no_orders() -> None:
+    """`mmbot run` with no config: the in-process sim, JSON logs (not a terminal), a summary, exit 0."""
+    code, out, err = await _mmbot("run", "--duration", "4")
+    assert code == 0, err
+    assert '"event": "order_placed"' in out and '"event": "inventory"' in out
+    assert "mmbot run summary" in out
+    assert "open orders left: none (confirmed with the venue)" in out
+    assert "matches" in out and "MISMATCH" not in out

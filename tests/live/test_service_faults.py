@@ -1,0 +1,77 @@
+"""End to end under venue faults: dropped sockets, sequence gaps, rate limits."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from datetime import datetime
+
+from bot.live.service import Service
+from bot.sim.server import SimServer
+from bot.sim.settings import RateLimitSettings
+from tests.live.conftest import START_BTC, bot_overrides, fast_sim, run_bot, started, venue_view
+
+
+async def _until(predicate, limit: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    """Wait until ``predicate()`` holds (checked every 50 ms), at most ``limit`` seconds."""
+    for _ in range(int(limit / 0.05)):
+        if predicate():
+            return
+        await asyncio.sleep(0.05)
+
+
+async def test_dropped_sockets_and_sequence_gaps_are_survived() -> None:
+    sim = await started(fast_sim(seed=3))
+    marks: dict[str, int] = {}
+
+    async def faults(service: Service) -> None:
+        await _until(lambda: bool(service.runs) and service.runs[0].inventory.fills >= 2)
+        run = service.runs[0]
+        marks["fills_before_drop"] = run.inventory.fills
+        sim.set_faults(drop_now=True)
+        await asyncio.sleep(1.5)
+        marks["books_before_gap"] = run.state.books
+        sim.set_faults(gap_next=2)
+        await asyncio.sleep(1.5)
+        marks["books_after_gap"] = run.state.books
+        marks["fills_after_faults"] = run.inventory.fills
+
+    try:
+        run = await run_bot(bot_overrides(sim), duration=7.0, during=faults)
+        open_orders, btc = await venue_view(sim)
+    finally:
+        await sim.stop()
+    errors = run.events("feed_error")
+    kinds = {e["error"] for e in errors}
+    assert "ChecksumError" in kinds, kinds  # the gap was detected ...
+    assert any(e["feed"] == "book" for e in run.events("feed_resynced"))  # ... and the book resynced
+    assert any(e["feed"] != "book" for e in errors)  # the dropped sockets hit the user streams too
+    assert marks["books_after_gap"] > marks["books_before_gap"]  # books keep arriving after the gap
+    s = run.summary.symbols[0]
+    assert s.fills > marks["fills_after_faults"] >= marks["fills_before_drop"]  # still trading afterwards
+    assert s.q_exact == btc - START_BTC  # no fill lost or double counted across the reconnects
+    assert run.summary.open_orders_left == 0 and not [o for o in open_orders if o["clientOrderId"].startswith("mmbot-")]
+
+
+async def test_order_rate_limit_leads_to_backoff_not_a_ban() -> None:
+    """The venue allows 12 new orders per 10 s; the bot is allowed to try 20 per second."""
+    settings = fast_sim(seed=5)
+    settings.rate_limits = RateLimitSettings(orders_per_10s=12, ban_after=3, ban_seconds=30.0)
+    sim: SimServer = await started(settings)
+    try:
+        run = await run_bot(bot_overrides(sim, execution={"requote_ticks": 0}), duration=6.0)
+        open_orders, btc = await venue_view(sim)
+    finally:
+        await sim.stop()
+    limited = run.events("rate_limited")
+    assert limited, "the venue's limit was never reached"
+    backoffs = [e["backoff"] for e in limited]
+    assert all(b > a for a, b in itertools.pairwise(backoffs))  # the delay grows with each hit
+    stamps = [datetime.fromisoformat(e["timestamp"]) for e in limited]
+    for (t0, t1), wait in zip(itertools.pairwise(stamps), backoffs, strict=False):
+        assert (t1 - t0).total_seconds() >= 0.9 * wait  # nothing was sent while backing off
+    assert len(limited) <= 5  # a handful of hits in 6 s, not a storm
+    texts = " ".join(str(e.get("detail", "")) for e in run.log)
+    assert "banned" not in texts  # never a 418
+    assert run.summary.open_orders_left == 0 and not [o for o in open_orders if o["clientOrderId"].startswith("mmbot-")]
+    assert run.summary.symbols[0].q_exact == btc - START_BTC
