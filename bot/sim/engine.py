@@ -15,6 +15,7 @@ ids, so funds are conserved across everyone: see ``Ledger.total_funds``.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -592,6 +593,6 @@ class SimExchange:
         )
 
     @staticmethod
-    def _level_atoms(sym: SymbolState):  # type: ignore[no-untyped-def]
+    def _level_atoms(sym: SymbolState) -> Callable[[int, int], tuple[int, int]]:
         ta, sa = sym.tick_atoms, sym.step_atoms
         return lambda p, q: (p * ta, q * sa)

@@ -52,7 +52,9 @@ def _json(body: Any, status: int = 200) -> web.Response:
     return web.Response(text=dumps(body), status=status, content_type="application/json")
 
 
-def _endpoint(fn: Handler, weight: Weight, signed: bool = False, order: bool = False):  # type: ignore[no-untyped-def]
+def _endpoint(
+    fn: Handler, weight: Weight, signed: bool = False, order: bool = False
+) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
         sim = request.app[SIM]
         client = request.remote or "?"
@@ -108,17 +110,19 @@ def _injected(status: int) -> web.Response:
 
 
 # -- helpers -------------------------------------------------------------------------------
-def _symbol(sim: Any, params: Params, required: bool = True) -> SymbolState | None:
+def _symbol(sim: Any, params: Params) -> SymbolState:
     raw = params.get("symbol")
     if not raw:
-        if required:
-            raise missing("symbol")
-        return None
-    return sim.exchange.symbol(raw)
+        raise missing("symbol")
+    return sim.exchange.symbol(raw)  # type: ignore[no-any-return]
+
+
+def _optional_symbol(sim: Any, params: Params) -> SymbolState | None:
+    return _symbol(sim, params) if params.get("symbol") else None
 
 
 def _symbols(sim: Any, params: Params) -> list[SymbolState]:
-    sym = _symbol(sim, params, required=False)
+    sym = _optional_symbol(sim, params)
     if sym is not None:
         return [sym]
     raw = params.get("symbols")
@@ -167,14 +171,12 @@ async def exchange_info(sim: Any, params: Params, _a: Account | None) -> Any:
 
 async def depth(sim: Any, params: Params, _a: Account | None) -> Any:
     sym = _symbol(sim, params)
-    assert sym is not None
     last, bids, asks = sim.exchange.depth(sym.id, _limit(params, 100, 5000))
     return protocol.depth(last, bids, asks)
 
 
 async def trades(sim: Any, params: Params, _a: Account | None) -> Any:
     sym = _symbol(sim, params)
-    assert sym is not None
     limit = _limit(params, 500, 1000)
     rows = list(sym.trades)[-limit:]
     return [protocol.trade(t) for t in rows]
@@ -183,7 +185,6 @@ async def trades(sim: Any, params: Params, _a: Account | None) -> Any:
 async def agg_trades(sim: Any, params: Params, _a: Account | None) -> Any:
     """Every trade is its own aggregate (a = f = l = trade id)."""
     sym = _symbol(sim, params)
-    assert sym is not None
     rows = list(sym.trades)
     if params.get("fromId"):
         from_id = parse_int("fromId", params["fromId"])
@@ -219,7 +220,6 @@ async def ticker_price(sim: Any, params: Params, _a: Account | None) -> Any:
 async def new_order(sim: Any, params: Params, account: Account | None) -> Any:
     assert account is not None
     sym = _symbol(sim, params)
-    assert sym is not None
     req = parse_new_order(sym, params)
     if sim.faults.reject_order():
         raise SimError(-2010, "Order was rejected by the venue (injected fault).")
@@ -236,7 +236,6 @@ async def new_order(sim: Any, params: Params, account: Account | None) -> Any:
 async def cancel_order(sim: Any, params: Params, account: Account | None) -> Any:
     assert account is not None
     sym = _symbol(sim, params)
-    assert sym is not None
     oid, cid = _order_ref(params)
     order = sim.exchange.cancel_order(account, sym.id, oid, cid, sim.now_ms())
     sim.dispatch()
@@ -247,14 +246,13 @@ async def cancel_order(sim: Any, params: Params, account: Account | None) -> Any
 async def get_order(sim: Any, params: Params, account: Account | None) -> Any:
     assert account is not None
     sym = _symbol(sim, params)
-    assert sym is not None
     oid, cid = _order_ref(params)
     return protocol.order(sim.exchange.find_order(account, sym.id, oid, cid), sym)
 
 
 async def open_orders(sim: Any, params: Params, account: Account | None) -> Any:
     assert account is not None
-    sym = _symbol(sim, params, required=False)
+    sym = _optional_symbol(sim, params)
     orders = sim.exchange.open_orders(account, sym.id if sym else None)
     return [protocol.order(o, sim.exchange.symbols[o.symbol]) for o in sorted(orders, key=lambda o: o.id)]
 
@@ -262,7 +260,6 @@ async def open_orders(sim: Any, params: Params, account: Account | None) -> Any:
 async def all_orders(sim: Any, params: Params, account: Account | None) -> Any:
     assert account is not None
     sym = _symbol(sim, params)
-    assert sym is not None
     rows = sorted(
         (o for o in sim.exchange.orders.values() if o.account == account.name and o.symbol == sym.id),
         key=lambda o: o.id,
@@ -284,7 +281,6 @@ async def all_orders(sim: Any, params: Params, account: Account | None) -> Any:
 async def cancel_open_orders(sim: Any, params: Params, account: Account | None) -> Any:
     assert account is not None
     sym = _symbol(sim, params)
-    assert sym is not None
     orders = sim.exchange.cancel_all(account, sym.id, sim.now_ms())
     sim.dispatch()
     await _slow_ack(sim)
@@ -294,7 +290,6 @@ async def cancel_open_orders(sim: Any, params: Params, account: Account | None) 
 async def my_trades(sim: Any, params: Params, account: Account | None) -> Any:
     assert account is not None
     sym = _symbol(sim, params)
-    assert sym is not None
     rows = sim.exchange.my_trades(account, sym.id)
     if params.get("orderId"):
         oid = parse_int("orderId", params["orderId"])

@@ -165,3 +165,20 @@ async def test_two_accounts_trade_with_each_other(make_client: Callable[..., Any
     (mt,) = await maker.fetch_my_trades("BTC/USDT")
     assert mt["takerOrMaker"] == "maker" and mt["price"] == price and mt["side"] == "buy"
     assert mt["fee"]["cost"] == pytest.approx(0.002 * 0.001)
+
+
+async def test_plain_async_ccxt_works_too(sim: SimServer) -> None:
+    """ccxt.async_support (not pro) with the same URL overrides trades against the simulator."""
+    import ccxt.async_support as ccxt_async
+
+    ex = ccxt_async.binance({"apiKey": sim.api_key, "secret": sim.api_secret,
+                             "options": {"defaultType": "spot", "fetchMarkets": {"types": ["spot"]}}})
+    ex.set_sandbox_mode(True)
+    ex.urls["api"]["public"] = ex.urls["api"]["private"] = f"{sim.url}/api/v3"
+    try:
+        await ex.load_markets()
+        order = await ex.create_order("ETH/USDT", "limit", "sell", 0.01, 3000)
+        assert order["status"] == "open"
+        assert (await ex.cancel_order(order["id"], "ETH/USDT"))["status"] == "canceled"
+    finally:
+        await ex.close()
