@@ -15,6 +15,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# `make run` quotes against the in-process simulated exchange until Ctrl-C;
+# pass flags with ARGS, e.g. `make run ARGS="--duration 30"` or `make run ARGS="--config config/sim.toml"`.
+run: $(STAMP)
+	$(BIN)/mmbot run $(ARGS)
+
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 

@@ -73,3 +73,18 @@ async def test_default_run_quotes_and_leaves_no_orders() -> None:
     assert "mmbot run summary" in out
     assert "open orders left: none (confirmed with the venue)" in out
     assert "matches" in out and "MISMATCH" not in out
+
+
+@pytest.mark.parametrize("name", ["sim", "binance-testnet", "bybit-testnet", "paper"])
+def test_example_configs_are_valid(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    from bot.config import load_settings
+
+    for var in list(os.environ):
+        if var.startswith("MMBOT_"):
+            monkeypatch.delenv(var)
+    settings = load_settings(Path(__file__).parents[2] / "config" / f"{name}.toml")
+    for symbol in settings.venue.symbols:
+        cfg = settings.for_symbol(symbol)
+        assert cfg.execution.order_size < cfg.risk.max_position
