@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 
 import pytest
@@ -88,3 +89,43 @@ def test_example_configs_are_valid(name: str, monkeypatch: pytest.MonkeyPatch) -
     for symbol in settings.venue.symbols:
         cfg = settings.for_symbol(symbol)
         assert cfg.execution.order_size < cfg.risk.max_position
+
+
+async def _start_and_wait_for_orders() -> asyncio.subprocess.Process:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MMBOT_")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", "--log-format", "json", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    while True:
+        line = await asyncio.wait_for(proc.stdout.readline(), 30)
+        assert line, "mmbot run ended before placing an order"
+        if b'"event": "order_placed"' in line:
+            return proc
+
+
+async def test_sigint_cancels_everything_and_prints_the_summary() -> None:
+    proc = await _start_and_wait_for_orders()
+    proc.send_signal(signal.SIGINT)
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    text = out.decode()
+    assert "stopped by SIGINT" in text
+    assert "open orders left: none (confirmed with the venue)" in text
+    assert "Traceback" not in err.decode()
+
+
+async def test_second_sigint_exits_at_once() -> None:
+    proc = await _start_and_wait_for_orders()
+    proc.send_signal(signal.SIGINT)
+    assert proc.stdout is not None
+    while True:
+        line = await asyncio.wait_for(proc.stdout.readline(), 30)
+        assert line, "mmbot run ended before acknowledging the first Ctrl-C"
+        if b'"event": "shutdown_requested"' in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    _out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 130
+    assert "exiting at once" in err.decode()

@@ -75,3 +75,31 @@ async def test_order_rate_limit_leads_to_backoff_not_a_ban() -> None:
     assert "banned" not in texts  # never a 418
     assert run.summary.open_orders_left == 0 and not [o for o in open_orders if o["clientOrderId"].startswith("mmbot-")]
     assert run.summary.symbols[0].q_exact == btc - START_BTC
+
+
+async def test_stale_book_pulls_the_quotes_and_fresh_data_restores_them() -> None:
+    sim = await started(fast_sim(seed=4))
+    seen: dict[str, object] = {}
+
+    async def freeze(service: Service) -> None:
+        await _until(lambda: bool(service.runs) and len(service.runs[0].orders.tracker.open) == 2)
+        run = service.runs[0]
+        sim.set_faults(frozen=True)
+        await _until(lambda: "stale" in run.gate.pauses and not run.orders.tracker.open)
+        seen["paused"] = dict(run.gate.pauses)
+        orders, _btc = await venue_view(sim)
+        seen["open_while_stale"] = [o for o in orders if o["clientOrderId"].startswith("mmbot-")]
+        sim.set_faults(frozen=False)
+        await _until(lambda: run.gate.open and len(run.orders.tracker.open) > 0)
+        seen["requoted"] = len(run.orders.tracker.open)
+
+    try:
+        run = await run_bot(bot_overrides(sim, risk={"stale_after": 1.0}), duration=8.0, during=freeze)
+    finally:
+        await sim.stop()
+    assert "stale" in seen["paused"]  # type: ignore[operator]
+    assert seen["open_while_stale"] == []  # the venue confirms nothing rested while the book was stale
+    assert seen["requoted"]  # quotes came back with the data
+    assert run.events("feed_stale") and run.events("feed_restored")
+    assert any(e.get("reason") == "withdrawn" for e in run.events("order_canceled"))
+    assert run.summary.open_orders_left == 0
