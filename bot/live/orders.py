@@ -236,6 +236,9 @@ class OrderManager:
         except (ccxt.InvalidOrder, ccxt.BadRequest) as exc:
             self._rejected(order, "invalid", exc)
             return None
+        except ccxt.ExchangeError as exc:
+            self._rejected(order, "exchange_error", exc)
+            return None
         except ccxt.NetworkError as exc:
             self.log.warning("order_unknown", client_id=cid, side=side, price=price, amount=amount,
                              error=type(exc).__name__, detail=str(exc)[:200])

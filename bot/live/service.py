@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -35,7 +35,7 @@ from bot.core.estimators import EwmaVolatility, IntensityEstimator
 from bot.core.inventory import Inventory, to_decimal
 from bot.core.quote import MarketRules
 from bot.errors import UserError
-from bot.live.feed import BookFeed, TradeFeed
+from bot.live.feed import Backoff, BookFeed, TradeFeed
 from bot.live.fills import FillBook
 from bot.live.gate import KillSwitch, RiskGate
 from bot.live.market import MarketState
@@ -156,6 +156,21 @@ class Service:
             self.stop_event.set()
 
     # -- start-up ---------------------------------------------------------------------------------
+    async def _retrying(self, what: str, call: Callable[[], Awaitable[Any]], attempts: int = 5) -> Any:
+        """Start-up calls survive transient network errors (5xx, timeouts, 429) with backoff."""
+        backoff = Backoff(base=0.5, cap=8.0)
+        for attempt in range(1, attempts + 1):
+            try:
+                return await call()
+            except ccxt.NetworkError as exc:
+                if attempt == attempts:
+                    raise
+                delay = backoff.delay(attempt)
+                self.log.warning("startup_retry", call=what, error=type(exc).__name__, attempt=attempt,
+                                 retry_in=round(delay, 3))
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
     async def _connect(self, endpoint: Endpoint) -> None:
         from bot.venue.connect import create_exchange
 
@@ -168,7 +183,7 @@ class Service:
             raise UserError(f"cannot set up venue {endpoint.exchange_id} ({endpoint.kind}): {_describe(exc)}") from None
         where = endpoint.url or f"{endpoint.exchange_id} {endpoint.kind}"
         try:
-            await self.exchange.load_markets()
+            await self._retrying("load_markets", self.exchange.load_markets)
         except ccxt.AuthenticationError as exc:
             raise UserError(f"the venue rejected the API keys ({where}): {_describe(exc)}") from None
         except ccxt.BaseError as exc:
@@ -185,8 +200,14 @@ class Service:
 
     async def _fetch_balance(self) -> dict[str, Any]:
         try:
-            return await self.exchange.fetch_balance()
+            return await self._retrying("fetch_balance", self.exchange.fetch_balance)  # type: ignore[no-any-return]
         except ccxt.AuthenticationError as exc:
+            if self.endpoint is not None and not self.endpoint.api_key:
+                venue = self.settings.venue
+                hint = " (paper trading needs the paper venue adapter, which is not wired in yet)" if (
+                    venue.kind == "paper") else ""
+                raise UserError(f"{venue.exchange} ({venue.kind}) needs API keys to trade: set "
+                                f"MMBOT_VENUE__API_KEY and MMBOT_VENUE__API_SECRET{hint}") from None
             raise UserError(f"the venue rejected the API keys: {_describe(exc)}") from None
         except ccxt.BaseError as exc:
             raise UserError(f"cannot read the account balance: {type(exc).__name__}: {_describe(exc)}") from None

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from bot.live.service import Service
 from bot.sim.server import SimServer
-from bot.sim.settings import RateLimitSettings
+from bot.sim.settings import FaultSettings, RateLimitSettings
 from tests.live.conftest import START_BTC, bot_overrides, fast_sim, run_bot, started, venue_view
 
 
@@ -103,3 +103,23 @@ async def test_stale_book_pulls_the_quotes_and_fresh_data_restores_them() -> Non
     assert run.events("feed_stale") and run.events("feed_restored")
     assert any(e.get("reason") == "withdrawn" for e in run.events("order_canceled"))
     assert run.summary.open_orders_left == 0
+
+
+async def test_5xx_injected_rejects_and_slow_acks_keep_the_books_exact() -> None:
+    """Orders of unknown fate (503 on create), venue rejects and slow acks: q still equals the venue's delta."""
+    settings = fast_sim(seed=6)
+    settings.faults = FaultSettings(http_5xx_fraction=0.1, reject_fraction=0.1, slow_ack_ms=150)
+    sim = await started(settings)
+    try:
+        run = await run_bot(bot_overrides(sim), duration=6.0)
+        settings_off = sim.set_faults(http_5xx_fraction=0.0, reject_fraction=0.0, slow_ack_ms=0)
+        assert settings_off.http_5xx_fraction == 0.0
+        open_orders, btc = await venue_view(sim)
+    finally:
+        await sim.stop()
+    s = run.summary.symbols[0]
+    assert s.fills > 0
+    assert run.events("order_rejected") or run.events("order_unknown")  # the faults did hit the order path
+    assert s.q_exact == btc - START_BTC
+    assert run.summary.open_orders_left == 0 and not [o for o in open_orders if o["clientOrderId"].startswith("mmbot-")]
+    assert run.summary.kill_reason is None
