@@ -43,6 +43,11 @@ class Faults:
     def reject_order(self) -> bool:
         return self.settings.reject_fraction > 0 and self._rng.random() < self.settings.reject_fraction
 
+    def unknown_fate(self) -> bool:
+        """Answer this (already executed) order request with 503 -1007?"""
+        p = self.settings.unknown_fate_fraction
+        return p > 0 and self._rng.random() < p
+
     def gap(self) -> bool:
         """Skip this depth diff?"""
         if self.gap_next > 0:

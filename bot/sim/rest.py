@@ -30,6 +30,9 @@ Handler = Callable[[Any, Params, Account | None], Awaitable[Any]]
 Weight = Callable[[Params], int]
 
 INTERNAL = SimError(-1000, "An unknown error occurred while processing the request.", 500)
+UNKNOWN_FATE = SimError(
+    -1007, "Timeout waiting for response from backend server. Send status unknown; execution status unknown.", 503
+)
 
 
 def _const(n: int) -> Weight:
@@ -53,7 +56,7 @@ def _json(body: Any, status: int = 200) -> web.Response:
 
 
 def _endpoint(
-    fn: Handler, weight: Weight, signed: bool = False, order: bool = False
+    fn: Handler, weight: Weight, signed: bool = False, order: bool = False, mutates: bool = False
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
         sim = request.app[SIM]
@@ -85,6 +88,8 @@ def _endpoint(
             if order:
                 order_count = sim.limiter.count_order(client, now)
             body = await fn(sim, params, account)
+            if mutates and sim.faults.unknown_fate():
+                raise UNKNOWN_FATE
             response = _json(body)
         except SimError as exc:
             response = _json({"code": exc.code, "msg": exc.msg}, exc.status)
@@ -334,12 +339,12 @@ def routes() -> list[web.RouteDef]:
         web.get(f"{p}/ticker/24hr", _endpoint(ticker_24hr, _by_symbol(2, 80))),
         web.get(f"{p}/ticker/bookTicker", _endpoint(book_ticker, _by_symbol(2, 4))),
         web.get(f"{p}/ticker/price", _endpoint(ticker_price, _by_symbol(2, 4))),
-        web.post(f"{p}/order", _endpoint(new_order, _const(1), signed=True, order=True)),
-        web.delete(f"{p}/order", _endpoint(cancel_order, _const(1), signed=True)),
+        web.post(f"{p}/order", _endpoint(new_order, _const(1), signed=True, order=True, mutates=True)),
+        web.delete(f"{p}/order", _endpoint(cancel_order, _const(1), signed=True, mutates=True)),
         web.get(f"{p}/order", _endpoint(get_order, _const(4), signed=True)),
         web.get(f"{p}/openOrders", _endpoint(open_orders, _by_symbol(6, 80), signed=True)),
         web.get(f"{p}/allOrders", _endpoint(all_orders, _const(20), signed=True)),
-        web.delete(f"{p}/openOrders", _endpoint(cancel_open_orders, _const(1), signed=True)),
+        web.delete(f"{p}/openOrders", _endpoint(cancel_open_orders, _const(1), signed=True, mutates=True)),
         web.get(f"{p}/myTrades", _endpoint(my_trades, _const(20), signed=True)),
         web.get(f"{p}/account", _endpoint(account_info, _const(20), signed=True)),
     ]

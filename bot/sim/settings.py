@@ -105,6 +105,9 @@ class FaultSettings(_Model):
     http_5xx_fraction: float = Field(0.0, ge=0, le=1)
     slow_ack_ms: int = Field(0, ge=0, le=60000, description="delay on order endpoints")
     reject_fraction: float = Field(0.0, ge=0, le=1, description="share of new orders rejected (-2010)")
+    unknown_fate_fraction: float = Field(
+        0.0, ge=0, le=1, description="order requests executed but answered 503 -1007 (status unknown)"
+    )
 
 
 class RateLimitSettings(_Model):

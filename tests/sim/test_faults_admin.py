@@ -39,6 +39,15 @@ async def test_order_rejects(client: Any, sim: SimServer) -> None:
     assert sim.exchange.orders == {}
 
 
+async def test_unknown_fate_executes_the_order_but_answers_request_timeout(client: Any, sim: SimServer) -> None:
+    sim.set_faults(unknown_fate_fraction=1.0)
+    with pytest.raises(ccxt.RequestTimeout):
+        await client.create_order("BTC/USDT", "limit", "buy", 0.001, 20000, {"clientOrderId": "fate-1"})
+    sim.set_faults(unknown_fate_fraction=0.0)
+    found = await client.fetch_order(None, "BTC/USDT", {"origClientOrderId": "fate-1"})
+    assert found["status"] == "open" and found["clientOrderId"] == "fate-1"
+
+
 async def test_slow_ack_places_the_order_before_answering(client: Any, sim: SimServer) -> None:
     sim.set_faults(slow_ack_ms=400)
     task = asyncio.create_task(client.create_order("BTC/USDT", "limit", "buy", 0.001, 20000))
