@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -159,3 +160,18 @@ async def test_malformed_websocket_messages_get_error_replies(sim: SimServer) ->
             assert reply["status"] >= 400 and "code" in reply["error"], bad
         await ws.send_str(json.dumps({"id": "c", "method": "ping"}))
         assert json.loads((await ws.receive(timeout=WAIT)).data)["status"] == 200
+
+
+async def test_random_gaps_and_socket_drops_from_rates(sim: SimServer) -> None:
+    sim.set_faults(gap_probability=0.5)
+    async with aiohttp.ClientSession() as http, http.ws_connect(f"{sim.ws_url}/0") as ws:
+        await ws.send_str(json.dumps({"method": "SUBSCRIBE", "params": ["btcusdt@depth@100ms"], "id": 1}))
+        assert json.loads((await ws.receive(timeout=WAIT)).data) == {"result": None, "id": 1}
+        diffs = [json.loads((await ws.receive(timeout=WAIT)).data) for _ in range(20)]
+        jumps = [b["U"] - a["u"] for a, b in itertools.pairwise(diffs)]
+        assert all(j >= 1 for j in jumps) and any(j > 1 for j in jumps)
+        sim.set_faults(gap_probability=0.0, drop_sockets_rate=1000.0)
+        async with asyncio.timeout(WAIT):
+            while (await ws.receive()).type not in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+                pass
+    sim.set_faults(drop_sockets_rate=0.0)
