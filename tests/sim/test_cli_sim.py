@@ -13,7 +13,10 @@ import aiohttp
 import pytest
 
 from bot.cli import main
-from bot.sim.settings import DEFAULT_API_KEY, DEFAULT_API_SECRET
+from bot.commands.sim import _serve
+from bot.errors import UserError
+from bot.sim.server import start_sim
+from bot.sim.settings import DEFAULT_API_KEY, DEFAULT_API_SECRET, SimSettings
 
 
 async def test_mmbot_sim_runs_until_sigterm(tmp_path: Path) -> None:
@@ -58,3 +61,9 @@ def test_bad_sim_config_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
                       encoding="utf-8")
     assert main(["sim", "--config", str(config)]) == 2
     assert "tick_size" in capsys.readouterr().err
+
+
+async def test_port_in_use_is_a_user_error() -> None:
+    async with await start_sim() as first:
+        with pytest.raises(UserError, match="cannot listen"):
+            await _serve(SimSettings(), "127.0.0.1", first.port)
