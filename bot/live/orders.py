@@ -55,7 +55,12 @@ def make_throttler(orders_per_second: float) -> Throttler:
 
 
 class RateGate:
-    """Shared backoff after a rate-limit answer: closed for ``delay`` seconds, doubling per hit."""
+    """Shared backoff after a rate-limit answer: closed for ``delay`` seconds, doubling per hit.
+
+    The delay only resets once calls have succeeded for twice the last delay after the gate reopened
+    (a success right after the pause, e.g. a cancel that is not counted against the order limit,
+    does not reset it), so repeated hits keep growing the pause up to ``cap``.
+    """
 
     def __init__(self, base: float = 1.0, cap: float = 60.0) -> None:
         self.base, self.cap = base, cap
@@ -70,8 +75,10 @@ class RateGate:
         self.hits += 1
         return self.delay
 
-    def success(self) -> None:
-        self.delay = 0.0
+    def success(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        if now > self.until + 2.0 * self.delay:
+            self.delay = 0.0
 
     def blocked(self, now: float | None = None) -> bool:
         return (time.monotonic() if now is None else now) < self.until

@@ -19,6 +19,8 @@ import contextlib
 import time
 from typing import Any
 
+import ccxt
+
 from bot.config import SymbolSettings
 from bot.core.inventory import Inventory
 from bot.core.limits import LimitParams
@@ -151,7 +153,11 @@ class Quoter:
             if self.stopped:
                 return
             self.wake.clear()
-            await self.cycle()
+            try:
+                await self.cycle()
+            except ccxt.BaseError as exc:  # a venue error the order manager did not classify: next cycle
+                self.log.warning("cycle_failed", error=type(exc).__name__, detail=str(exc)[:200])
+                await asyncio.sleep(self.tick)
             now = time.monotonic()
             if now >= self._next_inventory_log:
                 self._next_inventory_log = now + self.inventory_interval

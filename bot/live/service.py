@@ -368,7 +368,8 @@ class Service:
                 except ccxt.BaseError:
                     open_left = max(open_left, 1)
             summary.symbols.append(self._symbol_summary(run, open_left))
-        self.log.info("summary", **summary.to_dict())
+        for sym in summary.to_dict()["symbols"]:
+            self.log.info("summary", **sym, duration=round(summary.duration, 3), stop_reason=summary.stop_reason)
         return summary
 
     def _symbol_summary(self, run: SymbolRun, open_left: int) -> SymbolSummary:

@@ -95,3 +95,15 @@ def test_result_leaves_at_most_one_order_per_side_matching_target(
                 assert all(i < ci for i in side_cancels)
         else:
             assert abs(left[0].price - t.price) <= 0.02 + 1e-9
+
+
+def test_rate_gate_grows_and_resets_only_after_a_quiet_period() -> None:
+    from bot.live.orders import RateGate
+
+    gate = RateGate(base=1.0, cap=8.0)
+    assert gate.hit(0.0) == 1.0 and gate.blocked(0.5) and not gate.blocked(1.0)
+    gate.success(1.1)  # right after the pause: the delay is kept
+    assert gate.hit(1.2) == 2.0
+    assert gate.hit(3.3) == 4.0 and gate.hit(7.4) == 8.0 and gate.hit(15.5) == 8.0  # capped
+    gate.success(23.6 + 16.1)  # quiet for more than twice the delay: reset
+    assert gate.hit(40.0) == 1.0
