@@ -25,6 +25,7 @@ from pydantic_settings import (
 )
 
 from bot.errors import ConfigError
+from bot.paper.settings import PaperSettings
 from bot.sim.settings import SimSettings
 
 SECRET_FIELDS = frozenset({"api_key", "api_secret", "api_password"})
@@ -119,6 +120,7 @@ class Settings(BaseSettings):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     symbols: dict[str, SymbolOverrides] = Field(default_factory=dict)
     sim: SimSettings = Field(default_factory=SimSettings)
+    paper: PaperSettings = Field(default_factory=PaperSettings)
 
     @classmethod
     def settings_customise_sources(

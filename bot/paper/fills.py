@@ -18,7 +18,9 @@ book imply for an order that *would* have been resting at its price:
 Partial fills follow trade sizes: the size of one print is a budget shared by all our orders it
 reaches, best price first, then oldest first; no print fills more than its own size, so orders
 never fill all at once by magic. Each fill pays ``maker_fee`` (a rate; negative for a rebate) on
-its notional.
+its notional. With ``lot`` > 0 every fill is a whole number of lots (rounded down; a print too
+small for one lot fills nothing but still eats the queue ahead), so paper fills are amounts a venue
+could report.
 
 Cancellations (``cancel_model``): when :meth:`PaperBook.on_book` shows the order's level smaller
 than the previous observation minus the trades seen at that price since, the difference was
@@ -74,12 +76,17 @@ class PaperOrder:
 class PaperBook:
     """Resting paper orders of one symbol and the fill rules of the module docstring."""
 
-    def __init__(self, maker_fee: float = 0.0, cancel_model: CancelModel = "proportional") -> None:
+    def __init__(
+        self, maker_fee: float = 0.0, cancel_model: CancelModel = "proportional", lot: float = 0.0
+    ) -> None:
         if not math.isfinite(maker_fee) or abs(maker_fee) >= 1:
             raise ValueError(f"maker_fee is a rate (e.g. 0.001 for 10 bp), got {maker_fee!r}")
         if cancel_model not in ("proportional", "conservative"):
             raise ValueError(f"cancel_model must be proportional or conservative, got {cancel_model!r}")
+        if not (math.isfinite(lot) and lot >= 0):
+            raise ValueError(f"lot must be >= 0, got {lot!r}")
         self.maker_fee = maker_fee
+        self.lot = lot
         self.cancel_model = cancel_model
         self._orders: dict[str, PaperOrder] = {}
         self._seq = 0
@@ -151,6 +158,8 @@ class PaperBook:
                     if budget <= _EPS:
                         continue
                     fill = self._fill(order, budget, "trade_through")
+                if fill is None:
+                    continue
                 budget -= fill.size
                 fills.append(fill)
         return fills
@@ -176,8 +185,9 @@ class PaperBook:
                 size = order.remaining
                 if levels:
                     size = min(size, sum(q for p, q in levels.items() if self._reaches(order, p)))
-                if size > _EPS:
-                    fills.append(self._fill(order, size, "cross"))
+                fill = self._fill(order, size, "cross") if size > _EPS else None
+                if fill is not None:
+                    fills.append(fill)
                 if order.order_id not in self._orders:
                     continue
             own = bid_sizes if order.side == "buy" else ask_sizes
@@ -208,8 +218,14 @@ class PaperBook:
         order.queue_ahead = max(0.0, min(order.queue_ahead, level))
         order.level_size = level
 
-    def _fill(self, order: PaperOrder, size: float, reason: Literal["trade_through", "queue", "cross"]) -> Fill:
+    def _fill(
+        self, order: PaperOrder, size: float, reason: Literal["trade_through", "queue", "cross"]
+    ) -> Fill | None:
         size = min(size, order.remaining)
+        if self.lot > 0:
+            size = round(math.floor(size / self.lot + 1e-9) * self.lot, 12)
+            if size <= _EPS:
+                return None
         order.filled += size
         remaining = order.remaining
         if remaining <= _EPS:

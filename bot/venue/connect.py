@@ -4,7 +4,9 @@
   simulator at ``url`` (``http://host:port``): REST ``url/api/v3``, market data ``ws://host:port/stream/ws``,
   WebSocket API ``ws://host:port/ws-api/v3``.
 - ``testnet``: ``ccxt.pro.<exchange_id>`` with ``set_sandbox_mode(True)`` and the given keys.
-- ``paper``: ``ccxt.pro.<exchange_id>`` with public endpoints only (no keys).
+- ``paper``: a :class:`~bot.paper.venue.PaperExchange` (orders and balances simulated locally with the
+  ``paper`` settings) over a public feed without keys: ``ccxt.pro.<exchange_id>``, or, when ``url`` is
+  given, the simulator at ``url`` (Binance protocol, public endpoints only) - handy to paper trade offline.
 
 Bad input (unknown exchange, no sandbox, missing URL) raises ``UserError``. Keys are never logged.
 """
@@ -17,6 +19,7 @@ from urllib.parse import urlsplit
 import ccxt.pro
 
 from bot.errors import UserError
+from bot.paper.settings import PaperSettings
 
 SPOT_OPTIONS = {"defaultType": "spot", "fetchMarkets": {"types": ["spot"]}}
 
@@ -45,8 +48,13 @@ def create_exchange(
     api_key: str | None,
     api_secret: str | None,
     password: str | None = None,
+    paper: PaperSettings | None = None,
 ) -> Any:
-    """A configured (not yet connected) ``ccxt.pro`` exchange for ``kind`` in sim/testnet/paper."""
+    """A configured (not yet connected) ``ccxt.pro`` exchange for ``kind`` in sim/testnet/paper.
+
+    ``paper`` (starting balances, maker fee, queue model) only matters for ``kind="paper"``; None means
+    the :class:`PaperSettings` defaults.
+    """
     if kind == "sim":
         if not url:
             raise UserError("venue.url: the simulator needs a URL (http://127.0.0.1:PORT)")
@@ -74,7 +82,19 @@ def create_exchange(
         exchange.set_sandbox_mode(True)
         return exchange
     if kind == "paper":
-        cls = _exchange_class(exchange_id)
-        options = {"options": dict(SPOT_OPTIONS)} if exchange_id.startswith("binance") else {}
-        return cls({"enableRateLimit": True, **options})
+        from bot.paper.venue import PaperExchange
+
+        return PaperExchange(public_feed(exchange_id, url), paper)
     raise UserError(f"venue.kind: must be one of 'sim', 'testnet', 'paper' (got {kind!r})")
+
+
+def public_feed(exchange_id: str, url: str | None = None) -> Any:
+    """A keyless ``ccxt.pro`` client for market data: ``exchange_id``'s public API, or the simulator at ``url``."""
+    if url:
+        if exchange_id != "binance":
+            raise UserError(f"venue.url: a paper feed from a URL is the simulator, which speaks the binance "
+                            f"protocol; set venue.exchange = 'binance' (got {exchange_id!r}) or unset venue.url")
+        return create_exchange("sim", "binance", url, None, None)
+    cls = _exchange_class(exchange_id)
+    options = {"options": dict(SPOT_OPTIONS)} if exchange_id.startswith("binance") else {}
+    return cls({"enableRateLimit": True, **options})

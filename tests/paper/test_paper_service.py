@@ -1,0 +1,53 @@
+"""End to end: the live service on the paper venue, its public feed being the in-process simulator."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bot.paper.settings import PaperSettings
+from bot.venue.connect import create_exchange
+from tests.live.conftest import bot_overrides, fast_sim, run_bot, started
+
+
+async def test_live_service_gets_paper_fills_from_the_public_trades() -> None:
+    sim = await started(fast_sim())
+    try:
+        overrides = bot_overrides(sim)
+        overrides["venue"] = {"kind": "paper", "url": sim.url, "symbols": ["BTC/USDT"]}
+        account = sim.exchange.ledger.accounts["user1"]
+        before = (dict(account.free), dict(account.locked))
+        run = await run_bot(overrides, duration=4.0)
+        after = (dict(account.free), dict(account.locked))
+    finally:
+        await sim.stop()
+    assert after == before  # paper orders never reach the simulator's account
+    summary = run.summary
+    s = summary.symbols[0]
+    assert summary.kill_reason is None
+    assert s.fills > 0 and run.events("fill")
+    assert s.orders_placed > 0 and s.open_orders_left == 0
+    exchange = run.service.exchange
+    # the paper account's base balance moved by exactly the signed sum of the fills
+    fills = await exchange.fetch_my_trades("BTC/USDT")
+    signed = sum((Decimal(t["info"]["qty"]) * (1 if t["side"] == "buy" else -1) for t in fills), Decimal(0))
+    start = Decimal(str(PaperSettings().balances["BTC"]))
+    assert exchange.paper_totals()["BTC"] - start == signed == s.q_exact
+    assert s.venue_base_delta == s.q_exact
+    assert abs(s.max_abs_q) <= 0.05 + 1e-12
+    assert await exchange.fetch_open_orders("BTC/USDT") == []
+
+
+async def test_paper_feed_from_a_url_is_keyless_and_settings_reach_the_venue() -> None:
+    sim = await started(fast_sim())
+    try:
+        ex = create_exchange("paper", "binance", sim.url, "ignored", "ignored",
+                             paper=PaperSettings(balances={"USDT": 5.0}, maker_fee=0.0))
+        try:
+            await ex.load_markets()
+            assert "BTC/USDT" in ex.markets and not ex.feed.apiKey
+            balance = await ex.fetch_balance()
+            assert balance["total"] == {"USDT": 5.0}
+        finally:
+            await ex.close()
+    finally:
+        await sim.stop()
