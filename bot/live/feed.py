@@ -51,10 +51,10 @@ async def _watch_loop(
     attempt = 0
     while True:
         try:
-            if idle_timeout is None:
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation that races
+            # with the result, and this loop would then never end
+            async with asyncio.timeout(idle_timeout):
                 result = await watch()
-            else:
-                result = await asyncio.wait_for(watch(), idle_timeout)
         except asyncio.CancelledError:
             raise
         except FATAL:

@@ -149,7 +149,8 @@ class Quoter:
     async def run(self) -> None:
         while not self.stopped:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), self.tick)
+                async with asyncio.timeout(self.tick):
+                    await self.wake.wait()
             if self.stopped:
                 return
             self.wake.clear()

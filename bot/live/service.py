@@ -320,7 +320,8 @@ class Service:
         for run in self.runs:
             self._start_symbol(run, start_ms)
         try:
-            await asyncio.wait_for(self.stop_event.wait(), self.duration)
+            async with asyncio.timeout(self.duration):
+                await self.stop_event.wait()
         except TimeoutError:
             self.stop_reason = "duration"
         return await self._shutdown()
@@ -344,10 +345,13 @@ class Service:
             if run.fills is not None:
                 with contextlib.suppress(ccxt.BaseError):
                     await run.fills.reconcile_once()
-        for run in self.runs:
-            for task in run.tasks:
-                task.cancel()
-        await asyncio.gather(*(t for run in self.runs for t in run.tasks), return_exceptions=True)
+        tasks = [t for run in self.runs for t in run.tasks]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _done, stuck = await asyncio.wait(tasks, timeout=5.0)
+            if stuck:
+                self.log.warning("tasks_not_stopped", tasks=sorted(t.get_name() for t in stuck))
         # 4. final balances and the venue's word on open orders
         with contextlib.suppress(ccxt.BaseError):
             balance = await self.exchange.fetch_balance()
