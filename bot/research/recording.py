@@ -170,6 +170,26 @@ def read_recording(path: str | Path) -> list[Event]:
         raise ValueError(f"not a recording: {exc}") from None
 
 
+def read_meta(path: str | Path) -> dict[str, Any]:
+    """The free-form keys of the recording's meta line ({} when it has none).
+
+    OSError if it can't be read, ValueError if the first line is malformed.
+    """
+    try:
+        with _open_text(Path(path), "r") as fh:
+            for line in fh:
+                if not line.strip():
+                    continue
+                try:
+                    parsed = event_from_dict(json.loads(line))
+                except ValueError as exc:
+                    raise ValueError(f"line 1: {exc}") from None
+                return parsed.extra if isinstance(parsed, Meta) else {}
+    except (UnicodeDecodeError, EOFError, gzip.BadGzipFile) as exc:
+        raise ValueError(f"not a recording: {exc}") from None
+    return {}
+
+
 def write_events(fh: IO[str], events: Iterable[Event]) -> int:
     """Append events as JSON lines to an open text file; returns how many were written."""
     count = 0
@@ -177,6 +197,17 @@ def write_events(fh: IO[str], events: Iterable[Event]) -> int:
         fh.write(json.dumps(event_to_dict(event), separators=(",", ":")) + "\n")
         count += 1
     return count
+
+
+def open_recording(path: str | Path, meta: dict[str, Any] | None = None) -> IO[str]:
+    """Create a recording for streaming (meta line written; append with :func:`write_events`).
+
+    Gzip if ``path`` ends in ``.gz``. The caller closes the file. OSError if it cannot be created.
+    """
+    fh = _open_text(Path(path), "w")
+    header = {"type": "meta", "version": FORMAT_VERSION, **(meta or {})}
+    fh.write(json.dumps(header, separators=(",", ":")) + "\n")
+    return fh
 
 
 def write_recording(path: str | Path, events: Iterable[Event], meta: dict[str, Any] | None = None) -> int:

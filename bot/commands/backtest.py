@@ -1,0 +1,142 @@
+"""``mmbot backtest``: replay a recording through the bot's quoting, limits and the paper fill model.
+
+Strategy, limits and requote tolerance come from ``--config`` (per-symbol overrides applied) or the
+defaults; the maker fee and queue model from its ``[paper]`` section. Tick and lot come from the
+recording's meta line (``mmbot record`` stores them), else ``--tick``/``--lot``, else the tick is
+inferred from the recorded prices. See :mod:`bot.research.backtest` for the replay rules.
+Exit codes: 0 done, 2 bad arguments, config or data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from bot.config import load_settings
+from bot.core.limits import LimitParams
+from bot.core.models import ModelParams
+from bot.core.quote import MarketRules
+from bot.core.reconcile import Tolerance
+from bot.errors import UserError
+from bot.research.backtest import BacktestParams, BacktestResult, infer_tick, run_backtest
+from bot.research.recording import read_meta, read_recording
+from bot.research.replay import symbols_in
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be >= 0 (got {text})")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = _non_negative(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0 (got {text})")
+    return value
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "backtest",
+        help="replay a recording through the quote models, limits and paper fill model",
+        description=__doc__.splitlines()[0],
+    )
+    p.add_argument("--data", type=Path, required=True, metavar="FILE", help="recording (.jsonl or .jsonl.gz)")
+    p.add_argument("--config", metavar="FILE", help="TOML config: strategy, risk, execution, paper")
+    p.add_argument("--symbol", help="symbol to replay (default: the only one in the file)")
+    p.add_argument("--latency-ms", type=_non_negative, default=0.0, metavar="N",
+                   help="order latency: creates and cancels take effect N ms after the decision (default 0)")
+    p.add_argument("--tick", type=_positive, help="price tick (default: from the recording)")
+    p.add_argument("--lot", type=_non_negative, help="size step, 0 = none (default: from the recording)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    return p
+
+
+def _load(path: Path) -> tuple[dict[str, Any], list[Any]]:
+    try:
+        return read_meta(path), read_recording(path)
+    except OSError as exc:
+        raise UserError(f"--data: cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise UserError(f"--data: {path}: {exc}") from None
+
+
+def backtest(args: argparse.Namespace) -> tuple[BacktestResult, dict[str, Any]]:
+    """Run the command's backtest; returns the result and a description of the setup."""
+    settings = load_settings(args.config)
+    meta, events = _load(args.data)
+    symbols = symbols_in(events)
+    if not symbols:
+        raise UserError(f"--data: {args.data} holds no book or trade events")
+    symbol = args.symbol
+    if symbol is None:
+        if len(symbols) > 1:
+            raise UserError(f"--symbol is required: the recording has {', '.join(symbols)}")
+        symbol = symbols[0]
+    elif symbol not in symbols:
+        raise UserError(f"--symbol {symbol!r} is not in the recording (it has {', '.join(symbols)})")
+    info = (meta.get("markets") or {}).get(symbol) or {}
+    if not isinstance(info, dict):
+        info = {}
+    tick = args.tick or info.get("tick")
+    if not tick:
+        try:
+            tick = infer_tick(events, symbol)
+        except ValueError as exc:
+            raise UserError(f"--data: {exc}; pass --tick") from None
+    lot = args.lot if args.lot is not None else float(info.get("lot") or 0.0)
+    rules = MarketRules(float(tick), lot, float(info.get("min_qty") or 0.0), float(info.get("min_notional") or 0.0))
+    cfg = settings.for_symbol(symbol)
+    ex = cfg.execution
+    base, _, quote = symbol.partition("/")
+    params = BacktestParams(
+        model=ModelParams.from_settings(cfg.strategy),
+        limits=LimitParams.from_settings(cfg.risk, ex),
+        rules=rules,
+        tolerance=Tolerance(rules.tick, ex.requote_ticks, ex.requote_bps, ex.size_tolerance, ex.max_order_age),
+        latency=args.latency_ms / 1000.0,
+        maker_fee=settings.paper.maker_fee,
+        cancel_model=settings.paper.queue_model,
+        use_estimators=cfg.strategy.use_estimators,
+        post_only=ex.post_only,
+        base=str(info.get("base") or base),
+        quote=str(info.get("quote") or quote.split(":")[0] or "QUOTE"),
+    )
+    setup = {"data": str(args.data), "symbol": symbol, "model": cfg.strategy.model, "latency_ms": args.latency_ms,
+             "tick": rules.tick, "lot": rules.lot, "max_position": cfg.risk.max_position,
+             "order_size": ex.order_size, "maker_fee": settings.paper.maker_fee}
+    return run_backtest(events, symbol, params), setup
+
+
+def format_result(r: BacktestResult, setup: dict[str, Any], base: str = "", quote: str = "") -> str:
+    lines = [
+        f"backtest of {r.symbol} from {setup['data']}: {r.events} events over {r.duration:.1f} s, "
+        f"model {setup['model']}, latency {setup['latency_ms']:g} ms",
+        f"  fills        {r.fills} ({r.buys} buys, {r.sells} sells), volume {r.volume_base:g} {base}",
+        f"  P&L          {r.total_pnl:.6g} {quote} = realized {r.realized_pnl:.6g} + unrealized "
+        f"{r.unrealized_pnl:.6g} - fees {r.fees:.6g} (marked at {r.final_mid})",
+        f"  inventory    final q {r.final_q:g}, max |q| {r.max_abs_q:g} (limit {setup['max_position']:g}), "
+        f"std(q) {r.q_std:.4g} (time-weighted)",
+        f"  spread       captured {r.spread_captured:.6g} {quote}, given up to skew {r.skew_cost:.6g} {quote}",
+        f"  orders       {r.orders_placed} placed, {r.orders_canceled} canceled, "
+        f"{r.orders_rejected} rejected (would cross)",
+    ]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    result, setup = backtest(args)
+    if args.json:
+        print(json.dumps({**setup, **result.to_dict()}))
+    else:
+        base, _, quote = result.symbol.partition("/")
+        print(format_result(result, setup, base, quote))
+    return 0

@@ -1,0 +1,372 @@
+"""Replay a recording through the live service's quoting and accounting, with paper fills (pure).
+
+Per event of the chosen symbol, in file order:
+
+1. Order actions whose time has come take effect (see latency below): a create rests in the
+   :class:`~bot.paper.fills.PaperBook` behind the size shown at its price, unless it would cross the
+   last book (post-only: rejected, like ``OrderImmediatelyFillable`` live); a cancel removes what is
+   left of the order.
+2. The event is applied: a book snapshot/diff updates the book and is shown to the fill model
+   (``on_book``: crosses, queue cancellations); a trade goes to ``on_trade`` (trade through, queue).
+   Fills are booked in an :class:`~bot.core.inventory.Inventory` exactly as the live service books
+   them (mid at the fill = the latest valid mid; quote mid and half-spread of the order's quote), so
+   P&L, spread captured and spread given up to skew have the live definitions.
+3. If no action is in flight and the touch changed, a fill happened, or the oldest working order
+   reached ``max_order_age``, the quoter decides: ``make_quote`` (same models, limits and market
+   rules; ``t`` = seconds since the first event) -> targets -> :func:`bot.core.reconcile.reconcile`
+   with the service's tolerance -> actions. Like the live service, a one-sided or crossed book does
+   not replace the last valid touch, and as/glft with ``use_estimators`` use the same estimators
+   (EWMA sigma, rolling (A, kappa)), fed with the recorded times.
+
+Latency: every action of a decision takes effect ``latency`` seconds after it (creates become active,
+cancels remove the order; a cancelled order can still fill meanwhile). Like the live executor, which
+awaits each venue call, the quoter makes no new decision while actions are in flight. With latency 0
+actions take effect at once.
+
+Inventory statistics: ``max_abs_q`` over fills; ``q_std`` is the time-weighted standard deviation of
+``q`` over the replayed span. P&L is marked at the last valid mid.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from itertools import pairwise
+from typing import Any
+
+from bot.core.estimators import EwmaVolatility, IntensityEstimator
+from bot.core.inventory import Fill, Inventory
+from bot.core.limits import LimitParams
+from bot.core.models import ModelParams
+from bot.core.pipeline import make_quote
+from bot.core.quote import MarketRules, QuoteInputs
+from bot.core.reconcile import Cancel, Create, Target, Tolerance, WorkingOrder, reconcile
+from bot.paper.fills import CancelModel, PaperBook
+from bot.research.recording import BookEvent, Event, TradeEvent
+
+
+@dataclass(frozen=True)
+class BacktestParams:
+    model: ModelParams
+    limits: LimitParams
+    rules: MarketRules
+    tolerance: Tolerance
+    latency: float = 0.0  # seconds from decision to effect
+    maker_fee: float = 0.0
+    cancel_model: CancelModel = "proportional"
+    use_estimators: bool = False  # as/glft: live sigma and (A, kappa) once warm
+    post_only: bool = True
+    base: str = "BASE"
+    quote: str = "QUOTE"
+
+
+@dataclass
+class BacktestResult:
+    symbol: str
+    events: int
+    duration: float
+    fills: int
+    buys: int
+    sells: int
+    volume_base: float
+    volume_quote: float
+    final_q: float
+    max_abs_q: float
+    q_std: float
+    realized_pnl: float
+    unrealized_pnl: float
+    fees: float
+    total_pnl: float
+    spread_captured: float
+    skew_cost: float
+    final_mid: float | None
+    orders_placed: int
+    orders_canceled: int
+    orders_rejected: int
+    signed_fill_sum: float
+    fill_log: list[tuple[float, str, float, float]] = field(default_factory=list, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("fill_log")
+        return out
+
+
+@dataclass
+class _Order:
+    client_id: str
+    side: str
+    price: float
+    amount: float  # remaining
+    created_at: float
+    quote_mid: float | None
+    half_spread: float | None
+    active: bool = False
+
+
+class _Book:
+    """L2 book with a cached touch (diffs rarely move it, so max/min are rarely recomputed)."""
+
+    __slots__ = ("asks", "best_ask", "best_bid", "bids")
+
+    def __init__(self) -> None:
+        self.bids: dict[float, float] = {}
+        self.asks: dict[float, float] = {}
+        self.best_bid: float | None = None
+        self.best_ask: float | None = None
+
+    def apply(self, event: BookEvent) -> None:
+        bids, asks = self.bids, self.asks
+        if event.snapshot:
+            bids.clear()
+            asks.clear()
+            for p, q in event.bids:
+                if q > 0:
+                    bids[p] = q
+            for p, q in event.asks:
+                if q > 0:
+                    asks[p] = q
+            self.best_bid = max(bids) if bids else None
+            self.best_ask = min(asks) if asks else None
+            return
+        best = self.best_bid
+        for p, q in event.bids:
+            if q > 0:
+                bids[p] = q
+                if best is None or p > best:
+                    best = p
+            elif bids.pop(p, None) is not None and p == best:
+                best = max(bids) if bids else None
+        self.best_bid = best
+        best = self.best_ask
+        for p, q in event.asks:
+            if q > 0:
+                asks[p] = q
+                if best is None or p < best:
+                    best = p
+            elif asks.pop(p, None) is not None and p == best:
+                best = min(asks) if asks else None
+        self.best_ask = best
+
+
+class Backtest:
+    """One symbol's replay; feed events with :meth:`step` (or :func:`run_backtest`), then :meth:`result`."""
+
+    def __init__(self, symbol: str, params: BacktestParams) -> None:
+        self.symbol = symbol
+        self.p = params
+        self.book = _Book()
+        self.paper = PaperBook(params.maker_fee, params.cancel_model, lot=params.rules.lot)
+        self.inventory = Inventory(base=params.base, quote=params.quote)
+        self.orders: dict[str, _Order] = {}
+        self.pending: deque[tuple[float, Cancel | Create, str]] = deque()
+        self.vol = EwmaVolatility(halflife=30.0, min_samples=20)
+        self.intensity = IntensityEstimator(window=120.0, min_trades=30, min_time=10.0)
+        self.use_estimators = params.use_estimators and params.model.model in ("as", "glft")
+        self.bid: float | None = None  # the last valid touch (what the quoter sees)
+        self.ask: float | None = None
+        self.t0: float | None = None
+        self.last_ts: float | None = None
+        self.events = 0
+        self.placed = self.canceled = self.rejected = 0
+        self.buys = self.sells = 0
+        self._ids = 0
+        self._dirty = False
+        self._age_due = math.inf
+        # time-weighted moments of q
+        self._qw = self._qqw = self._w = 0.0
+        self.fill_log: list[tuple[float, str, float, float]] = []
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def step(self, event: Event) -> None:
+        ts = event.ts
+        if self.t0 is None:
+            self.t0 = ts
+        elif ts > self.last_ts:  # type: ignore[operator]
+            dt = ts - self.last_ts  # type: ignore[operator]
+            q = self.inventory.q
+            self._w += dt
+            self._qw += q * dt
+            self._qqw += q * q * dt
+        self.last_ts = ts
+        self.events += 1
+        pending = self.pending
+        while pending and pending[0][0] <= ts:
+            self._effect(*pending.popleft())
+        paper = self.paper
+        book = self.book
+        if isinstance(event, BookEvent):
+            old_bid, old_ask = self.bid, self.ask
+            book.apply(event)
+            bid, ask = book.best_bid, book.best_ask
+            if paper._orders:
+                self._book_fills(paper.on_book(bid, ask, book.bids, book.asks), ts)
+            else:
+                paper.best_bid, paper.best_ask = bid, ask
+            if bid is not None and ask is not None and bid < ask:
+                self.bid, self.ask = bid, ask
+                if bid != old_bid or ask != old_ask:
+                    self._dirty = True
+                    if self.use_estimators:
+                        self.vol.update(ts, 0.5 * (bid + ask))
+        else:
+            if self.use_estimators and self.bid is not None:
+                self.intensity.add_trade(ts, event.price, 0.5 * (self.bid + self.ask))  # type: ignore[operator]
+            if paper._orders:
+                self._book_fills(paper.on_trade(event.price, event.amount, event.side), ts)  # type: ignore[arg-type]
+        if not pending and (self._dirty or ts >= self._age_due) and self.bid is not None:
+            self._decide(ts)
+
+    # -- decisions --------------------------------------------------------------------------------
+    def _decide(self, now: float) -> None:
+        self._dirty = False
+        mid = 0.5 * (self.bid + self.ask)  # type: ignore[operator]
+        sigma = A = kappa = None
+        if self.use_estimators:
+            sigma = self.vol.sigma
+            fit = self.intensity.estimate(now)
+            if fit is not None:
+                A, kappa = fit
+        open_buy = open_sell = 0.0
+        for o in self.orders.values():
+            if not o.active:
+                if o.side == "buy":
+                    open_buy += o.amount
+                else:
+                    open_sell += o.amount
+        quote = make_quote(
+            QuoteInputs(mid, self.inventory.q, self.bid, self.ask, now - self.t0, sigma, A, kappa,  # type: ignore[operator]
+                        open_buy, open_sell),
+            self.p.model, self.p.limits, self.p.rules,
+        )
+        targets = {
+            "buy": Target("buy", quote.bid, quote.bid_size) if quote.bid is not None and quote.bid_size > 0 else None,
+            "sell": Target("sell", quote.ask, quote.ask_size) if quote.ask is not None and quote.ask_size > 0 else None,
+        }
+        working = [WorkingOrder(o.client_id, o.side, o.price, o.amount, o.created_at)  # type: ignore[arg-type]
+                   for o in self.orders.values()]
+        actions = reconcile(targets, working, self.inventory.q, now, self.p.tolerance)
+        due = now + self.p.latency
+        for action in actions:
+            if isinstance(action, Create):
+                self._ids += 1
+                cid = f"bt-{self._ids}"
+                self.orders[cid] = _Order(cid, action.side, action.price, action.amount, now, mid, quote.half_spread)
+            else:
+                cid = action.client_id
+            if self.p.latency > 0:
+                self.pending.append((due, action, cid))
+            else:
+                self._effect(due, action, cid)
+        self._age_due = min((o.created_at for o in self.orders.values()), default=math.inf) + \
+            self.p.tolerance.max_order_age
+
+    def _effect(self, due: float, action: Cancel | Create, cid: str) -> None:
+        order = self.orders.get(cid)
+        if order is None:  # filled completely (or already gone) before the action arrived
+            return
+        if isinstance(action, Cancel):
+            self.paper.cancel(cid)
+            del self.orders[cid]
+            self.canceled += 1
+            return
+        if self.p.post_only and self.paper.would_cross(order.side, order.price):  # type: ignore[arg-type]
+            del self.orders[cid]
+            self.rejected += 1
+            self._dirty = True  # price it again from the newer book, as the live service does
+            return
+        levels = self.book.bids if order.side == "buy" else self.book.asks
+        self.paper.add_order(cid, order.side, order.price, order.amount, levels.get(order.price, 0.0))  # type: ignore[arg-type]
+        order.active = True
+        self.placed += 1
+
+    # -- fills ------------------------------------------------------------------------------------
+    def _book_fills(self, fills: Iterable[Any], ts: float) -> None:
+        mid = 0.5 * (self.bid + self.ask) if self.bid is not None else None  # type: ignore[operator]
+        inventory = self.inventory
+        for f in fills:
+            order = self.orders[f.order_id]
+            inventory.apply(Fill(
+                trade_id=f"{f.order_id}-{inventory.fills}", side=f.side, price=f.price, amount=f.size,
+                timestamp=ts, order_id=f.order_id, client_id=f.order_id, fee=f.fee,
+                fee_currency=self.p.quote, mid=mid, quote_mid=order.quote_mid,
+                quote_half_spread=order.half_spread,
+            ))
+            if f.side == "buy":
+                self.buys += 1
+            else:
+                self.sells += 1
+            self.fill_log.append((ts, f.side, f.price, f.size))
+            order.amount = f.remaining
+            if f.remaining <= 0:
+                del self.orders[f.order_id]
+            self._dirty = True
+
+    # -- results ----------------------------------------------------------------------------------
+    def result(self) -> BacktestResult:
+        inv = self.inventory
+        mid = 0.5 * (self.bid + self.ask) if self.bid is not None else None  # type: ignore[operator]
+        snap = inv.snapshot(mid)
+        if self._w > 0:
+            mean = self._qw / self._w
+            q_std = math.sqrt(max(0.0, self._qqw / self._w - mean * mean))
+        else:
+            q_std = 0.0
+        signed = sum(size if side == "buy" else -size for _, side, _, size in self.fill_log)
+        return BacktestResult(
+            symbol=self.symbol,
+            events=self.events,
+            duration=(self.last_ts - self.t0) if self.t0 is not None else 0.0,  # type: ignore[operator]
+            fills=inv.fills,
+            buys=self.buys,
+            sells=self.sells,
+            volume_base=float(inv.volume_base),
+            volume_quote=inv.volume_quote,
+            final_q=inv.q,
+            max_abs_q=float(inv.max_abs_q),
+            q_std=q_std,
+            realized_pnl=snap["realized_pnl"],
+            unrealized_pnl=snap["unrealized_pnl"],
+            fees=snap["fees"],
+            total_pnl=snap["total_pnl"],
+            spread_captured=inv.spread_captured,
+            skew_cost=inv.skew_cost,
+            final_mid=mid,
+            orders_placed=self.placed,
+            orders_canceled=self.canceled,
+            orders_rejected=self.rejected,
+            signed_fill_sum=signed,
+            fill_log=self.fill_log,
+        )
+
+
+def run_backtest(events: Iterable[Event], symbol: str, params: BacktestParams) -> BacktestResult:
+    """Replay the events of ``symbol`` (others are skipped) and return the result."""
+    bt = Backtest(symbol, params)
+    step = bt.step
+    for event in events:
+        if event.symbol == symbol:
+            step(event)
+    return bt.result()
+
+
+def infer_tick(events: Iterable[Event], symbol: str, limit: int = 20000) -> float:
+    """The price grid of a recording without market info: the smallest gap between distinct prices."""
+    prices: set[float] = set()
+    for event in events:
+        if event.symbol != symbol:
+            continue
+        if isinstance(event, TradeEvent):
+            prices.add(event.price)
+        else:
+            prices.update(p for p, _ in event.bids)
+            prices.update(p for p, _ in event.asks)
+        if len(prices) >= limit:
+            break
+    ordered = sorted(prices)
+    gaps = [round(b - a, 10) for a, b in pairwise(ordered) if b - a > 1e-12]
+    if not gaps:
+        raise ValueError("cannot infer the tick size: fewer than two distinct prices")
+    return min(gaps)
