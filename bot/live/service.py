@@ -2,12 +2,12 @@
 
 Start-up: resolve the venue (an in-process simulated exchange when ``venue.kind = "sim"`` and no
 ``venue.url``; a running sim at ``venue.url``; a ccxt sandbox for ``testnet``; a public feed with local
-fills for ``paper``), create the ccxt exchange with :func:`bot.venue.connect.create_exchange`, load
-markets, then check every symbol exists, the keys work and the balance covers one order per side
-(each failure is a one-line :class:`~bot.errors.UserError`). Our leftover orders (client id starting
-with ``<prefix>-``) are cancelled and the base balances recorded: the bot's inventory ``q`` starts at 0
-and is the change of the base balance from here on. From then on the code path is the same for every
-venue.
+fills for ``paper``, configured by ``settings.paper``), create the ccxt exchange with
+:func:`bot.venue.connect.create_exchange`, load markets, then check every symbol exists, the keys work
+and the balance covers one order per side (each failure is a one-line :class:`~bot.errors.UserError`).
+Our leftover orders (client id starting with ``<prefix>-``) are cancelled and the base balances recorded:
+the bot's inventory ``q`` starts at 0 and is the change of the base balance from here on. From then on
+the code path is the same for every venue.
 
 Run: per symbol one book feed, one trade feed, two user-stream consumers, a REST reconciliation loop and
 the conflated quoter, all sharing one throttler and rate gate. Stop on :meth:`Service.request_stop`
@@ -177,7 +177,7 @@ class Service:
         try:
             self.exchange = create_exchange(
                 endpoint.kind, endpoint.exchange_id, endpoint.url, endpoint.api_key, endpoint.api_secret,
-                endpoint.password,
+                endpoint.password, paper=getattr(self.settings, "paper", None),
             )
         except (ccxt.BaseError, ValueError, AttributeError) as exc:
             raise UserError(f"cannot set up venue {endpoint.exchange_id} ({endpoint.kind}): {_describe(exc)}") from None
@@ -204,10 +204,8 @@ class Service:
         except ccxt.AuthenticationError as exc:
             if self.endpoint is not None and not self.endpoint.api_key:
                 venue = self.settings.venue
-                hint = " (paper trading needs the paper venue adapter, which is not wired in yet)" if (
-                    venue.kind == "paper") else ""
                 raise UserError(f"{venue.exchange} ({venue.kind}) needs API keys to trade: set "
-                                f"MMBOT_VENUE__API_KEY and MMBOT_VENUE__API_SECRET{hint}") from None
+                                "MMBOT_VENUE__API_KEY and MMBOT_VENUE__API_SECRET") from None
             raise UserError(f"the venue rejected the API keys: {_describe(exc)}") from None
         except ccxt.BaseError as exc:
             raise UserError(f"cannot read the account balance: {type(exc).__name__}: {_describe(exc)}") from None
