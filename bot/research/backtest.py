@@ -177,6 +177,7 @@ class Backtest:
         self._age_due = math.inf
         # time-weighted moments of q
         self._qw = self._qqw = self._w = 0.0
+        self._q = 0.0  # float copy of inventory.q
         self.fill_log: list[tuple[float, str, float, float]] = []
 
     # -- the loop ---------------------------------------------------------------------------------
@@ -186,7 +187,7 @@ class Backtest:
             self.t0 = ts
         elif ts > self.last_ts:  # type: ignore[operator]
             dt = ts - self.last_ts  # type: ignore[operator]
-            q = self.inventory.q
+            q = self._q
             self._w += dt
             self._qw += q * dt
             self._qqw += q * q * dt
@@ -201,7 +202,7 @@ class Backtest:
             old_bid, old_ask = self.bid, self.ask
             book.apply(event)
             bid, ask = book.best_bid, book.best_ask
-            if paper._orders:
+            if paper._orders and (event.snapshot or self._touches(event, bid, ask)):
                 self._book_fills(paper.on_book(bid, ask, book.bids, book.asks), ts)
             else:
                 paper.best_bid, paper.best_ask = bid, ask
@@ -218,6 +219,24 @@ class Backtest:
                 self._book_fills(paper.on_trade(event.price, event.amount, event.side), ts)  # type: ignore[arg-type]
         if not pending and (self._dirty or ts >= self._age_due) and self.bid is not None:
             self._decide(ts)
+
+    def _touches(self, event: BookEvent, bid: float | None, ask: float | None) -> bool:
+        """Whether a diff can matter to the fill model: it changes one of our orders' levels or the
+        opposite touch reaches one of them (else ``on_book`` would change nothing: skipped for speed)."""
+        for o in self.paper._orders.values():
+            if o.side == "buy":
+                if ask is not None and ask <= o.price:
+                    return True
+                levels = event.bids
+            else:
+                if bid is not None and bid >= o.price:
+                    return True
+                levels = event.asks
+            price = o.price
+            for p, _ in levels:
+                if p == price:
+                    return True
+        return False
 
     # -- decisions --------------------------------------------------------------------------------
     def _decide(self, now: float) -> None:
@@ -237,7 +256,7 @@ class Backtest:
                 else:
                     open_sell += o.amount
         quote = make_quote(
-            QuoteInputs(mid, self.inventory.q, self.bid, self.ask, now - self.t0, sigma, A, kappa,  # type: ignore[operator]
+            QuoteInputs(mid, self._q, self.bid, self.ask, now - self.t0, sigma, A, kappa,  # type: ignore[operator]
                         open_buy, open_sell),
             self.p.model, self.p.limits, self.p.rules,
         )
@@ -247,7 +266,7 @@ class Backtest:
         }
         working = [WorkingOrder(o.client_id, o.side, o.price, o.amount, o.created_at)  # type: ignore[arg-type]
                    for o in self.orders.values()]
-        actions = reconcile(targets, working, self.inventory.q, now, self.p.tolerance)
+        actions = reconcile(targets, working, self._q, now, self.p.tolerance)
         due = now + self.p.latency
         for action in actions:
             if isinstance(action, Create):
@@ -299,6 +318,7 @@ class Backtest:
             else:
                 self.sells += 1
             self.fill_log.append((ts, f.side, f.price, f.size))
+            self._q = inventory.q
             order.amount = f.remaining
             if f.remaining <= 0:
                 del self.orders[f.order_id]
