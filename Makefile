@@ -26,5 +26,11 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# `make bench` runs every benchmark (a few minutes on 2 cores), prints the table and writes bench/results.json
+# (or $BENCH_OUT). BENCH_QUICK=1 makes it a smoke run; pick benchmarks with ARGS="compute reaction".
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench $(ARGS)
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,78 @@
+"""5c. ``backtest`` events per second: a synthetic recording replayed through ``run_backtest``.
+
+The recording is made in memory by stepping the pure simulated-exchange engine (``SimExchange``, no
+I/O): one book snapshot, then every step's depth diff and public trades, as the recording format's
+events (the shape ``mmbot record`` writes). Only the replay is timed; the linear model with 50 ms
+latency quotes the whole time and gets filled.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from bench.common import QUICK, dist, one_symbol, sim_settings
+from bot.core.limits import LimitParams
+from bot.core.models import ModelParams
+from bot.core.quote import MarketRules
+from bot.core.reconcile import Tolerance
+from bot.research.backtest import BacktestParams, run_backtest
+from bot.research.recording import BookEvent, Event, TradeEvent
+from bot.sim.engine import SimExchange
+from bot.sim.events import PublicTrade
+
+ATOM = 1e-8
+
+
+def synthetic_events(steps: int, dt: float = 0.05, seed: int = 1) -> list[Event]:
+    settings = sim_settings(seed=seed, step_interval=dt, symbols=one_symbol(refresh_rate=2.0, taker_rate=8.0))
+    ex = SimExchange(settings, 0)
+    sym_id = "BTCUSDT"
+    _, bids, asks = ex.depth(sym_id, 1000)
+    events: list[Event] = [
+        BookEvent(0.0, "BTC/USDT", tuple((p * ATOM, q * ATOM) for p, q in bids),
+                  tuple((p * ATOM, q * ATOM) for p, q in asks), True)
+    ]
+    ex.take_depth_diff(sym_id)
+    ex.take_events()
+    for i in range(1, steps + 1):
+        ts = i * dt
+        ex.step(dt, int(ts * 1000))
+        for ev in ex.take_events():
+            if isinstance(ev, PublicTrade):
+                events.append(TradeEvent(ts, "BTC/USDT", ev.price * ATOM, ev.qty * ATOM,
+                                         "sell" if ev.buyer_is_maker else "buy", str(ev.id)))
+        diff = ex.take_depth_diff(sym_id)
+        if diff is not None:
+            events.append(BookEvent(ts, "BTC/USDT", tuple((p * ATOM, q * ATOM) for p, q in diff.bids),
+                                    tuple((p * ATOM, q * ATOM) for p, q in diff.asks), False))
+    return events
+
+
+def run(steps: int | None = None, repeats: int | None = None) -> dict[str, Any]:
+    steps = steps or (2000 if QUICK else 40000)
+    repeats = repeats or (2 if QUICK else 5)
+    events = synthetic_events(steps)
+    params = BacktestParams(
+        model=ModelParams(model="linear", half_spread=0.03, skew=0.05),
+        limits=LimitParams(max_position=0.1, order_size=0.002),
+        rules=MarketRules(tick=0.01, lot=0.00001, min_qty=0.00001, min_notional=5.0),
+        tolerance=Tolerance(0.01, 2),
+        latency=0.05,
+    )
+    secs = []
+    fills = 0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = run_backtest(events, "BTC/USDT", params)
+        secs.append(time.perf_counter() - t0)
+        fills = result.fills
+    d = dist(secs)
+    return {
+        "available": True,
+        "events": len(events),
+        "fills": fills,
+        "seconds": d,
+        "events_per_s": len(events) / d["p50"],
+        "events_per_s_worst": len(events) / d["max"],
+    }

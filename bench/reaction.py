@@ -1,0 +1,130 @@
+"""1 + 2. Reaction latency: wire-to-wire (sim side) and bot-internal (bot side), from the same reactions.
+
+The simulated exchange runs in this process with a still market (no volatility, takers or refreshes) and
+its clock paused; the bot runs as a child process (``bench.botproc``) quoting BTC/USDT 50 ticks either
+side of the mid with ``requote_ticks = 2``. Each round the benchmark moves the mid 10 ticks (alternately up
+and down), lets the engine re-place the background, and publishes the depth diff, stamping
+``perf_counter_ns`` just before the publish. Stamps on the sim side (same process, same clock):
+
+- ``wire_to_wire``: publish -> the sim's REST handler starts on the bot's first resulting request (the
+  first thing every handler does is ask the fault injector whether to fail; that call is wrapped here).
+- ``to_engine``: publish -> that request reaches the matching engine (``place_order``/``cancel_order``),
+  i.e. plus the sim's own parsing, signature check and rate accounting.
+
+The bot's probes give ``bot_internal``: book handed to the bot by ccxt -> order request handed to ccxt.
+The round ends when no request has arrived for ``settle`` seconds and the bot rests two orders again.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import QUICK, Child, dist, one_symbol, pin, sim_settings, unpin, wait_until
+from bot.sim.server import start_sim
+
+
+async def run(rounds: int | None = None, settle: float = 0.015, extra_args: tuple[str, ...] = ()) -> dict[str, Any]:
+    rounds = rounds or (100 if QUICK else 1000)
+    settings = sim_settings(
+        step_interval=0.05,
+        symbols=one_symbol(volatility=0.0, taker_rate=0.0, refresh_rate=0.0, levels=5),
+    )
+    tmp = Path(tempfile.mkdtemp(prefix="bench-reaction-"))
+    sim = await start_sim(settings)
+    state: dict[str, Any] = {"armed": False, "http": 0, "last_req": 0.0, "t_send": 0}
+    w2w: list[int] = []
+    to_engine: list[int] = []
+    faults = sim.faults
+    http_status = faults.http_status
+
+    def stamped_http_status() -> Any:
+        state["http"] = time.perf_counter_ns()
+        return http_status()
+
+    faults.http_status = stamped_http_status  # type: ignore[method-assign]
+    engine = sim.exchange
+    place, cancel = engine.place_order, engine.cancel_order
+
+    def on_order() -> None:
+        now = time.perf_counter_ns()
+        state["last_req"] = time.monotonic()
+        if state["armed"]:
+            state["armed"] = False
+            w2w.append(state["http"] - state["t_send"])
+            to_engine.append(now - state["t_send"])
+
+    def placed(*a: Any, **k: Any) -> Any:
+        on_order()
+        return place(*a, **k)
+
+    def canceled(*a: Any, **k: Any) -> Any:
+        on_order()
+        return cancel(*a, **k)
+
+    engine.place_order, engine.cancel_order = placed, canceled  # type: ignore[method-assign]
+    account = engine.ledger.accounts["user1"]
+    sym = engine.by_name["BTC/USDT"]
+
+    def resting() -> int:
+        return len(engine.open_orders(account, sym.id))
+
+    (tmp / "settings.json").write_text(json.dumps({
+        "venue": {"kind": "sim", "url": sim.url, "symbols": ["BTC/USDT"]},
+        "logging": {"level": "info", "format": "json", "inventory_interval": 5.0},
+        "strategy": {"model": "linear", "half_spread": 0.5, "use_estimators": False},
+        "execution": {"order_size": 0.001, "requote_ticks": 2, "orders_per_second": 10000.0,
+                      "max_order_age": 3600.0, "reconcile_interval": 5.0},
+        "risk": {"stale_after": 30.0},
+    }))
+    args = [str(tmp / "settings.json"), str(tmp / "bot.json"), *extra_args]
+    bot = await Child.start("bench.botproc", args, tmp / "bot.log", tmp)
+    pin(0, {0})
+    pin(bot.proc.pid, {1})
+    missed = 0
+    try:
+        await wait_until(lambda: resting() == 2 or bot.proc.returncode is not None, 30.0, "the bot to quote")
+        if bot.proc.returncode is not None:
+            raise RuntimeError("bot exited:\n" + bot.tail())
+        await wait_until(lambda: time.monotonic() - state["last_req"] > 0.3, 10.0, "a quiet bot")
+        sim.paused = True
+        sim.publish_market()  # flush the bot's own order changes while nobody is measuring
+        await wait_until(lambda: time.monotonic() - state["last_req"] > 0.2, 10.0, "a quiet bot")
+        await bot.send("mark")
+        direction = 1
+        for _ in range(rounds):
+            sym.market.mid += 10 * direction
+            direction = -direction
+            engine.step(settings.step_interval, sim.now_ms())
+            state["armed"] = True
+            state["t_send"] = time.perf_counter_ns()
+            sim.publish_market()
+            try:
+                await wait_until(lambda: not state["armed"], 2.0, "a reaction", every=0.0005)
+            except TimeoutError:
+                state["armed"] = False
+                missed += 1
+                continue
+            await wait_until(
+                lambda: time.monotonic() - state["last_req"] > settle and resting() == 2, 5.0, "the bot to settle",
+                every=0.002,
+            )
+        sim.paused = False
+    finally:
+        unpin(0)
+        code = await bot.stop()
+        await sim.stop()
+    if code != 0:
+        raise RuntimeError(f"bot exited {code}:\n" + bot.tail())
+    res = json.loads((tmp / "bot.json").read_text())
+    return {
+        "rounds": rounds,
+        "missed": missed,
+        "wire_to_wire_ms": dist(w2w, 1e-6),
+        "to_engine_ms": dist(to_engine, 1e-6),
+        "bot_internal_us": dist(res["internal_ns"], 1e-3),
+        "clock": "wire_to_wire/to_engine: perf_counter_ns in the sim process; bot_internal: perf_counter_ns in the bot",
+    }

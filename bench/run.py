@@ -1,0 +1,150 @@
+"""Run the benchmarks, print the table, write the JSON.
+
+    python -m bench [NAME ...]        # names: reaction overhead capacity compute sim_ceiling (default: all)
+
+Environment: ``BENCH_QUICK=1`` shortens every benchmark (a smoke run, not a measurement);
+``BENCH_OUT`` is the JSON path (default ``bench/results.json``); ``BENCH_ONLY=a,b`` selects like NAMEs.
+Each benchmark's figures come from one run of it; a benchmark that fails is recorded with its error
+and the others still run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench import capacity, compute, overhead, reaction, sim_ceiling
+from bench.common import QUICK, REPO
+
+BENCHMARKS: dict[str, Callable[[], Any]] = {
+    "compute": compute.run,
+    "sim_ceiling": lambda: asyncio.run(sim_ceiling.run()),
+    "reaction": lambda: asyncio.run(reaction.run()),
+    "overhead": lambda: asyncio.run(overhead.run()),
+    "capacity": lambda: asyncio.run(capacity.run()),
+}
+
+#: growth of the bot's resident size that still counts as flat, KiB per minute (about 6 MiB an hour)
+FLAT_KIB_PER_MIN = 100.0
+
+
+def _get(d: Any, *keys: str) -> Any:
+    for k in keys:
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d
+
+
+def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(figure, value, target, verdict) for the table."""
+    out: list[tuple[str, str, str, str]] = []
+
+    def add(name: str, value: Any, fmt: str, target: str = "", ok: bool | None = None) -> None:
+        if value is None or (isinstance(value, float) and not math.isfinite(value)):
+            out.append((name, "n/a", target, "not available" if target else ""))
+            return
+        verdict = "" if ok is None else ("met" if ok else "MISSED")
+        out.append((name, fmt.format(value), target, verdict))
+
+    r = res.get("reaction") or {}
+    w50, w99 = _get(r, "wire_to_wire_ms", "p50"), _get(r, "wire_to_wire_ms", "p99")
+    add("wire-to-wire p50 (ms)", w50, "{:.2f}", "<= 2", w50 is not None and w50 <= 2.0)
+    add("wire-to-wire p99 (ms)", w99, "{:.2f}", "<= 10", w99 is not None and w99 <= 10.0)
+    add("wire-to-wire max (ms)", _get(r, "wire_to_wire_ms", "max"), "{:.2f}")
+    add("  reactions measured (missed)", r.get("rounds") and f"{_get(r, 'wire_to_wire_ms', 'n')} ({r.get('missed')})",
+        "{}", ">= 1000" if not QUICK else "")
+    add("  publish -> sim engine p50 (ms)", _get(r, "to_engine_ms", "p50"), "{:.2f}")
+    b50, b99 = _get(r, "bot_internal_us", "p50"), _get(r, "bot_internal_us", "p99")
+    add("bot-internal p50 (us)", b50, "{:.0f}")
+    add("bot-internal p99 (us)", b99, "{:.0f}", "<= 300", b99 is not None and b99 <= 300.0)
+    o = res.get("overhead") or {}
+    ratio = o.get("ratio")
+    add("overhead: bot / bare ccxt CPU per update", ratio, "{:.2f}x", "<= 1.3x", ratio is not None and ratio <= 1.3)
+    add("  bot CPU per depth msg (us)", o.get("bot_cpu_us_per_msg"), "{:.0f}")
+    add("  bare ccxt CPU per depth msg (us)", o.get("bare_cpu_us_per_msg"), "{:.0f}")
+    c = res.get("capacity") or {}
+    cap = c.get("capacity_symbols")
+    bound = ">= " if c.get("bound") == "lower" else ""
+    add("capacity: symbols @10 upd/s on one core", cap if cap is None else f"{bound}{cap}", "{}", ">= 100",
+        cap is not None and cap >= 100)
+    for step in c.get("ladder", []):
+        add(f"  N={step['symbols']}: book age p50/p99 (ms), bot CPU",
+            f"{step['age_ms']['p50']:.0f}/{step['age_ms']['p99']:.0f}, {100 * step['bot_cpu_fraction']:.0f}%", "{}",
+            "", step["keeps_up"])
+    q = _get(res, "compute", "quote", "us_per_call") or {}
+    for model, d in q.items():
+        add(f"make_quote {model} (us/call)", d.get("p50"), "{:.1f}")
+    s = _get(res, "compute", "simulate") or {}
+    sec = _get(s, "seconds", "p50")
+    add("simulate 1000 x 200-step paths (s)", sec, "{:.3f}", "< 0.5", sec is not None and sec < 0.5)
+    add("  simulate paths/s", s.get("paths_per_s"), "{:,.0f}")
+    bt = _get(res, "compute", "backtest") or {}
+    eps = bt.get("events_per_s")
+    add("backtest events/s", eps, "{:,.0f}", ">= 200,000", eps is not None and eps >= 200000)
+    k = o.get("rss_slope_kib_per_min")
+    add("memory: bot RSS slope (KiB/min)", k, "{:+.0f}", f"flat (<= {FLAT_KIB_PER_MIN:.0f})",
+        k is not None and k <= FLAT_KIB_PER_MIN)
+    add("  bot RSS start -> end (MiB)", o.get("rss_kib_start") and
+        f"{o['rss_kib_start'] / 1024:.1f} -> {o['rss_kib_end'] / 1024:.1f} over {o['window_s']:.0f} s", "{}")
+    sc = res.get("sim_ceiling") or {}
+    add("sim ceiling: depth msgs/s to one client", sc.get("msgs_per_s"), "{:,.0f}")
+    add("  while matching (trades/s), sim CPU", sc.get("trades_per_s") and
+        f"{sc['trades_per_s']:.0f}, {100 * sc['sim_cpu_fraction']:.0f}%", "{}")
+    for name, value in res.items():
+        if isinstance(value, dict) and "error" in value:
+            out.append((f"{name}: FAILED", value["error"].splitlines()[-1][:60], "", "error"))
+    return out
+
+
+def format_table(table: list[tuple[str, str, str, str]]) -> str:
+    head = ("figure", "value", "target", "verdict")
+    widths = [max(len(r[i]) for r in [head, *table]) for i in range(4)]
+    line = "| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |"
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    body = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in table]
+    return "\n".join([line, sep, *body])
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    only = [n for n in os.environ.get("BENCH_ONLY", "").split(",") if n] or argv or list(BENCHMARKS)
+    unknown = [n for n in only if n not in BENCHMARKS]
+    if unknown:
+        print(f"bench: unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}", file=sys.stderr)
+        return 2
+    results: dict[str, Any] = {
+        "meta": {
+            "quick": QUICK,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "machine": platform.machine(),
+        }
+    }
+    for name in only:
+        t0 = time.monotonic()
+        print(f"bench: {name} ...", file=sys.stderr, flush=True)
+        try:
+            results[name] = BENCHMARKS[name]()
+        except Exception as exc:  # one broken benchmark must not hide the others
+            results[name] = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+        results[name]["elapsed_s"] = round(time.monotonic() - t0, 2)
+        print(f"bench: {name} done in {results[name]['elapsed_s']} s", file=sys.stderr, flush=True)
+    table = rows(results)
+    results["table"] = [dict(zip(("figure", "value", "target", "verdict"), r, strict=True)) for r in table]
+    out = Path(os.environ.get("BENCH_OUT") or REPO / "bench" / "results.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1, default=float) + "\n")
+    print(format_table(table))
+    print(f"\nbench: JSON written to {out}")
+    return 1 if any("error" in v for v in results.values() if isinstance(v, dict)) else 0

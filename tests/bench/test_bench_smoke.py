@@ -1,0 +1,58 @@
+"""Smoke test of the benchmark harness: the quick mode of the cheap benchmarks writes the JSON and table.
+
+No timing assertions: only that the figures exist and are positive finite numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _positive(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+def test_quick_run_writes_expected_figures(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    env = {**os.environ, "BENCH_QUICK": "1", "BENCH_OUT": str(out), "PYTHONPATH": str(REPO)}
+    env.pop("BENCH_ONLY", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "compute", "sim_ceiling"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = json.loads(out.read_text())
+    assert data["meta"]["quick"] is True
+    quote = data["compute"]["quote"]["us_per_call"]
+    assert set(quote) == {"symmetric", "linear", "as", "glft"}
+    for d in quote.values():
+        assert _positive(d["p50"]) and _positive(d["max"]) and d["n"] >= 1
+    sim = data["compute"]["simulate"]
+    assert sim["paths"] == 1000 and sim["steps"] == 200
+    assert _positive(sim["seconds"]["p50"]) and _positive(sim["paths_per_s"])
+    backtest = data["compute"]["backtest"]
+    if backtest.get("available"):
+        assert _positive(backtest["events_per_s"]) and backtest["events"] > 0
+    ceiling = data["sim_ceiling"]
+    assert _positive(ceiling["msgs_per_s"]) and ceiling["messages"] > 0 and ceiling["gaps"] == 0
+    figures = {row["figure"] for row in data["table"]}
+    assert "simulate 1000 x 200-step paths (s)" in figures
+    assert "sim ceiling: depth msgs/s to one client" in figures
+    assert "| figure" in proc.stdout  # the table was printed
+
+
+def test_unknown_benchmark_is_a_usage_error(tmp_path: Path) -> None:
+    env = {**os.environ, "BENCH_OUT": str(tmp_path / "r.json"), "PYTHONPATH": str(REPO)}
+    env.pop("BENCH_ONLY", None)
+    proc = subprocess.run([sys.executable, "-m", "bench", "nope"], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "unknown benchmark" in proc.stderr
+    assert not (tmp_path / "r.json").exists()
