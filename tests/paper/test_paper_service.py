@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import re
+import sys
 from decimal import Decimal
+from pathlib import Path
 
 from bot.paper.settings import PaperSettings
 from bot.venue.connect import create_exchange
@@ -51,3 +56,34 @@ async def test_paper_feed_from_a_url_is_keyless_and_settings_reach_the_venue() -
             await ex.close()
     finally:
         await sim.stop()
+
+
+async def test_mmbot_run_on_the_paper_venue_from_the_command_line(tmp_path: Path) -> None:
+    """``mmbot run`` (a real process) with venue.kind = "paper" and the simulator as the public feed."""
+    sim = await started(fast_sim())
+    try:
+        cfg = tmp_path / "paper.toml"
+        cfg.write_text(
+            f'[venue]\nkind = "paper"\nurl = "{sim.url}"\nsymbols = ["BTC/USDT"]\n'
+            '[strategy]\nmodel = "linear"\nhalf_spread = 0.02\nskew = 5.0\n'
+            "[risk]\nmax_position = 0.05\nstate_dir = " + json.dumps(str(tmp_path / "var")) + "\n"
+            "[execution]\norder_size = 0.002\nrequote_ticks = 1\n"
+            '[logging]\nformat = "json"\n',
+            encoding="utf-8",
+        )
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", "--config", str(cfg), "--duration", "3",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        await sim.stop()
+    text = out.decode()
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert "mmbot run summary: paper binance" in text
+    assert "open orders left: none (confirmed with the venue)" in text
+    fills = int(re.search(r"fills (\d+),", text).group(1))  # type: ignore[union-attr]
+    assert fills > 0
+    assert "matches" in text and "MISMATCH" not in text
+    events = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    assert any(e.get("event") == "fill" for e in events)
