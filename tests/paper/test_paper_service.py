@@ -19,6 +19,7 @@ async def test_live_service_gets_paper_fills_from_the_public_trades() -> None:
     try:
         overrides = bot_overrides(sim)
         overrides["venue"] = {"kind": "paper", "url": sim.url, "symbols": ["BTC/USDT"]}
+        overrides["paper"] = {"maker_fee": 0.0, "balances": {"USDT": 20000.0, "BTC": 0.3}}
         account = sim.exchange.ledger.accounts["user1"]
         before = (dict(account.free), dict(account.locked))
         run = await run_bot(overrides, duration=4.0)
@@ -35,9 +36,10 @@ async def test_live_service_gets_paper_fills_from_the_public_trades() -> None:
     # the paper account's base balance moved by exactly the signed sum of the fills
     fills = await exchange.fetch_my_trades("BTC/USDT")
     signed = sum((Decimal(t["info"]["qty"]) * (1 if t["side"] == "buy" else -1) for t in fills), Decimal(0))
-    start = Decimal(str(PaperSettings().balances["BTC"]))
+    start = Decimal("0.3")  # the [paper] settings reached the venue
     assert exchange.paper_totals()["BTC"] - start == signed == s.q_exact
     assert s.venue_base_delta == s.q_exact
+    assert s.fees == 0.0 and all(t["fee"]["cost"] == 0.0 for t in fills)
     assert abs(s.max_abs_q) <= 0.05 + 1e-12
     assert await exchange.fetch_open_orders("BTC/USDT") == []
 
