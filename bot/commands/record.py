@@ -4,6 +4,7 @@ The venue comes from the config exactly as for ``mmbot run`` (``venue.kind``, ``
 ``venue.exchange``, ``venue.symbols``): with no config the simulated exchange is started in-process.
 Only public market data is read, so no keys are needed (a ``paper`` venue records its public feed).
 The file is JSON lines (gzip when the name ends in ``.gz``); see :mod:`bot.research.recording`.
+Ctrl-C (or SIGTERM) ends the recording early and still closes the file properly.
 Exit codes: 0 done, 2 bad arguments/config/venue.
 """
 
@@ -11,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import math
+import signal
 import sys
 import time
 from pathlib import Path
@@ -22,7 +25,7 @@ import ccxt
 from bot.config import Settings, load_settings
 from bot.core.quote import MarketRules
 from bot.errors import UserError
-from bot.live.service import open_endpoint
+from bot.live.service import Endpoint, open_endpoint
 from bot.logs import configure_logging, get_logger
 from bot.research.recorder import RecordStats, record
 from bot.research.recording import open_recording
@@ -85,12 +88,20 @@ def _exchange(settings: Settings, endpoint: Any) -> Any:
                            endpoint.api_secret, endpoint.password)
 
 
+def _venue(settings: Settings) -> Any:
+    """The service's venue resolution; a testnet's public data needs no keys, so none are asked for."""
+    venue = settings.venue
+    if venue.kind == "testnet":
+        return contextlib.nullcontext(Endpoint("testnet", venue.exchange, venue.url, None, None))
+    return open_endpoint(settings)
+
+
 async def record_venue(settings: Settings, out: Path, duration: float, depth: int = 25,
-                       snapshot_every: float = 60.0) -> RecordStats:
+                       snapshot_every: float = 60.0, stop: asyncio.Event | None = None) -> RecordStats:
     """Open the configured venue (starting the sim when needed) and record its symbols into ``out``."""
     log = get_logger(component="record")
     symbols = settings.venue.symbols
-    async with open_endpoint(settings) as endpoint:
+    async with _venue(settings) as endpoint:
         exchange = _exchange(settings, endpoint)
         try:
             try:
@@ -112,11 +123,29 @@ async def record_venue(settings: Settings, out: Path, duration: float, depth: in
             with fh:
                 log.info("recording", out=str(out), symbols=list(symbols), duration=duration, venue=endpoint.kind)
                 try:
-                    return await record(exchange, symbols, duration, fh, depth, snapshot_every, log=log)
+                    return await record(exchange, symbols, duration, fh, depth, snapshot_every, log=log, stop=stop)
                 except ccxt.BadSymbol as exc:
                     raise UserError(f"cannot record: {exc}") from None
         finally:
             await exchange.close()
+
+
+async def _main(settings: Settings, args: argparse.Namespace) -> RecordStats:
+    """Record; Ctrl-C or SIGTERM ends the recording early (the file is closed properly)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
+    try:
+        return await record_venue(settings, args.out, args.duration, args.depth, args.snapshot_every, stop)
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -127,8 +156,10 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(settings.logging.level, settings.logging.format, settings.secret_values())
     if args.out.is_dir() or not args.out.parent.is_dir():
         raise UserError(f"--out: {args.out} is not a writable file path")
-    stats = asyncio.run(record_venue(settings, args.out, args.duration, args.depth, args.snapshot_every))
+    began = time.monotonic()
+    stats = asyncio.run(_main(settings, args))
+    elapsed = min(args.duration, time.monotonic() - began)
     per = ", ".join(f"{s}: {c['books']} books, {c['trades']} trades" for s, c in stats.symbols.items())
     print(f"recorded {stats.books} book events ({stats.snapshots} snapshots) and {stats.trades} trades "
-          f"in {args.duration:g} s to {args.out}" + (f" [{per}]" if per else ""), file=sys.stdout)
+          f"in {elapsed:.1f} s to {args.out}" + (f" [{per}]" if per else ""), file=sys.stdout)
     return 0

@@ -22,7 +22,8 @@ background tasks for it, one calling ``feed.watch_order_book`` and one ``feed.wa
 (ccxt.pro shares one subscription between them and any caller doing the same), which feed the
 symbol's ``PaperBook`` (``on_book`` with the top ``book_levels`` levels per side, ``on_trade`` once
 per public trade id). So fills happen whether or not the service itself watches trades. Feed errors
-are logged and retried with a capped backoff.
+are logged and retried with a capped backoff (``NotSupported`` stops that feed: a venue without public
+trades over WebSocket then fills paper orders only from books that cross them).
 
 Accounting: balances are exact decimals, starting at ``PaperSettings.balances``. A fill of ``a`` at
 ``p`` with fee ``f = a*p*maker_fee`` moves a buy by ``+a`` base and ``-(a*p + f)`` quote, a sell by
@@ -202,6 +203,9 @@ class PaperExchange:
                 failures = 0
             except asyncio.CancelledError:
                 raise
+            except ccxt.NotSupported as exc:
+                self.log.error("paper_feed_unsupported", feed=name, symbol=state.symbol, detail=str(exc)[:200])
+                return
             except ccxt.BaseError as exc:
                 failures += 1
                 delay = min(5.0, 0.25 * 2 ** min(failures - 1, 5))

@@ -158,24 +158,27 @@ async def record(
     snapshot_every: float = 60.0,
     clock: Callable[[], float] = time.time,
     log: Any = None,
+    stop: asyncio.Event | None = None,
 ) -> RecordStats:
-    """Record books and trades of ``symbols`` for ``duration`` seconds into ``fh``; returns counts.
+    """Record books and trades of ``symbols`` for ``duration`` seconds (or until ``stop`` is set) into ``fh``.
 
-    A task that fails for good (e.g. BadSymbol) stops the recording and its exception propagates.
+    Returns the counts. A task that fails for good (e.g. BadSymbol) stops the recording and its
+    exception propagates.
     """
     recorder = Recorder(fh, clock, log)
     tasks = []
     for symbol in symbols:
         tasks.append(asyncio.create_task(recorder.books(exchange, symbol, depth, snapshot_every)))
         tasks.append(asyncio.create_task(recorder.trades(exchange, symbol)))
+    stopper = asyncio.create_task((stop or asyncio.Event()).wait())
     try:
-        done, _ = await asyncio.wait(tasks, timeout=duration, return_when=asyncio.FIRST_EXCEPTION)
+        done, _ = await asyncio.wait([*tasks, stopper], timeout=duration, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
-            exc = task.exception()
+            exc = None if task is stopper else task.exception()
             if exc is not None:
                 raise exc
     finally:
-        for task in tasks:
+        for task in [*tasks, stopper]:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, stopper, return_exceptions=True)
     return recorder.stats
