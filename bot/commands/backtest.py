@@ -127,7 +127,8 @@ def format_result(r: BacktestResult, setup: dict[str, Any], base: str = "", quot
         f"std(q) {r.q_std:.4g} (time-weighted)",
         f"  spread       captured {r.spread_captured:.6g} {quote}, given up to skew {r.skew_cost:.6g} {quote}",
         f"  orders       {r.orders_placed} placed, {r.orders_canceled} canceled, "
-        f"{r.orders_rejected} rejected (would cross)",
+        f"{r.orders_rejected} rejected (would cross)"
+        + (f", {r.orders_clipped} re-sized on arrival by the position limit" if r.orders_clipped else ""),
     ]
     return "\n".join(lines)
 

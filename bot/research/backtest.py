@@ -21,7 +21,10 @@ Per event of the chosen symbol, in file order:
 Latency: every action of a decision takes effect ``latency`` seconds after it (creates become active,
 cancels remove the order; a cancelled order can still fill meanwhile). Like the live executor, which
 awaits each venue call, the quoter makes no new decision while actions are in flight. With latency 0
-actions take effect at once.
+actions take effect at once. Hard limits at arrival: an order being replaced can fill while its cancel
+is in flight, so a create on the side that grows ``|q|`` is re-sized when it arrives with the same
+``side_sizes``/``apply_market_rules`` against the inventory and the active orders of that moment
+(dropped if nothing is left; counted in ``orders_clipped``): ``max |q|`` never exceeds the limit.
 
 Inventory statistics: ``max_abs_q`` over fills; ``q_std`` is the time-weighted standard deviation of
 ``q`` over the replayed span. P&L is marked at the last valid mid.
@@ -38,11 +41,11 @@ from typing import Any
 
 from bot.core.estimators import EwmaVolatility, IntensityEstimator
 from bot.core.inventory import Fill, Inventory
-from bot.core.limits import LimitParams
+from bot.core.limits import LimitParams, apply_market_rules, side_sizes
 from bot.core.models import ModelParams
 from bot.core.pipeline import make_quote
 from bot.core.quote import MarketRules, QuoteInputs
-from bot.core.reconcile import Cancel, Create, Target, Tolerance, WorkingOrder, reconcile
+from bot.core.reconcile import Cancel, Create, Target, Tolerance, WorkingOrder, grows_exposure, reconcile
 from bot.paper.fills import CancelModel, PaperBook
 from bot.research.recording import BookEvent, Event, TradeEvent
 
@@ -85,6 +88,7 @@ class BacktestResult:
     orders_placed: int
     orders_canceled: int
     orders_rejected: int
+    orders_clipped: int
     signed_fill_sum: float
     fill_log: list[tuple[float, str, float, float]] = field(default_factory=list, repr=False)
 
@@ -170,7 +174,7 @@ class Backtest:
         self.t0: float | None = None
         self.last_ts: float | None = None
         self.events = 0
-        self.placed = self.canceled = self.rejected = 0
+        self.placed = self.canceled = self.rejected = self.clipped = 0
         self.buys = self.sells = 0
         self._ids = 0
         self._dirty = False
@@ -296,10 +300,29 @@ class Backtest:
             self.rejected += 1
             self._dirty = True  # price it again from the newer book, as the live service does
             return
+        if self.p.latency > 0 and grows_exposure(order.side, self._q):  # type: ignore[arg-type]
+            amount = self._room(order)
+            if amount <= 0:
+                del self.orders[cid]
+                self.clipped += 1
+                self._dirty = True
+                return
+            if amount < order.amount:
+                order.amount = amount
+                self.clipped += 1
         levels = self.book.bids if order.side == "buy" else self.book.asks
         self.paper.add_order(cid, order.side, order.price, order.amount, levels.get(order.price, 0.0))  # type: ignore[arg-type]
         order.active = True
         self.placed += 1
+
+    def _room(self, order: _Order) -> float:
+        """The size the hard limits allow ``order`` now, next to the active orders on its side."""
+        active = sum(o.amount for o in self.orders.values() if o.active and o.side == order.side)
+        buy = order.side == "buy"
+        bid, _, ask, _ = side_sizes(self._q, self.p.limits, active if buy else 0.0, 0.0 if buy else active,
+                                    order.price, order.price)
+        size, reason = apply_market_rules(order.price, min(order.amount, bid if buy else ask), self.p.rules)
+        return 0.0 if reason is not None else size
 
     # -- fills ------------------------------------------------------------------------------------
     def _book_fills(self, fills: Iterable[Any], ts: float) -> None:
@@ -357,6 +380,7 @@ class Backtest:
             orders_placed=self.placed,
             orders_canceled=self.canceled,
             orders_rejected=self.rejected,
+            orders_clipped=self.clipped,
             signed_fill_sum=signed,
             fill_log=self.fill_log,
         )

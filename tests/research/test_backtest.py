@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -189,3 +190,40 @@ def test_cli_missing_file_and_bad_flags(tmp_path: Path, capsys: pytest.CaptureFi
     assert exc.value.code == 2
     assert main(["backtest", "--data", str(path), "--symbol", "ETH/USDT"]) == 2
     assert "not in the recording" in capsys.readouterr().err
+
+
+def random_stream(seed: int, n: int = 3000) -> list[Event]:
+    """A touch that random-walks in ticks, level refreshes, and takers of random size and side."""
+    rng = random.Random(seed)
+    bid = 9999
+    events: list[Event] = [book(0.0, bid * TICK, (bid + 2) * TICK)]
+    t = 0.0
+    for _ in range(n):
+        t += rng.expovariate(20.0)
+        u = rng.random()
+        if u < 0.3:
+            bid += rng.choice((-1, 1))
+            events.append(book(t, round(bid * TICK, 2), round((bid + 2) * TICK, 2), rng.uniform(0.1, 2.0)))
+        else:
+            side = rng.choice(("buy", "sell"))
+            depth = rng.randint(0, 3)
+            price = (bid + 2 + depth) * TICK if side == "buy" else (bid - depth) * TICK
+            events.append(TradeEvent(t, S, round(price, 2), rng.uniform(0.05, 1.5), side))
+    return events
+
+
+@pytest.mark.parametrize("latency", [0.0, 0.02, 0.1, 0.4])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_hard_limit_holds_and_q_is_the_sum_of_fills_at_any_latency(latency: float, seed: int) -> None:
+    p = BacktestParams(
+        model=ModelParams(model="linear", half_spread=0.01, skew=0.002),
+        limits=LimitParams(max_position=2.0, order_size=0.7),
+        rules=MarketRules(TICK, 0.1),
+        tolerance=Tolerance(TICK, requote_ticks=0, size_tolerance=0.1, max_order_age=5.0),
+        latency=latency,
+    )
+    r = run_backtest(random_stream(seed), S, p)
+    assert r.fills > 20
+    assert r.max_abs_q <= 2.0 + 1e-9
+    assert r.final_q == pytest.approx(r.signed_fill_sum, abs=1e-9)
+    assert all(round(size / 0.1, 9).is_integer() for *_, size in r.fill_log)  # whole lots
