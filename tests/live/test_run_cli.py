@@ -68,7 +68,7 @@ def test_bad_duration_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> No
 
 async def test_default_run_quotes_and_leaves_no_orders() -> None:
     """`mmbot run` with no config: the in-process sim, JSON logs (not a terminal), a summary, exit 0."""
-    code, out, err = await _mmbot("run", "--duration", "4")
+    code, out, err = await _mmbot("run", "--duration", "6")  # > logging.inventory_interval (5 s)
     assert code == 0, err
     assert '"event": "order_placed"' in out and '"event": "inventory"' in out
     assert "mmbot run summary" in out

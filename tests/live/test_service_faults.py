@@ -37,7 +37,7 @@ async def test_dropped_sockets_and_sequence_gaps_are_survived() -> None:
         marks["fills_after_faults"] = run.inventory.fills
 
     try:
-        run = await run_bot(bot_overrides(sim), duration=7.0, during=faults)
+        run = await run_bot(bot_overrides(sim), duration=9.0, during=faults)
         open_orders, btc = await venue_view(sim)
     finally:
         await sim.stop()
