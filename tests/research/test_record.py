@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import random
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.logs import configure_logging
 from bot.research.recorder import BookDiffer
 from bot.research.recording import BookEvent, TradeEvent, read_meta, read_recording
 from bot.research.replay import BookState
@@ -46,6 +48,13 @@ taker_size = 0.004
 level_size = 0.004
 informed_fraction = 0.0
 """
+
+
+@pytest.fixture(autouse=True)
+def _logging_to_a_live_stream():
+    """``mmbot record`` points the logs at pytest's captured stdout, which closes after the test."""
+    yield
+    configure_logging("warning", "json", (), stream=io.StringIO())
 
 
 def test_differ_writes_a_snapshot_then_changed_levels_only() -> None:
