@@ -8,8 +8,9 @@
 - Every create and cancel first passes a shared ``asyncio_throttle.Throttler`` (the order-traffic
   ceiling for all symbols; ccxt's own REST rate limiter stays on underneath).
 - ``DDoSProtection`` (HTTP 429/418) and ``RateLimitExceeded`` put the shared :class:`RateGate` into a
-  backoff that doubles on each hit (capped) and resets after a success; while it is closed no order
-  traffic is sent and the quoter just keeps its state.
+  backoff that doubles on each hit (capped), or longer when the venue says how long (``Retry-After``,
+  the limit's window, a ban's end: :func:`retry_hint`); while it is closed no order or REST traffic is
+  sent and the quoter just keeps its state.
 - ``InsufficientFunds`` and other ``InvalidOrder``/``BadRequest`` rejections are logged as
   ``order_rejected`` and pause that side for ``reject_cooldown`` seconds.
 - A create that fails with a network error may or may not have reached the venue: the order stays
@@ -68,12 +69,14 @@ class RateGate:
         self.until = 0.0
         self.hits = 0
 
-    def hit(self, now: float | None = None) -> float:
+    def hit(self, now: float | None = None, at_least: float | None = None) -> float:
+        """Close the gate; ``at_least`` is the venue's own hint (see :func:`retry_hint`), if any."""
         now = time.monotonic() if now is None else now
         self.delay = min(self.cap, max(self.base, self.delay * 2.0))
-        self.until = max(self.until, now + self.delay)
+        pause = max(self.delay, at_least or 0.0)
+        self.until = max(self.until, now + pause)
         self.hits += 1
-        return self.delay
+        return pause
 
     def success(self, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
@@ -87,6 +90,34 @@ class RateGate:
         remaining = self.until - time.monotonic()
         if remaining > 0:
             await asyncio.sleep(remaining)
+
+
+WINDOWS = {"SECOND": 1, "TEN_SECONDS": 10, "MINUTE": 60, "1 MINUTE": 60}
+
+
+def retry_hint(message: str, headers: dict[str, Any] | None = None, now: float | None = None) -> float | None:
+    """Seconds the venue asks us to wait after a rate-limit answer, when it says so.
+
+    ``Retry-After`` (seconds) wins; else Binance's ban message ``banned until <ms>`` gives the end of the
+    ban; else a limit ``per TEN_SECONDS`` / ``per 1 MINUTE`` / ``per SECOND`` gives the time to the end of
+    that fixed window (+0.5 s). Binance counts fixed windows, and every request inside an exhausted
+    window is another strike towards a 418 ban, so waiting out the window is what avoids the ban.
+    """
+    now = time.time() if now is None else now
+    for key, value in (headers or {}).items():
+        if str(key).lower() == "retry-after":
+            try:
+                return max(0.0, float(value))
+            except (TypeError, ValueError):
+                break
+    banned = re.search(r"banned until (\d{12,})", message)
+    if banned:
+        return max(0.0, int(banned.group(1)) / 1000.0 - now)
+    window = re.search(r"per (TEN_SECONDS|1 MINUTE|MINUTE|SECOND)\b", message)
+    if window:
+        size = WINDOWS[window.group(1)]
+        return size - (now % size) + 0.5
+    return None
 
 
 @dataclass
@@ -271,8 +302,11 @@ class OrderManager:
                          amount=order.amount, reason=reason, error=type(exc).__name__, detail=str(exc)[:200])
 
     def _rate_limited(self, op: str, exc: Exception) -> None:
-        delay = self.rate.hit()
-        self.log.warning("rate_limited", op=op, error=type(exc).__name__, backoff=delay, hits=self.rate.hits)
+        headers = getattr(self.exchange, "last_response_headers", None)
+        hint = retry_hint(str(exc), headers if isinstance(headers, dict) else None)
+        delay = self.rate.hit(at_least=hint)
+        self.log.warning("rate_limited", op=op, error=type(exc).__name__, backoff=round(delay, 3),
+                         venue_hint=None if hint is None else round(hint, 3), hits=self.rate.hits)
 
     async def cancel(self, client_id: str, reason: str = "") -> bool:
         """Cancel one of our orders; True when it is known not to rest any more."""

@@ -107,3 +107,22 @@ def test_rate_gate_grows_and_resets_only_after_a_quiet_period() -> None:
     assert gate.hit(3.3) == 4.0 and gate.hit(7.4) == 8.0 and gate.hit(15.5) == 8.0  # capped
     gate.success(23.6 + 16.1)  # quiet for more than twice the delay: reset
     assert gate.hit(40.0) == 1.0
+
+
+def test_retry_hint_reads_the_venue() -> None:
+    from bot.live.orders import retry_hint
+
+    assert retry_hint("anything", {"Retry-After": "7"}) == 7.0
+    assert retry_hint("IP banned until 1000000012000. Please use the websocket", None, now=1_000_000_000.0) == 12.0
+    per10 = retry_hint("Too many new orders; current limit is 12 orders per TEN_SECONDS.", None, now=1003.0)
+    assert per10 == 7.5  # to the end of the fixed 10 s window, plus a margin
+    per_min = retry_hint("current limit is 6000 request weight per 1 MINUTE.", None, now=1230.0)
+    assert per_min == 30.5
+    assert retry_hint("Too many requests (injected fault).", None) is None
+
+
+def test_rate_gate_honours_the_venue_hint() -> None:
+    from bot.live.orders import RateGate
+
+    gate = RateGate(base=1.0, cap=8.0)
+    assert gate.hit(0.0, at_least=6.5) == 6.5 and gate.blocked(6.0) and not gate.blocked(6.5)
