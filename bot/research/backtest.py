@@ -11,12 +11,13 @@ Per event of the chosen symbol, in file order:
    Fills are booked in an :class:`~bot.core.inventory.Inventory` exactly as the live service books
    them (mid at the fill = the latest valid mid; quote mid and half-spread of the order's quote), so
    P&L, spread captured and spread given up to skew have the live definitions.
-3. If no action is in flight and the touch changed, a fill happened, or the oldest working order
-   reached ``max_order_age``, the quoter decides: ``make_quote`` (same models, limits and market
-   rules; ``t`` = seconds since the first event) -> targets -> :func:`bot.core.reconcile.reconcile`
-   with the service's tolerance -> actions. Like the live service, a one-sided or crossed book does
-   not replace the last valid touch, and as/glft with ``use_estimators`` use the same estimators
-   (EWMA sigma, rolling (A, kappa)), fed with the recorded times.
+3. If no action is in flight and the touch changed (for as/glft: any valid book), a fill happened, or
+   the oldest working order reached ``max_order_age``, the quoter decides: ``make_quote`` (same
+   models, limits and market rules; ``t`` = seconds since the first event) -> targets ->
+   :func:`bot.core.reconcile.reconcile` with the service's tolerance -> actions. Like the live
+   service, a one-sided or crossed book does not replace the last valid touch, and as/glft with
+   ``use_estimators`` use the same estimators (EWMA sigma, rolling (A, kappa)), fed with the
+   recorded times.
 
 Latency: every action of a decision takes effect ``latency`` seconds after it (creates become active,
 cancels remove the order; a cancelled order can still fill meanwhile). Like the live executor, which
@@ -169,6 +170,9 @@ class Backtest:
         self.vol = EwmaVolatility(halflife=30.0, min_samples=20)
         self.intensity = IntensityEstimator(window=120.0, min_trades=30, min_time=10.0)
         self.use_estimators = params.use_estimators and params.model.model in ("as", "glft")
+        # symmetric/linear quotes depend only on the touch and q; A-S/GLFT also on time and estimators,
+        # so for them every valid book is a decision point, as in the live quoter
+        self._every_book = params.model.model in ("as", "glft")
         self.bid: float | None = None  # the last valid touch (what the quoter sees)
         self.ask: float | None = None
         self.t0: float | None = None
@@ -212,10 +216,10 @@ class Backtest:
                 paper.best_bid, paper.best_ask = bid, ask
             if bid is not None and ask is not None and bid < ask:
                 self.bid, self.ask = bid, ask
-                if bid != old_bid or ask != old_ask:
+                if self.use_estimators:
+                    self.vol.update(ts, 0.5 * (bid + ask))
+                if bid != old_bid or ask != old_ask or self._every_book:
                     self._dirty = True
-                    if self.use_estimators:
-                        self.vol.update(ts, 0.5 * (bid + ask))
         else:
             if self.use_estimators and self.bid is not None:
                 self.intensity.add_trade(ts, event.price, 0.5 * (self.bid + self.ask))  # type: ignore[operator]
