@@ -227,3 +227,21 @@ def test_hard_limit_holds_and_q_is_the_sum_of_fills_at_any_latency(latency: floa
     assert r.max_abs_q <= 2.0 + 1e-9
     assert r.final_q == pytest.approx(r.signed_fill_sum, abs=1e-9)
     assert all(round(size / 0.1, 9).is_integer() for *_, size in r.fill_log)  # whole lots
+
+
+@pytest.mark.parametrize("model", ["symmetric", "as", "glft"])
+@pytest.mark.parametrize("use_estimators", [False, True])
+def test_every_model_backtests_within_the_limit(model: str, use_estimators: bool) -> None:
+    p = BacktestParams(
+        model=ModelParams(model=model, half_spread=0.01, gamma=0.5, sigma=0.05, kappa=50.0, A=5.0,  # type: ignore[arg-type]
+                          horizon=30.0),
+        limits=LimitParams(max_position=2.0, order_size=0.5),
+        rules=MarketRules(TICK, 0.1),
+        tolerance=Tolerance(TICK, requote_ticks=1),
+        latency=0.05,
+        use_estimators=use_estimators,
+    )
+    r = run_backtest(random_stream(3, 4000), S, p)
+    assert r.fills > 10 and r.max_abs_q <= 2.0 + 1e-9
+    assert r.final_q == pytest.approx(r.signed_fill_sum, abs=1e-9)
+    assert r.total_pnl == pytest.approx(r.realized_pnl + r.unrealized_pnl - r.fees)
