@@ -60,6 +60,7 @@ from bot.paper.settings import PaperSettings
 
 BUFFER = 1000
 TRADE_HISTORY = 10000
+FINISHED_ORDERS = 10000  # closed/canceled orders kept for fetch_order; older ones are forgotten
 SEEN_IDS = 5000
 
 
@@ -154,6 +155,7 @@ class PaperExchange:
         self._symbols: dict[str, _Symbol] = {}
         self._orders: dict[str, _Order] = {}
         self._open_by_client: dict[str, str] = {}
+        self._finished: deque[str] = deque()
         self._trades: deque[dict[str, Any]] = deque(maxlen=TRADE_HISTORY)
         self._order_ids = itertools.count(1)
         self._trade_ids = itertools.count(1)
@@ -270,6 +272,14 @@ class PaperExchange:
         order.locked -= amount
         self._add(self._locked, order.lock_asset, -amount)
 
+    def _finish(self, order: _Order) -> None:
+        """Release what a closed or canceled order still locks; keep only the latest finished orders."""
+        self._release(order, order.locked)
+        self._open_by_client.pop(order.client_id, None)
+        self._finished.append(order.id)
+        while len(self._finished) > FINISHED_ORDERS:
+            self._orders.pop(self._finished.popleft(), None)
+
     def _book_fills(self, state: _Symbol, fills: list[Fill]) -> None:
         for fill in fills:
             order = self._orders[fill.order_id]
@@ -291,8 +301,7 @@ class PaperExchange:
             order.last_trade_ts = now
             if fill.remaining <= 0:
                 order.status = "closed"
-                self._release(order, order.locked)
-                self._open_by_client.pop(order.client_id, None)
+                self._finish(order)
             trade = self._trade_dict(order, fill, amount, fee, now)
             self._trades.append(trade)
             state.my_trades.put(trade)
@@ -441,8 +450,7 @@ class PaperExchange:
         state = self._symbols[order.symbol]
         state.paper.cancel(order.id)
         order.status = "canceled"
-        self._release(order, order.locked)
-        self._open_by_client.pop(order.client_id, None)
+        self._finish(order)
         result = self._order_dict(order)
         state.orders.put(result)
         return result

@@ -209,3 +209,21 @@ async def test_fills_are_whole_lots() -> None:
     await push_trade(feed, 99.0, 0.0004, "sell", "p2")  # under one lot: nothing
     assert [t["info"]["qty"] for t in await ex.fetch_my_trades(SYMBOL)] == ["0.002"]
     await ex.close()
+
+
+async def test_only_the_latest_finished_orders_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.paper.venue.FINISHED_ORDERS", 3)
+    ex, feed = await make()
+    await push_book(ex, feed, *BOOK)
+    ids = []
+    for _ in range(5):
+        order = await ex.create_order(SYMBOL, "limit", "buy", 0.1, 99.0, {"postOnly": True})
+        await ex.cancel_order(order["id"], SYMBOL)
+        ids.append(order["id"])
+    resting = await ex.create_order(SYMBOL, "limit", "buy", 0.1, 99.0, {"postOnly": True})
+    for old in ids[:2]:
+        with pytest.raises(ccxt.OrderNotFound):
+            await ex.fetch_order(old, SYMBOL)
+    assert [(await ex.fetch_order(i, SYMBOL))["status"] for i in ids[2:]] == ["canceled"] * 3
+    assert (await ex.fetch_order(resting["id"], SYMBOL))["status"] == "open"
+    await ex.close()
