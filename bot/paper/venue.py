@@ -11,7 +11,9 @@ and raise the ccxt exceptions a real venue would:
 
 - ``OrderImmediatelyFillable``: a post-only order that would cross the last public book;
 - ``InvalidOrder``: a non-limit order, a limit order without ``postOnly`` that would cross (the paper
-  venue only simulates resting orders), a duplicate client order id, a non-positive price or amount;
+  venue only simulates resting orders), a duplicate client order id, a non-positive price or amount,
+  a price off the tick grid, an amount that is not whole lots or is outside the market's min/max
+  amount, a notional below the market's minimum;
 - ``InsufficientFunds``: not enough free balance (buy: ``amount*price*(1+fee)`` quote, sell: ``amount``
   base; open orders lock what they could spend);
 - ``OrderNotFound``: cancelling or fetching an order that is not open / unknown;
@@ -117,6 +119,7 @@ class _Symbol:
     symbol: str
     market: dict[str, Any]
     paper: PaperBook
+    rules: MarketRules | None
     bids: dict[float, float] = field(default_factory=dict)
     asks: dict[float, float] = field(default_factory=dict)
     has_book: asyncio.Event = field(default_factory=asyncio.Event)
@@ -183,19 +186,36 @@ class PaperExchange:
         market = self.feed.market(symbol)  # raises BadSymbol
         if self._closed:
             raise ccxt.ExchangeClosedByUser("the paper venue is closed")
+        rules = self._rules(market)
         state = _Symbol(symbol, market, PaperBook(self.settings.maker_fee, self.settings.queue_model,
-                                                  lot=self._lot(market)))
+                                                  lot=rules.lot if rules else 0.0), rules)
         self._symbols[symbol] = state
         state.tasks.append(asyncio.create_task(self._book_loop(state), name=f"paper:{symbol}:book"))
         state.tasks.append(asyncio.create_task(self._trade_loop(state), name=f"paper:{symbol}:trades"))
         return state
 
-    def _lot(self, market: dict[str, Any]) -> float:
+    def _rules(self, market: dict[str, Any]) -> MarketRules | None:
         decimal_places = getattr(self.feed, "precisionMode", None) == ccxt.DECIMAL_PLACES
         try:
-            return MarketRules.from_ccxt_market(market, decimal_places=decimal_places).lot
+            return MarketRules.from_ccxt_market(market, decimal_places=decimal_places)
         except (ValueError, TypeError, KeyError):
-            return 0.0
+            return None
+
+    @staticmethod
+    def _check_filters(rules: MarketRules | None, symbol: str, price: float, amount: float) -> None:
+        """The venue's filters, as ccxt ``InvalidOrder`` (price on the tick grid, whole lots, minimums)."""
+        if rules is None:
+            return
+        for name, value, step in (("price", price, rules.tick), ("amount", amount, rules.lot)):
+            if step > 0 and abs(value / step - round(value / step)) > 1e-6:
+                raise ccxt.InvalidOrder(f"paper venue: {symbol} {name} {value} is not a multiple of {step}")
+        if amount < rules.min_qty * (1 - 1e-9):
+            raise ccxt.InvalidOrder(f"paper venue: {symbol} amount {amount} is below the minimum {rules.min_qty}")
+        if rules.max_qty is not None and amount > rules.max_qty * (1 + 1e-9):
+            raise ccxt.InvalidOrder(f"paper venue: {symbol} amount {amount} is above the maximum {rules.max_qty}")
+        if price * amount < rules.min_notional * (1 - 1e-9):
+            raise ccxt.InvalidOrder(f"paper venue: {symbol} notional {price * amount:g} is below the minimum "
+                                    f"{rules.min_notional:g}")
 
     async def _retry_loop(self, name: str, state: _Symbol, step: Callable[[], Any]) -> None:
         failures = 0
@@ -391,6 +411,7 @@ class PaperExchange:
                 raise ccxt.ExchangeError(f"paper venue: no public order book for {symbol} yet") from None
         price = price_key(float(price))
         amount = float(amount)
+        self._check_filters(state.rules, symbol, price, amount)
         post_only = bool(params.get("postOnly")) or params.get("timeInForce") in ("PO", "GTX")
         if state.paper.would_cross(side, price):  # type: ignore[arg-type]
             if post_only:

@@ -101,6 +101,10 @@ class Recorder:
                 failures = 0
             except asyncio.CancelledError:
                 raise
+            except ccxt.NotSupported as exc:
+                if self.log is not None:
+                    self.log.error("record_feed_unsupported", feed=name, symbol=symbol, detail=str(exc)[:200])
+                return
             except (ccxt.NetworkError, ccxt.ExchangeError, ccxt.UnsubscribeError) as exc:
                 if isinstance(exc, ccxt.BadSymbol | ccxt.AuthenticationError):
                     raise
@@ -171,12 +175,19 @@ async def record(
         tasks.append(asyncio.create_task(recorder.books(exchange, symbol, depth, snapshot_every)))
         tasks.append(asyncio.create_task(recorder.trades(exchange, symbol)))
     stopper = asyncio.create_task((stop or asyncio.Event()).wait())
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + duration
+    pending: set[asyncio.Task[Any]] = {*tasks, stopper}
     try:
-        done, _ = await asyncio.wait([*tasks, stopper], timeout=duration, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            exc = None if task is stopper else task.exception()
-            if exc is not None:
-                raise exc
+        # until the duration is up or ``stop`` is set; a feed that ends (NotSupported) leaves the others
+        while pending - {stopper} and (left := deadline - loop.time()) > 0:
+            done, pending = await asyncio.wait(pending, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            if stopper in done:
+                break
+            for task in done:
+                exc = task.exception()
+                if exc is not None:
+                    raise exc
     finally:
         for task in [*tasks, stopper]:
             task.cancel()

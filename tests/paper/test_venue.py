@@ -204,7 +204,7 @@ async def test_order_waits_for_the_first_book_and_unknown_symbols_are_bad_symbol
 async def test_fills_are_whole_lots() -> None:
     ex, feed = await make()
     await push_book(ex, feed, *BOOK)
-    await ex.create_order(SYMBOL, "limit", "buy", 0.01, 100.0, {"postOnly": True})
+    await ex.create_order(SYMBOL, "limit", "buy", 0.06, 100.0, {"postOnly": True})
     await push_trade(feed, 99.0, 0.0025, "sell", "p1")  # 2.5 lots of 0.001 -> 2 lots
     await push_trade(feed, 99.0, 0.0004, "sell", "p2")  # under one lot: nothing
     assert [t["info"]["qty"] for t in await ex.fetch_my_trades(SYMBOL)] == ["0.002"]
@@ -226,4 +226,20 @@ async def test_only_the_latest_finished_orders_are_kept(monkeypatch: pytest.Monk
             await ex.fetch_order(old, SYMBOL)
     assert [(await ex.fetch_order(i, SYMBOL))["status"] for i in ids[2:]] == ["canceled"] * 3
     assert (await ex.fetch_order(resting["id"], SYMBOL))["status"] == "open"
+    await ex.close()
+
+
+@pytest.mark.parametrize(
+    ("amount", "price", "needle"),
+    [
+        (0.1005, 99.0, "not a multiple of 0.001"),
+        (0.1, 99.005, "not a multiple of 0.01"),
+        (0.03, 99.0, "notional 2.97 is below the minimum 5"),
+    ],
+)
+async def test_market_filters_are_invalid_orders(amount: float, price: float, needle: str) -> None:
+    ex, feed = await make()
+    await push_book(ex, feed, *BOOK)
+    with pytest.raises(ccxt.InvalidOrder, match=needle):
+        await ex.create_order(SYMBOL, "limit", "buy", amount, price, {"postOnly": True})
     await ex.close()

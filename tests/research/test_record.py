@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import io
 import json
 import random
 from pathlib import Path
 
+import ccxt
 import pytest
 
 from bot.cli import main
 from bot.logs import configure_logging
-from bot.research.recorder import BookDiffer
-from bot.research.recording import BookEvent, TradeEvent, read_meta, read_recording
+from bot.research.recorder import BookDiffer, record
+from bot.research.recording import BookEvent, TradeEvent, iter_events, read_meta, read_recording
 from bot.research.replay import BookState
 
 S = "BTC/USDT"
@@ -127,3 +129,34 @@ def test_record_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.
     assert main(["record", "--duration", "1", "--out", str(tmp_path / "x.jsonl"), "--symbol", "NOPE/USDT"]) == 2
     lines = [x for x in capsys.readouterr().err.strip().splitlines() if x.startswith("mmbot:")]
     assert len(lines) == 1 and "unknown symbol 'NOPE/USDT'" in lines[0]
+
+
+class FakeVenue:
+    """Books change every call; trades are not supported (or the symbol is unknown)."""
+
+    def __init__(self, trades_error: Exception) -> None:
+        self.n = 0
+        self.trades_error = trades_error
+
+    async def watch_order_book(self, symbol: str) -> dict[str, list[list[float]]]:
+        await asyncio.sleep(0.01)
+        self.n += 1
+        return {"bids": [[100.0 - 0.01 * (self.n % 3), 1.0]], "asks": [[100.05, float(self.n)]]}
+
+    async def watch_trades(self, symbol: str) -> list[dict[str, object]]:
+        raise self.trades_error
+
+
+async def test_recording_goes_on_without_trades_and_stops_on_request() -> None:
+    buf = io.StringIO()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().call_later(0.2, stop.set)
+    stats = await record(FakeVenue(ccxt.NotSupported("no trades")), [S], 30.0, buf, stop=stop)
+    assert stats.books > 5 and stats.trades == 0 and stats.snapshots == 1
+    events = list(iter_events(buf.getvalue().splitlines()))
+    assert len(events) == stats.books and all(isinstance(e, BookEvent) for e in events)
+
+
+async def test_a_fatal_feed_error_ends_the_recording() -> None:
+    with pytest.raises(ccxt.BadSymbol):
+        await record(FakeVenue(ccxt.BadSymbol("no such market")), [S], 30.0, io.StringIO())
