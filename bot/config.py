@@ -78,6 +78,16 @@ class RiskSettings(Section):
     error_window: float = Field(60.0, gt=0, description="... within this many seconds")
     kill_file: Path | None = Field(None, description="kill when this file exists")
     state_dir: Path = Field(Path("var"), description="where the journal and the kill latch live")
+    flatten_on_kill: bool = Field(False, description="after a kill, flatten q with a marketable order")
+    pause_escalation_count: int = Field(5, ge=2, description="kill: this many pauses ...")
+    pause_escalation_window: float = Field(300.0, gt=0, description="... within this many seconds")
+    balance_drift_tolerance: float | None = Field(
+        None, ge=0, description="kill: |venue base change - q| beyond this (base units); unset = off"
+    )
+    venue_outage_after: int = Field(3, ge=1, description="pause after this many venue failures in a row")
+    dead_man_seconds: float = Field(
+        60.0, ge=0, description="exchange-side cancel-all-after timeout, where supported; 0 = off"
+    )
 
 
 class ExecutionSettings(Section):

@@ -45,6 +45,7 @@ class FillBook:
         self.on_fill = on_fill
         self.foreign = 0
         self.sources: dict[str, int] = {"ws": 0, "rest": 0}
+        self.record: Callable[[Fill], None] | None = None  # the journal: called before a fill is booked
 
     # -- trades -----------------------------------------------------------------------------------
     def on_trade(self, trade: dict[str, Any], source: str) -> bool:
@@ -83,6 +84,8 @@ class FillBook:
             quote_mid=order.quote_mid,
             quote_half_spread=order.half_spread,
         )
+        if self.record is not None:
+            self.record(fill)
         if not self.inventory.apply(fill):
             return False
         self.sources[source] = self.sources.get(source, 0) + 1
@@ -166,3 +169,6 @@ class FillBook:
                 self.orders._rate_limited("reconcile", exc)
             except (ccxt.NetworkError, ccxt.ExchangeError) as exc:
                 self.log.warning("reconcile_failed", error=type(exc).__name__, detail=str(exc)[:200])
+                self.orders._failed("reconcile", exc)
+            else:
+                self.orders.failures = 0  # the venue answers: no outage

@@ -4,12 +4,14 @@ Each symbol's :class:`RiskGate` turns a :class:`~bot.core.quote.Quote` into the 
 While the shared :class:`KillSwitch` is tripped, or the symbol has any pause reason (a stale book,
 a venue outage), every target is withdrawn, so the reconciler cancels what rests. Pauses clear
 themselves (``resume``); a kill does not. This is the seam where the risk-controls work (worst-case
-limits, loss limits, latching and persistence of the kill) plugs in; today the service uses the stale
-pause and trips the kill switch on fatal venue errors.
+limits, loss limits, latching and persistence of the kill) plugs in: :mod:`bot.live.guard` trips the kill switch
+from the triggers in :mod:`bot.risk.triggers` and counts pauses (stale or crossed book, venue outage)
+towards escalation.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.core.quote import Quote
@@ -40,11 +42,14 @@ class RiskGate:
 
     kill: KillSwitch
     pauses: dict[str, str] = field(default_factory=dict)
+    on_pause: Callable[[str, str], None] | None = None  # told when a pause begins (escalation)
 
     def pause(self, key: str, detail: str) -> bool:
         """Add a pause; True if it is new."""
         new = key not in self.pauses
         self.pauses[key] = detail
+        if new and self.on_pause is not None:
+            self.on_pause(key, detail)
         return new
 
     def resume(self, key: str) -> bool:

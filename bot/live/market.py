@@ -24,6 +24,7 @@ class MarketState:
     bid_size: float = 0.0
     ask_size: float = 0.0
     updated: float | None = None
+    crossed: bool = False  # the latest book was crossed or one-sided (ignored; quoting pauses)
     books: int = 0
     trades: int = 0
 
@@ -46,11 +47,14 @@ class MarketState:
     def on_book(self, t: float, bids: Any, asks: Any) -> bool:
         """Take the top of a ccxt order book (lists of ``[price, size, ...]``); False if one-sided/crossed."""
         if not bids or not asks:
+            self.crossed = True
             return False
         bid, bsz = float(bids[0][0]), float(bids[0][1])
         ask, asz = float(asks[0][0]), float(asks[0][1])
         if bid >= ask:
+            self.crossed = True
             return False
+        self.crossed = False
         self.best_bid, self.best_ask, self.bid_size, self.ask_size = bid, ask, bsz, asz
         self.updated = t
         self.books += 1

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,6 +146,13 @@ class OrderTracker:
         self.open: dict[str, LiveOrder] = {}
         self.by_client_id: dict[str, LiveOrder] = {}
         self.by_order_id: dict[str, LiveOrder] = {}
+        self.on_close: Callable[[LiveOrder], None] | None = None  # the journal's hook
+
+    def remember(self, order: LiveOrder) -> None:
+        """Know an order (of an earlier run) by its ids without counting it as open."""
+        self.by_client_id[order.client_id] = order
+        if order.order_id:
+            self.by_order_id[order.order_id] = order
 
     def add(self, order: LiveOrder) -> None:
         self.open[order.client_id] = order
@@ -159,7 +166,10 @@ class OrderTracker:
         self.by_order_id[order_id] = order
 
     def close(self, client_id: str) -> LiveOrder | None:
-        return self.open.pop(client_id, None)
+        order = self.open.pop(client_id, None)
+        if order is not None and self.on_close is not None:
+            self.on_close(order)
+        return order
 
     def find(self, order_id: str | None, client_id: str | None) -> LiveOrder | None:
         if client_id and client_id in self.by_client_id:
@@ -215,6 +225,12 @@ class OrderManager:
         self.placed = 0
         self.canceled = 0
         self.rejected = 0
+        self.blocked = 0
+        # risk hooks (bot/live/guard.py): the pre-trade worst-case check, the journal, error reports
+        self.precheck: Callable[[Side, float, float], str | None] | None = None
+        self.journal: Any = None
+        self.on_error: Callable[[str, BaseException], None] | None = None
+        self.failures = 0  # venue calls failed in a row (network errors): an outage pauses quoting
 
     # -- ids --------------------------------------------------------------------------------------
     def next_client_id(self) -> str:
@@ -251,9 +267,17 @@ class OrderManager:
         half_spread: float | None = None,
         reason: str = "new",
     ) -> LiveOrder | None:
+        if self.precheck is not None:
+            breach = self.precheck(side, amount, price)
+            if breach is not None:
+                self.blocked += 1
+                self.log.warning("order_blocked", side=side, price=price, amount=amount, limit=breach)
+                return None
         cid = self.next_client_id()
         order = LiveOrder(cid, side, price, amount, amount, time.monotonic(), quote_mid=quote_mid,
                           half_spread=half_spread)
+        if self.journal is not None:
+            self.journal.order_sent(cid, self.symbol, side, price, amount)
         self.tracker.add(order)
         params: dict[str, Any] = {"clientOrderId": cid}
         if self.post_only:
@@ -280,11 +304,15 @@ class OrderManager:
         except ccxt.NetworkError as exc:
             self.log.warning("order_unknown", client_id=cid, side=side, price=price, amount=amount,
                              error=type(exc).__name__, detail=str(exc)[:200])
+            self._failed("create", exc)
             return order
         self.rate.success()
+        self.failures = 0
         self.placed += 1
         order_id = result.get("id")
         if order_id is not None:
+            if self.journal is not None:
+                self.journal.order_acked(cid, str(order_id))
             self.tracker.set_order_id(order, str(order_id))
         self.log.info("order_placed", client_id=cid, order_id=order.order_id, side=side, price=price,
                       amount=amount, reason=reason)
@@ -298,6 +326,8 @@ class OrderManager:
         self.rejected += 1
         if cooldown:
             self._cooldown[order.side] = time.monotonic() + self.reject_cooldown
+            if self.on_error is not None:
+                self.on_error(f"order_rejected:{reason}", exc)
         self.log.warning("order_rejected", client_id=order.client_id, side=order.side, price=order.price,
                          amount=order.amount, reason=reason, error=type(exc).__name__, detail=str(exc)[:200])
 
@@ -305,8 +335,17 @@ class OrderManager:
         headers = getattr(self.exchange, "last_response_headers", None)
         hint = retry_hint(str(exc), headers if isinstance(headers, dict) else None)
         delay = self.rate.hit(at_least=hint)
+        if self.on_error is not None:
+            self.on_error(f"rate_limited:{op}", exc)
         self.log.warning("rate_limited", op=op, error=type(exc).__name__, backoff=round(delay, 3),
                          venue_hint=None if hint is None else round(hint, 3), hits=self.rate.hits)
+
+    def _failed(self, op: str, exc: BaseException) -> None:
+        """Network errors count towards an outage (a pause); other venue errors towards the error rate."""
+        if isinstance(exc, ccxt.NetworkError):
+            self.failures += 1
+        elif self.on_error is not None:
+            self.on_error(f"{op}_failed", exc)
 
     async def cancel(self, client_id: str, reason: str = "") -> bool:
         """Cancel one of our orders; True when it is known not to rest any more."""
@@ -329,8 +368,10 @@ class OrderManager:
         except (ccxt.NetworkError, ccxt.ExchangeError) as exc:
             self.log.warning("cancel_failed", client_id=client_id, error=type(exc).__name__,
                              detail=str(exc)[:200])
+            self._failed("cancel", exc)
             return False
         self.rate.success()
+        self.failures = 0
         self.canceled += 1
         self.tracker.close(client_id)
         self.log.info("order_canceled", client_id=client_id, order_id=order.order_id, side=order.side,

@@ -55,6 +55,7 @@ class Quoter:
         self.rules, self.state, self.orders, self.inventory = rules, state, orders, inventory
         self.gate, self.wake, self.log = gate, wake, log
         self.stale_after = cfg.risk.stale_after
+        self.outage_after = cfg.risk.venue_outage_after
         self.inventory_interval = inventory_interval
         self.tick = max(0.05, min(0.5, self.stale_after / 4))
         self.t0 = time.monotonic()
@@ -93,13 +94,23 @@ class Quoter:
         return make_quote(inputs, self.model, self.limits, self.rules)
 
     def watchdog(self, now: float) -> None:
-        """Pause on a stale book, resume when a fresh one arrives."""
+        """Pause on a stale or crossed book or a venue outage; resume when healthy again."""
         age = self.state.age(now)
         if age > self.stale_after:
             if self.gate.pause("stale", f"book {age:.1f}s old") and self.state.updated is not None:
                 self.log.warning("feed_stale", age=round(age, 3), stale_after=self.stale_after)
         elif self.gate.resume("stale"):
             self.log.info("feed_restored", age=round(age, 3))
+        if self.state.crossed:
+            if self.gate.pause("crossed", "crossed or one-sided book"):
+                self.log.warning("book_crossed")
+        elif self.gate.resume("crossed"):
+            self.log.info("book_uncrossed")
+        if self.orders.failures >= self.outage_after:
+            if self.gate.pause("venue", f"{self.orders.failures} venue calls failed in a row"):
+                self.log.warning("venue_outage", failures=self.orders.failures)
+        elif self.orders.failures == 0 and self.gate.resume("venue"):
+            self.log.info("venue_restored")
 
     async def cycle(self) -> None:
         now = time.monotonic()

@@ -35,11 +35,14 @@ from bot.core.estimators import EwmaVolatility, IntensityEstimator
 from bot.core.inventory import Inventory, to_decimal
 from bot.core.quote import MarketRules
 from bot.errors import UserError
+from bot.live.deadman import DeadMan
 from bot.live.feed import Backoff, BookFeed, TradeFeed
 from bot.live.fills import FillBook
 from bot.live.gate import KillSwitch, RiskGate
+from bot.live.guard import Guard, journal_for, refuse_if_latched, restore
+from bot.live.journal import Journal
 from bot.live.market import MarketState
-from bot.live.orders import OrderManager, RateGate, make_throttler
+from bot.live.orders import LiveOrder, OrderManager, RateGate, make_throttler
 from bot.live.quoter import Quoter
 from bot.live.summary import RunSummary, SymbolSummary
 from bot.logs import get_logger
@@ -148,6 +151,28 @@ class Service:
         self.exchange: Any = None
         self.endpoint: Endpoint | None = None
         self.started_at = 0.0
+        self.journal: Journal | None = None
+        self.guard: Guard | None = None
+        self.deadman: DeadMan | None = None
+        self.side_tasks: list[asyncio.Task[Any]] = []
+
+    def trip_kill(self, reason: str) -> None:
+        """The kill action: journal the kill (the latch) first, then stop quoting and shut down.
+
+        Shutdown cancels every order until the venue confirms none is open, flattens when
+        ``risk.flatten_on_kill``, and the run ends with exit code 1; later starts refuse to quote
+        until ``mmbot reset-kill``.
+        """
+        if self.kill.tripped:
+            return
+        state = self.guard.state() if self.guard is not None else {}
+        if self.journal is not None:
+            self.journal.record_kill(reason, state)
+        self.kill.trip(reason)
+        self.log.error("kill_switch", reason=reason, state=state)
+        for run in self.runs:
+            run.wake.set()
+        self.request_stop("kill")
 
     def request_stop(self, reason: str = "signal") -> None:
         if not self.stop_event.is_set():
@@ -264,8 +289,7 @@ class Service:
                 raise
             except Exception as exc:
                 run.log.error("task_failed", task=name, error=type(exc).__name__, detail=_describe(exc))
-                if self.kill.trip(f"{run.symbol} {name}: {type(exc).__name__}"):
-                    self.log.error("kill_switch", reason=self.kill.reason)
+                self.trip_kill(f"{run.symbol} {name}: {type(exc).__name__}")
                 self.request_stop("error")
 
         run.tasks.append(asyncio.create_task(wrapped(), name=f"{run.symbol}:{name}"))
@@ -276,6 +300,8 @@ class Service:
                         self.settings.logging.inventory_interval)
         fills = FillBook(self.exchange, run.symbol, run.orders, run.inventory, run.state, run.log, start_ms,
                          on_fill=quoter.on_fill)
+        if self.guard is not None:
+            self.guard.install_fills(run, fills)
         run.quoter, run.fills = quoter, fills
         stale = run.cfg.risk.stale_after
         self._spawn(run, "book", BookFeed(self.exchange, run.symbol, run.state, run.wake, run.log,
@@ -288,35 +314,54 @@ class Service:
 
     # -- the run ----------------------------------------------------------------------------------
     async def run(self) -> RunSummary:
-        async with open_endpoint(self.settings) as endpoint:
-            self.endpoint = endpoint
-            try:
-                return await self._run_connected(endpoint)
-            finally:
-                if self.exchange is not None:
-                    with contextlib.suppress(Exception):
-                        await self.exchange.close()
+        self.journal = journal_for(self.settings)
+        try:
+            refuse_if_latched(self.journal)
+            async with open_endpoint(self.settings) as endpoint:
+                self.endpoint = endpoint
+                try:
+                    return await self._run_connected(endpoint)
+                finally:
+                    if self.exchange is not None:
+                        with contextlib.suppress(Exception):
+                            await self.exchange.close()
+        finally:
+            self.journal.close()
 
     async def _run_connected(self, endpoint: Endpoint) -> RunSummary:
         await self._connect(endpoint)
         self._check_symbols()
         balance = await self._fetch_balance()
         self.runs = [self._make_run(s) for s in self.settings.venue.symbols]
+        assert self.journal is not None
+        self.guard = Guard(self.settings, self.journal, self.runs, self.trip_kill, self.log)
+        for run in self.runs:
+            restored = restore(self.journal, run)
+            if restored:
+                run.log.info("journal_restored", fills=restored, q=run.inventory.q)
+            self.guard.install(run)
         await self._check_balance(balance)
         for run in self.runs:
             left = await run.orders.cancel_all()
             if run.orders.canceled:
                 run.log.info("leftover_orders_canceled", count=run.orders.canceled, still_open=left)
             run.orders.canceled = 0
+        for run in self.runs:
+            await self._catch_up(run)
         balance = await self._fetch_balance()
         for run in self.runs:
-            run.start_base = self._base_total(balance, run.market["base"])
+            self._set_baseline(run, balance)
+        self.deadman = DeadMan(self.exchange, self.settings.risk.dead_man_seconds, self.log)
+        await self.deadman.arm()
         self.started_at = time.monotonic()
         start_ms = int(self.exchange.milliseconds()) - 5000
         self.log.info("started", venue=endpoint.kind, exchange=endpoint.exchange_id, url=endpoint.url,
                       symbols=[r.symbol for r in self.runs], duration=self.duration)
         for run in self.runs:
             self._start_symbol(run, start_ms)
+        self.side_tasks.append(asyncio.create_task(self.guard.monitor(self.exchange), name="risk_monitor"))
+        if self.deadman.armed:
+            self.side_tasks.append(asyncio.create_task(self.deadman.run(), name="dead_man"))
         try:
             async with asyncio.timeout(self.duration):
                 await self.stop_event.wait()
@@ -336,13 +381,20 @@ class Service:
             _done, pending = await asyncio.wait(quoters, timeout=10.0)
             for task in pending:
                 task.cancel()
-        # 2. cancel every order of ours until the venue confirms none is open
-        left = await asyncio.gather(*(run.orders.cancel_all() for run in self.runs), return_exceptions=True)
+        for task in self.side_tasks:
+            task.cancel()
+        # 2. cancel every order of ours until the venue confirms none is open (after a kill: harder)
+        left = await asyncio.gather(*(self._cancel_until_none(run) for run in self.runs), return_exceptions=True)
         # 3. the last fills, over REST
         for run in self.runs:
             if run.fills is not None:
                 with contextlib.suppress(ccxt.BaseError):
                     await run.fills.reconcile_once()
+        if self.kill.tripped and self.settings.risk.flatten_on_kill:
+            for run in self.runs:
+                await self._flatten(run)
+        if self.deadman is not None and not self.kill.tripped:
+            await self.deadman.disarm()
         tasks = [t for run in self.runs for t in run.tasks]
         for task in tasks:
             task.cancel()
@@ -373,6 +425,104 @@ class Service:
         for sym in summary.to_dict()["symbols"]:
             self.log.info("summary", **sym, duration=round(summary.duration, 3), stop_reason=summary.stop_reason)
         return summary
+
+    # -- risk: restart recovery, kill actions ------------------------------------------------------
+    async def _catch_up(self, run: SymbolRun) -> None:
+        """After a restart: settle journaled orders of unknown fate, then book trades made meanwhile.
+
+        Orders sent but never acknowledged are looked up by client id (found: their order id makes
+        their trades ours; not found: they never reached the venue). Trades are fetched from just
+        before the oldest unsettled order or the last journaled fill, whichever is earlier.
+        """
+        assert self.journal is not None
+        records = self.journal.orders(run.symbol)
+        if not records:
+            return
+        # unsettled orders, the last fill, and the latest orders (a fill may be journaled out of order)
+        times = [r.created_at for r in records if r.status != "closed"] + [r.created_at for r in records[-20:]]
+        last_fill = self.journal.last_fill_time(run.symbol)
+        times += [last_fill] if last_fill is not None else []
+        for rec in records:
+            if rec.status == "sent" and rec.order_id is None:
+                try:
+                    found = await self._retrying("fetch_order", lambda rec=rec: self.exchange.fetch_order(
+                        None, run.symbol, {"origClientOrderId": rec.client_id}))
+                except ccxt.OrderNotFound:
+                    self.journal.order_closed(rec.client_id)
+                    continue
+                order = run.orders.tracker.by_client_id.get(rec.client_id)
+                if order is not None and found.get("id") is not None:
+                    run.orders.tracker.set_order_id(order, str(found["id"]))
+                    self.journal.order_acked(rec.client_id, str(found["id"]))
+        since_ms = int(min(times) * 1000) - 5000
+        fills = FillBook(self.exchange, run.symbol, run.orders, run.inventory, run.state, run.log, since_ms)
+        if self.guard is not None:
+            fills.record = lambda fill: self.journal.record_fill(run.symbol, fill)  # type: ignore[union-attr]
+        before = run.inventory.fills
+        await self._retrying("fetch_my_trades", fills.reconcile_once)
+        for rec in records:
+            if rec.status != "closed":
+                self.journal.order_closed(rec.client_id)  # cancelled at start-up or finished meanwhile
+        run.log.info("journal_caught_up", since_ms=since_ms, new_fills=run.inventory.fills - before,
+                     q=run.inventory.q)
+
+    def _set_baseline(self, run: SymbolRun, balance: dict[str, Any]) -> None:
+        """``q`` is the venue's base balance minus a baseline fixed by the first run of this journal."""
+        assert self.journal is not None and self.guard is not None
+        venue = self._base_total(balance, run.market["base"])
+        baseline = self.journal.baseline(run.symbol)
+        if baseline is None:
+            baseline = venue - run.inventory.q_exact
+            self.journal.set_baseline(run.symbol, run.market["base"], baseline)
+        run.start_base = baseline
+        self.guard.baselines[run.symbol] = baseline
+        drift = venue - baseline - run.inventory.q_exact
+        if drift:
+            run.log.warning("inventory_drift", venue_change=str(venue - baseline), q=str(run.inventory.q_exact),
+                            drift=str(drift))
+            tolerance = run.cfg.risk.balance_drift_tolerance
+            if tolerance is not None and abs(drift) > Decimal(str(tolerance)):
+                self.trip_kill(f"{run.symbol}: balance drift {drift} at start-up: venue change "
+                               f"{venue - baseline} vs journaled inventory {run.inventory.q_exact}")
+
+    async def _cancel_until_none(self, run: SymbolRun) -> int:
+        """``cancel_all``; after a kill, repeated (with pauses) until the venue confirms none is open."""
+        rounds = 6 if self.kill.tripped else 1
+        left = 0
+        for attempt in range(rounds):
+            left = await run.orders.cancel_all()
+            if left == 0:
+                break
+            run.log.error("orders_still_open", open=left, attempt=attempt + 1)
+            await asyncio.sleep(min(10.0, 0.5 * 2**attempt))
+        return left
+
+    async def _flatten(self, run: SymbolRun) -> None:
+        """After a kill with ``flatten_on_kill``: one marketable order taking ``q`` towards 0."""
+        from bot.core.ticks import floor_to
+
+        q = run.inventory.q
+        amount = floor_to(abs(q), run.rules.lot) if run.rules.lot > 0 else abs(q)
+        if amount <= 0 or amount < run.rules.min_qty:
+            return
+        side = "sell" if q > 0 else "buy"
+        cid = run.orders.next_client_id()
+        self.journal.order_sent(cid, run.symbol, side, run.state.mid or 0.0, amount)  # type: ignore[union-attr]
+        order = LiveOrder(cid, side, run.state.mid or 0.0, amount, amount, time.monotonic())  # type: ignore[arg-type]
+        run.orders.tracker.add(order)
+        try:
+            result = await self.exchange.create_order(run.symbol, "market", side, amount, None,
+                                                      {"clientOrderId": cid})
+        except ccxt.BaseError as exc:
+            run.log.error("flatten_failed", side=side, amount=amount, error=type(exc).__name__,
+                          detail=_describe(exc))
+            return
+        if result.get("id") is not None:
+            run.orders.tracker.set_order_id(order, str(result["id"]))
+        run.log.warning("flatten", side=side, amount=amount, q=q, order_id=order.order_id)
+        if run.fills is not None:
+            with contextlib.suppress(ccxt.BaseError):
+                await run.fills.reconcile_once()
 
     def _symbol_summary(self, run: SymbolRun, open_left: int) -> SymbolSummary:
         inv, mid = run.inventory, run.state.mid
