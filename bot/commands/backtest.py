@@ -22,7 +22,7 @@ from bot.core.quote import MarketRules
 from bot.core.reconcile import Tolerance
 from bot.errors import UserError
 from bot.research.backtest import BacktestParams, BacktestResult, infer_tick, run_backtest
-from bot.research.recording import read_meta, read_recording
+from bot.research.recording import iter_recording, read_meta
 from bot.research.replay import symbols_in
 
 
@@ -60,38 +60,52 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-def _load(path: Path) -> tuple[dict[str, Any], list[Any]]:
+def _reading(path: Path, what: Any) -> Any:
+    """Run ``what()`` (which reads ``path``), turning read and format errors into one-line UserErrors."""
     try:
-        return read_meta(path), read_recording(path)
+        return what()
     except OSError as exc:
         raise UserError(f"--data: cannot read {path}: {exc.strerror or exc}") from None
     except ValueError as exc:
         raise UserError(f"--data: {path}: {exc}") from None
 
 
-def backtest(args: argparse.Namespace) -> tuple[BacktestResult, dict[str, Any]]:
-    """Run the command's backtest; returns the result and a description of the setup."""
-    settings = load_settings(args.config)
-    meta, events = _load(args.data)
-    symbols = symbols_in(events)
+def _choose_symbol(path: Path, meta: dict[str, Any], wanted: str | None) -> str:
+    listed = meta.get("symbols")
+    if isinstance(listed, list) and listed and all(isinstance(x, str) for x in listed):
+        symbols = list(listed)
+    else:  # no meta: one streaming pass to see which symbols the file has
+        symbols = _reading(path, lambda: symbols_in(iter_recording(path)))
     if not symbols:
-        raise UserError(f"--data: {args.data} holds no book or trade events")
-    symbol = args.symbol
-    if symbol is None:
+        raise UserError(f"--data: {path} holds no book or trade events")
+    if wanted is None:
         if len(symbols) > 1:
             raise UserError(f"--symbol is required: the recording has {', '.join(symbols)}")
-        symbol = symbols[0]
-    elif symbol not in symbols:
-        raise UserError(f"--symbol {symbol!r} is not in the recording (it has {', '.join(symbols)})")
-    info = (meta.get("markets") or {}).get(symbol) or {}
+        return symbols[0]
+    if wanted not in symbols:
+        raise UserError(f"--symbol {wanted!r} is not in the recording (it has {', '.join(symbols)})")
+    return wanted
+
+
+def backtest(args: argparse.Namespace) -> tuple[BacktestResult, dict[str, Any]]:
+    """Run the command's backtest; returns the result and a description of the setup.
+
+    The file is streamed (read once for the replay, plus once more only when it has no meta line
+    naming its symbols, or no tick and none is given).
+    """
+    settings = load_settings(args.config)
+    path: Path = args.data
+    meta = _reading(path, lambda: read_meta(path))
+    symbol = _choose_symbol(path, meta, args.symbol)
+    info = (meta.get("markets") or {}).get(symbol) if isinstance(meta.get("markets"), dict) else None
     if not isinstance(info, dict):
         info = {}
     tick = args.tick or info.get("tick")
     if not tick:
         try:
-            tick = infer_tick(events, symbol)
-        except ValueError as exc:
-            raise UserError(f"--data: {exc}; pass --tick") from None
+            tick = _reading(path, lambda: infer_tick(iter_recording(path), symbol))
+        except UserError as exc:
+            raise UserError(f"{exc.lines[0]}; pass --tick") from None
     lot = args.lot if args.lot is not None else float(info.get("lot") or 0.0)
     rules = MarketRules(float(tick), lot, float(info.get("min_qty") or 0.0), float(info.get("min_notional") or 0.0))
     cfg = settings.for_symbol(symbol)
@@ -110,10 +124,13 @@ def backtest(args: argparse.Namespace) -> tuple[BacktestResult, dict[str, Any]]:
         base=str(info.get("base") or base),
         quote=str(info.get("quote") or quote.split(":")[0] or "QUOTE"),
     )
-    setup = {"data": str(args.data), "symbol": symbol, "model": cfg.strategy.model, "latency_ms": args.latency_ms,
+    setup = {"data": str(path), "symbol": symbol, "model": cfg.strategy.model, "latency_ms": args.latency_ms,
              "tick": rules.tick, "lot": rules.lot, "max_position": cfg.risk.max_position,
              "order_size": ex.order_size, "maker_fee": settings.paper.maker_fee}
-    return run_backtest(events, symbol, params), setup
+    result = _reading(path, lambda: run_backtest(iter_recording(path), symbol, params))
+    if result.events == 0:
+        raise UserError(f"--data: {path} holds no events of {symbol}")
+    return result, setup
 
 
 def format_result(r: BacktestResult, setup: dict[str, Any], base: str = "", quote: str = "") -> str:

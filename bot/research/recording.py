@@ -28,6 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+try:  # orjson ships with ccxt and parses several times faster; its errors are ValueErrors too
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover
+    _loads = json.loads
+
 FORMAT_VERSION = 1
 Level = tuple[float, float]
 
@@ -154,8 +159,8 @@ def iter_events(lines: Iterable[str]) -> Iterator[Event]:
         if not line.strip():
             continue
         try:
-            parsed = event_from_dict(json.loads(line))
-        except ValueError as exc:  # json.JSONDecodeError is a ValueError
+            parsed = event_from_dict(_loads(line))
+        except ValueError as exc:  # json/orjson JSONDecodeError is a ValueError
             raise ValueError(f"line {number}: {exc}") from None
         if not isinstance(parsed, Meta):
             yield parsed
@@ -166,6 +171,15 @@ def read_recording(path: str | Path) -> list[Event]:
     try:
         with _open_text(Path(path), "r") as fh:
             return list(iter_events(fh))
+    except (UnicodeDecodeError, EOFError, gzip.BadGzipFile) as exc:
+        raise ValueError(f"not a recording: {exc}") from None
+
+
+def iter_recording(path: str | Path) -> Iterator[Event]:
+    """The events of a recording file, streamed (constant memory); errors as :func:`read_recording`."""
+    try:
+        with _open_text(Path(path), "r") as fh:
+            yield from iter_events(fh)
     except (UnicodeDecodeError, EOFError, gzip.BadGzipFile) as exc:
         raise ValueError(f"not a recording: {exc}") from None
 
