@@ -11,7 +11,8 @@ from bot import __version__
 from bot.errors import UserError
 
 # Subcommand modules under bot/commands, in the order `mmbot --help` lists them.
-COMMANDS: tuple[str, ...] = ("quote", "simulate", "status", "calibrate", "run", "compare", "sim", "record", "backtest")
+COMMANDS: tuple[str, ...] = ("quote", "simulate", "status", "calibrate", "run", "compare", "sim", "record", "backtest",
+                             "reset_kill")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -3,7 +3,9 @@
 Settings come from ``--config FILE``, the environment (``MMBOT_...``) and the defaults; the flags here
 override them. Ctrl-C (SIGINT) or SIGTERM stops cleanly: quoting stops, every order of ours is
 cancelled and confirmed gone, and a summary is printed. A second Ctrl-C exits at once.
-Exit codes: 0 clean stop, 1 stopped by an error or with orders left open, 2 bad config/venue/keys.
+SIGUSR1 trips the kill switch (it latches: later runs refuse to start until ``mmbot reset-kill``).
+Exit codes: 0 clean stop, 1 stopped by an error or the kill switch or with orders left open, 2 bad
+config/venue/keys or a latched kill switch.
 """
 
 from __future__ import annotations
@@ -77,6 +79,11 @@ async def _main(service: Service) -> int:
             installed.append(sig)
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread / platform
             pass
+    try:  # SIGUSR1: the manual kill switch (latches; see README, "Risk controls and runbook")
+        loop.add_signal_handler(signal.SIGUSR1, service.trip_kill, "manual: SIGUSR1")
+        installed.append(signal.SIGUSR1)
+    except (NotImplementedError, RuntimeError, ValueError, AttributeError):
+        pass
     try:
         summary = await service.run()
     finally:

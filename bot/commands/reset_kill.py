@@ -1,0 +1,51 @@
+"""``mmbot reset-kill``: clear a latched kill switch so ``mmbot run`` may quote again.
+
+The kill latch lives in the account's journal (see ``risk.state_dir``); pass the same ``--config``
+(and environment) as ``mmbot run`` so the same journal is found. Prints what was cleared.
+Exit codes: 0 cleared (or nothing was latched), 2 bad config or unreadable journal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+from typing import Any
+
+from bot.config import load_settings
+from bot.live.guard import MEMORY, describe_kill, journal_for, journal_path
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "reset-kill",
+        help="clear a latched kill switch (after checking the account)",
+        description=__doc__.splitlines()[0],
+    )
+    p.add_argument("--config", metavar="FILE", help="the TOML config `mmbot run` used")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    path = journal_path(settings)
+    if path == MEMORY:
+        print("mmbot: this venue keeps no journal (in-process sim or paper): nothing is latched")
+        return 0
+    if not path.exists():
+        print(f"mmbot: no journal at {path}: nothing is latched")
+        return 0
+    journal = journal_for(settings)
+    try:
+        line = describe_kill(journal)
+        if line is None:
+            print(f"mmbot: no kill latched ({path})")
+            return 0
+        try:
+            who = getpass.getuser()
+        except (KeyError, OSError):
+            who = "operator"
+        journal.clear_kills(f"mmbot reset-kill by {who}")
+        print(f"mmbot: cleared: {line} ({path})")
+        return 0
+    finally:
+        journal.close()

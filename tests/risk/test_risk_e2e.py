@@ -1,0 +1,149 @@
+"""Risk controls end to end against the simulated exchange: limits under one-sided flow, every kill
+trigger (each leaves zero open orders and a latched kill), a 429 storm."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import load_settings
+from bot.live.guard import journal_for
+from bot.live.service import Service
+from bot.sim.server import SimServer
+from bot.sim.settings import FaultSettings, RateLimitSettings
+from bot.venue.connect import create_exchange
+from tests.live.conftest import START_BTC, SYMBOL, bot_overrides, fast_sim, run_bot, started, venue_view
+
+
+async def _until(predicate: Any, limit: float = 10.0) -> None:
+    for _ in range(int(limit / 0.05)):
+        if predicate():
+            return
+        await asyncio.sleep(0.05)
+
+
+def _ours(orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [o for o in orders if str(o.get("clientOrderId") or "").startswith("mmbot-")]
+
+
+async def test_one_sided_flow_never_takes_q_past_the_limit(tmp_path: Path) -> None:
+    """Every taker buys (our asks are hit), acks are slow and some orders have an unknown fate."""
+    settings = fast_sim(seed=11, sell_fraction=0.0, taker_rate=40.0, taker_size=0.006)
+    settings.faults = FaultSettings(slow_ack_ms=120, unknown_fate_fraction=0.05)
+    sim = await started(settings)
+    limit = 0.012
+    try:
+        run = await run_bot(bot_overrides(sim, model="symmetric",
+                                          risk={"max_position": limit, "state_dir": str(tmp_path)},
+                                          execution={"order_size": 0.005, "requote_ticks": 0}), duration=6.0)
+        sim.set_faults(slow_ack_ms=0, unknown_fate_fraction=0.0)
+        open_orders, btc = await venue_view(sim)
+    finally:
+        await sim.stop()
+    fills = run.events("fill")
+    assert len(fills) >= 3, "the flow never reached our quotes"
+    assert all(abs(f["q"]) <= limit + 1e-12 for f in fills)  # on every fill
+    s = run.summary.symbols[0]
+    assert s.max_abs_q <= limit
+    assert min(f["q"] for f in fills) <= -limit + 0.005  # the limit was actually approached
+    assert s.q_exact == btc - START_BTC
+    assert run.summary.kill_reason is None
+    assert not _ours(open_orders)
+
+
+async def _external_market_buy(sim: SimServer, amount: float) -> None:
+    """Someone else trades on the bot's account: its base balance moves without a bot fill."""
+    ex = create_exchange("sim", "binance", sim.url, sim.api_key, sim.api_secret)
+    try:
+        await ex.load_markets()
+        await ex.create_order(SYMBOL, "market", "buy", amount, None, {"clientOrderId": "manual-1"})
+    finally:
+        await ex.close()
+
+
+TRIGGERS: dict[str, tuple[dict[str, Any], str]] = {
+    "drawdown": ({"risk": {"max_drawdown": 0.0005}}, "drawdown"),
+    "loss": ({"risk": {"max_loss": 0.0005}}, "loss"),
+    "stale": ({"risk": {"stale_after": 0.5, "stale_kill_after": 1.5}}, "market data"),
+    "errors": ({"risk": {"max_errors": 4, "error_window": 30.0}}, "error rate"),
+    "ban": ({}, "banned"),
+    "drift": ({"risk": {"balance_drift_tolerance": 0.0001}, "execution": {"reconcile_interval": 0.5}},
+              "balance drift"),
+    "kill_file": ({}, "kill file"),
+    "escalation": ({"risk": {"stale_after": 0.4, "stale_kill_after": 30.0, "pause_escalation_count": 2,
+                             "pause_escalation_window": 60.0}}, "pause escalation"),
+}
+
+
+@pytest.mark.parametrize("trigger", sorted(TRIGGERS))
+async def test_each_trigger_kills_latches_and_leaves_no_orders(trigger: str, tmp_path: Path) -> None:
+    extra, expected = TRIGGERS[trigger]
+    sim = await started(fast_sim(seed=20 + len(trigger)))
+    kill_file = tmp_path / "KILL"
+    overrides = bot_overrides(sim, risk={"state_dir": str(tmp_path / "var"), "kill_file": str(kill_file)})
+    for section, values in extra.items():
+        overrides[section].update(values)
+
+    async def provoke(service: Service) -> None:
+        await _until(lambda: bool(service.runs) and len(service.runs[0].orders.tracker.open) >= 1)
+        if trigger == "stale":
+            sim.set_faults(frozen=True)
+        elif trigger == "errors":
+            sim.set_faults(reject_fraction=1.0)
+        elif trigger == "ban":
+            sim.set_faults(http_418_fraction=0.5)
+        elif trigger == "drift":
+            await _external_market_buy(sim, 0.001)
+        elif trigger == "kill_file":
+            kill_file.write_text("stop\n")
+        elif trigger == "escalation":
+            for _ in range(2):
+                sim.set_faults(frozen=True)
+                await _until(lambda: "stale" in service.runs[0].gate.pauses or service.kill.tripped)
+                sim.set_faults(frozen=False)
+                await _until(lambda: not service.runs[0].gate.pauses or service.kill.tripped)
+        await _until(lambda: service.kill.tripped, 12.0)
+        sim.set_faults(frozen=False, reject_fraction=0.0, http_418_fraction=0.0)
+
+    try:
+        run = await run_bot(overrides, duration=20.0, during=provoke)
+        open_orders, _btc = await venue_view(sim)
+    finally:
+        await sim.stop()
+    reason = run.summary.kill_reason
+    assert reason is not None and expected in reason, reason
+    assert run.summary.stop_reason == "kill"
+    kills = run.events("kill_switch")
+    assert len(kills) == 1 and kills[0]["reason"] == reason and SYMBOL in kills[0]["state"]
+    assert run.summary.open_orders_left == 0 and not _ours(open_orders)  # the venue confirms: none open
+    journal = journal_for(load_settings(None, overrides))
+    try:
+        latched = journal.active_kill()
+    finally:
+        journal.close()
+    assert latched is not None and latched.reason == reason
+
+
+async def test_429_storm_backs_off_without_a_ban(tmp_path: Path) -> None:
+    """A third of all REST calls answered 429 plus a tight order limit: the bot backs off, never banned."""
+    settings = fast_sim(seed=9)
+    settings.faults = FaultSettings(http_429_fraction=0.3)
+    settings.rate_limits = RateLimitSettings(orders_per_10s=15, ban_after=3, ban_seconds=30.0)
+    sim = await started(settings)
+    try:
+        run = await run_bot(bot_overrides(sim, risk={"state_dir": str(tmp_path)},
+                                          execution={"requote_ticks": 0}), duration=6.0)
+        sim.set_faults(http_429_fraction=0.0)
+        open_orders, btc = await venue_view(sim)
+    finally:
+        await sim.stop()
+    limited = run.events("rate_limited")
+    assert len(limited) >= 3, "the storm never reached the bot"
+    assert run.summary.kill_reason is None  # no 418: a ban would have tripped the kill switch
+    assert "banned" not in " ".join(str(e.get("detail", "")) for e in run.log)
+    assert run.summary.symbols[0].fills > 0 or run.summary.symbols[0].orders_placed > 0
+    assert run.summary.open_orders_left == 0 and not _ours(open_orders)
+    assert run.summary.symbols[0].q_exact == btc - START_BTC
