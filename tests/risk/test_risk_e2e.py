@@ -147,3 +147,58 @@ async def test_429_storm_backs_off_without_a_ban(tmp_path: Path) -> None:
     assert run.summary.symbols[0].fills > 0 or run.summary.symbols[0].orders_placed > 0
     assert run.summary.open_orders_left == 0 and not _ours(open_orders)
     assert run.summary.symbols[0].q_exact == btc - START_BTC
+
+
+async def test_flatten_on_kill_takes_q_back_to_zero(tmp_path: Path) -> None:
+    sim = await started(fast_sim(seed=41, sell_fraction=0.0))
+    kill_file = tmp_path / "KILL"
+    overrides = bot_overrides(sim, risk={"state_dir": str(tmp_path), "kill_file": str(kill_file),
+                                         "flatten_on_kill": True})
+    before: dict[str, float] = {}
+
+    async def kill_when_short(service: Service) -> None:
+        await _until(lambda: bool(service.runs) and service.runs[0].inventory.q <= -0.004)
+        before["q"] = service.runs[0].inventory.q
+        kill_file.touch()
+
+    try:
+        run = await run_bot(overrides, duration=20.0, during=kill_when_short)
+        open_orders, btc = await venue_view(sim)
+    finally:
+        await sim.stop()
+    assert before["q"] <= -0.004, "the one-sided flow did not build a position"
+    assert "kill file" in (run.summary.kill_reason or "")
+    flat = run.events("flatten")
+    assert len(flat) == 1 and flat[0]["side"] == "buy"
+    s = run.summary.symbols[0]
+    assert abs(s.q) <= 0.002 * abs(flat[0]["q"]) + 1e-5  # only the taker fee (paid in BTC) and the lot remain
+    assert s.q_exact == btc - START_BTC
+    assert not _ours(open_orders)
+
+
+async def test_venue_outage_pauses_and_resumes(tmp_path: Path) -> None:
+    sim = await started(fast_sim(seed=42))
+    seen: dict[str, Any] = {}
+
+    async def outage(service: Service) -> None:
+        await _until(lambda: bool(service.runs) and len(service.runs[0].orders.tracker.open) >= 1)
+        run = service.runs[0]
+        sim.set_faults(http_5xx_fraction=1.0)
+        await _until(lambda: "venue" in run.gate.pauses)
+        seen["paused"] = dict(run.gate.pauses)
+        placed = run.orders.placed
+        sim.set_faults(http_5xx_fraction=0.0)
+        await _until(lambda: "venue" not in run.gate.pauses)
+        await _until(lambda: run.orders.placed > placed)
+        seen["resumed"] = run.orders.placed > placed
+
+    try:
+        run = await run_bot(bot_overrides(sim, risk={"state_dir": str(tmp_path), "venue_outage_after": 2},
+                                          execution={"reconcile_interval": 0.5, "requote_ticks": 0}),
+                            duration=8.0, during=outage)
+    finally:
+        await sim.stop()
+    assert "venue" in seen["paused"]
+    assert run.events("venue_outage") and run.events("venue_restored")
+    assert seen["resumed"]  # quoting came back by itself
+    assert run.summary.kill_reason is None and run.summary.open_orders_left == 0
