@@ -23,16 +23,22 @@ class KillSwitch:
     """Process-wide: once tripped, no symbol quotes again in this process."""
 
     reason: str | None = None
+    on_trip: Callable[[str], None] | None = None  # the service's kill action (journal, log, stop)
 
     @property
     def tripped(self) -> bool:
         return self.reason is not None
 
     def trip(self, reason: str) -> bool:
-        """Trip with ``reason``; False if it was already tripped (the first reason is kept)."""
+        """Trip with ``reason``; False if it was already tripped (the first reason is kept).
+
+        ``on_trip`` runs synchronously, before any task can act on the tripped state.
+        """
         if self.reason is not None:
             return False
         self.reason = reason
+        if self.on_trip is not None:
+            self.on_trip(reason)
         return True
 
 

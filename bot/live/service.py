@@ -45,7 +45,9 @@ from bot.live.market import MarketState
 from bot.live.orders import LiveOrder, OrderManager, RateGate, make_throttler
 from bot.live.quoter import Quoter
 from bot.live.summary import RunSummary, SymbolSummary
+from bot.live.telemetry import ServiceOps
 from bot.logs import get_logger
+from bot.ops import Metrics
 
 
 @dataclass
@@ -142,7 +144,7 @@ class Service:
         self.settings = settings
         self.duration = duration
         self.log = get_logger(component="service")
-        self.kill = KillSwitch()
+        self.kill = KillSwitch(on_trip=self._on_kill)
         self.stop_event = asyncio.Event()
         self.stop_reason = ""
         self.throttler = make_throttler(settings.execution.orders_per_second)
@@ -155,6 +157,8 @@ class Service:
         self.guard: Guard | None = None
         self.deadman: DeadMan | None = None
         self.side_tasks: list[asyncio.Task[Any]] = []
+        self.metrics = Metrics()
+        self.ops = ServiceOps(self, self.metrics)  # the ops server (settings.ops), started by run()
 
     def trip_kill(self, reason: str) -> None:
         """The kill action: journal the kill (the latch) first, then stop quoting and shut down.
@@ -163,12 +167,12 @@ class Service:
         ``risk.flatten_on_kill``, and the run ends with exit code 1; later starts refuse to quote
         until ``mmbot reset-kill``.
         """
-        if self.kill.tripped:
-            return
+        self.kill.trip(reason)  # -> _on_kill, also when another component trips ``self.kill`` directly
+
+    def _on_kill(self, reason: str) -> None:
         state = self.guard.state() if self.guard is not None else {}
         if self.journal is not None:
             self.journal.record_kill(reason, state)
-        self.kill.trip(reason)
         self.log.error("kill_switch", reason=reason, state=state)
         for run in self.runs:
             run.wake.set()
@@ -271,6 +275,7 @@ class Service:
         log = get_logger(symbol=symbol)
         orders = OrderManager(self.exchange, symbol, market["id"], cfg.execution.client_id_prefix,
                               self.throttler, self.rate, log, post_only=cfg.execution.post_only)
+        orders.metrics = self.metrics
         inventory = Inventory(base=market["base"], quote=market["quote"])
         return SymbolRun(cfg, market, rules, state, asyncio.Event(), orders, inventory, RiskGate(self.kill), log)
 
@@ -300,13 +305,18 @@ class Service:
                         self.settings.logging.inventory_interval)
         fills = FillBook(self.exchange, run.symbol, run.orders, run.inventory, run.state, run.log, start_ms,
                          on_fill=quoter.on_fill)
+        quoter.metrics = fills.metrics = self.metrics
+        fills.on_reconnect = lambda: self.metrics.on_reconnect(run.symbol)
         if self.guard is not None:
             self.guard.install_fills(run, fills)
         run.quoter, run.fills = quoter, fills
         stale = run.cfg.risk.stale_after
-        self._spawn(run, "book", BookFeed(self.exchange, run.symbol, run.state, run.wake, run.log,
-                                          resubscribe_after=max(2.0 * stale, 5.0)).run())
-        self._spawn(run, "trades", TradeFeed(self.exchange, run.symbol, run.state, run.log).run())
+        book = BookFeed(self.exchange, run.symbol, run.state, run.wake, run.log,
+                        resubscribe_after=max(2.0 * stale, 5.0))
+        trades = TradeFeed(self.exchange, run.symbol, run.state, run.log)
+        book.on_reconnect = trades.on_reconnect = fills.on_reconnect
+        self._spawn(run, "book", book.run())
+        self._spawn(run, "trades", trades.run())
         self._spawn(run, "my_trades", fills.watch_trades())
         self._spawn(run, "orders", fills.watch_orders())
         self._spawn(run, "reconcile", fills.reconcile_loop(execution.reconcile_interval))
@@ -317,14 +327,18 @@ class Service:
         self.journal = journal_for(self.settings)
         try:
             refuse_if_latched(self.journal)
-            async with open_endpoint(self.settings) as endpoint:
-                self.endpoint = endpoint
-                try:
-                    return await self._run_connected(endpoint)
-                finally:
-                    if self.exchange is not None:
-                        with contextlib.suppress(Exception):
-                            await self.exchange.close()
+            await self.ops.start()
+            try:
+                async with open_endpoint(self.settings) as endpoint:
+                    self.endpoint = endpoint
+                    try:
+                        return await self._run_connected(endpoint)
+                    finally:
+                        if self.exchange is not None:
+                            with contextlib.suppress(Exception):
+                                await self.exchange.close()
+            finally:
+                await self.ops.stop()
         finally:
             self.journal.close()
 
