@@ -109,6 +109,14 @@ class LoggingSettings(Section):
     inventory_interval: float = Field(5.0, gt=0, description="seconds between periodic inventory events")
 
 
+class OpsSettings(Section):
+    enabled: bool = Field(True, description="serve /metrics, /healthz, /readyz, /status (and POST /kill)")
+    host: str = Field(
+        "127.0.0.1", min_length=1, description="listen address; 0.0.0.0 only inside a container network"
+    )
+    port: int = Field(9108, ge=0, le=65535, description="listen port; 0 = any free port")
+
+
 class SymbolOverrides(Section):
     strategy: dict[str, Any] = Field(default_factory=dict)
     risk: dict[str, Any] = Field(default_factory=dict)
@@ -128,6 +136,7 @@ class Settings(BaseSettings):
     risk: RiskSettings = Field(default_factory=RiskSettings)
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    ops: OpsSettings = Field(default_factory=OpsSettings)
     symbols: dict[str, SymbolOverrides] = Field(default_factory=dict)
     sim: SimSettings = Field(default_factory=SimSettings)
     paper: PaperSettings = Field(default_factory=PaperSettings)

@@ -1,4 +1,5 @@
-"""Shared fixtures: keep the environment clean of MMBOT_ variables so tests don't leak into each other."""
+"""Shared fixtures: keep the environment clean of MMBOT_ variables so tests don't leak into each other
+(except ``MMBOT_OPS__PORT=0``)."""
 
 from __future__ import annotations
 
@@ -12,3 +13,6 @@ def _clean_mmbot_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("MMBOT_"):
             monkeypatch.delenv(name, raising=False)
+    # a bot started by a test (in-process or a child process inheriting the environment) serves its ops
+    # endpoint on any free port, never the default 9108: parallel runs and a running bot must not clash
+    monkeypatch.setenv("MMBOT_OPS__PORT", "0")

@@ -46,8 +46,12 @@ async def _watch_loop(
     backoff: Backoff,
     idle_timeout: float | None = None,
     on_timeout: Callable[[], Awaitable[None]] | None = None,
+    on_reconnect: Callable[[], None] | None = None,
 ) -> None:
-    """Call ``watch`` forever, pass results to ``handle``; retry errors with backoff (fatal ones raise)."""
+    """Call ``watch`` forever, pass results to ``handle``; retry errors with backoff (fatal ones raise).
+
+    ``on_reconnect`` is told when data flows again after errors and when an idle stream is resubscribed.
+    """
     attempt = 0
     while True:
         try:
@@ -66,6 +70,8 @@ async def _watch_loop(
                     await on_timeout()
                 except Exception as exc:  # unsubscribing a dead stream may fail in many ways
                     log.debug("feed_unwatch_failed", feed=name, error=repr(exc))
+            if on_reconnect is not None:
+                on_reconnect()
             continue
         except (ccxt.NetworkError, ccxt.ExchangeError) as exc:
             attempt += 1
@@ -79,6 +85,8 @@ async def _watch_loop(
         if attempt:
             log.info("feed_resynced", feed=name, after_attempts=attempt)
             attempt = 0
+            if on_reconnect is not None:
+                on_reconnect()
         handle(result)
 
 
@@ -98,9 +106,11 @@ class BookFeed:
         self.exchange, self.symbol, self.state, self.wake, self.log = exchange, symbol, state, wake, log
         self.backoff = backoff or Backoff()
         self.resubscribe_after = resubscribe_after
+        self.on_reconnect: Callable[[], None] | None = None  # the reconnect metric
 
     def _handle(self, book: Any) -> None:
         if self.state.on_book(time.monotonic(), book["bids"], book["asks"]):
+            self.state.received = time.perf_counter()
             self.wake.set()
 
     async def _unwatch(self) -> None:
@@ -115,6 +125,7 @@ class BookFeed:
             self.backoff,
             idle_timeout=self.resubscribe_after,
             on_timeout=self._unwatch,
+            on_reconnect=self.on_reconnect,
         )
 
 
@@ -124,6 +135,7 @@ class TradeFeed:
     def __init__(self, exchange: Any, symbol: str, state: MarketState, log: Any, backoff: Backoff | None = None):
         self.exchange, self.symbol, self.state, self.log = exchange, symbol, state, log
         self.backoff = backoff or Backoff()
+        self.on_reconnect: Callable[[], None] | None = None  # the reconnect metric
 
     def _handle(self, trades: Any) -> None:
         now = time.monotonic()
@@ -134,5 +146,6 @@ class TradeFeed:
 
     async def run(self) -> None:
         await _watch_loop(
-            "trades", lambda: self.exchange.watch_trades(self.symbol), self._handle, self.log, self.backoff
+            "trades", lambda: self.exchange.watch_trades(self.symbol), self._handle, self.log, self.backoff,
+            on_reconnect=self.on_reconnect,
         )

@@ -46,6 +46,8 @@ class FillBook:
         self.foreign = 0
         self.sources: dict[str, int] = {"ws": 0, "rest": 0}
         self.record: Callable[[Fill], None] | None = None  # the journal: called before a fill is booked
+        self.metrics: Any = None  # bot.ops.Metrics, when the service has one
+        self.on_reconnect: Callable[[], None] | None = None  # the reconnect metric (user streams)
 
     # -- trades -----------------------------------------------------------------------------------
     def on_trade(self, trade: dict[str, Any], source: str) -> bool:
@@ -97,9 +99,19 @@ class FillBook:
         self.log.info("fill", trade_id=trade_id, client_id=order.client_id, side=fill.side, price=fill.price,
                       amount=float(amount), fee=fill.fee, fee_currency=fill.fee_currency, source=source,
                       q=self.inventory.q, mid=mid)
+        if self.metrics is not None:
+            self.metrics.on_fill(self.symbol, fill.side, fill.price, float(amount), self._fee_in_quote(fill))
         if self.on_fill is not None:
             self.on_fill()
         return True
+
+    def _fee_in_quote(self, fill: Fill) -> float:
+        """The fill's fee in quote currency (a base fee at the fill price; a third currency as valued)."""
+        if fill.fee_currency == self.inventory.base:
+            return fill.fee * fill.price
+        if fill.fee_currency in (self.inventory.quote, None):
+            return fill.fee
+        return fill.fee_cost_quote or 0.0
 
     def _reduce(self, order: LiveOrder, amount: float) -> None:
         order.remaining = max(0.0, order.remaining - amount)
@@ -132,7 +144,7 @@ class FillBook:
                 self.on_trade(t, "ws")
 
         await _watch_loop("my_trades", lambda: self.exchange.watch_my_trades(self.symbol), handle, self.log,
-                          backoff or Backoff())
+                          backoff or Backoff(), on_reconnect=self.on_reconnect)
 
     async def watch_orders(self, backoff: Backoff | None = None) -> None:
         def handle(orders: Any) -> None:
@@ -140,7 +152,7 @@ class FillBook:
                 self.on_order(o)
 
         await _watch_loop("orders", lambda: self.exchange.watch_orders(self.symbol), handle, self.log,
-                          backoff or Backoff())
+                          backoff or Backoff(), on_reconnect=self.on_reconnect)
 
     async def reconcile_once(self) -> None:
         """REST safety net: trades since the last seen one, then the venue's view of our open orders."""

@@ -24,6 +24,7 @@ class MarketState:
     bid_size: float = 0.0
     ask_size: float = 0.0
     updated: float | None = None
+    received: float | None = None  # time.perf_counter() at the latest book's arrival (reaction metric)
     crossed: bool = False  # the latest book was crossed or one-sided (ignored; quoting pauses)
     books: int = 0
     trades: int = 0

@@ -231,6 +231,9 @@ class OrderManager:
         self.journal: Any = None
         self.on_error: Callable[[str, BaseException], None] | None = None
         self.failures = 0  # venue calls failed in a row (network errors): an outage pauses quoting
+        # ops: bot.ops.Metrics, and the perf_counter() arrival of the book the current cycle reacts to
+        self.metrics: Any = None
+        self.reaction_start: float | None = None
 
     # -- ids --------------------------------------------------------------------------------------
     def next_client_id(self) -> str:
@@ -284,6 +287,7 @@ class OrderManager:
             params["postOnly"] = True
         try:
             async with self.throttler:
+                self._reacted()
                 result = await self.exchange.create_order(self.symbol, "limit", side, amount, price, params)
         except ccxt.OrderImmediatelyFillable as exc:
             self._rejected(order, "would_cross", exc, cooldown=False)
@@ -309,6 +313,8 @@ class OrderManager:
         self.rate.success()
         self.failures = 0
         self.placed += 1
+        if self.metrics is not None:
+            self.metrics.on_order(self.symbol, "placed")
         order_id = result.get("id")
         if order_id is not None:
             if self.journal is not None:
@@ -321,9 +327,17 @@ class OrderManager:
             self.tracker.close(cid)
         return order
 
+    def _reacted(self) -> None:
+        """Observe the reaction time once per book: its arrival -> the first request handed to ccxt."""
+        start, self.reaction_start = self.reaction_start, None
+        if start is not None and self.metrics is not None:
+            self.metrics.observe_reaction(time.perf_counter() - start)
+
     def _rejected(self, order: LiveOrder, reason: str, exc: Exception, cooldown: bool = True) -> None:
         self.tracker.close(order.client_id)
         self.rejected += 1
+        if self.metrics is not None:
+            self.metrics.on_order(self.symbol, "rejected")
         if cooldown:
             self._cooldown[order.side] = time.monotonic() + self.reject_cooldown
             if self.on_error is not None:
@@ -335,6 +349,8 @@ class OrderManager:
         headers = getattr(self.exchange, "last_response_headers", None)
         hint = retry_hint(str(exc), headers if isinstance(headers, dict) else None)
         delay = self.rate.hit(at_least=hint)
+        if self.metrics is not None:
+            self.metrics.on_backoff("rate_limit")
         if self.on_error is not None:
             self.on_error(f"rate_limited:{op}", exc)
         self.log.warning("rate_limited", op=op, error=type(exc).__name__, backoff=round(delay, 3),
@@ -354,6 +370,7 @@ class OrderManager:
             return True
         try:
             async with self.throttler:
+                self._reacted()
                 if order.order_id:
                     await self.exchange.cancel_order(order.order_id, self.symbol)
                 else:
@@ -373,6 +390,8 @@ class OrderManager:
         self.rate.success()
         self.failures = 0
         self.canceled += 1
+        if self.metrics is not None:
+            self.metrics.on_order(self.symbol, "canceled")
         self.tracker.close(client_id)
         self.log.info("order_canceled", client_id=client_id, order_id=order.order_id, side=order.side,
                       price=order.price, reason=reason)

@@ -27,7 +27,7 @@ from bot.core.limits import LimitParams
 from bot.core.models import ModelParams
 from bot.core.pipeline import make_quote
 from bot.core.quote import MarketRules, Quote, QuoteInputs
-from bot.core.reconcile import Tolerance, reconcile
+from bot.core.reconcile import Side, Target, Tolerance, reconcile
 from bot.live.gate import RiskGate
 from bot.live.market import MarketState
 from bot.live.orders import OrderManager
@@ -60,6 +60,9 @@ class Quoter:
         self.tick = max(0.05, min(0.5, self.stale_after / 4))
         self.t0 = time.monotonic()
         self.last_quote: Quote | None = None
+        self.last_targets: dict[Side, Target | None] | None = None  # after the gate: what should rest
+        self.metrics: Any = None  # bot.ops.Metrics, when the service has one
+        self._last_book: float | None = None  # arrival (perf_counter) of the book of the previous cycle
         self.cycles = 0
         self._next_inventory_log = self.t0 + inventory_interval
         self.stopped = False
@@ -116,9 +119,18 @@ class Quoter:
         now = time.monotonic()
         self.cycles += 1
         self.watchdog(now)
+        received, previous = self.state.received, self._last_book
+        self._last_book = received
+        fresh_book = received if received != previous else None  # a tick without a new book reacts to nothing
         quote = self.compute(now)
         self.last_quote = quote
         targets = self.gate.targets(quote)
+        self.last_targets = targets
+        if quote is not None and self.metrics is not None:
+            buy, sell = targets["buy"], targets["sell"]
+            self.metrics.on_quote(self.symbol, buy.price if buy else None, sell.price if sell else None,
+                                  self.state.mid, quote.reservation, buy.amount if buy else None,
+                                  sell.amount if sell else None)
         actions = reconcile(targets, self.orders.tracker.working(), self.inventory.q, now, self.tol)
         if not actions or self.orders.rate.blocked():
             return
@@ -130,6 +142,7 @@ class Quoter:
                 ask_size=quote.ask_size, bid_reason=quote.bid_reason, ask_reason=quote.ask_reason,
                 paused=sorted(self.gate.pauses) or None,
             )
+        self.orders.reaction_start = fresh_book
         await self.orders.execute(actions, self.state.mid, quote.half_spread if quote else None)
 
     # -- logging ----------------------------------------------------------------------------------

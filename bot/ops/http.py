@@ -27,7 +27,7 @@ import inspect
 import json
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -81,8 +81,10 @@ class OpsServer:
         await self._runner.cleanup()
 
 
-def build_app(metrics: Metrics, readiness: Readiness, status: Status) -> web.Application:
-    """The aiohttp application serving the four routes."""
+def build_app(
+    metrics: Metrics, readiness: Readiness, status: Status, routes: Sequence[web.RouteDef] = ()
+) -> web.Application:
+    """The aiohttp application serving the four routes, plus ``routes`` (e.g. ``POST /kill``)."""
     started = time.monotonic()
 
     async def get_metrics(_: web.Request) -> web.Response:
@@ -110,6 +112,7 @@ def build_app(metrics: Metrics, readiness: Readiness, status: Status) -> web.App
     app.router.add_get("/healthz", get_healthz)
     app.router.add_get("/readyz", get_readyz)
     app.router.add_get("/status", get_status)
+    app.router.add_routes(routes)
     return app
 
 
@@ -119,12 +122,14 @@ async def start_ops_server(
     status: Status,
     host: str = "127.0.0.1",
     port: int = 0,
+    routes: Sequence[web.RouteDef] = (),
 ) -> OpsServer:
-    """Serve the ops routes on ``host:port`` (port 0: any free port; see ``OpsServer.port``).
+    """Serve the ops routes (and the extra ``routes``) on ``host:port`` (port 0: any free port; see
+    ``OpsServer.port``).
 
     Raises ``OSError`` when the address cannot be bound (e.g. the port is taken).
     """
-    runner = web.AppRunner(build_app(metrics, readiness, status), access_log=None, handle_signals=False)
+    runner = web.AppRunner(build_app(metrics, readiness, status, routes), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:

@@ -33,7 +33,7 @@ def _config(sim: SimServer, state_dir: Path, path: Path, **risk: Any) -> Path:
 
 
 def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("MMBOT_")}
+    return {k: v for k, v in os.environ.items() if not k.startswith("MMBOT_")} | {"MMBOT_OPS__PORT": "0"}
 
 
 async def _mmbot(*args: str) -> tuple[int, str, str]:
