@@ -1,0 +1,73 @@
+"""`mmbot report` renders from a real journal written by a short run against the simulated exchange;
+a missing or invalid journal is one line and exit code 2."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from tests.live.conftest import SYMBOL, fast_sim, started
+from tests.ops.live_helpers import LiveRun, overrides
+
+
+async def test_report_renders_from_a_real_journal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sim = await started(fast_sim(seed=4, sell_fraction=0.7))
+    try:
+        run = LiveRun(overrides(sim, tmp_path, ops={"enabled": False}), 4.0)
+        summary = await run.task
+    finally:
+        await sim.stop()
+    assert summary.symbols[0].fills > 0
+    [journal] = sorted((tmp_path / "var").glob("journal-*.sqlite"))
+    with sqlite3.connect(journal) as db:
+        journaled_fills = db.execute("SELECT COUNT(*) FROM fills WHERE symbol = ?", (SYMBOL,)).fetchone()[0]
+        journaled_orders = db.execute("SELECT COUNT(*) FROM orders WHERE symbol = ?", (SYMBOL,)).fetchone()[0]
+
+    out, png = tmp_path / "report.html", tmp_path / "report.png"
+    capsys.readouterr()
+    assert main(["report", "--journal", str(journal), "--out", str(out), "--png", str(png)]) == 0
+    assert capsys.readouterr().out.startswith(f"mmbot: wrote {out} and {png}: 1 symbol(s), {journaled_fills} fills")
+
+    page = out.read_text(encoding="utf-8")
+    for section in ("Summary", "Quotes against mid", "Inventory path", "P&amp;L over time", "Fills", "Kill switch"):
+        assert f">{section}</h" in page, section
+    # self-contained: three inline SVG plots per symbol, nothing fetched from elsewhere
+    assert page.count("<svg") == 3
+    assert not re.search(r"""(src|href)=["']https?:""", page)
+    for name in ("quotes", "inventory", "pnl"):
+        figure = page.split(f'<figure class="plot-{name}">', 1)[1].split("</figure>", 1)[0]
+        assert figure.count("<path") > 5, name  # drawn data, not just axes
+
+    data = json.loads(page.split('<script type="application/json" id="mmbot-report-data">', 1)[1]
+                      .split("</script>", 1)[0])
+    btc = data["symbols"][SYMBOL]
+    assert len(btc["fills"]) == journaled_fills == summary.symbols[0].fills
+    assert len(btc["orders"]) == journaled_orders > 0
+    assert btc["snapshots"] and all(s["mid"] is not None for s in btc["snapshots"])
+    # the replayed inventory ends where the run's accounting ended
+    assert btc["fills"][-1]["q"] == pytest.approx(summary.symbols[0].q, abs=1e-12)
+    assert btc["final"]["fees"] == pytest.approx(summary.symbols[0].fees)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("kind", ["missing", "not sqlite", "foreign sqlite"])
+def test_missing_or_invalid_journal_is_one_line_exit_2(
+    kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "journal.sqlite"
+    if kind == "not sqlite":
+        path.write_text("definitely not a database\n" * 50, encoding="utf-8")
+    elif kind == "foreign sqlite":
+        with sqlite3.connect(path) as db:
+            db.execute("CREATE TABLE things (x)")
+    out = tmp_path / "report.html"
+    assert main(["report", "--journal", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("mmbot: ") and str(path) in err
+    assert "Traceback" not in err
+    assert not out.exists()
