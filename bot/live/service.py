@@ -366,7 +366,10 @@ class Service:
         for run in self.runs:
             self._set_baseline(run, balance)
         self.deadman = DeadMan(self.exchange, self.settings.risk.dead_man_seconds, self.log)
-        await self.deadman.arm()
+        try:
+            await self.deadman.arm()
+        except ccxt.BaseError as exc:  # quoting without it is still safe: the bot cancels its own orders
+            self.log.warning("dead_man_arm_failed", error=type(exc).__name__, detail=_describe(exc))
         self.started_at = time.monotonic()
         start_ms = int(self.exchange.milliseconds()) - 5000
         self.log.info("started", venue=endpoint.kind, exchange=endpoint.exchange_id, url=endpoint.url,
