@@ -38,19 +38,23 @@ class Section(BaseModel):
 
 
 class VenueSettings(Section):
-    kind: Literal["sim", "testnet", "paper"] = "sim"
+    kind: Literal["sim", "testnet", "paper"] = Field(
+        "sim", description="sim: simulated exchange; testnet: a ccxt sandbox; paper: public feed, local fills"
+    )
     exchange: str = Field("binance", min_length=1, description="ccxt exchange id")
-    symbols: list[str] = Field(default_factory=lambda: ["BTC/USDT"], min_length=1)
+    symbols: list[str] = Field(default_factory=lambda: ["BTC/USDT"], min_length=1, description="markets to quote")
     url: str | None = Field(
         None, description="sim: URL of a running `mmbot sim`; unset starts one in-process"
     )
-    api_key: SecretStr | None = None
-    api_secret: SecretStr | None = None
+    api_key: SecretStr | None = Field(None, description="from the environment or a secret file, never a committed file")
+    api_secret: SecretStr | None = Field(None, description="as api_key")
     api_password: SecretStr | None = Field(None, description="passphrase, for venues that need one (OKX)")
 
 
 class StrategySettings(Section):
-    model: Literal["symmetric", "linear", "as", "glft"] = "linear"
+    model: Literal["symmetric", "linear", "as", "glft"] = Field(
+        "linear", description="quote model: symmetric, linear skew, Avellaneda-Stoikov, GLFT"
+    )
     half_spread: float = Field(0.05, ge=0, description="symmetric/linear: distance from centre to each quote")
     skew: float = Field(0.01, ge=0, description="linear: price shift per unit of inventory")
     target_q: float = Field(0.0, description="inventory target q*")
@@ -92,20 +96,24 @@ class RiskSettings(Section):
 
 class ExecutionSettings(Section):
     order_size: float = Field(0.01, gt=0, description="size of each quote, base units")
-    max_order_size: float | None = Field(None, gt=0)
-    post_only: bool = True
+    max_order_size: float | None = Field(None, gt=0, description="cap on a single order's size, base units")
+    post_only: bool = Field(True, description="maker-only orders (LIMIT_MAKER); a crossing order is rejected")
     requote_ticks: int = Field(2, ge=0, description="requote when the price moved by more ticks than this")
     requote_bps: float = Field(0.0, ge=0, description="... or by more basis points than this")
     size_tolerance: float = Field(0.1, ge=0, le=1, description="requote when size changed by this fraction")
     max_order_age: float = Field(30.0, gt=0, description="requote orders older than this (s)")
     orders_per_second: float = Field(5.0, gt=0, description="order-traffic ceiling shared by all symbols")
-    client_id_prefix: str = Field("mmbot", pattern=r"^[A-Za-z0-9_-]{1,12}$")
+    client_id_prefix: str = Field(
+        "mmbot", pattern=r"^[A-Za-z0-9_-]{1,12}$", description="client order ids start with `<prefix>-`"
+    )
     reconcile_interval: float = Field(5.0, gt=0, description="REST safety-net reconciliation period (s)")
 
 
 class LoggingSettings(Section):
-    level: Literal["debug", "info", "warning", "error"] = "info"
-    format: Literal["auto", "json", "console"] = "auto"
+    level: Literal["debug", "info", "warning", "error"] = Field("info", description="lowest level logged")
+    format: Literal["auto", "json", "console"] = Field(
+        "auto", description="auto: console on a terminal, JSON lines otherwise"
+    )
     inventory_interval: float = Field(5.0, gt=0, description="seconds between periodic inventory events")
 
 
