@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -118,6 +118,7 @@ class Metrics:
         )
         self.build = Info("mmbot_build", "mmbot version", registry=r)
         self._hooks: list[Callable[[], None]] = []
+        self._quote_children: dict[str, tuple[Any, ...]] = {}
         self.build.info({"version": __version__})
         self.killed.set(0)
 
@@ -133,19 +134,32 @@ class Metrics:
         bid_size: float | None = None,
         ask_size: float | None = None,
     ) -> None:
-        """One quote decision: the desired bid/ask (None = side not quoted) around ``reservation``."""
-        self.quotes.labels(symbol).inc()
-        self.mid_price.labels(symbol).set(float(mid))
-        self.reservation_price.labels(symbol).set(_price(reservation))
-        self.quote_bid.labels(symbol).set(_price(bid))
-        self.quote_ask.labels(symbol).set(_price(ask))
-        spread = math.nan if bid is None or ask is None else float(ask) - float(bid)
-        self.quoted_spread.labels(symbol).set(spread)
-        for side, price, size in (("bid", bid, bid_size), ("ask", ask, ask_size)):
-            if price is None:
-                self.quote_size.labels(symbol, side).set(0.0)
-            elif size is not None:
-                self.quote_size.labels(symbol, side).set(float(size))
+        """One quote decision: the desired bid/ask (None = side not quoted) around ``reservation``.
+
+        Called on every quoting cycle, so the labelled children are looked up once per symbol.
+        """
+        children = self._quote_children.get(symbol)
+        if children is None:
+            children = self._quote_children[symbol] = (
+                self.quotes.labels(symbol), self.mid_price.labels(symbol), self.reservation_price.labels(symbol),
+                self.quote_bid.labels(symbol), self.quote_ask.labels(symbol), self.quoted_spread.labels(symbol),
+                self.quote_size.labels(symbol, "bid"), self.quote_size.labels(symbol, "ask"),
+            )
+        quotes, mid_g, res_g, bid_g, ask_g, spread_g, bid_size_g, ask_size_g = children
+        quotes.inc()
+        mid_g.set(float(mid))
+        res_g.set(_price(reservation))
+        bid_g.set(_price(bid))
+        ask_g.set(_price(ask))
+        spread_g.set(math.nan if bid is None or ask is None else float(ask) - float(bid))
+        if bid is None:
+            bid_size_g.set(0.0)
+        elif bid_size is not None:
+            bid_size_g.set(float(bid_size))
+        if ask is None:
+            ask_size_g.set(0.0)
+        elif ask_size is not None:
+            ask_size_g.set(float(ask_size))
 
     # -- position and P&L ------------------------------------------------------------------------
 
