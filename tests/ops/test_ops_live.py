@@ -100,6 +100,16 @@ async def test_readiness_follows_a_frozen_feed_and_status_shows_the_quotes(tmp_p
             metrics = await scrape(session, run.url)
             assert metrics[("mmbot_feed_age_seconds", BTC)] < 1.0
             assert metrics[("mmbot_killed", ())] == 0
+
+            # dropped sockets: the streams come back and the reconnects are counted
+            before = metrics.get(("mmbot_reconnects_total", BTC), 0.0)
+            sim.set_faults(drop_now=True)
+
+            async def reconnected() -> bool:
+                return (await scrape(session, run.url)).get(("mmbot_reconnects_total", BTC), 0.0) > before
+
+            await until(reconnected, what="reconnects counted")
+            await until(_is(ready, 200), what="ready after the reconnect")
         run.service.request_stop("test")
         summary = await run.task
     finally:
