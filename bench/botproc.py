@@ -39,24 +39,45 @@ class Probe:
         self.lag = np.full(CAP, np.nan)
         self.lag_t = np.full(CAP, np.nan)
         self.n_lag = 0
+        self.to_cycle = np.full(CAP, np.nan)
+        self.n_to_cycle = 0
         self.books = 0
         self.requests = 0
         self._book_ns: dict[str, int] = {}
         self._pending: set[str] = set()
+        self._cycle_pending: set[str] = set()
 
     def mark(self) -> None:
-        self.n_internal = self.n_lag = self.books = self.requests = 0
+        self.n_internal = self.n_lag = self.n_to_cycle = self.books = self.requests = 0
 
     def on_book(self, symbol: str, book: Any) -> None:
         now = time.perf_counter_ns()
         self._book_ns[symbol] = now
         self._pending.add(symbol)
+        self._cycle_pending.add(symbol)
         self.books += 1
         ts = book.get("timestamp") if isinstance(book, dict) else None
         if ts and self.n_lag < CAP:
             self.lag[self.n_lag] = time.time() * 1000.0 - ts
             self.lag_t[self.n_lag] = time.monotonic()
             self.n_lag += 1
+
+    def on_cycle(self, symbol: str) -> None:
+        """A quoter cycle starts: the first one after a book splits the internal latency in two."""
+        if symbol in self._cycle_pending:
+            self._cycle_pending.discard(symbol)
+            if self.n_to_cycle < CAP:
+                self.to_cycle[self.n_to_cycle] = time.perf_counter_ns() - self._book_ns[symbol]
+                self.n_to_cycle += 1
+
+    def wrap_quoter(self, quoter: Any) -> None:
+        cycle, symbol = quoter.cycle, quoter.symbol
+
+        async def timed_cycle() -> None:
+            self.on_cycle(symbol)
+            await cycle()
+
+        quoter.cycle = timed_cycle
 
     def on_request(self, symbol: str | None) -> None:
         now = time.perf_counter_ns()
@@ -88,6 +109,7 @@ class Probe:
     def result(self) -> dict[str, Any]:
         return {
             "internal_ns": self.internal[: self.n_internal].tolist(),
+            "to_cycle_ns": self.to_cycle[: self.n_to_cycle].tolist(),
             "lag_ms": self.lag[: self.n_lag].tolist(),
             "lag_t": self.lag_t[: self.n_lag].tolist(),
             "books": self.books,
@@ -107,6 +129,11 @@ class BenchService(Service):
             self.exchange.enableRateLimit = False
         self.probe.wrap(self.exchange)
 
+    def _start_symbol(self, run: Any, start_ms: int) -> None:
+        super()._start_symbol(run, start_ms)
+        if run.quoter is not None:  # the quoter task looks ``cycle`` up on each turn, so the wrapper is seen
+            self.probe.wrap_quoter(run.quoter)
+
 
 def _write(path: str, data: dict[str, Any]) -> None:
     tmp = path + ".part"
@@ -115,15 +142,104 @@ def _write(path: str, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+class Profile:
+    """Diagnostics from ``mark`` to ``stop`` (they slow the bot: never on for a measurement).
+
+    ``BENCH_PROFILE=FILE``: pyinstrument (``bench`` extra) samples the bot and writes a text report to FILE
+    (``BENCH_PROFILE_INTERVAL`` seconds between samples, default 0.0002). ``BENCH_TRACEMALLOC=FILE``: the
+    15 allocation sites whose live memory grew most, with 8-frame tracebacks.
+    """
+
+    def __init__(self) -> None:
+        self.path = os.environ.get("BENCH_PROFILE")
+        self.profiler: Any = None
+        self.trace_path = os.environ.get("BENCH_TRACEMALLOC")
+        self.trace_start: Any = None
+
+    def start(self) -> None:
+        if self.trace_path and self.trace_start is None:
+            import tracemalloc
+
+            tracemalloc.start(8)
+            self.trace_start = tracemalloc.take_snapshot()
+        if self.path and self.profiler is None:
+            from pyinstrument import Profiler
+
+            self.profiler = Profiler(interval=float(os.environ.get("BENCH_PROFILE_INTERVAL", "0.0002")))
+            self.profiler.start()
+
+    def stop(self) -> None:
+        if self.trace_start is not None and self.trace_path:
+            import tracemalloc
+
+            stats = tracemalloc.take_snapshot().compare_to(self.trace_start, "traceback")
+            lines = []
+            for stat in stats[:15]:
+                lines.append(f"{stat.size_diff / 1024:+.1f} KiB in {stat.count_diff:+d} blocks")
+                lines.extend("    " + str(frame) for frame in stat.traceback)
+            Path(self.trace_path).write_text("\n".join(lines) + "\n")
+            tracemalloc.stop()
+            self.trace_start = None
+        if self.profiler is not None and self.path:
+            self.profiler.stop()
+            Path(self.path).write_text(self.profiler.output_text(unicode=False, show_all=False))
+            self.profiler = None
+
+
+def _size(obj: Any) -> int | None:
+    try:
+        return len(obj)
+    except TypeError:
+        return None
+
+
+def container_sizes(service: Service) -> dict[str, Any]:
+    """Lengths of the containers that could grow over a run (ccxt caches, the bot's own books)."""
+    ex = service.exchange
+    out: dict[str, Any] = {}
+    if ex is not None:
+        for name in ("trades", "orders", "myTrades", "orderbooks", "balance"):
+            value = getattr(ex, name, None)
+            if isinstance(value, dict):
+                out[f"ccxt.{name}"] = {k: _size(v) for k, v in value.items()}
+            else:
+                out[f"ccxt.{name}"] = _size(value)
+        for url, client in (getattr(ex, "clients", None) or {}).items():
+            out[f"ccxt.client[{url}]"] = {
+                k: _size(getattr(client, k, None)) for k in ("futures", "subscriptions", "rejections")
+            }
+    for run in service.runs:
+        tracker = run.orders.tracker
+        out[run.symbol] = {
+            "tracker.open": len(tracker.open),
+            "tracker.by_client_id": len(tracker.by_client_id),
+            "tracker.by_order_id": len(tracker.by_order_id),
+            "inventory.seen": _size(getattr(run.inventory, "seen", None)),
+        }
+    return out
+
+
 def _stdin_commands(loop: asyncio.AbstractEventLoop, probe: Probe, service: Service, out_path: str) -> None:
+    profile = Profile()
+
+    def mark() -> None:
+        probe.mark()
+        profile.start()
+
     def stop() -> None:
-        _write(out_path, probe.result())  # the samples as of the stop, before the (slow) shutdown
+        profile.stop()
+        result = probe.result()
+        try:
+            result["sizes"] = container_sizes(service)
+        except Exception as exc:  # diagnostics must never break a measurement
+            result["sizes"] = {"error": repr(exc)}
+        _write(out_path, result)  # the samples as of the stop, before the (slow) shutdown
         service.request_stop("bench")
 
     for line in sys.stdin:
         cmd = line.strip()
         if cmd == "mark":
-            loop.call_soon_threadsafe(probe.mark)
+            loop.call_soon_threadsafe(mark)
         elif cmd == "stop":
             break
     loop.call_soon_threadsafe(stop)

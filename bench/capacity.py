@@ -98,7 +98,7 @@ async def one(n: int, window: float, warmup: float) -> dict[str, Any]:
     }
 
 
-async def run(ladder: list[int] | None = None, window: float | None = None, warmup: float = 3.0) -> dict[str, Any]:
+async def run(ladder: list[int] | None = None, window: float | None = None, warmup: float = 5.0) -> dict[str, Any]:
     ladder = ladder or ([10, 40] if QUICK else [50, 100, 150, 200, 300])
     window = window or (4.0 if QUICK else 10.0)
     steps = []

@@ -25,7 +25,7 @@ MODELS = ("symmetric", "linear", "as", "glft")
 
 def quote_cost(batch: int | None = None, repeats: int | None = None) -> dict[str, Any]:
     """ns per ``make_quote`` call, per model, over inputs that vary q, mid and the touch."""
-    batch = batch or (2000 if QUICK else 20000)
+    batch = batch or (2000 if QUICK else 10000)
     repeats = repeats or (5 if QUICK else 15)
     rng = np.random.default_rng(1)
     qs = rng.normal(0.0, 0.3, batch).tolist()

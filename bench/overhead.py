@@ -5,7 +5,8 @@ step changes the book) and normal takers. Two children consume the same depth st
 the bot (``bench.botproc``: all of its feeds, user stream, quoting, orders, logging) and a bare ccxt
 ``watch_order_book`` loop (``bench.bareloop``). Over one common window after a warm-up the benchmark
 reads each child's CPU seconds (``/proc`` via psutil) and counts the depth diffs the sim published for
-the symbol; CPU per depth message of each, and their ratio, are the overhead figures. The bot's RSS is
+the symbol; CPU per depth message of each, and their ratio, are the overhead figures. The bot's probes
+also give its internal latency (book -> order request) in this busy market. The bot's RSS is
 sampled every ``rss_every`` seconds through the window; the least-squares slope (KiB/min) over the
 window is the memory figure.
 """
@@ -14,17 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import QUICK, Child, cpu_seconds, one_symbol, pin, sim_settings, slope, unpin, wait_until
+from bench.common import QUICK, Child, cpu_seconds, dist, one_symbol, pin, sim_settings, slope, unpin, wait_until
 from bot.sim.server import start_sim
 
 
 async def run(window: float | None = None, warmup: float | None = None, rss_every: float = 1.0) -> dict[str, Any]:
-    window = window or (5.0 if QUICK else 60.0)
+    window = window or float(os.environ.get("BENCH_MEMORY_S") or (5.0 if QUICK else 60.0))
     warmup = warmup or (3.0 if QUICK else 10.0)
     settings = sim_settings(step_interval=0.005, symbols=one_symbol(refresh_rate=20.0, levels=10))
     tmp = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
@@ -82,6 +84,7 @@ async def run(window: float | None = None, warmup: float | None = None, rss_ever
     bot_us = (cpu_bot1 - cpu_bot0) / msgs * 1e6
     bare_us = (cpu_bare1 - cpu_bare0) / msgs * 1e6
     k = slope(rss_t, rss) * 60.0
+    half = len(rss) // 2
     return {
         "window_s": round(t1 - t0, 3),
         "depth_msgs": msgs,
@@ -92,11 +95,15 @@ async def run(window: float | None = None, warmup: float | None = None, rss_ever
         "bot_books_handed": res["books"],
         "bare_books_handed": bare_res["books"],
         "bot_order_requests": res["requests"],
+        "bot_internal_busy_us": dist(res["internal_ns"], 1e-3),
+        "bot_container_sizes": res.get("sizes"),
         "sim_cpu_fraction": (sim_cpu1 - sim_cpu0) / (t1 - t0),
         "rss_kib_start": rss[0],
         "rss_kib_end": rss[-1],
         "rss_kib_max": max(rss),
         "rss_slope_kib_per_min": k,
+        "rss_slope_second_half_kib_per_min": slope(rss_t[half:], rss[half:]) * 60.0,
+        "rss_series": [[round(t, 1), v] for t, v in zip(rss_t, rss, strict=True)],
         "bare_rss_kib": bare_rss,
         "rss_samples": len(rss),
     }

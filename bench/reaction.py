@@ -18,6 +18,7 @@ The round ends when no request has arrived for ``settle`` seconds and the bot re
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -81,7 +82,7 @@ async def run(rounds: int | None = None, settle: float = 0.015, extra_args: tupl
         "risk": {"stale_after": 30.0},
     }))
     args = [str(tmp / "settings.json"), str(tmp / "bot.json"), *extra_args]
-    bot = await Child.start("bench.botproc", args, tmp / "bot.log", tmp)
+    bot = await Child.start(os.environ.get("BENCH_BOT_MODULE", "bench.botproc"), args, tmp / "bot.log", tmp)
     pin(0, {0})
     pin(bot.proc.pid, {1})
     missed = 0
@@ -126,5 +127,6 @@ async def run(rounds: int | None = None, settle: float = 0.015, extra_args: tupl
         "wire_to_wire_ms": dist(w2w, 1e-6),
         "to_engine_ms": dist(to_engine, 1e-6),
         "bot_internal_us": dist(res["internal_ns"], 1e-3),
+        "book_to_cycle_us": dist(res["to_cycle_ns"], 1e-3),
         "clock": "wire_to_wire/to_engine: perf_counter_ns in the sim process; bot_internal: perf_counter_ns in the bot",
     }

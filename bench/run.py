@@ -3,7 +3,8 @@
     python -m bench [NAME ...]        # names: reaction overhead capacity compute sim_ceiling (default: all)
 
 Environment: ``BENCH_QUICK=1`` shortens every benchmark (a smoke run, not a measurement);
-``BENCH_OUT`` is the JSON path (default ``bench/results.json``); ``BENCH_ONLY=a,b`` selects like NAMEs.
+``BENCH_OUT`` is the JSON path (default ``bench/results.json``); ``BENCH_ONLY=a,b`` selects like NAMEs;
+``BENCH_MEMORY_S`` is the memory/overhead window in seconds (default 60).
 Each benchmark's figures come from one run of it; a benchmark that fails is recorded with its error
 and the others still run.
 """
@@ -24,6 +25,7 @@ from typing import Any
 
 from bench import capacity, compute, overhead, reaction, sim_ceiling
 from bench.common import QUICK, REPO
+from bot.logs import configure_logging
 
 BENCHMARKS: dict[str, Callable[[], Any]] = {
     "compute": compute.run,
@@ -66,11 +68,14 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     add("  publish -> sim engine p50 (ms)", _get(r, "to_engine_ms", "p50"), "{:.2f}")
     b50, b99 = _get(r, "bot_internal_us", "p50"), _get(r, "bot_internal_us", "p99")
     add("bot-internal p50 (us)", b50, "{:.0f}")
+    add("  book -> quoter cycle start p50 (us)", _get(r, "book_to_cycle_us", "p50"), "{:.0f}")
     add("bot-internal p99 (us)", b99, "{:.0f}", "<= 300", b99 is not None and b99 <= 300.0)
     o = res.get("overhead") or {}
     ratio = o.get("ratio")
     add("overhead: bot / bare ccxt CPU per update", ratio, "{:.2f}x", "<= 1.3x", ratio is not None and ratio <= 1.3)
     add("  bot CPU per depth msg (us)", o.get("bot_cpu_us_per_msg"), "{:.0f}")
+    busy = o.get("bot_internal_busy_us") or {}
+    add("  bot-internal in a busy market p50/p99 (us)", busy.get("n") and f"{busy['p50']:.0f}/{busy['p99']:.0f}", "{}")
     add("  bare ccxt CPU per depth msg (us)", o.get("bare_cpu_us_per_msg"), "{:.0f}")
     c = res.get("capacity") or {}
     cap = c.get("capacity_symbols")
@@ -94,6 +99,7 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     k = o.get("rss_slope_kib_per_min")
     add("memory: bot RSS slope (KiB/min)", k, "{:+.0f}", f"flat (<= {FLAT_KIB_PER_MIN:.0f})",
         k is not None and k <= FLAT_KIB_PER_MIN)
+    add("  RSS slope, second half of the window (KiB/min)", o.get("rss_slope_second_half_kib_per_min"), "{:+.0f}")
     add("  bot RSS start -> end (MiB)", o.get("rss_kib_start") and
         f"{o['rss_kib_start'] / 1024:.1f} -> {o['rss_kib_end'] / 1024:.1f} over {o['window_s']:.0f} s", "{}")
     sc = res.get("sim_ceiling") or {}
@@ -117,6 +123,7 @@ def format_table(table: list[tuple[str, str, str, str]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    configure_logging("warning", "console")  # the in-process sim's info events are not the output
     only = [n for n in os.environ.get("BENCH_ONLY", "").split(",") if n] or argv or list(BENCHMARKS)
     unknown = [n for n in only if n not in BENCHMARKS]
     if unknown:
