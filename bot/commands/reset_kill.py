@@ -18,8 +18,9 @@ from bot.live.guard import MEMORY, describe_kill, journal_for, journal_path
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "reset-kill",
+        aliases=["reset_kill"],  # the module name, as bot/cli.py registers commands by module
         help="clear a latched kill switch (after checking the account)",
-        description=__doc__.splitlines()[0],
+        description="Clear a latched kill switch so `mmbot run` may quote again (same --config as the run).",
     )
     p.add_argument("--config", metavar="FILE", help="the TOML config `mmbot run` used")
     return p
