@@ -66,3 +66,48 @@ async def test_post_kill_trips() -> None:
         assert resp.status == 200 and (await resp.json()) == {"killed": True}
         assert (await client.get("/kill")).status == 405
     assert reasons == ["manual: POST /kill"]
+
+
+def _fake_run(symbol: str, q: str, mid: float | None, max_position: float = 5.0, base: str = "BTC") -> object:
+    from decimal import Decimal
+    from types import SimpleNamespace
+
+    from bot.core.inventory import Fill, Inventory
+    from bot.live.orders import OrderTracker
+
+    inv = Inventory(base, "USDT")
+    if Decimal(q):
+        inv.apply(Fill("t-" + symbol, "buy" if Decimal(q) > 0 else "sell", 100.0, str(abs(Decimal(q)))))
+    state = MarketState(symbol)
+    if mid is not None:
+        state.on_book(0.0, [[mid - 0.5, 1.0]], [[mid + 0.5, 1.0]])
+    cfg = load_settings(None, {"risk": {"max_position": max_position, "balance_drift_tolerance": 0.001}})
+    return SimpleNamespace(symbol=symbol, inventory=inv, state=state, market={"base": base},
+                           cfg=cfg.for_symbol(symbol), orders=SimpleNamespace(tracker=OrderTracker()),
+                           gate=RiskGate(KillSwitch()))
+
+
+def test_guard_evaluates_every_symbol_and_sums_equity(tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    from bot.live.guard import Guard
+    from bot.live.journal import Journal
+
+    kill_file = tmp_path / "KILL"
+    settings = load_settings(None, {"risk": {"max_loss": 15.0, "kill_file": str(kill_file)}})
+    a, b = _fake_run("A/USDT", "1", 100.0), _fake_run("B/USDT", "-2", 100.0, base="ETH")
+    journal = Journal(tmp_path / "j.sqlite")
+    guard = Guard(settings, journal, [a, b], lambda r: None, None)  # type: ignore[list-item]
+    assert guard.equity() == 0.0 and guard.evaluate(1.0) is None  # both marked at their entry
+    b.state.on_book(1.0, [[105.5, 1.0]], [[106.5, 1.0]])  # type: ignore[attr-defined]  # short 2 at 100, mark 106
+    assert guard.equity() == -12.0 and guard.evaluate(1.0) is None
+    b.state.on_book(1.0, [[107.5, 1.0]], [[108.5, 1.0]])  # type: ignore[attr-defined]  # mark 108: -16 < -15
+    assert "max_loss" in (guard.evaluate(1.0) or "")
+    kill_file.touch()
+    assert "kill file" in (guard.evaluate(1.0) or "")  # manual first
+    guard.baselines = {"A/USDT": Decimal("2"), "B/USDT": Decimal("30")}
+    balance = {"total": {"BTC": "3", "ETH": "27.5"}}  # ETH moved 2.5, the bot's q is -2
+    assert guard.check_drift(balance) is None  # first strike
+    reason = guard.check_drift(balance)
+    assert reason is not None and reason.startswith("B/USDT: balance drift")
+    journal.close()
