@@ -202,3 +202,30 @@ async def test_venue_outage_pauses_and_resumes(tmp_path: Path) -> None:
     assert run.events("venue_outage") and run.events("venue_restored")
     assert seen["resumed"]  # quoting came back by itself
     assert run.summary.kill_reason is None and run.summary.open_orders_left == 0
+
+
+async def test_a_kill_during_a_venue_outage_cancels_once_the_venue_answers(tmp_path: Path) -> None:
+    """The kill switch has to work when everything else fails: every REST call is a 503 when it trips."""
+    sim = await started(fast_sim(seed=43))
+    kill_file = tmp_path / "KILL"
+    seen: dict[str, Any] = {}
+
+    async def outage_then_kill(service: Service) -> None:
+        await _until(lambda: bool(service.runs) and len(service.runs[0].orders.tracker.open) >= 2)
+        sim.set_faults(http_5xx_fraction=1.0)
+        kill_file.touch()
+        await _until(lambda: service.kill.tripped)
+        await asyncio.sleep(1.5)  # cancels are failing meanwhile
+        seen["open_during_outage"] = len(service.runs[0].orders.tracker.open)
+        sim.set_faults(http_5xx_fraction=0.0)
+
+    try:
+        run = await run_bot(bot_overrides(sim, risk={"state_dir": str(tmp_path), "kill_file": str(kill_file)}),
+                            duration=30.0, during=outage_then_kill)
+        open_orders, btc = await venue_view(sim)
+    finally:
+        await sim.stop()
+    assert "kill file" in (run.summary.kill_reason or "")
+    assert seen["open_during_outage"] >= 1  # the venue refused the cancels at first ...
+    assert run.summary.open_orders_left == 0 and not _ours(open_orders)  # ... and was retried until empty
+    assert run.summary.symbols[0].q_exact == btc - START_BTC
