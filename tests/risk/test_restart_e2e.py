@@ -161,3 +161,32 @@ async def test_position_beyond_a_lowered_limit_kills_at_restart(tmp_path: Path) 
     assert second.summary.open_orders_left == 0
     assert not [o for o in open_orders if o["clientOrderId"].startswith("mmbot-")]
     assert second.summary.symbols[0].q_exact == btc - START_BTC
+
+
+async def test_an_order_whose_ack_was_lost_is_found_by_client_id_and_its_fills_booked(tmp_path: Path) -> None:
+    """The journal holds an order sent just before a crash (no venue id): it did reach the venue and traded."""
+    from bot.config import load_settings
+    from bot.live.guard import journal_for
+
+    sim = await started(fast_sim(seed=34))
+    overrides = bot_overrides(sim, risk={"state_dir": str(tmp_path)})
+    journal = journal_for(load_settings(None, overrides))
+    journal.set_baseline(SYMBOL, "BTC", START_BTC)  # as the earlier run recorded it
+    journal.order_sent("mmbot-lost-1", SYMBOL, "buy", 31000.0, 0.001)  # written, then the process died
+    journal.close()
+    ex = create_exchange("sim", "binance", sim.url, sim.api_key, sim.api_secret)
+    try:
+        await ex.load_markets()
+        await ex.create_order(SYMBOL, "limit", "buy", 0.001, 31000.0, {"clientOrderId": "mmbot-lost-1"})
+    finally:
+        await ex.close()
+    try:
+        run = await run_bot(overrides, duration=2.0)
+        _open, btc = await venue_view(sim)
+    finally:
+        await sim.stop()
+    caught = run.events("journal_caught_up")
+    assert caught and caught[0]["new_fills"] >= 1  # the lost order's trades are ours
+    s = run.summary.symbols[0]
+    assert s.q_exact == btc - START_BTC and s.venue_base_delta == s.q_exact
+    assert not run.events("inventory_drift")
