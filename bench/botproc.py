@@ -35,6 +35,8 @@ CAP = 1 << 18
 class Probe:
     def __init__(self) -> None:
         self.internal = np.full(CAP, np.nan)
+        self.first_book_ns = np.zeros(CAP, dtype=np.int64)  # absolute perf_counter_ns of each pair
+        self.first_req_ns = np.zeros(CAP, dtype=np.int64)
         self.n_internal = 0
         self.lag = np.full(CAP, np.nan)
         self.lag_t = np.full(CAP, np.nan)
@@ -86,6 +88,8 @@ class Probe:
             self._pending.discard(symbol)
             if self.n_internal < CAP:
                 self.internal[self.n_internal] = now - self._book_ns[symbol]
+                self.first_book_ns[self.n_internal] = self._book_ns[symbol]
+                self.first_req_ns[self.n_internal] = now
                 self.n_internal += 1
 
     def wrap(self, ex: Any) -> None:
@@ -109,6 +113,9 @@ class Probe:
     def result(self) -> dict[str, Any]:
         return {
             "internal_ns": self.internal[: self.n_internal].tolist(),
+            "book_abs_ns": self.first_book_ns[: self.n_internal].tolist(),
+            "request_abs_ns": self.first_req_ns[: self.n_internal].tolist(),
+            "clock": time.get_clock_info("perf_counter").implementation,
             "to_cycle_ns": self.to_cycle[: self.n_to_cycle].tolist(),
             "lag_ms": self.lag[: self.n_lag].tolist(),
             "lag_t": self.lag_t[: self.n_lag].tolist(),

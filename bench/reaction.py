@@ -12,6 +12,10 @@ and down), lets the engine re-place the background, and publishes the depth diff
   i.e. plus the sim's own parsing, signature check and rate accounting.
 
 The bot's probes give ``bot_internal``: book handed to the bot by ccxt -> order request handed to ccxt.
+Where ``perf_counter`` is CLOCK_MONOTONIC (system-wide on Linux) the two processes' stamps are also
+paired to split each reaction into legs: ``sim_to_bot`` (publish -> ccxt hands the book to the bot: the
+sim's send, loopback, ccxt's frame decoding and book update) and ``bot_to_sim`` (order handed to ccxt ->
+the sim's handler: ccxt's rate limiter, signing, the HTTP request, loopback, aiohttp's parsing).
 The round ends when no request has arrived for ``settle`` seconds and the bot rests two orders again.
 """
 
@@ -24,8 +28,28 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bench.common import QUICK, Child, dist, one_symbol, pin, sim_settings, unpin, wait_until
 from bot.sim.server import start_sim
+
+
+def legs(windows: list[tuple[int, int]], bot: dict[str, Any]) -> dict[str, Any]:
+    """Split each reaction into sim -> bot (publish -> ccxt hands the book over) and bot -> sim (order handed
+    to ccxt -> the sim's handler starts), pairing the bot's stamps with the sim's by time. Only valid where
+    ``perf_counter`` is the system-wide CLOCK_MONOTONIC in both processes (Linux)."""
+    here = time.get_clock_info("perf_counter").implementation
+    if "CLOCK_MONOTONIC" not in here or bot.get("clock") != here:
+        return {"legs": f"not comparable across processes here ({here})"}
+    books = np.asarray(bot["book_abs_ns"], dtype=np.int64)
+    reqs = np.asarray(bot["request_abs_ns"], dtype=np.int64)
+    inbound, outbound = [], []
+    for t_send, t_http in windows:
+        i = int(np.searchsorted(reqs, t_send))
+        if i < reqs.size and t_send <= books[i] <= reqs[i] <= t_http:
+            inbound.append(books[i] - t_send)
+            outbound.append(t_http - reqs[i])
+    return {"sim_to_bot_ms": dist(inbound, 1e-6), "bot_to_sim_ms": dist(outbound, 1e-6)}
 
 
 async def run(rounds: int | None = None, settle: float = 0.015, extra_args: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -38,6 +62,7 @@ async def run(rounds: int | None = None, settle: float = 0.015, extra_args: tupl
     sim = await start_sim(settings)
     state: dict[str, Any] = {"armed": False, "http": 0, "last_req": 0.0, "t_send": 0}
     w2w: list[int] = []
+    windows: list[tuple[int, int]] = []  # (publish, request at the sim) of each reaction
     to_engine: list[int] = []
     faults = sim.faults
     http_status = faults.http_status
@@ -56,6 +81,7 @@ async def run(rounds: int | None = None, settle: float = 0.015, extra_args: tupl
         if state["armed"]:
             state["armed"] = False
             w2w.append(state["http"] - state["t_send"])
+            windows.append((state["t_send"], state["http"]))
             to_engine.append(now - state["t_send"])
 
     def placed(*a: Any, **k: Any) -> Any:
@@ -122,6 +148,7 @@ async def run(rounds: int | None = None, settle: float = 0.015, extra_args: tupl
         raise RuntimeError(f"bot exited {code}:\n" + bot.tail())
     res = json.loads((tmp / "bot.json").read_text())
     return {
+        **legs(windows, res),
         "rounds": rounds,
         "missed": missed,
         "wire_to_wire_ms": dist(w2w, 1e-6),

@@ -66,6 +66,8 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     add("  reactions measured (missed)", r.get("rounds") and f"{_get(r, 'wire_to_wire_ms', 'n')} ({r.get('missed')})",
         "{}", ">= 1000" if not QUICK else "")
     add("  publish -> sim engine p50 (ms)", _get(r, "to_engine_ms", "p50"), "{:.2f}")
+    add("  legs p50: sim->bot book / bot->sim order (ms)", _get(r, "sim_to_bot_ms", "p50") is not None and
+        f"{_get(r, 'sim_to_bot_ms', 'p50'):.2f} / {_get(r, 'bot_to_sim_ms', 'p50'):.2f}", "{}")
     b50, b99 = _get(r, "bot_internal_us", "p50"), _get(r, "bot_internal_us", "p99")
     add("bot-internal p50 (us)", b50, "{:.0f}")
     add("  book -> quoter cycle start p50 (us)", _get(r, "book_to_cycle_us", "p50"), "{:.0f}")
