@@ -44,7 +44,8 @@ async def run(window: float | None = None, warmup: float | None = None, rss_ever
         "venue": {"kind": "sim", "url": sim.url, "symbols": ["BTC/USDT"]},
         "logging": {"level": "info", "format": "json"},
     }))
-    bot = await Child.start("bench.botproc", [str(tmp / "settings.json"), str(tmp / "bot.json")], tmp / "bot.log", tmp)
+    module = os.environ.get("BENCH_BOT_MODULE", "bench.botproc")
+    bot = await Child.start(module, [str(tmp / "settings.json"), str(tmp / "bot.json")], tmp / "bot.log", tmp)
     bare = await Child.start("bench.bareloop", [sim.url, "BTC/USDT", str(tmp / "bare.json")], tmp / "bare.log", tmp)
     pin(0, {0})
     pin(bot.proc.pid, {1})
