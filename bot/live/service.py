@@ -100,12 +100,18 @@ async def open_endpoint(settings: Settings) -> AsyncIterator[Endpoint]:
             key, secret = key or account.api_key, secret or account.api_secret.get_secret_value()
         yield Endpoint("sim", venue.exchange, venue.url, key, secret, password)
         return
-    if venue.kind == "testnet" and (key is None or secret is None):
+    require_keys(settings)
+    yield Endpoint(venue.kind, venue.exchange, venue.url, key, secret, password)
+
+
+def require_keys(settings: Settings) -> None:
+    """A testnet needs API keys: say so in one line before anything is started."""
+    venue = settings.venue
+    if venue.kind == "testnet" and (_secret(venue.api_key) is None or _secret(venue.api_secret) is None):
         raise UserError(
             f"venue.kind = 'testnet' needs API keys for the {venue.exchange} testnet: "
             "set MMBOT_VENUE__API_KEY and MMBOT_VENUE__API_SECRET (see README, 'Running the bot')"
         )
-    yield Endpoint(venue.kind, venue.exchange, venue.url, key, secret, password)
 
 
 def _describe(exc: BaseException) -> str:
@@ -327,6 +333,7 @@ class Service:
         self.journal = journal_for(self.settings)
         try:
             refuse_if_latched(self.journal)
+            require_keys(self.settings)
             await self.ops.start()
             try:
                 async with open_endpoint(self.settings) as endpoint:

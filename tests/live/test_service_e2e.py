@@ -41,7 +41,7 @@ async def test_linear_skew_keeps_inventory_far_below_the_symmetric_quoter_under_
         sim = await started(fast_sim(seed=1, sell_fraction=0.6, taker_rate=50.0, level_size=0.001))
         try:
             run = await run_bot(
-                bot_overrides(sim, model, strategy={"skew": 20.0}, risk={"max_position": 1.0}), duration=15.0
+                bot_overrides(sim, model, strategy={"skew": 40.0}, risk={"max_position": 1.0}), duration=15.0
             )
         finally:
             await sim.stop()
