@@ -6,6 +6,8 @@ Precedence, highest first: CLI flags (passed as ``overrides``) > environment (``
 Every section forbids unknown keys: a typo is an error, never silently ignored.
 
 Prices are in quote currency, sizes and positions in base currency, times in seconds.
+The defaults suit the default venue's default market (the simulator's BTC/USDT: mid ~30000, tick 0.01,
+touch 2 ticks from the mid): quote at the touch, lean 0.01 USDT per 0.002 BTC lot, limit 0.05 BTC.
 Per-symbol overrides live under ``[symbols."ETH/USDT".strategy]`` (likewise ``risk``, ``execution``).
 """
 
@@ -55,12 +57,12 @@ class StrategySettings(Section):
     model: Literal["symmetric", "linear", "as", "glft"] = Field(
         "linear", description="quote model: symmetric, linear skew, Avellaneda-Stoikov, GLFT"
     )
-    half_spread: float = Field(0.05, ge=0, description="symmetric/linear: distance from centre to each quote")
-    skew: float = Field(0.01, ge=0, description="linear: price shift per unit of inventory")
+    half_spread: float = Field(0.02, ge=0, description="symmetric/linear: distance from centre to each quote")
+    skew: float = Field(5.0, ge=0, description="linear: price shift per unit of inventory")
     target_q: float = Field(0.0, description="inventory target q*")
     gamma: float = Field(0.1, gt=0, description="as/glft: risk aversion")
-    sigma: float = Field(0.5, ge=0, description="fallback volatility, price per sqrt(second)")
-    kappa: float = Field(10.0, gt=0, description="fallback order-arrival decay, per price unit")
+    sigma: float = Field(0.04, ge=0, description="fallback volatility, price per sqrt(second)")
+    kappa: float = Field(50.0, gt=0, description="fallback order-arrival decay, per price unit")
     A: float = Field(1.0, gt=0, description="fallback order-arrival rate at the touch, per second")
     horizon: float = Field(60.0, gt=0, description="as: T - t in seconds")
     horizon_mode: Literal["rolling", "session"] = Field(
@@ -71,7 +73,7 @@ class StrategySettings(Section):
 
 
 class RiskSettings(Section):
-    max_position: float = Field(1.0, gt=0, description="hard limit L on |q - 0| in base units")
+    max_position: float = Field(0.05, gt=0, description="hard limit L on |q - 0| in base units")
     max_notional: float | None = Field(None, gt=0, description="limit on |q| * mid per symbol")
     max_total_notional: float | None = Field(None, gt=0, description="limit on sum of |q| * mid")
     max_drawdown: float | None = Field(None, gt=0, description="kill: trailing drawdown from peak equity")
@@ -95,10 +97,10 @@ class RiskSettings(Section):
 
 
 class ExecutionSettings(Section):
-    order_size: float = Field(0.01, gt=0, description="size of each quote, base units")
+    order_size: float = Field(0.002, gt=0, description="size of each quote, base units")
     max_order_size: float | None = Field(None, gt=0, description="cap on a single order's size, base units")
     post_only: bool = Field(True, description="maker-only orders (LIMIT_MAKER); a crossing order is rejected")
-    requote_ticks: int = Field(2, ge=0, description="requote when the price moved by more ticks than this")
+    requote_ticks: int = Field(1, ge=0, description="requote when the price moved by more ticks than this")
     requote_bps: float = Field(0.0, ge=0, description="... or by more basis points than this")
     size_tolerance: float = Field(0.1, ge=0, le=1, description="requote when size changed by this fraction")
     max_order_age: float = Field(30.0, gt=0, description="requote orders older than this (s)")
