@@ -330,10 +330,10 @@ class Service:
 
     # -- the run ----------------------------------------------------------------------------------
     async def run(self) -> RunSummary:
+        require_keys(self.settings)
         self.journal = journal_for(self.settings)
         try:
             refuse_if_latched(self.journal)
-            require_keys(self.settings)
             await self.ops.start()
             try:
                 async with open_endpoint(self.settings) as endpoint:

@@ -14,8 +14,7 @@ from tests.live.conftest import fast_sim, started
 
 
 async def _mmbot(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MMBOT_")}
-    full_env["MMBOT_OPS__PORT"] = "0"  # any free port for the ops server: never clash with another bot
+    full_env = dict(os.environ)  # clean MMBOT_ environment from tests/conftest.py (ops port 0, tmp state dir)
     full_env.update(env or {})
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", *args, env=full_env,
@@ -93,8 +92,7 @@ def test_example_configs_are_valid(name: str, monkeypatch: pytest.MonkeyPatch) -
 
 
 async def _start_and_wait_for_orders() -> asyncio.subprocess.Process:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MMBOT_")}
-    env["MMBOT_OPS__PORT"] = "0"  # any free port for the ops server
+    env = dict(os.environ)  # clean MMBOT_ environment from tests/conftest.py (ops port 0, tmp state dir)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", "--log-format", "json", env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
