@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import time
 from typing import Any
 
@@ -138,17 +137,23 @@ class Quoter:
         if quote is not None:
             # logged once the first order call is on its way (at the cycle's first suspension): rendering
             # the event costs 100-300 us in a mostly idle process, which every reaction would wait for
-            asyncio.get_running_loop().call_soon(functools.partial(
-                self.log.info, "quote", mid=self.state.mid, q=self.inventory.q, reservation=quote.reservation,
-                half_spread=quote.half_spread, bid=targets["buy"] and targets["buy"].price,
-                ask=targets["sell"] and targets["sell"].price, bid_size=quote.bid_size,
-                ask_size=quote.ask_size, bid_reason=quote.bid_reason, ask_reason=quote.ask_reason,
-                paused=sorted(self.gate.pauses) or None,
-            ))
+            asyncio.get_running_loop().call_soon(
+                self._log_quote, quote, targets, self.state.mid, self.inventory.q, sorted(self.gate.pauses) or None
+            )
         self.orders.reaction_start = fresh_book
         await self.orders.execute(actions, self.state.mid, quote.half_spread if quote else None)
 
     # -- logging ----------------------------------------------------------------------------------
+    def _log_quote(
+        self, quote: Quote, targets: dict[Side, Target | None], mid: float | None, q: float, paused: list[str] | None
+    ) -> None:
+        buy, sell = targets["buy"], targets["sell"]
+        self.log.info(
+            "quote", mid=mid, q=q, reservation=quote.reservation, half_spread=quote.half_spread,
+            bid=buy and buy.price, ask=sell and sell.price, bid_size=quote.bid_size, ask_size=quote.ask_size,
+            bid_reason=quote.bid_reason, ask_reason=quote.ask_reason, paused=paused,
+        )
+
     def inventory_event(self, reason: str) -> dict[str, Any]:
         mid = self.state.mid
         quote = self.last_quote
