@@ -44,7 +44,6 @@ from bot.live.journal import Journal
 from bot.live.market import MarketState
 from bot.live.orders import LiveOrder, OrderManager, RateGate, make_throttler
 from bot.live.quoter import Quoter
-from bot.live.ratelimit import credit_idle_time
 from bot.live.summary import RunSummary, SymbolSummary
 from bot.live.telemetry import ServiceOps
 from bot.logs import get_logger
@@ -217,7 +216,6 @@ class Service:
             )
         except (ccxt.BaseError, ValueError, AttributeError) as exc:
             raise UserError(f"cannot set up venue {endpoint.exchange_id} ({endpoint.kind}): {_describe(exc)}") from None
-        credit_idle_time(self.exchange)  # ccxt's limiter would add cost*rateLimit (10 ms) to each reaction
         where = endpoint.url or f"{endpoint.exchange_id} {endpoint.kind}"
         try:
             await self._retrying("load_markets", self.exchange.load_markets)
