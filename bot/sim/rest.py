@@ -187,22 +187,27 @@ async def trades(sim: Any, params: Params, _a: Account | None) -> Any:
     return [protocol.trade(t) for t in rows]
 
 
+def _trade_window(rows: list[Any], params: Params) -> list[Any]:
+    """Binance's trade-list paging: fromId / startTime / endTime filters, then ``limit`` (default 500,
+    at most 1000) from the start of the window when it has a start, else the newest ``limit``."""
+    if params.get("fromId"):
+        from_id = parse_int("fromId", params["fromId"])
+        rows = [r for r in rows if r.id >= from_id]
+    if params.get("startTime"):
+        start = parse_int("startTime", params["startTime"])
+        rows = [r for r in rows if r.time >= start]
+    if params.get("endTime"):
+        end = parse_int("endTime", params["endTime"])
+        rows = [r for r in rows if r.time <= end]
+    limit = _limit(params, 500, 1000)
+    return rows[:limit] if (params.get("fromId") or params.get("startTime")) else rows[-limit:]
+
+
 async def agg_trades(sim: Any, params: Params, _a: Account | None) -> Any:
     """Every trade is its own aggregate (a = f = l = trade id)."""
     sym = _symbol(sim, params)
     rows = list(sym.trades)
-    if params.get("fromId"):
-        from_id = parse_int("fromId", params["fromId"])
-        rows = [t for t in rows if t.id >= from_id]
-    if params.get("startTime"):
-        start = parse_int("startTime", params["startTime"])
-        rows = [t for t in rows if t.time >= start]
-    if params.get("endTime"):
-        end = parse_int("endTime", params["endTime"])
-        rows = [t for t in rows if t.time <= end]
-    limit = _limit(params, 500, 1000)
-    rows = rows[:limit] if (params.get("fromId") or params.get("startTime")) else rows[-limit:]
-    return [protocol.agg_trade(t) for t in rows]
+    return [protocol.agg_trade(t) for t in _trade_window(rows, params)]
 
 
 async def ticker_24hr(sym_: Any, params: Params, _a: Account | None) -> Any:
@@ -299,18 +304,7 @@ async def my_trades(sim: Any, params: Params, account: Account | None) -> Any:
     if params.get("orderId"):
         oid = parse_int("orderId", params["orderId"])
         rows = [f for f in rows if f.order_id == oid]
-    if params.get("fromId"):
-        from_id = parse_int("fromId", params["fromId"])
-        rows = [f for f in rows if f.id >= from_id]
-    if params.get("startTime"):
-        start = parse_int("startTime", params["startTime"])
-        rows = [f for f in rows if f.time >= start]
-    if params.get("endTime"):
-        end = parse_int("endTime", params["endTime"])
-        rows = [f for f in rows if f.time <= end]
-    limit = _limit(params, 500, 1000)
-    rows = rows[:limit] if (params.get("fromId") or params.get("startTime")) else rows[-limit:]
-    return [protocol.my_trade(f) for f in rows]
+    return [protocol.my_trade(f) for f in _trade_window(rows, params)]
 
 
 async def account_info(sim: Any, params: Params, account: Account | None) -> Any:
