@@ -52,9 +52,14 @@ class RunSummary:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         for s in out["symbols"]:
-            s["q_exact"] = str(s["q_exact"])
-            s["venue_base_delta"] = None if s["venue_base_delta"] is None else str(s["venue_base_delta"])
+            s["q_exact"] = plain(s["q_exact"])
+            s["venue_base_delta"] = None if s["venue_base_delta"] is None else plain(s["venue_base_delta"])
         return out
+
+
+def plain(x: Decimal) -> str:
+    """A decimal in plain notation without trailing zeros: equal values print the same (0.00128990 -> 0.0012899)."""
+    return format(x.normalize(), "f") if x else "0"
 
 
 def _num(x: float | None, digits: int = 4) -> str:
@@ -71,12 +76,12 @@ def format_summary(run: RunSummary) -> str:
         check = ""
         if s.venue_base_delta is not None:
             ok = s.venue_base_delta == s.q_exact
-            check = f"  (venue {s.base} delta {s.venue_base_delta}: {'matches' if ok else 'MISMATCH'})"
+            check = f"  (venue {s.base} delta {plain(s.venue_base_delta)}: {'matches' if ok else 'MISMATCH'})"
         lines += [
             f"  {s.symbol}",
             f"    fills {s.fills}, volume {s.volume_base:g} {s.base} / {_num(s.volume_quote, 2)} {s.quote}; "
             f"orders placed {s.orders_placed}, canceled {s.orders_canceled}, rejected {s.orders_rejected}",
-            f"    inventory: final q {s.q_exact} {s.base}, max |q| {s.max_abs_q:g}{check}",
+            f"    inventory: final q {plain(s.q_exact)} {s.base}, max |q| {s.max_abs_q:g}{check}",
             f"    P&L ({s.quote}, marked to mid {_num(s.mid, 2)}): realized {_num(s.realized_pnl)}, "
             f"unrealized {_num(s.unrealized_pnl)}, fees {_num(s.fees)}, total {_num(s.total_pnl)}",
             f"    spread captured {_num(s.spread_captured)}, given up to skew {_num(s.skew_cost)}",

@@ -128,7 +128,8 @@ async def test_kill_9_then_restart_books_every_fill_once_and_leaves_no_duplicate
     assert _events(out, "journal_restored")  # the second run started from the journal
     summary = _events(out, "summary")[0]
     assert Decimal(summary["q_exact"]) == btc - START_BTC  # no fill lost, none counted twice
-    assert summary["venue_base_delta"] == summary["q_exact"]
+    assert Decimal(summary["venue_base_delta"]) == Decimal(summary["q_exact"])
+    assert summary["venue_base_delta"] == summary["q_exact"]  # and they print the same (normalized)
     ours = [o for o in orders if str(o.get("clientOrderId")).startswith("mmbot-")]
     cids = [o["clientOrderId"] for o in ours]
     assert len(cids) == len(set(cids))  # no client id reused across the two runs
