@@ -13,8 +13,9 @@
   sent and the quoter just keeps its state.
 - ``InsufficientFunds`` and other ``InvalidOrder``/``BadRequest`` rejections are logged as
   ``order_rejected`` and pause that side for ``reject_cooldown`` seconds.
-- A create that fails with a network error may or may not have reached the venue: the order stays
-  tracked (``acked=False``) until the REST reconciliation or a cancel by client id settles it.
+- A create that fails with a network error (or another answer of unknown fate, ccxt ``OperationFailed``)
+  may or may not have reached the venue: the order stays tracked (``acked=False``) and ``on_unknown``
+  hands it to the fill book, which looks it up by client id (:meth:`bot.live.fills.FillBook.resolve_unknown`).
 """
 
 from __future__ import annotations
@@ -230,6 +231,7 @@ class OrderManager:
         self.precheck: Callable[[Side, float, float], str | None] | None = None
         self.journal: Any = None
         self.on_error: Callable[[str, BaseException], None] | None = None
+        self.on_unknown: Callable[[LiveOrder], None] | None = None  # a create of unknown fate (fills.py)
         self.failures = 0  # venue calls failed in a row (network errors): an outage pauses quoting
         # ops: bot.ops.Metrics, and the perf_counter() arrival of the book the current cycle reacts to
         self.metrics: Any = None
@@ -305,10 +307,12 @@ class OrderManager:
         except ccxt.ExchangeError as exc:
             self._rejected(order, "exchange_error", exc)
             return None
-        except ccxt.NetworkError as exc:
+        except ccxt.OperationFailed as exc:  # network errors, 5xx, Binance -1006/-1007: it may have executed
             self.log.warning("order_unknown", client_id=cid, side=side, price=price, amount=amount,
                              error=type(exc).__name__, detail=str(exc)[:200])
             self._failed("create", exc)
+            if self.on_unknown is not None:
+                self.on_unknown(order)
             return order
         self.rate.success()
         self.failures = 0
