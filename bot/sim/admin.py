@@ -1,7 +1,8 @@
 """Admin endpoint (loopback only): inspect the exchange and switch faults at run time.
 
 - ``GET /admin/state``: symbols (mid, update id, touch), accounts' balances, fees, total funds,
-  connection counts and the current fault settings.
+  connection counts, the current fault settings, and the rate limits with, per client address, the
+  429s (``limited``) and 418s (``refused``, ``bans`` begun) it was answered.
 - ``POST /admin/faults`` with a JSON object of ``FaultSettings`` fields to change, plus the one-shot
   actions ``{"gap_next": n}`` (skip the next n depth diffs) and ``{"drop_now": true}`` (close every
   WebSocket now). Returns the new fault settings; bad input -> HTTP 400 with a reason.
@@ -60,6 +61,7 @@ def state(sim: Any) -> dict[str, Any]:
         "total_funds": {k: fmt_atoms(v) for k, v in sorted(ex.total_funds().items())},
         "connections": {"market": len(sim.market_hub.connections), "user": len(sim.user_hub.connections)},
         "faults": sim.faults.settings.model_dump(),
+        "rate_limits": {**sim.limiter.settings.model_dump(), "clients": sim.limiter.stats()},
     }
 
 

@@ -12,6 +12,7 @@ from bot.sim.book import Order
 from bot.sim.engine import SimExchange, SymbolState
 from bot.sim.events import BalanceUpdate, DepthDiff, ExecReport, Fill, PublicTrade
 from bot.sim.filters import MAX_PRICE, MAX_QTY
+from bot.sim.ratelimit import interval
 from bot.sim.settings import RateLimitSettings
 
 
@@ -21,8 +22,8 @@ def _dec(value: Any) -> str:
 
 def rate_limits(limits: RateLimitSettings) -> list[dict[str, Any]]:
     return [
-        {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
-         "limit": limits.weight_per_minute},
+        {"rateLimitType": "REQUEST_WEIGHT", "interval": interval(limits.weight_window)[1],
+         "intervalNum": interval(limits.weight_window)[0], "limit": limits.weight_per_minute},
         {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": limits.orders_per_10s},
     ]
 

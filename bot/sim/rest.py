@@ -1,8 +1,9 @@
 """REST API under ``/api/v3`` with Binance's weights, signatures and error bodies.
 
-Every handler runs inside ``_endpoint``: injected faults, request weight (``X-MBX-USED-WEIGHT-1M``),
-signature and time checks, then the handler; any ``SimError`` becomes ``{"code", "msg"}`` with its
-HTTP status and anything unexpected becomes -1000 with HTTP 500 — a request never crashes the server.
+Every handler runs inside ``_endpoint``: injected faults, request weight (``X-MBX-USED-WEIGHT-1M``, named
+after the weight window), signature and time checks, then the handler; any ``SimError`` becomes
+``{"code", "msg"}`` with its HTTP status (a weight 429/418 also carries ``Retry-After``) and anything
+unexpected becomes -1000 with HTTP 500 — a request never crashes the server.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from bot.sim.auth import check_rest
 from bot.sim.engine import SymbolState
 from bot.sim.events import SimError
 from bot.sim.filters import missing, parse_int, parse_new_order
+from bot.sim.ratelimit import weight_header
 from bot.sim.wire import SIM, dumps
 
 Params = dict[str, str]
@@ -98,7 +100,8 @@ def _endpoint(
         except Exception as exc:  # a bug must not take the server down
             get_logger(component="sim").error("sim_rest_error", path=request.path, error=repr(exc))
             response = _json({"code": INTERNAL.code, "msg": INTERNAL.msg}, 500)
-        response.headers["X-MBX-USED-WEIGHT-1M"] = str(used or sim.limiter.used(client, sim.now()))
+        header = weight_header(sim.limiter.settings.weight_window)
+        response.headers[header] = str(used or sim.limiter.used(client, sim.now()))
         if order_count:
             response.headers["X-MBX-ORDER-COUNT-10S"] = str(order_count)
         return response

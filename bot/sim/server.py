@@ -6,13 +6,17 @@
 A clock task steps the engine every ``step_interval`` seconds of simulated time (catching up if it
 falls behind, so the market does not depend on scheduling jitter), then publishes depth diffs,
 book tickers and (once a second) tickers. Trades and user events are published right after the
-command or step that produced them.
+command or step that produced them. With the ``crossed_book`` fault each depth diff also carries a
+phantom bid of one lot at the best ask (a stale level a broken feed failed to remove), so every
+subscriber's local book reads crossed; when the best ask moves or the fault ends, the next diff restores
+that price to the book's real bid quantity. REST snapshots always show the real book.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from types import TracebackType
 from typing import Any
@@ -21,8 +25,8 @@ from aiohttp import web
 
 from bot.logs import get_logger
 from bot.sim import admin, protocol, rest, ws_api, ws_market
-from bot.sim.engine import SimExchange
-from bot.sim.events import BalanceUpdate, ExecReport, PublicTrade
+from bot.sim.engine import SimExchange, SymbolState
+from bot.sim.events import BalanceUpdate, DepthDiff, ExecReport, PublicTrade
 from bot.sim.faults import Faults
 from bot.sim.ratelimit import RateLimiter
 from bot.sim.settings import FaultSettings, SimSettings
@@ -49,6 +53,7 @@ class SimServer:
         self._clock: asyncio.Task[None] | None = None
         self._touch: dict[str, tuple[int | None, int | None, int, int]] = {}
         self.published_depth: dict[str, int] = {}  # symbol id -> ``u`` of the last depth diff sent
+        self._phantoms: dict[str, int] = {}  # symbol id -> tick price of the phantom bid last published
         self._next_ticker = 0.0
         self._log = get_logger(component="sim")
 
@@ -170,7 +175,7 @@ class SimServer:
             diff = self.exchange.take_depth_diff(sym_id)
             channel = f"{sym_id}:depth"
             if diff is not None and hub.has(channel) and not self.faults.gap():
-                hub.publish(channel, dumps(protocol.depth_update(diff)))
+                hub.publish(channel, dumps(protocol.depth_update(self._crossing(sym, diff))))
                 self.published_depth[sym_id] = diff.last
             book = sym.book
             touch = (book.best("BUY"), book.best("SELL"), book.qty["BUY"].get(book.best("BUY") or 0, 0),
@@ -184,6 +189,20 @@ class SimServer:
                 hub.publish_lazy(
                     f"{sym_id}:miniTicker", lambda sym=sym, ms=ms: protocol.mini_ticker_event(sym, ms)
                 )
+
+    def _crossing(self, sym: SymbolState, diff: DepthDiff) -> DepthDiff:
+        """``diff`` with the ``crossed_book`` fault applied: the phantom bid set, moved or removed."""
+        old = self._phantoms.pop(sym.id, None)
+        ask = sym.book.best("SELL") if self.faults.settings.crossed_book else None
+        if old is None and ask is None:
+            return diff
+        bids = dict(diff.bids)
+        if old is not None and old != ask:  # the subscribers hold a phantom here: back to the real level
+            bids[old * sym.tick_atoms] = sym.book.qty["BUY"].get(old, 0) * sym.step_atoms
+        if ask is not None:
+            bids[ask * sym.tick_atoms] = sym.step_atoms
+            self._phantoms[sym.id] = ask
+        return dataclasses.replace(diff, bids=sorted(bids.items(), reverse=True))
 
     async def _run_clock(self) -> None:
         dt = self.settings.step_interval

@@ -116,6 +116,9 @@ class FaultSettings(_Model):
     drop_sockets_rate: float = Field(0.0, ge=0, description="socket drops per second (all WS clients)")
     gap_probability: float = Field(0.0, ge=0, le=1, description="per depth diff: skip it (sequence gap)")
     frozen: bool = Field(False, description="stop publishing market data; matching continues")
+    crossed_book: bool = Field(
+        False, description="depth diffs carry a phantom bid at the best ask: subscribers' books read crossed"
+    )
     http_429_fraction: float = Field(0.0, ge=0, le=1)
     http_418_fraction: float = Field(0.0, ge=0, le=1)
     http_5xx_fraction: float = Field(0.0, ge=0, le=1)
@@ -129,7 +132,10 @@ class FaultSettings(_Model):
 class RateLimitSettings(_Model):
     """Binance-style limits; the defaults are high enough that a normal bot never meets them."""
 
-    weight_per_minute: int = Field(6000, ge=1)
+    weight_per_minute: int = Field(6000, ge=1, description="request weight allowed per weight window")
+    weight_window: int = Field(
+        60, ge=1, le=86400, description="length of the fixed request-weight window, seconds (Binance: 60)"
+    )
     orders_per_10s: int = Field(100, ge=1)
     ban_after: int = Field(3, ge=1, description="429s in one window before the client gets 418")
     ban_seconds: float = Field(10.0, gt=0)
