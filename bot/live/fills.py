@@ -1,17 +1,28 @@
 """Fills of one symbol: user-stream consumers plus a periodic REST safety net, booked exactly once.
 
 Sources: ``watch_my_trades`` (each execution), ``watch_orders`` (order status: closes finished or
-cancelled orders), and every ``reconcile_interval`` seconds ``fetch_my_trades`` since the last trade
-seen (minus a margin) and ``fetch_open_orders``. A trade is ours when its order belongs to this run
-(known client id or order id); each trade id is booked once, whichever source reports it first
-(:meth:`Inventory.apply` deduplicates). Partial fills reduce the order's remaining size.
+cancelled orders), and every ``reconcile_interval`` seconds ``fetch_open_orders`` then every trade since
+the newest one seen (minus a margin), paged (:func:`trades_since`). A trade is ours when its order belongs
+to this run (known client id or order id); each trade id is booked once, whichever source reports it
+first (:meth:`Inventory.apply` deduplicates). Only booked trades reduce an order's remaining size, so
+``q + remaining`` never undercounts what may still fill.
+
+Orders of unknown fate (the create was answered with a network error, a 5xx, Binance -1006/-1007: it may
+rest or have filled at the venue) stay in ``unresolved`` and keep counting as open until they are looked
+up by client id (:meth:`FillBook.resolve_unknown`, shortly after the error and on every reconcile) or the
+user stream reports them: found, their order id is learned and their trades booked; not found (and old
+enough that the venue cannot still be processing it), they never reached the venue. A REST trade of an
+unknown order id, while an order of this run has no order id yet (unresolved, or a create in flight),
+is held, not discarded: it is booked once its order id is learned, and counted foreign only when every
+order that could own it is settled.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import ccxt
@@ -22,6 +33,59 @@ from bot.live.market import MarketState
 from bot.live.orders import LiveOrder, OrderManager, client_id_of
 
 TERMINAL = ("closed", "canceled", "cancelled", "expired", "rejected")
+PAGE = 1000  # Binance myTrades: at most 1000 rows per request
+DAY_MS = 86_400_000  # Binance myTrades: a startTime..endTime window spans at most 24 h
+MARGIN_MS = 5000  # re-read trades this far before the newest seen (late-published rows)
+# s after a create's unknown-fate answer from which "not found" is final: the venue refuses a request
+# older than its receive window (ccxt sends recvWindow = 10 s to Binance), plus a margin
+NOT_FOUND_AFTER = 12.0
+
+FetchPage = Callable[[int | None, dict[str, Any]], Awaitable[list[dict[str, Any]]]]
+
+
+async def trades_since(fetch: FetchPage, since_ms: int, now_ms: int, page: int = PAGE) -> list[dict[str, Any]]:
+    """Every trade at or after ``since_ms``, paged the way Binance's ``myTrades`` allows.
+
+    ``fetch(since, params)`` returns one page (at most ``page`` rows, oldest first). Windows
+    ``[start, start + 24 h)`` (``startTime`` + ``endTime``) are walked while they lie wholly in the past
+    and come back short; the last one is open-ended (``startTime`` only). Once a page comes back full,
+    ``fromId`` = last id + 1 pages on to the newest trade (``fromId`` has no time bound).
+    """
+    out: list[dict[str, Any]] = []
+    start = since_ms
+    while True:
+        end = start + DAY_MS - 1
+        rows = await fetch(start, {"endTime": end} if end < now_ms else {})
+        out += rows
+        if len(rows) >= page or end >= now_ms:
+            break
+        start = end + 1
+    return out + await _following(fetch, rows, {}, page)
+
+
+async def trades_of_order(fetch: FetchPage, order_id: str, page: int = PAGE) -> list[dict[str, Any]]:
+    """Every trade of one order: ``orderId`` + ``fromId`` pages, oldest first."""
+    rows = await fetch(None, {"orderId": order_id, "fromId": 0})
+    return rows + await _following(fetch, rows, {"orderId": order_id}, page)
+
+
+async def _following(fetch: FetchPage, rows: list[dict[str, Any]], params: dict[str, Any],
+                     page: int) -> list[dict[str, Any]]:
+    """The pages after ``rows`` (``fromId`` = last id + 1) while the previous one came back full."""
+    out: list[dict[str, Any]] = []
+    while len(rows) >= page:
+        rows = await fetch(None, {**params, "fromId": max(int(r["id"]) for r in rows) + 1})
+        out += rows
+    return out
+
+
+@dataclass
+class Held:
+    """A trade of an unknown order id, kept until every order that could own it (``owners``) is settled."""
+
+    trade: dict[str, Any]
+    source: str
+    owners: frozenset[str]
 
 
 class FillBook:
@@ -41,13 +105,18 @@ class FillBook:
         self.exchange, self.symbol, self.orders = exchange, symbol, orders
         self.inventory, self.state, self.log = inventory, state, log
         self.start_ms = start_ms
-        self.last_trade_ms = start_ms
+        self.last_trade_ms = start_ms  # the newest trade booked
+        self.last_seen_ms = start_ms  # the newest trade read over REST (ours or not)
         self.on_fill = on_fill
         self.foreign = 0
         self.sources: dict[str, int] = {"ws": 0, "rest": 0}
         self.record: Callable[[Fill], None] | None = None  # the journal: called before a fill is booked
         self.metrics: Any = None  # bot.ops.Metrics, when the service has one
         self.on_reconnect: Callable[[], None] | None = None  # the reconnect metric (user streams)
+        self.unresolved: dict[str, LiveOrder] = {}  # creates of unknown fate, by client id
+        self.unknown_since: dict[str, float] = {}  # when each got its unknown-fate answer (monotonic)
+        self.held: dict[str, Held] = {}  # trades of unknown order ids, by trade id
+        self._unknown = asyncio.Event()  # wakes :meth:`resolve_loop`
 
     # -- trades -----------------------------------------------------------------------------------
     def on_trade(self, trade: dict[str, Any], source: str) -> bool:
@@ -62,9 +131,20 @@ class FillBook:
         order_id = str(order_id) if order_id is not None else None
         order = self.orders.tracker.find(order_id, client_id_of(trade))
         if order is None:
+            owners = self._unsettled()
+            if owners:
+                if trade_id not in self.held:
+                    self.held[trade_id] = Held(trade, source, owners)
+                    self.log.debug("trade_held", trade_id=trade_id, order_id=order_id, source=source,
+                                   owners=len(owners))
+                return False
             self.foreign += 1
             self.log.debug("foreign_trade", trade_id=trade_id, order_id=order_id, source=source)
             return False
+        return self._book(trade, trade_id, order_id, order, source)
+
+    def _book(self, trade: dict[str, Any], trade_id: str, order_id: str | None, order: LiveOrder,
+              source: str) -> bool:
         fee = trade.get("fee") or {}
         amount = trade.get("amount")
         info = trade.get("info") or {}
@@ -118,6 +198,101 @@ class FillBook:
         if order.remaining <= 1e-12:
             self.orders.tracker.close(order.client_id)
 
+    # -- orders of unknown fate -------------------------------------------------------------------
+    def on_unknown(self, order: LiveOrder, since: float | None = None) -> None:
+        """A create was answered with an error of unknown fate (at ``since``, monotonic; default now):
+        resolve it soon. The hook ``OrderManager.on_unknown``."""
+        self.unresolved[order.client_id] = order
+        self.unknown_since.setdefault(order.client_id, time.monotonic() if since is None else since)
+        self._unknown.set()
+
+    def _settled(self, cid: str) -> bool:
+        """No longer of unknown fate; True when it was."""
+        self.unknown_since.pop(cid, None)
+        return self.unresolved.pop(cid, None) is not None
+
+    def _unsettled(self) -> frozenset[str]:
+        """Client ids of this run's orders that may own a trade we cannot match: no order id known yet."""
+        in_flight = (cid for cid, o in self.orders.tracker.open.items() if o.order_id is None)
+        return frozenset(self.unresolved).union(in_flight)
+
+    def _pending(self, cid: str) -> bool:
+        order = self.orders.tracker.open.get(cid)
+        return cid in self.unresolved or (order is not None and order.order_id is None)
+
+    def release(self) -> None:
+        """Book held trades whose order is now known; declare foreign those whose possible owners all settled."""
+        for trade_id, held in list(self.held.items()):
+            if trade_id in self.inventory.seen:
+                del self.held[trade_id]
+                continue
+            raw = held.trade.get("order")
+            order_id = str(raw) if raw is not None else None
+            order = self.orders.tracker.find(order_id, client_id_of(held.trade))
+            if order is not None:
+                del self.held[trade_id]
+                self._book(held.trade, trade_id, order_id, order, held.source)
+            elif not any(self._pending(cid) for cid in held.owners):
+                del self.held[trade_id]
+                self.foreign += 1
+                self.log.debug("foreign_trade", trade_id=trade_id, order_id=order_id, source=held.source)
+
+    async def resolve_unknown(self) -> None:
+        """Look every unresolved order up by client id; book the trades of those found (see the module doc)."""
+        for cid, order in list(self.unresolved.items()):
+            try:
+                async with self.orders.throttler:
+                    found = await self.exchange.fetch_order(None, self.symbol, {"origClientOrderId": cid})
+            except ccxt.OrderNotFound:
+                if time.monotonic() - self.unknown_since.get(cid, 0.0) < NOT_FOUND_AFTER:
+                    continue  # the venue may still be processing it: ask again later
+                self._settled(cid)
+                self._close(cid)
+                self.log.info("order_resolved", client_id=cid, found=False)
+                continue
+            if cid in self.unresolved:  # not settled by the user stream meanwhile
+                await self._learn(order, found)
+        self.release()
+
+    async def _learn(self, order: LiveOrder, found: dict[str, Any]) -> None:
+        """An unresolved order the venue knows: its order id, its trades, then its status."""
+        cid = order.client_id
+        raw_id = found.get("id")
+        order_id = str(raw_id) if raw_id is not None else None
+        if order_id is not None and order.order_id is None:
+            self.orders.tracker.set_order_id(order, order_id)
+            if self.orders.journal is not None:
+                self.orders.journal.order_acked(cid, order_id)
+        status = found.get("status")
+        if order_id is not None and float(found.get("filled") or 0.0) > 0.0:
+            for t in await trades_of_order(self._page, order_id):
+                self.on_trade(t, "rest")
+        self._settled(cid)
+        if status in TERMINAL:
+            self._close(cid)
+        self.log.info("order_resolved", client_id=cid, found=True, order_id=order_id, status=status,
+                      filled=found.get("filled"))
+
+    def _close(self, cid: str) -> None:
+        """Done at the venue: off the tracker and (also when the tracker had closed it) closed in the journal."""
+        self.orders.tracker.close(cid)
+        if self.orders.journal is not None:
+            self.orders.journal.order_closed(cid)
+
+    async def resolve_loop(self, delay: float = 0.5, cap: float = 5.0) -> None:
+        """Resolve orders of unknown fate ``delay`` s after the error, retrying (doubling, up to ``cap``)."""
+        wait = delay
+        while True:
+            await self._unknown.wait()
+            await asyncio.sleep(wait)
+            if self.unresolved and not self.orders.rate.blocked():
+                await self._guarded("resolve", self.resolve_unknown)
+            if self.unresolved:
+                wait = min(cap, wait * 2.0)
+            else:
+                self._unknown.clear()
+                wait = delay
+
     # -- order updates ----------------------------------------------------------------------------
     def on_order(self, update: dict[str, Any]) -> None:
         """Track status from an order update (``watch_orders`` or REST)."""
@@ -128,14 +303,16 @@ class FillBook:
             return
         if order_id is not None and not order.order_id:
             self.orders.tracker.set_order_id(order, str(order_id))
+        if order.order_id and self._settled(order.client_id):
+            self.log.info("order_resolved", client_id=order.client_id, found=True, order_id=order.order_id,
+                          status=update.get("status"), source="ws")
         status = update.get("status")
         if status in TERMINAL:
             self.orders.tracker.close(order.client_id)
         elif status == "open":
-            order.acked = True
-            remaining = update.get("remaining")
-            if remaining is not None:
-                order.remaining = min(order.remaining, float(remaining))
+            order.acked = True  # ``remaining`` shrinks only by booked trades (a venue fill not booked yet counts)
+        if self.held:
+            self.release()
 
     # -- loops ------------------------------------------------------------------------------------
     async def watch_trades(self, backoff: Backoff | None = None) -> None:
@@ -155,32 +332,47 @@ class FillBook:
                           backoff or Backoff(), on_reconnect=self.on_reconnect)
 
     async def reconcile_once(self) -> None:
-        """REST safety net: trades since the last seen one, then the venue's view of our open orders."""
-        since = max(self.start_ms, self.last_trade_ms - 5000)
-        async with self.orders.throttler:
-            trades = await self.exchange.fetch_my_trades(self.symbol, since=since, limit=1000)
-        for t in trades:
-            self.on_trade(t, "rest")
+        """REST safety net: settle unknown orders, read our open orders, book every trade since the newest
+        seen, then close the orders the venue no longer has open (open orders first, so a fill that
+        finished an order before that read is in the trades read after it)."""
+        if self.unresolved:
+            await self.resolve_unknown()
         began = time.monotonic()
         venue_open = {client_id_of(o): o for o in await self.orders.fetch_own_open()}
+        since = max(self.start_ms, self.last_seen_ms - MARGIN_MS)
+        for t in await trades_since(self._page, since, int(self.exchange.milliseconds())):
+            self.on_trade(t, "rest")
+            ts = t.get("timestamp")
+            if ts is not None:
+                self.last_seen_ms = max(self.last_seen_ms, int(ts))
+        self.release()
         for cid, order in list(self.orders.tracker.open.items()):
             if cid in venue_open:
                 self.on_order(venue_open[cid])
-            elif order.created_at < began - 1.0:
+            elif order.order_id is not None and order.created_at < began - 1.0:  # no id: a create or lookup settles it
                 self.orders.tracker.close(cid)
                 self.log.debug("order_not_open", client_id=cid, acked=order.acked)
+
+    async def _page(self, since: int | None, params: dict[str, Any]) -> list[dict[str, Any]]:
+        async with self.orders.throttler:
+            return await self.exchange.fetch_my_trades(self.symbol, since, PAGE, params)  # type: ignore[no-any-return]
 
     async def reconcile_loop(self, interval: float) -> None:
         while True:
             await asyncio.sleep(interval)
-            if self.orders.rate.blocked():
-                continue
-            try:
-                await self.reconcile_once()
-            except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
-                self.orders._rate_limited("reconcile", exc)
-            except (ccxt.NetworkError, ccxt.ExchangeError) as exc:
-                self.log.warning("reconcile_failed", error=type(exc).__name__, detail=str(exc)[:200])
-                self.orders._failed("reconcile", exc)
-            else:
+            if not self.orders.rate.blocked() and await self._guarded("reconcile", self.reconcile_once):
                 self.orders.failures = 0  # the venue answers: no outage
+
+    async def _guarded(self, op: str, call: Callable[[], Awaitable[None]]) -> bool:
+        """Run a periodic venue call: a rate limit closes the gate, other venue errors are logged and
+        counted (towards a pause or the error rate); True when it succeeded."""
+        try:
+            await call()
+        except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
+            self.orders._rate_limited(op, exc)
+        except (ccxt.NetworkError, ccxt.ExchangeError) as exc:
+            self.log.warning(f"{op}_failed", error=type(exc).__name__, detail=str(exc)[:200])
+            self.orders._failed(op, exc)
+        else:
+            return True
+        return False

@@ -137,6 +137,8 @@ class SymbolRun:
     start_base: Decimal | None = None
     end_base: Decimal | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    # orders of unknown fate the restart catch-up could not settle yet: (order, unknown since, monotonic)
+    unresolved: list[tuple[LiveOrder, float]] = field(default_factory=list)
 
     @property
     def symbol(self) -> str:
@@ -312,6 +314,9 @@ class Service:
         fills = FillBook(self.exchange, run.symbol, run.orders, run.inventory, run.state, run.log, start_ms,
                          on_fill=quoter.on_fill)
         quoter.metrics = fills.metrics = self.metrics
+        run.orders.on_unknown = fills.on_unknown
+        for order, since in run.unresolved:
+            fills.on_unknown(order, since)
         fills.on_reconnect = lambda: self.metrics.on_reconnect(run.symbol)
         if self.guard is not None:
             self.guard.install_fills(run, fills)
@@ -326,6 +331,7 @@ class Service:
         self._spawn(run, "my_trades", fills.watch_trades())
         self._spawn(run, "orders", fills.watch_orders())
         self._spawn(run, "reconcile", fills.reconcile_loop(execution.reconcile_interval))
+        self._spawn(run, "resolve", fills.resolve_loop(cap=execution.reconcile_interval))
         self._spawn(run, "quoter", quoter.run())
 
     # -- the run ----------------------------------------------------------------------------------
@@ -409,11 +415,13 @@ class Service:
             task.cancel()
         # 2. cancel every order of ours until the venue confirms none is open (after a kill: harder)
         left = await asyncio.gather(*(self._cancel_until_none(run) for run in self.runs), return_exceptions=True)
-        # 3. the last fills, over REST
+        # 3. the last fills, over REST (orders of unknown fate settled first), retried through transient errors
         for run in self.runs:
             if run.fills is not None:
                 with contextlib.suppress(ccxt.BaseError):
-                    await run.fills.reconcile_once()
+                    await self._retrying("final_reconcile", run.fills.reconcile_once, attempts=4)
+                if run.fills.unresolved:
+                    run.log.warning("orders_unresolved", client_ids=sorted(run.fills.unresolved))
         if self.kill.tripped and self.settings.risk.flatten_on_kill:
             for run in self.runs:
                 await self._flatten(run)
@@ -456,7 +464,8 @@ class Service:
 
         Orders sent but never acknowledged are looked up by client id (found: their order id makes
         their trades ours; not found: they never reached the venue). Trades are fetched from just
-        before the oldest unsettled order or the last journaled fill, whichever is earlier.
+        before the oldest unsettled order or the last journaled fill, whichever is earlier, every page
+        of them (:func:`bot.live.fills.trades_since`: 24 h windows, then ``fromId``).
         """
         assert self.journal is not None
         records = self.journal.orders(run.symbol)
@@ -466,26 +475,20 @@ class Service:
         times = [r.created_at for r in records if r.status != "closed"] + [r.created_at for r in records[-20:]]
         last_fill = self.journal.last_fill_time(run.symbol)
         times += [last_fill] if last_fill is not None else []
-        for rec in records:
-            if rec.status == "sent" and rec.order_id is None:
-                try:
-                    found = await self._retrying("fetch_order", lambda rec=rec: self.exchange.fetch_order(
-                        None, run.symbol, {"origClientOrderId": rec.client_id}))
-                except ccxt.OrderNotFound:
-                    self.journal.order_closed(rec.client_id)
-                    continue
-                order = run.orders.tracker.by_client_id.get(rec.client_id)
-                if order is not None and found.get("id") is not None:
-                    run.orders.tracker.set_order_id(order, str(found["id"]))
-                    self.journal.order_acked(rec.client_id, str(found["id"]))
         since_ms = int(min(times) * 1000) - 5000
         fills = FillBook(self.exchange, run.symbol, run.orders, run.inventory, run.state, run.log, since_ms)
+        for rec in records:
+            order = run.orders.tracker.by_client_id.get(rec.client_id)
+            if rec.status == "sent" and rec.order_id is None and order is not None:
+                # looked up by client id before the trades are read; the age is the journal's
+                fills.on_unknown(order, time.monotonic() - max(0.0, time.time() - rec.created_at))
         if self.guard is not None:
             fills.record = lambda fill: self.journal.record_fill(run.symbol, fill)  # type: ignore[union-attr]
         before = run.inventory.fills
-        await self._retrying("fetch_my_trades", fills.reconcile_once)
+        await self._retrying("catch_up", fills.reconcile_once)
+        run.unresolved = [(fills.unresolved[cid], fills.unknown_since[cid]) for cid in fills.unresolved]
         for rec in records:
-            if rec.status != "closed":
+            if rec.status != "closed" and rec.client_id not in fills.unresolved:
                 self.journal.order_closed(rec.client_id)  # cancelled at start-up or finished meanwhile
         run.log.info("journal_caught_up", since_ms=since_ms, new_fills=run.inventory.fills - before,
                      q=run.inventory.q)

@@ -112,15 +112,8 @@ async def test_stale_book_pulls_the_quotes_and_fresh_data_restores_them() -> Non
     assert run.summary.open_orders_left == 0
 
 
-UNKNOWN_FATE_RACE = pytest.mark.xfail(
-    strict=False,
-    reason="known bug: an order executed by the venue but answered 5xx (unknown fate) can have its fill "
-    "missed when the user stream does not deliver it; see docs/BENCHMARKS.md and the closing note",
-)
-
-
 @pytest.mark.parametrize(
-    "unknown_fate", [0.0, pytest.param(0.1, marks=UNKNOWN_FATE_RACE)], ids=["5xx-rejects-slow", "unknown-fate"]
+    "unknown_fate", [0.0, 0.1], ids=["5xx-rejects-slow", "unknown-fate"]
 )
 async def test_5xx_injected_rejects_and_slow_acks_keep_the_books_exact(unknown_fate: float) -> None:
     """503s, rejects, slow acks and (second case) orders executed but answered 503: q still equals the venue."""
