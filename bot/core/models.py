@@ -60,6 +60,11 @@ class ModelParams:
         if self.horizon_mode not in ("rolling", "session"):
             raise ValueError(f"unknown horizon_mode {self.horizon_mode!r}")
 
+    @property
+    def reads_time(self) -> bool:
+        """Whether quotes depend on ``QuoteInputs.t`` (only the ``as`` model's session horizon)."""
+        return self.model == "as" and self.horizon_mode == "session"
+
     @classmethod
     def from_settings(cls, strategy: StrategySettings) -> ModelParams:
         """From the validated ``[strategy]`` config section."""

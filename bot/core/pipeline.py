@@ -36,6 +36,7 @@ def make_quote(inputs: QuoteInputs, model: ModelParams, limits: LimitParams, rul
     if 2.0 * half < model.min_spread:
         half = 0.5 * model.min_spread
 
+    # integer tick counts, clamped as integers, turned into prices once at the end
     tick = rules.tick
     n_bid = steps_down(centre - half, tick)
     n_ask = steps_up(centre + half, tick)

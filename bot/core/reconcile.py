@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 Side = Literal["buy", "sell"]
 SIDES: tuple[Side, Side] = ("buy", "sell")
@@ -44,6 +44,21 @@ class WorkingOrder:
     price: float
     amount: float
     created_at: float
+
+
+class Working(Protocol):
+    """What reconciliation reads of a working order (:class:`WorkingOrder` or any object with these)."""
+
+    @property
+    def client_id(self) -> str: ...
+    @property
+    def side(self) -> Side: ...
+    @property
+    def price(self) -> float: ...
+    @property
+    def amount(self) -> float: ...
+    @property
+    def created_at(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -76,10 +91,16 @@ class Create:
 Action = Cancel | Create
 
 
-def stale_reason(order: WorkingOrder, target: Target, now: float, tol: Tolerance) -> str | None:
+def stale_reason(order: Working, target: Target, now: float, tol: Tolerance) -> str | None:
     """Why ``order`` no longer represents ``target`` ("price", "size", "age"), or None to keep it."""
-    # a relative epsilon keeps an order exactly on the band edge despite float rounding
-    if abs(order.price - target.price) > tol.price_band(target.price) * (1 + 1e-9) + 1e-12:
+    # a relative epsilon keeps an order exactly on the band edge despite float rounding;
+    # band = tol.price_band(target.price), inlined (this runs for every working order of every decision)
+    price = target.price
+    band = tol.requote_ticks * tol.tick
+    relative = tol.requote_bps * 1e-4 * abs(price)
+    if relative > band:
+        band = relative
+    if abs(order.price - price) > band * (1 + 1e-9) + 1e-12:
         return "price"
     if abs(order.amount - target.amount) > tol.size_tolerance * target.amount * (1 + 1e-9) + 1e-15:
         return "size"
@@ -94,14 +115,27 @@ def grows_exposure(side: Side, q: float) -> bool:
 
 
 def reconcile_side(
-    side: Side, target: Target | None, working: Sequence[WorkingOrder], q: float, now: float, tol: Tolerance
+    side: Side, target: Target | None, working: Sequence[Working], q: float, now: float, tol: Tolerance
 ) -> list[Action]:
     """The actions for one side, already in execution order."""
-    mine = [o for o in working if o.side == side]
+    return _side_actions(side, target, [o for o in working if o.side == side], q, now, tol)
+
+
+def _side_actions(
+    side: Side, target: Target | None, mine: list[Working], q: float, now: float, tol: Tolerance
+) -> list[Action]:
+    """:func:`reconcile_side` for ``mine``, the working orders on ``side``."""
     if target is None or target.amount <= 0:
         return [Cancel(o.client_id, side, "withdrawn") for o in mine]
     if not mine:
         return [Create(side, target.price, target.amount, "new")]
+    if len(mine) == 1:  # the usual case: one order, kept or replaced
+        reason = stale_reason(mine[0], target, now, tol)
+        if reason is None:
+            return []
+        cancel = Cancel(mine[0].client_id, side, reason)
+        create = Create(side, target.price, target.amount, reason)
+        return [cancel, create] if grows_exposure(side, q) else [create, cancel]
     reasons = [stale_reason(o, target, now, tol) for o in mine]
     if None in reasons:
         keep = reasons.index(None)
@@ -113,13 +147,37 @@ def reconcile_side(
 
 def reconcile(
     targets: Mapping[Side, Target | None],
-    working: Sequence[WorkingOrder],
+    working: Sequence[Working],
     q: float,
     now: float,
     tol: Tolerance,
 ) -> list[Action]:
     """All actions for both sides: the exposure-growing side's cancels first, then the rest."""
-    per_side = {s: reconcile_side(s, targets.get(s), working, q, now, tol) for s in SIDES}
-    first = [a for s in SIDES for a in per_side[s] if isinstance(a, Cancel) and grows_exposure(s, q)]
-    rest = [a for s in SIDES for a in per_side[s] if a not in first]
+    buys: list[Working] = []
+    sells: list[Working] = []
+    for o in working:
+        if o.side == "buy":
+            buys.append(o)
+        elif o.side == "sell":
+            sells.append(o)
+    buy_target = targets.get("buy")
+    sell_target = targets.get("sell")
+    # the usual case, answered without building anything: one order per side, both kept
+    if (
+        len(buys) == 1 and len(sells) == 1 and buy_target is not None and sell_target is not None
+        and buy_target.amount > 0 and sell_target.amount > 0
+        and stale_reason(buys[0], buy_target, now, tol) is None
+        and stale_reason(sells[0], sell_target, now, tol) is None
+    ):
+        return []
+    buy = _side_actions("buy", buy_target, buys, q, now, tol)
+    sell = _side_actions("sell", sell_target, sells, q, now, tol)
+    if not buy and not sell:
+        return []
+    # cancels on a side that grows |q| (buy when q >= 0, sell when q <= 0) go first
+    first: list[Action] = []
+    rest: list[Action] = []
+    for side_actions, grows in ((buy, q >= 0), (sell, q <= 0)):
+        for action in side_actions:
+            (first if grows and isinstance(action, Cancel) else rest).append(action)
     return first + rest

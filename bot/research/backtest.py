@@ -45,8 +45,8 @@ from bot.core.inventory import Fill, Inventory
 from bot.core.limits import LimitParams, apply_market_rules, side_sizes
 from bot.core.models import ModelParams
 from bot.core.pipeline import make_quote
-from bot.core.quote import MarketRules, QuoteInputs
-from bot.core.reconcile import Cancel, Create, Target, Tolerance, WorkingOrder, grows_exposure, reconcile
+from bot.core.quote import MarketRules, Quote, QuoteInputs
+from bot.core.reconcile import Cancel, Create, Side, Target, Tolerance, grows_exposure, reconcile
 from bot.paper.fills import CancelModel, PaperBook
 from bot.research.recording import BookEvent, Event, TradeEvent
 
@@ -99,10 +99,15 @@ class BacktestResult:
         return out
 
 
+_MEMO_MAX = 4096  # quotes remembered per replay (the touch revisits a few hundred prices)
+
+
 @dataclass
 class _Order:
+    """A decided order; reconciliation reads it as a working order (``amount`` = what is left)."""
+
     client_id: str
-    side: str
+    side: Side
     price: float
     amount: float  # remaining
     created_at: float
@@ -173,6 +178,9 @@ class Backtest:
         # symmetric/linear quotes depend only on the touch and q; A-S/GLFT also on time and estimators,
         # so for them every valid book is a decision point, as in the live quoter
         self._every_book = params.model.model in ("as", "glft")
+        # quote memo (see _decide) when the quote depends only on the touch, q and open sizes
+        memo = not (self.use_estimators or params.model.reads_time)
+        self._memo: dict[tuple[Any, ...], tuple[Quote, dict[Side, Target | None]]] | None = {} if memo else None
         self.bid: float | None = None  # the last valid touch (what the quoter sees)
         self.ask: float | None = None
         self.t0: float | None = None
@@ -211,7 +219,9 @@ class Backtest:
             book.apply(event)
             bid, ask = book.best_bid, book.best_ask
             if paper._orders and (event.snapshot or self._touches(event, bid, ask)):
-                self._book_fills(paper.on_book(bid, ask, book.bids, book.asks), ts)
+                fills = paper.on_book(bid, ask, book.bids, book.asks)
+                if fills:
+                    self._book_fills(fills, ts)
             else:
                 paper.best_bid, paper.best_ask = bid, ask
             if bid is not None and ask is not None and bid < ask:
@@ -223,8 +233,10 @@ class Backtest:
         else:
             if self.use_estimators and self.bid is not None:
                 self.intensity.add_trade(ts, event.price, 0.5 * (self.bid + self.ask))  # type: ignore[operator]
-            if paper._orders:
-                self._book_fills(paper.on_trade(event.price, event.amount, event.side), ts)  # type: ignore[arg-type]
+            if paper._orders and self._reaches(event):
+                fills = paper.on_trade(event.price, event.amount, event.side)  # type: ignore[arg-type]
+                if fills:
+                    self._book_fills(fills, ts)
         if not pending and (self._dirty or ts >= self._age_due) and self.bid is not None:
             self._decide(ts)
 
@@ -246,10 +258,22 @@ class Backtest:
                     return True
         return False
 
+    def _reaches(self, trade: TradeEvent) -> bool:
+        """Whether ``on_trade`` can do anything: a valid print reaching one of our orders on the maker
+        side (a taker sell at or below our bid, a taker buy at or above our ask). Else it would
+        return no fills and change nothing (skipped for speed); an invalid print still goes to it."""
+        price, side = trade.price, trade.side
+        if not (0.0 < price < math.inf and 0.0 < trade.amount < math.inf):
+            return True  # on_trade rejects it
+        for o in self.paper._orders.values():
+            if o.side != side and (price <= o.price if o.side == "buy" else price >= o.price):
+                return True
+        return False
+
     # -- decisions --------------------------------------------------------------------------------
     def _decide(self, now: float) -> None:
         self._dirty = False
-        mid = 0.5 * (self.bid + self.ask)  # type: ignore[operator]
+        bid, ask, q = self.bid, self.ask, self._q
         sigma = A = kappa = None
         if self.use_estimators:
             sigma = self.vol.sigma
@@ -263,32 +287,52 @@ class Backtest:
                     open_buy += o.amount
                 else:
                     open_sell += o.amount
-        quote = make_quote(
-            QuoteInputs(mid, self._q, self.bid, self.ask, now - self.t0, sigma, A, kappa,  # type: ignore[operator]
-                        open_buy, open_sell),
-            self.p.model, self.p.limits, self.p.rules,
-        )
-        targets = {
-            "buy": Target("buy", quote.bid, quote.bid_size) if quote.bid is not None and quote.bid_size > 0 else None,
-            "sell": Target("sell", quote.ask, quote.ask_size) if quote.ask is not None and quote.ask_size > 0 else None,
-        }
-        working = [WorkingOrder(o.client_id, o.side, o.price, o.amount, o.created_at)  # type: ignore[arg-type]
-                   for o in self.orders.values()]
-        actions = reconcile(targets, working, self._q, now, self.p.tolerance)
-        due = now + self.p.latency
-        for action in actions:
-            if isinstance(action, Create):
-                self._ids += 1
-                cid = f"bt-{self._ids}"
-                self.orders[cid] = _Order(cid, action.side, action.price, action.amount, now, mid, quote.half_spread)
-            else:
-                cid = action.client_id
-            if self.p.latency > 0:
-                self.pending.append((due, action, cid))
-            else:
-                self._effect(due, action, cid)
-        self._age_due = min((o.created_at for o in self.orders.values()), default=math.inf) + \
-            self.p.tolerance.max_order_age
+        # make_quote is pure: with the same inputs it gives the same quote. The models read t only
+        # for the A-S session horizon and sigma/A/kappa only with estimators, so without those the
+        # inputs are (touch, q, open sizes) and the quote (with its targets) is looked up
+        key = None
+        if self._memo is not None:
+            key = (bid, ask, q, open_buy, open_sell)
+            hit = self._memo.get(key)
+        if key is None or hit is None:
+            quote = make_quote(
+                QuoteInputs(0.5 * (bid + ask), q, bid, ask, now - self.t0, sigma, A, kappa,  # type: ignore[operator]
+                            open_buy, open_sell),
+                self.p.model, self.p.limits, self.p.rules,
+            )
+            hit = quote, {
+                "buy": Target("buy", quote.bid, quote.bid_size)
+                if quote.bid is not None and quote.bid_size > 0 else None,
+                "sell": Target("sell", quote.ask, quote.ask_size)
+                if quote.ask is not None and quote.ask_size > 0 else None,
+            }
+            if key is not None:
+                if len(self._memo) >= _MEMO_MAX:  # type: ignore[arg-type]
+                    self._memo.clear()  # type: ignore[union-attr]
+                self._memo[key] = hit  # type: ignore[index]
+        quote, targets = hit
+        orders = self.orders
+        actions = reconcile(targets, list(orders.values()), q, now, self.p.tolerance)
+        if actions:
+            mid = 0.5 * (bid + ask)  # type: ignore[operator]
+            latency = self.p.latency
+            due = now + latency
+            for action in actions:
+                if isinstance(action, Create):
+                    self._ids += 1
+                    cid = f"bt-{self._ids}"
+                    orders[cid] = _Order(cid, action.side, action.price, action.amount, now, mid, quote.half_spread)
+                else:
+                    cid = action.client_id
+                if latency > 0:
+                    self.pending.append((due, action, cid))
+                else:
+                    self._effect(due, action, cid)
+        oldest = math.inf
+        for o in orders.values():
+            if o.created_at < oldest:
+                oldest = o.created_at
+        self._age_due = oldest + self.p.tolerance.max_order_age
 
     def _effect(self, due: float, action: Cancel | Create, cid: str) -> None:
         order = self.orders.get(cid)
