@@ -207,7 +207,7 @@ async def test_the_total_notional_limit_binds_across_two_symbols_on_every_fill(t
     finally:
         await sim.stop()
     totals = _total_notional_at_each_fill(run.log)
-    assert len(totals) >= 4
+    assert len(totals) >= 3  # at least the three lots the stop condition needs
     assert max(totals) <= total_limit * 1.005, max(totals)  # on every fill (marks move a little)
     assert max(totals) >= total_limit - 2 * lot  # the limit was approached
     blocked = run.events("order_blocked")
