@@ -8,6 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from bot.config import load_settings
 from bot.live.guard import journal_for
 from bot.live.service import Service
@@ -221,3 +223,31 @@ async def test_the_total_notional_limit_binds_across_two_symbols_on_every_fill(t
     assert not _ours(open_orders)
     assert by_symbol[SYMBOL].q_exact == balances["BTC"] - START["BTC"]
     assert by_symbol[ETH].q_exact == balances["ETH"] - START["ETH"]
+
+
+# -- 4. the manual kill over the ops endpoint, checked like every other trigger --------------------
+async def test_post_kill_on_the_ops_endpoint_cancels_everything_and_latches(tmp_path: Path) -> None:
+    """``POST /kill`` (loopback): the venue confirms nothing of ours is open and the kill is latched."""
+    sim = await started(fast_sim(seed=54))
+    overrides = bot_overrides(sim, risk={"state_dir": str(tmp_path / "var")})
+    answers: list[int] = []
+
+    async def post_kill(service: Service) -> None:
+        await until(lambda: bool(service.runs) and len(service.runs[0].orders.tracker.open) >= 2, 30.0,
+                    "the bot never quoted both sides")
+        assert service.ops.server is not None
+        async with aiohttp.ClientSession() as session, session.post(service.ops.server.url + "/kill") as response:
+            answers.append(response.status)
+
+    try:
+        run = await run_bot(overrides, duration=60.0, during=post_kill)
+        open_orders, btc = await venue_view(sim)
+    finally:
+        await sim.stop()
+    assert answers == [200]
+    assert run.summary.kill_reason == "manual: POST /kill" and run.summary.stop_reason == "kill"
+    kills = run.events("kill_switch")
+    assert [e["reason"] for e in kills] == ["manual: POST /kill"] and kills[0]["state"][SYMBOL]["open_orders"] >= 1
+    assert run.summary.open_orders_left == 0 and not _ours(open_orders)
+    assert run.summary.symbols[0].q_exact == btc - START_BTC
+    assert _latched_reason(overrides) == "manual: POST /kill"
