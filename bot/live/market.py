@@ -1,7 +1,8 @@
 """Market state of one symbol: the latest touch and the estimators fed by the book and trades.
 
 No I/O: the feeds call :meth:`MarketState.on_book` / :meth:`MarketState.on_trade` with the time of
-arrival (monotonic seconds); the quoter reads the fields.
+arrival (monotonic seconds); the quoter reads the fields. ``on_book`` tells the book feed whether to
+wake the quoter (only when the touch changed: most depth diffs change deeper levels only).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.core.estimators import EwmaVolatility, IntensityEstimator
+
+WAKE_GAP = 0.25  # seconds: a book after a longer silence is news even with the same touch
 
 
 @dataclass
@@ -46,7 +49,16 @@ class MarketState:
         return (self.best_bid * self.ask_size + self.best_ask * self.bid_size) / total
 
     def on_book(self, t: float, bids: Any, asks: Any) -> bool:
-        """Take the top of a ccxt order book (lists of ``[price, size, ...]``); False if one-sided/crossed."""
+        """Take the top of a ccxt order book (lists of ``[price, size, ...]``); True if it is news.
+
+        A valid book (two-sided, not crossed) always updates the arrival time ``updated`` (the
+        staleness watchdog sees the feed alive) and the volatility estimator. It is news for the
+        quoter when the touch (either best price or its size) changed, when the previous book was
+        crossed or one-sided, or when it is the first for ``WAKE_GAP`` seconds (so a quoter paused
+        on a stale feed resumes at once); a diff that only changes deeper levels is not (the
+        quoter's periodic tick still covers time-based requotes). False for a crossed or one-sided
+        book (``crossed`` is set).
+        """
         if not bids or not asks:
             self.crossed = True
             return False
@@ -55,12 +67,17 @@ class MarketState:
         if bid >= ask:
             self.crossed = True
             return False
+        news = (
+            self.crossed
+            or bid != self.best_bid or ask != self.best_ask or bsz != self.bid_size or asz != self.ask_size
+            or self.updated is None or t - self.updated >= WAKE_GAP
+        )
         self.crossed = False
         self.best_bid, self.best_ask, self.bid_size, self.ask_size = bid, ask, bsz, asz
         self.updated = t
         self.books += 1
         self.vol.update(t, 0.5 * (bid + ask))
-        return True
+        return news
 
     def on_trade(self, t: float, price: float) -> None:
         """A public trade: its depth from the current mid feeds the intensity estimator."""

@@ -1,0 +1,30 @@
+"""MarketState.on_book: which books wake the quoter, and that every valid book keeps the feed fresh."""
+
+from __future__ import annotations
+
+from bot.live.market import WAKE_GAP, MarketState
+
+BIDS = [[100.0, 1.0], [99.9, 2.0]]
+ASKS = [[100.1, 1.5], [100.2, 3.0]]
+
+
+def test_only_touch_changes_are_news_but_every_book_is_recorded() -> None:
+    s = MarketState("X")
+    assert s.on_book(1.0, BIDS, ASKS)  # the first book
+    assert not s.on_book(1.01, [[100.0, 1.0], [99.9, 7.0]], [[100.1, 1.5], [100.3, 1.0]])  # deeper levels only
+    assert s.updated == 1.01 and s.books == 2 and s.age(1.5) == 1.5 - 1.01  # the watchdog sees it alive
+    assert s.vol.samples == 1  # and the volatility estimator got the sample
+    assert s.on_book(1.02, [[100.0, 0.5]], ASKS)  # touch size (microprice) changed
+    assert s.on_book(1.03, [[100.0, 0.5]], [[100.05, 1.5]])  # touch price changed
+    assert (s.best_bid, s.bid_size, s.best_ask, s.ask_size) == (100.0, 0.5, 100.05, 1.5)
+
+
+def test_a_book_after_a_crossed_one_or_a_silence_is_news() -> None:
+    s = MarketState("X")
+    assert s.on_book(1.0, BIDS, ASKS)
+    assert not s.on_book(1.1, [[100.2, 1.0]], ASKS) and s.crossed  # crossed: ignored, touch kept
+    assert (s.best_bid, s.best_ask, s.updated) == (100.0, 100.1, 1.0)
+    assert s.on_book(1.2, BIDS, ASKS) and not s.crossed  # same touch as before, but uncrossed: news
+    assert not s.on_book(1.2 + WAKE_GAP / 2, BIDS, ASKS)
+    assert s.on_book(1.2 + WAKE_GAP / 2 + WAKE_GAP, BIDS, ASKS)  # same touch after a silence
+    assert not s.on_book(5.0, [], ASKS) and s.crossed  # one-sided
