@@ -22,6 +22,11 @@ from bot.errors import UserError
 from bot.paper.settings import PaperSettings
 
 SPOT_OPTIONS = {"defaultType": "spot", "fetchMarkets": {"types": ["spot"]}}
+# ccxt.pro keeps the last N parsed public trades, own orders and own trades (each dict with its raw
+# ``info``) per client; its default of 1,000 each is several MiB that fills over the first minutes.
+# The bot only reads what is new since its previous watch_* call (ccxt's newUpdates mode), a few
+# entries per message, and its REST reconciliation pages fetch_my_trades itself; so 200 is plenty.
+CACHE_OPTIONS = {"tradesLimit": 200, "ordersLimit": 200}
 
 
 def _exchange_class(exchange_id: str) -> type:
@@ -60,7 +65,7 @@ def create_exchange(
             raise UserError("venue.url: the simulator needs a URL (http://127.0.0.1:PORT)")
         rest, ws, ws_api = _sim_urls(url)
         exchange = ccxt.pro.binance(
-            {"enableRateLimit": True, "options": dict(SPOT_OPTIONS), "apiKey": api_key or "",
+            {"enableRateLimit": True, "options": {**SPOT_OPTIONS, **CACHE_OPTIONS}, "apiKey": api_key or "",
              "secret": api_secret or ""}
         )
         exchange.set_sandbox_mode(True)
@@ -71,11 +76,12 @@ def create_exchange(
         return exchange
     if kind == "testnet":
         cls = _exchange_class(exchange_id)
-        config: dict[str, Any] = {"enableRateLimit": True, "apiKey": api_key or "", "secret": api_secret or ""}
+        config: dict[str, Any] = {"enableRateLimit": True, "apiKey": api_key or "", "secret": api_secret or "",
+                                  "options": dict(CACHE_OPTIONS)}
         if password:
             config["password"] = password
         if exchange_id.startswith("binance"):
-            config["options"] = dict(SPOT_OPTIONS)
+            config["options"].update(SPOT_OPTIONS)
         exchange = cls(config)
         if not exchange.urls.get("test"):
             raise UserError(f"venue.exchange: {exchange_id!r} has no sandbox/testnet in ccxt; use kind 'paper'")
@@ -96,5 +102,5 @@ def public_feed(exchange_id: str, url: str | None = None) -> Any:
                             f"protocol; set venue.exchange = 'binance' (got {exchange_id!r}) or unset venue.url")
         return create_exchange("sim", "binance", url, None, None)
     cls = _exchange_class(exchange_id)
-    options = {"options": dict(SPOT_OPTIONS)} if exchange_id.startswith("binance") else {}
-    return cls({"enableRateLimit": True, **options})
+    options = {**SPOT_OPTIONS, **CACHE_OPTIONS} if exchange_id.startswith("binance") else dict(CACHE_OPTIONS)
+    return cls({"enableRateLimit": True, "options": options})

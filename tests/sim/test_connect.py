@@ -52,3 +52,14 @@ async def test_paper_has_no_keys() -> None:
 def test_bad_venues_are_user_errors(kind: str, exchange_id: str, url: str | None, needle: str) -> None:
     with pytest.raises(UserError, match=needle):
         create_exchange(kind, exchange_id, url, None, None)
+
+
+@pytest.mark.parametrize(("kind", "exchange_id"), [("sim", "binance"), ("testnet", "binance"), ("testnet", "bybit")])
+async def test_ccxt_caches_are_bounded_below_its_default(kind: str, exchange_id: str) -> None:
+    ex = create_exchange(kind, exchange_id, "http://127.0.0.1:8765", "k", "s")
+    try:
+        assert ex.options["tradesLimit"] == ex.options["ordersLimit"] == 200  # ccxt's default: 1,000 each
+        if exchange_id == "binance":
+            assert ex.options["defaultType"] == "spot"
+    finally:
+        await ex.close()
