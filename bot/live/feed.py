@@ -88,6 +88,9 @@ async def _watch_loop(
             if on_reconnect is not None:
                 on_reconnect()
         handle(result)
+        # let the tasks the handler woke (the quoter) run before re-entering ccxt: a watch_* call does
+        # ~100 us of bookkeeping before it suspends, which would otherwise delay every reaction
+        await asyncio.sleep(0)
 
 
 class BookFeed:

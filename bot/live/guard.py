@@ -145,8 +145,8 @@ class Guard:
 
     def exposures(self) -> dict[str, Exposure]:
         return {
-            run.symbol: Exposure(run.inventory.q, run.orders.tracker.open_size("buy"),
-                                 run.orders.tracker.open_size("sell"), run.state.mid)
+            run.symbol: Exposure(run.inventory.q, run.orders.tracker.exposure("buy"),
+                                 run.orders.tracker.exposure("sell"), run.state.mid)
             for run in self.runs
         }
 

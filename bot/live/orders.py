@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ import ccxt
 from asyncio_throttle import Throttler
 
 from bot.core.reconcile import Action, Cancel, Create, Side, WorkingOrder
+from bot.risk.exposure import unbooked
 
 DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -123,7 +125,12 @@ def retry_hint(message: str, headers: dict[str, Any] | None = None, now: float |
 
 @dataclass
 class LiveOrder:
-    """One of our orders as we believe it stands. ``remaining`` is the unfilled size."""
+    """One of our orders as we believe it stands. ``remaining`` is the size not booked as filled.
+
+    ``final_filled`` is the venue's final executed size once the order is known to be done (a cancel's
+    answer, a terminal order lookup); ``settling_since`` is when it left the book with that still
+    unknown or not yet booked (see :class:`OrderTracker`).
+    """
 
     client_id: str
     side: Side
@@ -135,42 +142,108 @@ class LiveOrder:
     acked: bool = False
     quote_mid: float | None = None
     half_spread: float | None = None
+    final_filled: float | None = None
+    settling_since: float | None = None
+    next_lookup: float = 0.0
 
     def working(self) -> WorkingOrder:
         return WorkingOrder(self.client_id, self.side, self.price, self.remaining, self.created_at)
 
+    def unbooked(self) -> float:
+        """What of this order may still be booked into the inventory (:func:`bot.risk.exposure.unbooked`)."""
+        return unbooked(self.amount, self.amount - self.remaining, self.final_filled)
+
+
+EPS = 1e-12
+
 
 class OrderTracker:
-    """Our orders believed open (``open``), plus every order of this run by client id and order id."""
+    """Our orders: ``open`` (believed resting or in flight), ``settling`` (off the book, fills may still
+    come) and indexes by client id and order id.
 
-    def __init__(self) -> None:
+    :meth:`close` takes an order off the book. It is dropped only once nothing more can be booked for
+    it (:meth:`LiveOrder.unbooked` is 0: fully booked, or the venue's final executed size is known and
+    booked); until then it is ``settling`` and still counts in :meth:`exposure`, so a fill that arrives
+    after the order was cancelled, reported done or not found never takes the position past what the
+    pre-trade check allowed. Done orders of this run stay findable (late duplicates of their trades,
+    REST paging) for the ``keep_closed`` most recent ones; open and settling orders are never dropped
+    from the indexes.
+    """
+
+    def __init__(self, keep_closed: int = 1000) -> None:
         self.open: dict[str, LiveOrder] = {}
+        self.settling: dict[str, LiveOrder] = {}
         self.by_client_id: dict[str, LiveOrder] = {}
         self.by_order_id: dict[str, LiveOrder] = {}
+        self.keep_closed = keep_closed
+        self._closed: deque[LiveOrder] = deque()
         self.on_close: Callable[[LiveOrder], None] | None = None  # the journal's hook
 
-    def remember(self, order: LiveOrder) -> None:
-        """Know an order (of an earlier run) by its ids without counting it as open."""
+    def _index(self, order: LiveOrder) -> None:
         self.by_client_id[order.client_id] = order
         if order.order_id:
             self.by_order_id[order.order_id] = order
+
+    def remember(self, order: LiveOrder) -> None:
+        """Know an order (of an earlier run) by its ids without counting it as open.
+
+        Remembered orders are never forgotten: their number is fixed at start, and the restart
+        catch-up needs every one that the journal still holds unsettled.
+        """
+        self._index(order)
 
     def add(self, order: LiveOrder) -> None:
         self.open[order.client_id] = order
-        self.by_client_id[order.client_id] = order
-        if order.order_id:
-            self.by_order_id[order.order_id] = order
+        self._index(order)
 
     def set_order_id(self, order: LiveOrder, order_id: str) -> None:
         order.order_id = order_id
         order.acked = True
         self.by_order_id[order_id] = order
 
-    def close(self, client_id: str) -> LiveOrder | None:
+    def close(self, client_id: str, filled: float | None = None, now: float | None = None) -> LiveOrder | None:
+        """Take an order off the book; ``filled`` is the venue's final executed size when known.
+
+        Returns the order when it was open. An order with nothing left to book is dropped, any other
+        one settles (see the class docstring); a settling order learns ``filled`` here too.
+        """
         order = self.open.pop(client_id, None)
-        if order is not None and self.on_close is not None:
-            self.on_close(order)
+        if order is not None:
+            if self.on_close is not None:
+                self.on_close(order)
+            order.settling_since = time.monotonic() if now is None else now
+            self.settling[client_id] = order
+            target = order
+        else:
+            target = self.settling.get(client_id)  # type: ignore[assignment]
+        if target is not None:
+            if filled is not None:
+                target.final_filled = filled
+            self._sweep(target)
         return order
+
+    def reopen(self, order: LiveOrder) -> None:
+        """The venue says a settling order still rests: it is open again (the quoter will cancel it)."""
+        if self.settling.pop(order.client_id, None) is not None:
+            order.settling_since = None
+            order.final_filled = None
+            self.add(order)
+
+    def _sweep(self, order: LiveOrder) -> None:
+        if order.unbooked() <= EPS and self.settling.pop(order.client_id, None) is not None:
+            self._retire(order)
+
+    def _retire(self, order: LiveOrder) -> None:
+        """Keep a done order findable among the ``keep_closed`` latest; forget older done ones."""
+        self._closed.append(order)
+        while len(self._closed) > self.keep_closed:
+            old = self._closed.popleft()
+            if old.client_id in self.open or old.client_id in self.settling:
+                continue  # reopened or re-added meanwhile: still live, never forgotten
+            if self.by_client_id.get(old.client_id) is old:
+                del self.by_client_id[old.client_id]
+            if old.order_id and self.by_order_id.get(old.order_id) is old:
+                del self.by_order_id[old.order_id]
 
     def find(self, order_id: str | None, client_id: str | None) -> LiveOrder | None:
         if client_id and client_id in self.by_client_id:
@@ -183,7 +256,36 @@ class OrderTracker:
         return [o.working() for o in self.open.values()]
 
     def open_size(self, side: Side, acked: bool | None = None) -> float:
+        """Remaining size of the open orders on ``side`` (only acked or unacked ones when given)."""
         return sum(o.remaining for o in self.open.values() if o.side == side and (acked is None or o.acked == acked))
+
+    def settling_size(self, side: Side) -> float:
+        """What settling orders on ``side`` may still book (done ones are dropped on the way)."""
+        total = 0.0
+        for order in list(self.settling.values()):
+            if order.side == side:
+                size = order.unbooked()
+                if size <= EPS:
+                    self._sweep(order)
+                total += size
+        return total
+
+    def exposure(self, side: Side) -> float:
+        """Everything on ``side`` that may still be booked: open orders plus settling ones."""
+        return self.open_size(side) + self.settling_size(side)
+
+    def committed(self, side: Side) -> float:
+        """The part of :meth:`exposure` a new quote does not replace: unacked open orders and settling ones."""
+        return self.open_size(side, acked=False) + self.settling_size(side)
+
+
+TERMINAL = ("closed", "canceled", "cancelled", "expired", "rejected")
+
+
+def filled_of(order: dict[str, Any]) -> float | None:
+    """The executed size a ccxt order reports (None when it does not say)."""
+    filled = order.get("filled")
+    return None if filled is None else float(filled)
 
 
 def client_id_of(order: dict[str, Any]) -> str | None:
@@ -213,6 +315,8 @@ class OrderManager:
         log: Any,
         post_only: bool = True,
         reject_cooldown: float = 2.0,
+        settle_after: float = 1.0,
+        unknown_after: float = 15.0,
     ) -> None:
         self.exchange, self.symbol, self.prefix = exchange, symbol, prefix
         self.throttler, self.rate, self.log = throttler, rate, log
@@ -233,6 +337,8 @@ class OrderManager:
         self.on_error: Callable[[str, BaseException], None] | None = None
         self.on_unknown: Callable[[LiveOrder], None] | None = None  # a create of unknown fate (fills.py)
         self.failures = 0  # venue calls failed in a row (network errors): an outage pauses quoting
+        self.settle_after = settle_after  # see resolve_settling
+        self.unknown_after = unknown_after
         # ops: bot.ops.Metrics, and the perf_counter() arrival of the book the current cycle reacts to
         self.metrics: Any = None
         self.reaction_start: float | None = None
@@ -298,7 +404,7 @@ class OrderManager:
             self._rejected(order, "insufficient_funds", exc)
             return None
         except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
-            self.tracker.close(cid)
+            self.tracker.close(cid, filled=0.0)  # refused before it was processed
             self._rate_limited("create", exc)
             return None
         except (ccxt.InvalidOrder, ccxt.BadRequest) as exc:
@@ -326,9 +432,8 @@ class OrderManager:
             self.tracker.set_order_id(order, str(order_id))
         self.log.info("order_placed", client_id=cid, order_id=order.order_id, side=side, price=price,
                       amount=amount, reason=reason)
-        status = result.get("status")
-        if status in ("canceled", "expired", "rejected"):
-            self.tracker.close(cid)
+        if result.get("status") in TERMINAL:
+            self.tracker.close(cid, filled=filled_of(result))
         return order
 
     def _reacted(self) -> None:
@@ -338,7 +443,7 @@ class OrderManager:
             self.metrics.observe_reaction(time.perf_counter() - start)
 
     def _rejected(self, order: LiveOrder, reason: str, exc: Exception, cooldown: bool = True) -> None:
-        self.tracker.close(order.client_id)
+        self.tracker.close(order.client_id, filled=0.0)  # the venue answered: it was never placed
         self.rejected += 1
         if self.metrics is not None:
             self.metrics.on_order(self.symbol, "rejected")
@@ -368,7 +473,13 @@ class OrderManager:
             self.on_error(f"{op}_failed", exc)
 
     async def cancel(self, client_id: str, reason: str = "") -> bool:
-        """Cancel one of our orders; True when it is known not to rest any more."""
+        """Cancel one of our orders; True when it is known not to rest any more.
+
+        The cancel's answer carries the order's final executed size, so fills of it still on their way
+        keep counting until they are booked. An order the venue does not find (most often: just filled)
+        settles with that size unknown, so its whole remaining size keeps counting until its fills
+        arrive or :meth:`resolve_settling` learns its fate.
+        """
         order = self.tracker.open.get(client_id)
         if order is None:
             return True
@@ -376,12 +487,13 @@ class OrderManager:
             async with self.throttler:
                 self._reacted()
                 if order.order_id:
-                    await self.exchange.cancel_order(order.order_id, self.symbol)
+                    result = await self.exchange.cancel_order(order.order_id, self.symbol)
                 else:
-                    await self.exchange.cancel_order(None, self.symbol, {"clientOrderId": client_id})
+                    result = await self.exchange.cancel_order(None, self.symbol, {"clientOrderId": client_id})
         except ccxt.OrderNotFound:
             self.tracker.close(client_id)
-            self.log.info("order_gone", client_id=client_id, side=order.side, reason=reason)
+            self.log.info("order_gone", client_id=client_id, side=order.side, reason=reason,
+                          unbooked=order.unbooked())
             return True
         except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
             self._rate_limited("cancel", exc)
@@ -396,10 +508,61 @@ class OrderManager:
         self.canceled += 1
         if self.metrics is not None:
             self.metrics.on_order(self.symbol, "canceled")
-        self.tracker.close(client_id)
+        self.tracker.close(client_id, filled=filled_of(result if isinstance(result, dict) else {}))
         self.log.info("order_canceled", client_id=client_id, order_id=order.order_id, side=order.side,
                       price=order.price, reason=reason)
         return True
+
+    async def resolve_settling(self, now: float | None = None) -> int:
+        """Look up settling orders whose final executed size is still unknown ``settle_after`` seconds
+        after they left the book (fills of a filled order would have arrived by then); returns the
+        number of lookups.
+
+        Found open: open again (the next cycle cancels it). Found done: its executed size is final.
+        Not found: nothing more can be booked for it once it was acknowledged, or, for a create whose
+        answer never came, once ``unknown_after`` seconds have passed since it was sent (the venue
+        refuses a request older than its receive window).
+        """
+        now = time.monotonic() if now is None else now
+        due = [o for o in self.tracker.settling.values()
+               if o.final_filled is None and o.settling_since is not None
+               and now - o.settling_since >= self.settle_after and now >= o.next_lookup]
+        for order in due:
+            if self.rate.blocked():
+                break
+            await self._lookup(order, now)
+        return len(due)
+
+    async def _lookup(self, order: LiveOrder, now: float) -> None:
+        cid = order.client_id
+        order.next_lookup = now + self.settle_after
+        try:
+            async with self.throttler:
+                if order.order_id:
+                    found = await self.exchange.fetch_order(order.order_id, self.symbol)
+                else:
+                    found = await self.exchange.fetch_order(None, self.symbol, {"origClientOrderId": cid})
+        except ccxt.OrderNotFound:
+            if order.acked or now - order.created_at >= self.unknown_after:
+                self.tracker.close(cid, filled=order.amount - order.remaining)
+                self.log.info("order_settled", client_id=cid, status="not_found", acked=order.acked)
+            return
+        except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
+            self._rate_limited("fetch_order", exc)
+            return
+        except ccxt.BaseError as exc:
+            self.log.warning("order_lookup_failed", client_id=cid, error=type(exc).__name__, detail=str(exc)[:200])
+            self._failed("fetch_order", exc)
+            return
+        if found.get("id") is not None and not order.order_id:
+            self.tracker.set_order_id(order, str(found["id"]))
+        status = found.get("status")
+        if status in TERMINAL:
+            self.tracker.close(cid, filled=filled_of(found))
+        elif status == "open":
+            self.tracker.reopen(order)
+        self.log.info("order_settled", client_id=cid, status=status, filled=found.get("filled"),
+                      unbooked=order.unbooked())
 
     async def fetch_own_open(self) -> list[dict[str, Any]]:
         """Our orders the venue reports open for this symbol."""
@@ -425,10 +588,12 @@ class OrderManager:
                 self.log.warning("cancel_all_retry", attempt=attempt, error=type(exc).__name__)
                 await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
                 continue
-            known = {o.client_id for o in list(self.tracker.open.values())}
+            known = set(self.tracker.open)
             for order in remaining:
                 cid = client_id_of(order)
-                if cid and cid not in known:
+                if cid in self.tracker.settling:
+                    self.tracker.reopen(self.tracker.settling[cid])
+                elif cid and cid not in known:
                     self.tracker.add(LiveOrder(cid, order["side"], float(order.get("price") or 0.0),
                                                float(order.get("amount") or 0.0),
                                                float(order.get("remaining") or 0.0), time.monotonic(),

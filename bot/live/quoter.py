@@ -5,7 +5,8 @@ latest :class:`MarketState` (however many books arrived meanwhile), computes ``m
 through the :class:`RiskGate` and lets the reconciler decide the cancels/creates, which the
 :class:`OrderManager` executes before the next wake-up. It also wakes every ``tick`` seconds without a
 book, so the staleness watchdog can pull the quotes when the book is older than ``stale_after`` (and
-restore them when data returns) and the periodic ``inventory`` event is logged.
+restore them when data returns) and the periodic ``inventory`` event is logged. After a cycle it lets
+the order manager look up orders off the book whose fills are overdue (``resolve_settling``).
 
 Estimators: for ``as``/``glft`` with ``use_estimators`` the live sigma and (A, kappa) replace the
 configured values once warm; before that the configured values are the fallback, so the bot quotes
@@ -90,9 +91,10 @@ class Quoter:
             sigma=sigma,
             A=A,
             kappa=kappa,
-            # orders whose create is still unconfirmed are not replaced by this quote: they count
-            open_buy=self.orders.tracker.open_size("buy", acked=False),
-            open_sell=self.orders.tracker.open_size("sell", acked=False),
+            # unconfirmed creates and orders off the book with fills still to come are not replaced
+            # by this quote: they count (the acked open orders are what this quote replaces)
+            open_buy=self.orders.tracker.committed("buy"),
+            open_sell=self.orders.tracker.committed("sell"),
         )
         return make_quote(inputs, self.model, self.limits, self.rules)
 
@@ -188,6 +190,8 @@ class Quoter:
             self.wake.clear()
             try:
                 await self.cycle()
+                if self.orders.tracker.settling and not self.orders.rate.blocked():
+                    await self.orders.resolve_settling()
             except ccxt.BaseError as exc:  # a venue error the order manager did not classify: next cycle
                 self.log.warning("cycle_failed", error=type(exc).__name__, detail=str(exc)[:200])
                 await asyncio.sleep(self.tick)

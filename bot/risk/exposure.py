@@ -12,6 +12,13 @@ filling (``q - S``). A new buy of size ``a`` is allowed only if
 and a sell symmetrically (``q - S - a >= -L`` ...). ``worst_notional`` of a symbol is
 ``max(|q + B|, |q - S|) * mark``. Fills preserve ``q + B`` (a buy fill moves size from ``B`` into ``q``)
 and only lower it otherwise, so if every create passes this check the worst case holds at every instant.
+
+That needs ``B`` and ``S`` to cover every size that may still be booked into ``q``, not only the orders
+believed resting: an order that left the book (cancelled, reported done, not found) can still have
+fills on their way. :func:`unbooked` is that size for one order of ``amount`` with ``booked`` already
+in ``q``: ``amount - booked`` while the venue's final executed size ``F`` is unknown, ``F - booked``
+once it is known (both at least 0). It only shrinks when a fill is booked (and ``q`` grows by as much)
+or when the venue's final word arrives, so the sum stays an upper bound on the fills still to come.
 """
 
 from __future__ import annotations
@@ -51,6 +58,13 @@ class Exposure:
         if side == "buy":
             return Exposure(self.q, self.open_buy + amount, self.open_sell, self.mark)
         return Exposure(self.q, self.open_buy, self.open_sell + amount, self.mark)
+
+
+def unbooked(amount: float, booked: float, final_filled: float | None = None) -> float:
+    """The most of one order that may still be booked: ``min(amount, F) - booked`` (``F`` = final
+    executed size, ``amount`` while unknown), at least 0."""
+    cap = amount if final_filled is None else min(amount, final_filled)
+    return max(0.0, cap - booked)
 
 
 @dataclass(frozen=True, slots=True)

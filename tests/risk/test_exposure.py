@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.risk.exposure import NOTIONAL, POSITION, TOTAL_NOTIONAL, Exposure, ExposureLimits, check_order
+from bot.risk.exposure import NOTIONAL, POSITION, TOTAL_NOTIONAL, Exposure, ExposureLimits, check_order, unbooked
 
 
 def test_position_limit_counts_resting_and_in_flight() -> None:
@@ -66,3 +66,50 @@ def test_checked_creates_keep_the_worst_case_inside_the_limit(evs: list, limit: 
         assert q + buys <= limit + 1e-9
         assert q - sells >= -limit - 1e-9
         assert abs(q) <= limit + 1e-9
+
+
+def test_unbooked_counts_the_rest_until_the_final_size_is_known() -> None:
+    assert unbooked(0.5, 0.2) == 0.5 - 0.2  # may still fill completely
+    assert unbooked(0.5, 0.2, final_filled=0.3) == 0.3 - 0.2  # cancelled after 0.3: 0.1 on its way
+    assert unbooked(0.5, 0.3, final_filled=0.3) == 0.0
+    assert unbooked(0.5, 0.5) == 0.0
+    assert unbooked(0.5, 0.2, final_filled=0.9) == 0.5 - 0.2  # never more than the order
+    assert unbooked(0.5, 0.4, final_filled=0.3) == 0.0  # never negative
+
+
+lifecycle = st.lists(
+    st.one_of(st.tuples(st.just("execute"), st.floats(min_value=0.01, max_value=1.0)),
+              st.tuples(st.sampled_from(["deliver", "cancel_answer", "not_found"]), st.just(0.0))),
+    max_size=40,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lifecycle, st.floats(min_value=0.001, max_value=1.0))
+def test_unbooked_bounds_every_fill_still_to_come(events: list[tuple[str, float]], amount: float) -> None:
+    """Whatever order the venue's executions, the trade messages and the venue's answers arrive in,
+    booked + unbooked never falls below what the venue executed, and only shrinks."""
+    executed = booked = 0.0
+    in_flight: list[float] = []  # trade messages not yet delivered, oldest first
+    final: float | None = None  # what the bot learnt from a cancel's answer
+    done = False  # the order no longer rests: nothing more executes
+    bound = unbooked(amount, booked, final) + booked
+    for kind, frac in events:
+        if kind == "execute" and not done and executed < amount:
+            size = min(amount - executed, amount * frac)
+            executed += size
+            in_flight.append(size)
+        elif kind == "deliver" and in_flight:
+            booked += in_flight.pop(0)
+        elif kind == "cancel_answer" and not done:
+            done, final = True, executed  # the answer carries the executed size
+        elif kind == "not_found" and not done and executed >= amount:
+            done = True  # 'unknown order' after it filled: the bot learns nothing about the size
+        now = unbooked(amount, booked, final) + booked
+        assert now >= executed - 1e-12
+        assert now <= bound + 1e-12
+        bound = now
+    for size in in_flight:
+        booked += size
+    if final is not None or executed >= amount:  # all booked, and the final size known or reached
+        assert unbooked(amount, booked, final) <= 1e-9
