@@ -30,11 +30,13 @@ Spread metrics, per fill of amount ``a`` (positive = good for the bot):
   ``mid_quote + h``; ``skew_cost`` adds ``(p - (mid_quote - h)) * a`` for a buy and
   ``((mid_quote + h) - p) * a`` for a sell. Positive when the skew moved the filled quote towards the
   mid (edge given up to flatten), negative when it moved it away (edge gained).
-Fills are deduplicated by trade id: the same id applied twice changes nothing.
+Fills are deduplicated by trade id: the same id applied twice changes nothing (:class:`TradeIds` keeps
+the ids that can still come back).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
@@ -66,6 +68,36 @@ class Fill:
     quote_half_spread: float | None = None  # half-spread of that quote
 
 
+class TradeIds:
+    """The trade ids booked so far, as far as a trade can still be reported again.
+
+    A booked trade comes back only from a REST read of the trades since a little before the newest one
+    seen, or, after a restart, since the oldest order the journal left unsettled. So an id is forgotten
+    (oldest booked first) only when more than ``keep`` ids are held and its trade is more than
+    ``horizon`` seconds older than the newest booked trade: memory stays flat, and no read can reach
+    back that far.
+    """
+
+    def __init__(self, keep: int = 10_000, horizon: float = 86_400.0) -> None:
+        self.keep, self.horizon = keep, horizon
+        self._ids: set[str] = set()
+        self._booked: deque[tuple[str, float]] = deque()  # (id, trade time in s), in booking order
+        self.newest = 0.0
+
+    def __contains__(self, trade_id: object) -> bool:
+        return trade_id in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def add(self, trade_id: str, timestamp: float) -> None:
+        self._ids.add(trade_id)
+        self._booked.append((trade_id, timestamp))
+        self.newest = max(self.newest, timestamp)
+        while len(self._booked) > self.keep and self._booked[0][1] < self.newest - self.horizon:
+            self._ids.discard(self._booked.popleft()[0])
+
+
 @dataclass
 class Inventory:
     """Accounting state of one symbol. Apply fills with :meth:`apply`."""
@@ -83,7 +115,7 @@ class Inventory:
     spread_captured: float = 0.0
     skew_cost: float = 0.0
     max_abs_q: Decimal = Decimal(0)
-    seen: set[str] = field(default_factory=set, repr=False)
+    seen: TradeIds = field(default_factory=TradeIds, repr=False)
 
     @property
     def q(self) -> float:
@@ -103,7 +135,7 @@ class Inventory:
         amount = to_decimal(fill.amount)
         if amount <= 0:
             raise ValueError(f"fill amount must be > 0, got {fill.amount}")
-        self.seen.add(fill.trade_id)
+        self.seen.add(fill.trade_id, fill.timestamp)
         sign = 1 if fill.side == "buy" else -1
         p = float(fill.price)
         a = float(amount)
