@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,8 +125,9 @@ class Harness:
         self.inventory = Inventory("BTC", "USDT")
         state = MarketState(SYMBOL)
         state.on_book(0.0, [[PRICE - 0.01, 1.0]], [[PRICE, 1.0]])
-        self.run = SymbolRun(settings.for_symbol(SYMBOL), {"base": "BTC"}, MarketRules(0.01, 0.00001), state,
-                             asyncio.Event(), self.orders, self.inventory, RiskGate(KillSwitch()), log)
+        self.run = SymbolRun(cfg=settings.for_symbol(SYMBOL), market={"base": "BTC"}, rules=MarketRules(0.01, 0.00001),
+                             state=state, wake=asyncio.Event(), orders=self.orders, inventory=self.inventory,
+                             gate=RiskGate(KillSwitch()), log=log)
         self.kills: list[str] = []
         self.journal = Journal(MEMORY)
         guard = Guard(settings, self.journal, [self.run], self.kills.append, log)
@@ -251,8 +251,10 @@ async def test_the_fate_of_a_settling_order_is_looked_up_once_its_fills_are_over
     venue_order(h, a.client_id).status = "canceled"  # e.g. expired by the venue
     assert await h.cancel(a.client_id)
     assert h.orders.tracker.exposure("sell") == pytest.approx(0.005)
-    assert await h.orders.resolve_settling() == 0  # too early: its fills could still be on their way
-    later = time.monotonic() + h.orders.settle_after
+    assert a.settling_since is not None
+    early = a.settling_since + 0.5 * h.orders.settle_after
+    assert await h.orders.resolve_settling(early) == 0  # too early: its fills could still be on their way
+    later = a.settling_since + h.orders.settle_after
     task = asyncio.create_task(h.orders.resolve_settling(later))
     await h.answer(task, "fetch")
     assert h.orders.tracker.exposure("sell") == 0.0 and not h.orders.tracker.settling
@@ -263,7 +265,8 @@ async def test_a_settling_order_found_resting_is_open_again(harness: Harness) ->
     a = await h.create("sell", 0.005)
     h.fills.on_order({**venue_order(h, a.client_id).view(), "status": "expired"})  # a wrong report
     assert a.client_id in h.orders.tracker.settling and not h.orders.tracker.working()
-    later = time.monotonic() + h.orders.settle_after
+    assert a.settling_since is not None
+    later = a.settling_since + h.orders.settle_after
     await h.answer(asyncio.create_task(h.orders.resolve_settling(later)), "fetch")
     assert [w.client_id for w in h.orders.tracker.working()] == [a.client_id]  # the quoter can cancel it
     assert h.orders.tracker.exposure("sell") == pytest.approx(0.005)
