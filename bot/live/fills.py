@@ -71,12 +71,23 @@ async def trades_of_order(fetch: FetchPage, order_id: str, page: int = PAGE) -> 
 
 async def _following(fetch: FetchPage, rows: list[dict[str, Any]], params: dict[str, Any],
                      page: int) -> list[dict[str, Any]]:
-    """The pages after ``rows`` (``fromId`` = last id + 1) while the previous one came back full."""
+    """The pages after ``rows`` (``fromId`` = last id + 1) while the previous one came back full and
+    brought newer ids (a venue without integer ids or ``fromId``, like the paper venue, stops it)."""
     out: list[dict[str, Any]] = []
-    while len(rows) >= page:
-        rows = await fetch(None, {**params, "fromId": max(int(r["id"]) for r in rows) + 1})
+    last = _last_id(rows)
+    while len(rows) >= page and last is not None:
+        rows = await fetch(None, {**params, "fromId": last + 1})
         out += rows
+        newest = _last_id(rows)
+        last = newest if newest is not None and newest > last else None
     return out
+
+
+def _last_id(rows: list[dict[str, Any]]) -> int | None:
+    try:
+        return max(int(r["id"]) for r in rows)
+    except (KeyError, TypeError, ValueError):  # none, or not integers
+        return None
 
 
 @dataclass
@@ -370,7 +381,7 @@ class FillBook:
             await call()
         except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
             self.orders._rate_limited(op, exc)
-        except (ccxt.NetworkError, ccxt.ExchangeError) as exc:
+        except (ccxt.OperationFailed, ccxt.ExchangeError) as exc:  # network errors, 5xx, other venue errors
             self.log.warning(f"{op}_failed", error=type(exc).__name__, detail=str(exc)[:200])
             self.orders._failed(op, exc)
         else:

@@ -242,3 +242,17 @@ async def test_a_resolved_order_with_more_than_a_page_of_trades_gets_them_all() 
     assert book.inventory.fills == 1500 and book.inventory.q_exact == Decimal("1.5")
     pages = [c[1] for c in venue.calls if c[0] == "fetch_my_trades"]
     assert pages == [{"since": None, "orderId": "1", "fromId": 0}, {"since": None, "orderId": "1", "fromId": 1001}]
+
+
+@pytest.mark.parametrize("ids", ["paper-{}", "{}"])
+async def test_paging_stops_when_the_venue_ignores_from_id(ids: str) -> None:
+    """The paper venue has no integer ids and ignores ``fromId``: no endless paging, no crash."""
+    rows = [{"id": ids.format(i), "timestamp": NOW} for i in range(1000)]
+    calls: list[dict[str, Any]] = []
+
+    async def page(since: int | None, params: dict[str, Any]) -> list[dict[str, Any]]:
+        calls.append(params)
+        return rows  # the same full page whatever is asked
+
+    got = await trades_since(page, NOW - 1000, NOW)
+    assert len(calls) == (1 if ids.startswith("paper") else 2) and len(got) == 1000 * len(calls)
