@@ -152,6 +152,9 @@ class FillBook:
             self.foreign += 1
             self.log.debug("foreign_trade", trade_id=trade_id, order_id=order_id, source=source)
             return False
+        if (order.order_id is None or self.unresolved) and self._learn_id(order, order_id):
+            self.log.info("order_resolved", client_id=order.client_id, found=True, order_id=order.order_id,
+                          source=source)  # a stream trade carries both ids
         return self._book(trade, trade_id, order_id, order, source)
 
     def _book(self, trade: dict[str, Any], trade_id: str, order_id: str | None, order: LiveOrder,
@@ -270,10 +273,7 @@ class FillBook:
         cid = order.client_id
         raw_id = found.get("id")
         order_id = str(raw_id) if raw_id is not None else None
-        if order_id is not None and order.order_id is None:
-            self.orders.tracker.set_order_id(order, order_id)
-            if self.orders.journal is not None:
-                self.orders.journal.order_acked(cid, order_id)
+        self._learn_id(order, order_id)
         status = found.get("status")
         if order_id is not None and float(found.get("filled") or 0.0) > 0.0:
             for t in await trades_of_order(self._page, order_id):
@@ -283,6 +283,15 @@ class FillBook:
             self._close(cid)
         self.log.info("order_resolved", client_id=cid, found=True, order_id=order_id, status=status,
                       filled=found.get("filled"))
+
+    def _learn_id(self, order: LiveOrder, order_id: str | None) -> bool:
+        """The venue has this order under ``order_id``: its REST trades are ours from now on. True when
+        that settles an order of unknown fate."""
+        if order_id is not None and order.order_id is None:
+            self.orders.tracker.set_order_id(order, order_id)
+            if self.orders.journal is not None:
+                self.orders.journal.order_acked(order.client_id, order_id)
+        return bool(order.order_id) and self._settled(order.client_id)
 
     def _close(self, cid: str) -> None:
         """Done at the venue: off the tracker and (also when the tracker had closed it) closed in the journal."""
@@ -312,11 +321,9 @@ class FillBook:
         order = self.orders.tracker.find(str(order_id) if order_id is not None else None, cid)
         if order is None:
             return
-        if order_id is not None and not order.order_id:
-            self.orders.tracker.set_order_id(order, str(order_id))
-        if order.order_id and self._settled(order.client_id):
+        if self._learn_id(order, str(order_id) if order_id is not None else None):
             self.log.info("order_resolved", client_id=order.client_id, found=True, order_id=order.order_id,
-                          status=update.get("status"), source="ws")
+                          status=update.get("status"), source="update")
         status = update.get("status")
         if status in TERMINAL:
             self.orders.tracker.close(order.client_id)

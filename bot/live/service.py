@@ -421,7 +421,8 @@ class Service:
                 with contextlib.suppress(ccxt.BaseError):
                     await self._retrying("final_reconcile", run.fills.reconcile_once, attempts=4)
                 if run.fills.unresolved:
-                    run.log.warning("orders_unresolved", client_ids=sorted(run.fills.unresolved))
+                    run.log.warning("orders_unresolved", client_ids=sorted(run.fills.unresolved),
+                                    trades_held=len(run.fills.held))
         if self.kill.tripped and self.settings.risk.flatten_on_kill:
             for run in self.runs:
                 await self._flatten(run)

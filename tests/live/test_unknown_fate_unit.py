@@ -256,3 +256,12 @@ async def test_paging_stops_when_the_venue_ignores_from_id(ids: str) -> None:
 
     got = await trades_since(page, NOW - 1000, NOW)
     assert len(calls) == (1 if ids.startswith("paper") else 2) and len(got) == 1000 * len(calls)
+
+
+async def test_a_stream_trade_carrying_the_client_id_resolves_the_order_for_later_rest_trades() -> None:
+    venue, book, orders, order = await _unknown(ccxt.RequestTimeout, "sell", 0.3)
+    first = venue.trade("1", "sell", 0.1)
+    book.on_trade(dict(first, info={"c": order.client_id, "l": "0.1"}), "ws")  # an executionReport trade
+    assert not book.unresolved and order.order_id == "1"
+    assert book.on_trade(venue.trade("1", "sell", 0.1), "rest") and book.foreign == 0  # by order id now
+    assert book.inventory.q_exact == Decimal("-0.2") and orders.tracker.open_size("sell") == pytest.approx(0.1)
