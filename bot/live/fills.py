@@ -30,9 +30,8 @@ import ccxt
 from bot.core.inventory import Fill, Inventory
 from bot.live.feed import Backoff, _watch_loop
 from bot.live.market import MarketState
-from bot.live.orders import LiveOrder, OrderManager, client_id_of
+from bot.live.orders import TERMINAL, LiveOrder, OrderManager, client_id_of, filled_of
 
-TERMINAL = ("closed", "canceled", "cancelled", "expired", "rejected")
 PAGE = 1000  # Binance myTrades: at most 1000 rows per request
 DAY_MS = 86_400_000  # Binance myTrades: a startTime..endTime window spans at most 24 h
 MARGIN_MS = 5000  # re-read trades this far before the newest seen (late-published rows)
@@ -261,7 +260,7 @@ class FillBook:
                 if time.monotonic() - self.unknown_since.get(cid, 0.0) < NOT_FOUND_AFTER:
                     continue  # the venue may still be processing it: ask again later
                 self._settled(cid)
-                self._close(cid)
+                self._close(cid, filled=0.0)  # it never reached the venue: nothing to book
                 self.log.info("order_resolved", client_id=cid, found=False)
                 continue
             if cid in self.unresolved:  # not settled by the user stream meanwhile
@@ -280,7 +279,7 @@ class FillBook:
                 self.on_trade(t, "rest")
         self._settled(cid)
         if status in TERMINAL:
-            self._close(cid)
+            self._close(cid, filled=filled_of(found))
         self.log.info("order_resolved", client_id=cid, found=True, order_id=order_id, status=status,
                       filled=found.get("filled"))
 
@@ -293,9 +292,10 @@ class FillBook:
                 self.orders.journal.order_acked(order.client_id, order_id)
         return bool(order.order_id) and self._settled(order.client_id)
 
-    def _close(self, cid: str) -> None:
-        """Done at the venue: off the tracker and (also when the tracker had closed it) closed in the journal."""
-        self.orders.tracker.close(cid)
+    def _close(self, cid: str, filled: float | None) -> None:
+        """Done at the venue, ``filled`` executed: off the tracker (settling until that is booked) and
+        closed in the journal (also when the tracker had closed it already)."""
+        self.orders.tracker.close(cid, filled=filled)
         if self.orders.journal is not None:
             self.orders.journal.order_closed(cid)
 
@@ -326,7 +326,7 @@ class FillBook:
                           status=update.get("status"), source="update")
         status = update.get("status")
         if status in TERMINAL:
-            self.orders.tracker.close(order.client_id)
+            self.orders.tracker.close(order.client_id)  # settles until booked or looked up (OrderTracker)
         elif status == "open":
             order.acked = True  # ``remaining`` shrinks only by booked trades (a venue fill not booked yet counts)
         if self.held:

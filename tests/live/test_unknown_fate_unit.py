@@ -125,7 +125,7 @@ async def test_an_executed_create_answered_with_an_error_is_found_and_its_fill_b
     await book.reconcile_once()  # REST only: no user stream delivered anything
     assert book.inventory.q_exact == Decimal("0.3") and book.foreign == 0
     assert not book.unresolved and order.order_id == "1"
-    assert order.client_id not in orders.tracker.open  # fully booked: no longer working
+    assert orders.tracker.exposure("buy") == 0.0  # fully booked: nothing more to come
     await book.reconcile_once()  # the same trade again over REST: counted once
     assert book.inventory.fills == 1 and book.inventory.q_exact == Decimal("0.3")
 
@@ -137,7 +137,7 @@ async def test_a_rest_trade_of_an_unknown_order_id_is_held_until_the_lookup_then
     foreign = venue.trade("999", "buy", 0.1)  # someone else's trade on the account
     assert not book.on_trade(partial, "rest") and not book.on_trade(foreign, "rest")
     assert set(book.held) == {partial["id"], foreign["id"]} and book.foreign == 0  # held, not discarded
-    assert book.inventory.fills == 0 and orders.tracker.open_size("sell") == pytest.approx(0.5)
+    assert book.inventory.fills == 0 and orders.tracker.exposure("sell") == pytest.approx(0.5)
     await book.resolve_unknown()
     assert book.inventory.q_exact == Decimal("-0.2") and book.inventory.fills == 1
     assert not book.held and book.foreign == 1  # the other one: foreign once nothing could own it
@@ -168,6 +168,7 @@ async def test_not_found_is_final_only_once_the_venue_cannot_still_execute_it() 
     book.unknown_since[order.client_id] = _age(NOT_FOUND_AFTER + 1.0)
     await book.resolve_unknown()
     assert not book.unresolved and order.client_id not in orders.tracker.open
+    assert orders.tracker.exposure("buy") == 0.0  # nothing of it can be booked: it no longer counts
     assert not book.held and book.foreign == 1 and book.inventory.fills == 0
 
 
