@@ -1,7 +1,8 @@
 """Market-data feeds of one symbol: the order book and public trades, with resubscription.
 
-``watch_order_book`` is called in a loop; each new book updates the :class:`MarketState` and sets the
-quoter's ``asyncio.Event`` (conflation: the quoter only ever reads the latest state). On
+``watch_order_book`` is called in a loop; each new book updates the :class:`MarketState` and, when it is
+news for the quoter (the touch changed: see :meth:`MarketState.on_book`), sets the quoter's
+``asyncio.Event`` (conflation: the quoter only ever reads the latest state). On
 ``ChecksumError`` (sequence gap: ccxt drops the book and does not resync by itself), a dropped socket
 or any other ccxt ``NetworkError``/``ExchangeError``, the feed waits a capped exponential backoff with
 jitter and calls ``watch_order_book`` again, which resubscribes and refetches the snapshot. If no book
@@ -94,7 +95,7 @@ async def _watch_loop(
 
 
 class BookFeed:
-    """Keeps ``state`` at the latest top of book and sets ``wake`` on each new one."""
+    """Keeps ``state`` at the latest top of book and sets ``wake`` when the touch changed."""
 
     def __init__(
         self,
