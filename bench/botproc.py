@@ -254,6 +254,8 @@ def _stdin_commands(loop: asyncio.AbstractEventLoop, probe: Probe, service: Serv
 
 async def main(settings_path: str, out_path: str, no_rate_limit: bool) -> int:
     overrides = json.loads(Path(settings_path).read_text())  # noqa: ASYNC240 (start-up, nothing else runs)
+    # the ops endpoint (metrics) stays on, as live, but on a free port: the machine may run other bots
+    overrides.setdefault("ops", {}).setdefault("port", 0)
     settings = load_settings(None, overrides)
     configure_logging(settings.logging.level, settings.logging.format, settings.secret_values())
     probe = Probe()
