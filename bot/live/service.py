@@ -423,6 +423,9 @@ class Service:
                 if run.fills.unresolved:
                     run.log.warning("orders_unresolved", client_ids=sorted(run.fills.unresolved),
                                     trades_held=len(run.fills.held))
+                    for order in run.fills.unresolved.values():  # sent, fate unknown: the next start asks
+                        self.journal.order_sent(order.client_id, run.symbol, order.side, order.price,  # type: ignore[union-attr]
+                                                order.amount)
         if self.kill.tripped and self.settings.risk.flatten_on_kill:
             for run in self.runs:
                 await self._flatten(run)
