@@ -21,7 +21,7 @@ from math import ceil, floor
 
 _DIGITS: dict[float, int] = {}  # grid_digits memo: a process sees a handful of distinct steps
 _GRID: dict[float, dict[int, float]] = {}  # on_grid memo per step (quotes revisit the same prices)
-_MEMO_MAX = 65536
+_MEMO_MAX = 4096  # per step: ~0.4 MiB at most (a long-running bot sees the price wander)
 
 
 def grid_digits(step: float) -> int:
