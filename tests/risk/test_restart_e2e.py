@@ -12,6 +12,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bot.config import load_settings
+from bot.live.guard import journal_for
 from bot.sim.server import SimServer
 from bot.venue.connect import create_exchange
 from tests.live.conftest import START_BTC, SYMBOL, bot_overrides, fast_sim, run_bot, started, venue_view
@@ -165,15 +167,18 @@ async def test_position_beyond_a_lowered_limit_kills_at_restart(tmp_path: Path) 
     reason = second.summary.kill_reason
     assert reason is not None and "beyond the limit" in reason, reason
     assert second.summary.open_orders_left == 0
+    journal = journal_for(load_settings(None, bot_overrides(sim, risk=state)))
+    try:
+        latched = journal.active_kill()
+    finally:
+        journal.close()
+    assert latched is not None and latched.reason == reason  # latched like every other trigger
     assert not [o for o in open_orders if o["clientOrderId"].startswith("mmbot-")]
     assert second.summary.symbols[0].q_exact == btc - START_BTC
 
 
 async def test_an_order_whose_ack_was_lost_is_found_by_client_id_and_its_fills_booked(tmp_path: Path) -> None:
     """The journal holds an order sent just before a crash (no venue id): it did reach the venue and traded."""
-    from bot.config import load_settings
-    from bot.live.guard import journal_for
-
     sim = await started(fast_sim(seed=34))
     overrides = bot_overrides(sim, risk={"state_dir": str(tmp_path)})
     journal = journal_for(load_settings(None, overrides))
