@@ -151,9 +151,9 @@ class FillBook:
             self.foreign += 1
             self.log.debug("foreign_trade", trade_id=trade_id, order_id=order_id, source=source)
             return False
-        if (order.order_id is None or self.unresolved) and self._learn_id(order, order_id):
-            self.log.info("order_resolved", client_id=order.client_id, found=True, order_id=order.order_id,
-                          source=source)  # a stream trade carries both ids
+        if order.order_id is None or self.unresolved:  # a stream trade carries both ids
+            self._learn_id(order, order_id)
+            self._known(order, source)
         return self._book(trade, trade_id, order_id, order, source)
 
     def _book(self, trade: dict[str, Any], trade_id: str, order_id: str | None, order: LiveOrder,
@@ -277,20 +277,25 @@ class FillBook:
         if order_id is not None and float(found.get("filled") or 0.0) > 0.0:
             for t in await trades_of_order(self._page, order_id):
                 self.on_trade(t, "rest")
-        self._settled(cid)
+        self._settled(cid)  # only now: a failed trade read above leaves it unresolved, to be asked again
         if status in TERMINAL:
             self._close(cid, filled=filled_of(found))
         self.log.info("order_resolved", client_id=cid, found=True, order_id=order_id, status=status,
                       filled=found.get("filled"))
 
-    def _learn_id(self, order: LiveOrder, order_id: str | None) -> bool:
-        """The venue has this order under ``order_id``: its REST trades are ours from now on. True when
-        that settles an order of unknown fate."""
+    def _learn_id(self, order: LiveOrder, order_id: str | None) -> None:
+        """The venue has this order under ``order_id``: its REST trades are ours from now on."""
         if order_id is not None and order.order_id is None:
             self.orders.tracker.set_order_id(order, order_id)
             if self.orders.journal is not None:
                 self.orders.journal.order_acked(order.client_id, order_id)
-        return bool(order.order_id) and self._settled(order.client_id)
+
+    def _known(self, order: LiveOrder, source: str, status: str | None = None) -> None:
+        """A stream trade or order update named an unresolved order with its id: it is settled (its
+        trades carry the client id or, over REST, the now known order id)."""
+        if order.order_id and self._settled(order.client_id):
+            self.log.info("order_resolved", client_id=order.client_id, found=True, order_id=order.order_id,
+                          status=status, source=source)
 
     def _close(self, cid: str, filled: float | None) -> None:
         """Done at the venue, ``filled`` executed: off the tracker (settling until that is booked) and
@@ -321,10 +326,9 @@ class FillBook:
         order = self.orders.tracker.find(str(order_id) if order_id is not None else None, cid)
         if order is None:
             return
-        if self._learn_id(order, str(order_id) if order_id is not None else None):
-            self.log.info("order_resolved", client_id=order.client_id, found=True, order_id=order.order_id,
-                          status=update.get("status"), source="update")
         status = update.get("status")
+        self._learn_id(order, str(order_id) if order_id is not None else None)
+        self._known(order, "update", status)
         if status in TERMINAL:
             self.orders.tracker.close(order.client_id)  # settles until booked or looked up (OrderTracker)
         elif status == "open":
