@@ -33,6 +33,7 @@ class Venue:
         self.fail_create: type[Exception] | None = None  # raised after the create executed
         self.fill_on_create = 0.0  # filled at once by a taker, in one trade
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.failing_reads = 0  # the next trade reads answered 503
 
     def milliseconds(self) -> int:
         return self.now
@@ -74,6 +75,9 @@ class Venue:
         startTime alone gives at most the 24 h after it); fromId alone; orderId alone."""
         params = dict(params or {})
         self.calls.append(("fetch_my_trades", {"since": since, **params}))
+        if self.failing_reads:
+            self.failing_reads -= 1
+            raise ccxt.ExchangeNotAvailable("binance 503 Service Unavailable")
         limit = 500 if limit is None else limit
         if limit > 1000 or (params.get("fromId") is not None and (since is not None or "endTime" in params)):
             raise ccxt.BadRequest("binance -1128 Combination of optional parameters invalid.")
@@ -266,3 +270,14 @@ async def test_a_stream_trade_carrying_the_client_id_resolves_the_order_for_late
     assert not book.unresolved and order.order_id == "1"
     assert book.on_trade(venue.trade("1", "sell", 0.1), "rest") and book.foreign == 0  # by order id now
     assert book.inventory.q_exact == Decimal("-0.2") and orders.tracker.open_size("sell") == pytest.approx(0.1)
+
+
+async def test_a_failed_trade_read_after_the_lookup_leaves_the_order_to_be_asked_again() -> None:
+    venue, book, orders, order = await _unknown(ccxt.RequestTimeout, "buy", 0.2, fill_on_create=0.2)
+    venue.failing_reads = 1
+    with pytest.raises(ccxt.ExchangeNotAvailable):
+        await book.resolve_unknown()
+    assert set(book.unresolved) == {order.client_id} and orders.tracker.exposure("buy") == pytest.approx(0.2)
+    await book.resolve_unknown()
+    assert not book.unresolved and book.inventory.q_exact == Decimal("0.2")
+    assert orders.tracker.exposure("buy") == 0.0
