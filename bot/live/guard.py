@@ -150,11 +150,13 @@ class Guard:
             for run in self.runs
         }
 
+    def on_rate_limit(self, op: str, exc: BaseException) -> None:
+        """A rate-limit answer to any REST call (the service's gate hook): a 418 ban trips the kill; a 429
+        is a backoff, not an error."""
+        if is_ban(None, str(exc)):
+            self.on_kill(f"the venue banned us (HTTP 418) on {op}: {' '.join(str(exc).split())[:120]}")
+
     def on_error(self, symbol: str, what: str, exc: BaseException) -> None:
-        if isinstance(exc, ccxt.DDoSProtection | ccxt.RateLimitExceeded):
-            if is_ban(None, str(exc)):
-                self.on_kill(f"{symbol}: the venue banned us (HTTP 418): {' '.join(str(exc).split())[:120]}")
-            return  # a 429 is a backoff, not an error
         reason = self.errors.add(self.clock())
         if reason is not None:
             self.on_kill(f"error rate: {reason} (latest: {symbol} {what} {type(exc).__name__})")
@@ -203,31 +205,46 @@ class Guard:
                 return f"{run.symbol}: {reason}"
         return None
 
+    async def _read_drift(self, exchange: Any) -> str | None:
+        try:
+            return self.check_drift(await exchange.fetch_balance())
+        except ccxt.BaseError as exc:
+            self.log.warning("drift_check_failed", error=type(exc).__name__)
+            return None
+
     async def monitor(self, exchange: Any, interval: float = 0.25) -> None:
-        """Evaluate the triggers until cancelled; balance drift on the REST reconcile period."""
+        """Evaluate the triggers until cancelled; balance drift on the REST reconcile period.
+
+        The balance is read in a task of its own, one read at a time, so a read held by the rate gate
+        (:mod:`bot.live.ratelimit`) never holds up the other triggers.
+        """
         drift_on = any(d.tolerance is not None for d in self.drift.values())
         drift_every = self.settings.execution.reconcile_interval
         next_drift = self.clock() + drift_every
         next_snapshot = self.clock() + self.settings.logging.inventory_interval
-        while True:
-            await asyncio.sleep(interval)
-            now = self.clock()
-            reason = self.evaluate(now)
-            if reason is None and drift_on and now >= next_drift:
-                next_drift = now + drift_every
-                try:
-                    reason = self.check_drift(await exchange.fetch_balance())
-                except ccxt.BaseError as exc:
-                    self.log.warning("drift_check_failed", error=type(exc).__name__)
-            if now >= next_snapshot:
-                next_snapshot = now + self.settings.logging.inventory_interval
-                for run in self.runs:
-                    mid = run.state.mid
-                    equity = run.inventory.total_pnl(mid) if mid is not None else None
-                    self.journal.snapshot(run.symbol, run.inventory.q_exact, equity, mid)
-            if reason is not None:
-                self.on_kill(reason)
-                return
+        drift: asyncio.Task[str | None] | None = None
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                now = self.clock()
+                reason = self.evaluate(now)
+                if reason is None and drift is not None and drift.done():
+                    reason, drift = drift.result(), None
+                if reason is None and drift_on and drift is None and now >= next_drift:
+                    next_drift = now + drift_every
+                    drift = asyncio.create_task(self._read_drift(exchange), name="drift_check")
+                if now >= next_snapshot:
+                    next_snapshot = now + self.settings.logging.inventory_interval
+                    for run in self.runs:
+                        mid = run.state.mid
+                        equity = run.inventory.total_pnl(mid) if mid is not None else None
+                        self.journal.snapshot(run.symbol, run.inventory.q_exact, equity, mid)
+                if reason is not None:
+                    self.on_kill(reason)
+                    return
+        finally:
+            if drift is not None and not drift.done():
+                drift.cancel()
 
     def state(self) -> dict[str, Any]:
         """What the operator needs in the ``kill_switch`` event."""

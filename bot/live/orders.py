@@ -7,10 +7,11 @@
   again from a newer book. There is never a retry loop here.
 - Every create and cancel first passes a shared ``asyncio_throttle.Throttler`` (the order-traffic
   ceiling for all symbols; ccxt's own REST rate limiter stays on underneath).
-- ``DDoSProtection`` (HTTP 429/418) and ``RateLimitExceeded`` put the shared :class:`RateGate` into a
-  backoff that doubles on each hit (capped), or longer when the venue says how long (``Retry-After``,
-  the limit's window, a ban's end: :func:`retry_hint`); while it is closed no order or REST traffic is
-  sent and the quoter just keeps its state.
+- ``DDoSProtection`` (HTTP 429/418) and ``RateLimitExceeded`` put the shared
+  :class:`~bot.live.ratelimit.RateGate` into a backoff that doubles on each hit (capped), or longer when
+  the venue says how long (``Retry-After``, the limit's window, a ban's end); while it is closed no order
+  or REST traffic is sent (the exchange layer holds every REST request: :mod:`bot.live.ratelimit`) and
+  the quoter just keeps its state.
 - ``InsufficientFunds`` and other ``InvalidOrder``/``BadRequest`` rejections are logged as
   ``order_rejected`` and pause that side for ``reject_cooldown`` seconds.
 - A create that fails with a network error (or another answer of unknown fate, ccxt ``OperationFailed``)
@@ -32,6 +33,7 @@ import ccxt
 from asyncio_throttle import Throttler
 
 from bot.core.reconcile import Action, Cancel, Create, Side, WorkingOrder
+from bot.live.ratelimit import RateGate, retry_hint  # noqa: F401  (retry_hint: re-exported)
 from bot.risk.exposure import unbooked
 
 DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -56,71 +58,6 @@ def make_throttler(orders_per_second: float) -> Throttler:
     """A throttler allowing ``orders_per_second`` on average (an integer count per period)."""
     count = max(1, int(orders_per_second))
     return Throttler(rate_limit=count, period=count / orders_per_second)
-
-
-class RateGate:
-    """Shared backoff after a rate-limit answer: closed for ``delay`` seconds, doubling per hit.
-
-    The delay only resets once calls have succeeded for twice the last delay after the gate reopened
-    (a success right after the pause, e.g. a cancel that is not counted against the order limit,
-    does not reset it), so repeated hits keep growing the pause up to ``cap``.
-    """
-
-    def __init__(self, base: float = 1.0, cap: float = 60.0) -> None:
-        self.base, self.cap = base, cap
-        self.delay = 0.0
-        self.until = 0.0
-        self.hits = 0
-
-    def hit(self, now: float | None = None, at_least: float | None = None) -> float:
-        """Close the gate; ``at_least`` is the venue's own hint (see :func:`retry_hint`), if any."""
-        now = time.monotonic() if now is None else now
-        self.delay = min(self.cap, max(self.base, self.delay * 2.0))
-        pause = max(self.delay, at_least or 0.0)
-        self.until = max(self.until, now + pause)
-        self.hits += 1
-        return pause
-
-    def success(self, now: float | None = None) -> None:
-        now = time.monotonic() if now is None else now
-        if now > self.until + 2.0 * self.delay:
-            self.delay = 0.0
-
-    def blocked(self, now: float | None = None) -> bool:
-        return (time.monotonic() if now is None else now) < self.until
-
-    async def wait(self) -> None:
-        remaining = self.until - time.monotonic()
-        if remaining > 0:
-            await asyncio.sleep(remaining)
-
-
-WINDOWS = {"SECOND": 1, "TEN_SECONDS": 10, "MINUTE": 60, "1 MINUTE": 60}
-
-
-def retry_hint(message: str, headers: dict[str, Any] | None = None, now: float | None = None) -> float | None:
-    """Seconds the venue asks us to wait after a rate-limit answer, when it says so.
-
-    ``Retry-After`` (seconds) wins; else Binance's ban message ``banned until <ms>`` gives the end of the
-    ban; else a limit ``per TEN_SECONDS`` / ``per 1 MINUTE`` / ``per SECOND`` gives the time to the end of
-    that fixed window (+0.5 s). Binance counts fixed windows, and every request inside an exhausted
-    window is another strike towards a 418 ban, so waiting out the window is what avoids the ban.
-    """
-    now = time.time() if now is None else now
-    for key, value in (headers or {}).items():
-        if str(key).lower() == "retry-after":
-            try:
-                return max(0.0, float(value))
-            except (TypeError, ValueError):
-                break
-    banned = re.search(r"banned until (\d{12,})", message)
-    if banned:
-        return max(0.0, int(banned.group(1)) / 1000.0 - now)
-    window = re.search(r"per (TEN_SECONDS|1 MINUTE|MINUTE|SECOND)\b", message)
-    if window:
-        size = WINDOWS[window.group(1)]
-        return size - (now % size) + 0.5
-    return None
 
 
 @dataclass
@@ -455,15 +392,10 @@ class OrderManager:
                          amount=order.amount, reason=reason, error=type(exc).__name__, detail=str(exc)[:200])
 
     def _rate_limited(self, op: str, exc: Exception) -> None:
+        """Close the shared gate for a rate-limit answer (a no-op when the exchange layer already did:
+        :meth:`RateGate.limited` counts each answer once and tells the service, which logs it)."""
         headers = getattr(self.exchange, "last_response_headers", None)
-        hint = retry_hint(str(exc), headers if isinstance(headers, dict) else None)
-        delay = self.rate.hit(at_least=hint)
-        if self.metrics is not None:
-            self.metrics.on_backoff("rate_limit")
-        if self.on_error is not None:
-            self.on_error(f"rate_limited:{op}", exc)
-        self.log.warning("rate_limited", op=op, error=type(exc).__name__, backoff=round(delay, 3),
-                         venue_hint=None if hint is None else round(hint, 3), hits=self.rate.hits)
+        self.rate.limited(op, exc, headers if isinstance(headers, dict) else None)
 
     def _failed(self, op: str, exc: BaseException) -> None:
         """Network errors count towards an outage (a pause); other venue errors towards the error rate."""

@@ -42,8 +42,9 @@ from bot.live.gate import KillSwitch, RiskGate
 from bot.live.guard import Guard, journal_for, refuse_if_latched, restore
 from bot.live.journal import Journal
 from bot.live.market import MarketState
-from bot.live.orders import LiveOrder, OrderManager, RateGate, make_throttler
+from bot.live.orders import LiveOrder, OrderManager, make_throttler
 from bot.live.quoter import Quoter
+from bot.live.ratelimit import RATE_LIMITED, RateGate, gate_exchange
 from bot.live.summary import RunSummary, SymbolSummary
 from bot.live.telemetry import ServiceOps
 from bot.logs import get_logger
@@ -157,6 +158,7 @@ class Service:
         self.stop_reason = ""
         self.throttler = make_throttler(settings.execution.orders_per_second)
         self.rate = RateGate()
+        self.rate.on_limit = self._on_rate_limit
         self.runs: list[SymbolRun] = []
         self.exchange: Any = None
         self.endpoint: Endpoint | None = None
@@ -186,6 +188,14 @@ class Service:
             run.wake.set()
         self.request_stop("kill")
 
+    def _on_rate_limit(self, op: str, exc: BaseException, pause: float, hint: float | None) -> None:
+        """Every rate-limit answer, from whichever REST call met it: logged, counted, a ban trips the kill."""
+        self.metrics.on_backoff("rate_limit")
+        self.log.warning("rate_limited", op=op, error=type(exc).__name__, backoff=round(pause, 3),
+                         venue_hint=None if hint is None else round(hint, 3), hits=self.rate.hits)
+        if self.guard is not None:
+            self.guard.on_rate_limit(op, exc)
+
     def request_stop(self, reason: str = "signal") -> None:
         if not self.stop_event.is_set():
             self.stop_reason = reason
@@ -194,7 +204,8 @@ class Service:
 
     # -- start-up ---------------------------------------------------------------------------------
     async def _retrying(self, what: str, call: Callable[[], Awaitable[Any]], attempts: int = 5) -> Any:
-        """Start-up calls survive transient network errors (5xx, timeouts, 429) with backoff."""
+        """Start-up calls survive transient network errors (5xx, timeouts) with backoff; after a rate-limit
+        answer the retry just waits for the gate (the exchange layer holds it until the gate opens)."""
         backoff = Backoff(base=0.5, cap=8.0)
         for attempt in range(1, attempts + 1):
             try:
@@ -202,7 +213,11 @@ class Service:
             except ccxt.NetworkError as exc:
                 if attempt == attempts:
                     raise
-                delay = backoff.delay(attempt)
+                if isinstance(exc, RATE_LIMITED):
+                    self.rate.limited(what, exc)  # counted once: the exchange layer has usually done it
+                    delay = max(0.0, self.rate.until - time.monotonic())
+                else:
+                    delay = backoff.delay(attempt)
                 self.log.warning("startup_retry", call=what, error=type(exc).__name__, attempt=attempt,
                                  retry_in=round(delay, 3))
                 await asyncio.sleep(delay)
@@ -218,6 +233,7 @@ class Service:
             )
         except (ccxt.BaseError, ValueError, AttributeError) as exc:
             raise UserError(f"cannot set up venue {endpoint.exchange_id} ({endpoint.kind}): {_describe(exc)}") from None
+        gate_exchange(self.exchange, self.rate)  # every REST request waits while the gate is closed
         where = endpoint.url or f"{endpoint.exchange_id} {endpoint.kind}"
         try:
             await self._retrying("load_markets", self.exchange.load_markets)

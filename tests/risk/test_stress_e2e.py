@@ -85,18 +85,7 @@ async def test_the_real_weight_limit_backs_off_for_retry_after_and_is_never_bann
     assert not _ours(open_orders)
 
 
-REST_OUTSIDE_THE_GATE = pytest.mark.xfail(
-    strict=True,
-    reason="known bug (bot/live): REST calls outside the order manager ignore the rate-limit backoff: the "
-    "book feed's resync fetches the depth snapshot with its own short retry backoff (bot/live/feed.py "
-    "_watch_loop), and the balance-drift check reads the balance on every reconcile period (bot/live/guard.py "
-    "Guard.monitor); inside an exhausted window each is another 429, and the 4th in a window is a 418 ban. "
-    "The shutdown's last reconcile and balance read (bot/live/service.py _shutdown) skip the backoff too",
-)
-
-
-@pytest.mark.parametrize("path", [pytest.param("book-resync", marks=REST_OUTSIDE_THE_GATE),
-                                  pytest.param("drift-check", marks=REST_OUTSIDE_THE_GATE)])
+@pytest.mark.parametrize("path", ["book-resync", "drift-check"])
 async def test_rest_calls_outside_the_order_manager_wait_for_retry_after_too(path: str, tmp_path: Path) -> None:
     """The same weight limit (6 s windows): a sequence gap while the bot is backing off makes the book
     feed refetch its REST snapshot (``book-resync``); with ``balance_drift_tolerance`` set the guard

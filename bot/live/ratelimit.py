@@ -1,0 +1,236 @@
+"""One rate-limit discipline for every REST request the bot makes, at the ccxt exchange layer.
+
+Every REST call of an async ccxt exchange goes ``fetch2`` -> ``throttle(cost)`` (the leaky bucket) ->
+``fetch``. :func:`gate_exchange` hooks both ends of that path once, when the exchange is connected, so
+the order manager, the book feed's depth snapshot, the balance-drift check, the fill book's
+reconciliation and the start-up calls all obey the same :class:`RateGate`:
+
+- :class:`GatedThrottler` replaces ``exchange.throttler``: a request first waits while the gate is
+  closed, then takes its tokens from ccxt's leaky bucket with the idle time credited (below), and
+  waits again if the gate closed while it was queued.
+- The exchange's class is swapped for a thin subclass whose ``fetch2`` hands every rate-limit answer
+  (ccxt ``DDoSProtection``/``RateLimitExceeded``: HTTP 429/418, Binance -1003/-1015) to
+  :meth:`RateGate.limited` with the response headers (``Retry-After``) before re-raising it: the gate
+  closes for everyone.
+
+Idle credit: ccxt's async leaky bucket refills its tokens only while a request waits in its loop, from
+the moment that loop started, so the idle time between bursts is never credited: every request leaves
+the bucket in debt and the next one, however late, waits ``cost * rateLimit`` (10 ms for a Binance spot
+order: cost 0.2 of a 50 ms token). :class:`GatedThrottler` adds ``idle_ms / rateLimit`` tokens before
+queueing (capped at the capacity, as a leaky bucket should); during a busy period it is ccxt's bucket.
+The capacity is raised to ``burst_seconds`` of the venue's budget (``burst_seconds * 1000 / rateLimit``
+tokens, default 0.5 s: 10 tokens = 50 request weight on Binance, under 1 % of its 6,000 per minute), and
+a read (GET: the periodic reconciliation, about 5.2 tokens on Binance, a depth snapshot, a balance) waits
+until the bucket holds its cost plus a reserve of one token, so it never leaves the bucket in a debt that
+the next order (0.2 tokens) would wait out. The average rate stays ccxt's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
+
+import ccxt
+from ccxt.async_support.base.exchange import Exchange as AsyncExchange
+from ccxt.async_support.base.throttler import Throttler
+
+RATE_LIMITED = (ccxt.DDoSProtection, ccxt.RateLimitExceeded)
+WINDOWS = {"SECOND": 1, "TEN_SECONDS": 10, "MINUTE": 60, "1 MINUTE": 60}
+PAUSE_ATTR = "rate_gate_pause"  # set on a rate-limit exception once the gate has counted it
+# True while a read (GET) is being throttled: reads leave the bucket's reserve to order traffic
+READING: ContextVar[bool] = ContextVar("mmbot_rest_read", default=False)
+
+
+def retry_hint(message: str, headers: dict[str, Any] | None = None, now: float | None = None) -> float | None:
+    """Seconds the venue asks us to wait after a rate-limit answer, when it says so.
+
+    ``Retry-After`` (seconds) wins; else Binance's ban message ``banned until <ms>`` gives the end of the
+    ban; else a limit ``per TEN_SECONDS`` / ``per 1 MINUTE`` / ``per SECOND`` gives the time to the end of
+    that fixed window (+0.5 s). Binance counts fixed windows, and every request inside an exhausted
+    window is another strike towards a 418 ban, so waiting out the window is what avoids the ban.
+    """
+    now = time.time() if now is None else now
+    for key, value in (headers or {}).items():
+        if str(key).lower() == "retry-after":
+            try:
+                return max(0.0, float(value))
+            except (TypeError, ValueError):
+                break
+    banned = re.search(r"banned until (\d{12,})", message)
+    if banned:
+        return max(0.0, int(banned.group(1)) / 1000.0 - now)
+    window = re.search(r"per (TEN_SECONDS|1 MINUTE|MINUTE|SECOND)\b", message)
+    if window:
+        size = WINDOWS[window.group(1)]
+        return size - (now % size) + 0.5
+    return None
+
+
+class RateGate:
+    """Shared backoff after a rate-limit answer: closed for ``delay`` seconds, doubling per hit.
+
+    The delay only resets once calls have succeeded for twice the last delay after the gate reopened
+    (a success right after the pause, e.g. a cancel that is not counted against the order limit,
+    does not reset it), so repeated hits keep growing the pause up to ``cap``. ``on_limit(op, exc,
+    pause, hint)`` is told of every rate-limit answer once (the service logs, counts and checks for a
+    ban there).
+    """
+
+    def __init__(self, base: float = 1.0, cap: float = 60.0) -> None:
+        self.base, self.cap = base, cap
+        self.delay = 0.0
+        self.until = 0.0
+        self.hits = 0
+        self.on_limit: Callable[[str, BaseException, float, float | None], None] | None = None
+
+    def hit(self, now: float | None = None, at_least: float | None = None) -> float:
+        """Close the gate; ``at_least`` is the venue's own hint (see :func:`retry_hint`), if any."""
+        now = time.monotonic() if now is None else now
+        self.delay = min(self.cap, max(self.base, self.delay * 2.0))
+        pause = max(self.delay, at_least or 0.0)
+        self.until = max(self.until, now + pause)
+        self.hits += 1
+        return pause
+
+    def limited(self, op: str, exc: BaseException, headers: dict[str, Any] | None = None) -> float:
+        """A rate-limit answer: :meth:`hit` with the venue's :func:`retry_hint`; returns the pause.
+
+        Counted once per answer: the exchange layer sees it first and marks the exception, so a caller
+        that catches the same exception further up gets the pause already set, without a second hit.
+        """
+        counted = getattr(exc, PAUSE_ATTR, None)
+        if counted is not None:
+            return float(counted)
+        hint = retry_hint(str(exc), headers)
+        pause = self.hit(at_least=hint)
+        setattr(exc, PAUSE_ATTR, pause)
+        if self.on_limit is not None:
+            self.on_limit(op, exc, pause, hint)
+        return pause
+
+    def success(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        if now > self.until + 2.0 * self.delay:
+            self.delay = 0.0
+
+    def blocked(self, now: float | None = None) -> bool:
+        return (time.monotonic() if now is None else now) < self.until
+
+    async def wait(self) -> None:
+        """Until the gate is open (a hit meanwhile extends the wait)."""
+        while (remaining := self.until - time.monotonic()) > 0:  # noqa: ASYNC110 (a deadline, not an event)
+            await asyncio.sleep(remaining)
+
+
+class GatedThrottler(Throttler):  # type: ignore[misc]
+    """ccxt's leaky bucket behind the :class:`RateGate`, refilled for the time it sat idle.
+
+    ``await throttler(cost)``: wait while the gate is closed; credit ``idle_ms * refillRate`` tokens
+    (<= capacity) when no request is queued; a read (:data:`READING`) waits until the bucket holds
+    ``min(capacity, cost + reserve)`` tokens, so it never leaves a debt that the next order would wait
+    out; take ``cost`` tokens as ccxt does; if the gate closed meanwhile, wait for it again before the
+    request goes out.
+    """
+
+    def __init__(self, config: dict[str, Any], loop: Any = None, gate: RateGate | None = None,
+                 reserve: float = 1.0) -> None:
+        super().__init__(config, loop)
+        self.gate = gate or RateGate()
+        self.reserve = reserve
+        self.idle_since = time.time() * 1000.0
+
+    def _credit_idle(self) -> None:
+        cfg = self.config
+        now = time.time() * 1000.0
+        cfg["tokens"] = min(cfg["tokens"] + (now - self.idle_since) * cfg["refillRate"], cfg["capacity"])
+        self.idle_since = now
+
+    def _shortfall_ms(self, cost: float | None) -> float:
+        """How long a read must wait for the tokens it leaves in the bucket (0: go now)."""
+        cfg = self.config
+        if not READING.get() or cfg["algorithm"] != "leakyBucket":
+            return 0.0
+        want = min(float(cfg["capacity"]), (cfg["cost"] if cost is None else cost) + self.reserve)
+        return max(0.0, (want - cfg["tokens"]) / cfg["refillRate"])
+
+    async def __call__(self, cost: float | None = None) -> None:  # type: ignore[override]
+        while True:
+            await self.gate.wait()
+            if not self.running:
+                self._credit_idle()
+            short = self._shortfall_ms(cost)
+            if short > 0:
+                await asyncio.sleep(short / 1000.0)
+                continue
+            await super().__call__(cost)
+            if not self.gate.blocked():
+                return
+
+    async def looper(self) -> None:
+        try:
+            await super().looper()
+        finally:
+            self.idle_since = time.time() * 1000.0
+
+
+class _GatedExchange:
+    """Mixed in front of a ccxt exchange class: rate-limit answers of any REST call close the gate."""
+
+    rate_gate: RateGate
+
+    async def fetch2(self, path: str, *args: Any, **kwargs: Any) -> Any:
+        method = args[1] if len(args) > 1 else kwargs.get("method", "GET")
+        reading = READING.set(method == "GET")
+        try:
+            return await super().fetch2(path, *args, **kwargs)  # type: ignore[misc]
+        except RATE_LIMITED as exc:  # ccxt's fetch stored this answer's headers just before raising
+            headers = getattr(self, "last_response_headers", None)
+            self.rate_gate.limited(f"{method} {path}", exc, headers if isinstance(headers, dict) else None)
+            raise
+        finally:
+            READING.reset(reading)
+
+
+_GATED: dict[type, type] = {}
+
+
+def ccxt_client(exchange: Any) -> AsyncExchange | None:
+    """The async ccxt client that makes ``exchange``'s REST requests: itself, or a paper venue's public
+    feed (:class:`bot.paper.venue.PaperExchange`); None for anything else."""
+    if isinstance(exchange, AsyncExchange):
+        return exchange
+    feed = getattr(exchange, "feed", None)
+    return feed if isinstance(feed, AsyncExchange) else None
+
+
+def gate_exchange(exchange: Any, gate: RateGate, burst_seconds: float = 0.5) -> AsyncExchange | None:
+    """Put every REST request of ``exchange`` behind ``gate`` (see the module docstring); idempotent.
+
+    The bucket keeps its settings and token state, with the capacity raised to ``burst_seconds`` of
+    budget. Returns the ccxt client gated, or None when there is none (nothing is changed then).
+    """
+    client = ccxt_client(exchange)
+    if client is None:
+        return None
+    cls = type(client)
+    if not issubclass(cls, _GatedExchange):
+        gated = _GATED.get(cls)
+        if gated is None:
+            gated = _GATED[cls] = type(f"Gated{cls.__name__}", (_GatedExchange, cls), {})
+        client.__class__ = gated
+    client.rate_gate = gate  # type: ignore[attr-defined]
+    old = client.throttler
+    if isinstance(old, GatedThrottler):
+        old.gate = gate
+        return client
+    config = old.config
+    if config.get("algorithm") == "leakyBucket" and config.get("rateLimit"):
+        config["capacity"] = max(float(config["capacity"]), burst_seconds * 1000.0 / float(config["rateLimit"]))
+    new = GatedThrottler({}, old.loop, gate)
+    new.config = config  # the same dict: settings and token state carry over
+    client.throttler = new
+    return client

@@ -1,0 +1,165 @@
+"""bot.live.ratelimit: every REST request of the ccxt exchange waits for the shared RateGate, any rate-limit
+answer closes it for everyone (counted once), and the leaky bucket is credited for its idle time."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import ccxt
+import ccxt.pro
+import pytest
+from aiohttp import web
+from ccxt.async_support.base.throttler import Throttler
+
+from bot.live.ratelimit import READING, GatedThrottler, RateGate, gate_exchange
+from bot.paper.venue import PaperExchange
+from bot.venue.connect import create_exchange
+
+BUCKET = {"refillRate": 0.02, "delay": 0.001, "capacity": 1, "tokens": 0, "cost": 1,
+          "algorithm": "leakyBucket", "windowSize": 60000.0, "rateLimit": 50}
+
+
+def throttler(gate: RateGate | None = None) -> GatedThrottler:
+    return GatedThrottler(dict(BUCKET), asyncio.get_running_loop(), gate)
+
+
+async def test_idle_time_pays_the_debt_of_the_last_request() -> None:
+    t = throttler()
+    await t(0.2)
+    await asyncio.sleep(0)
+    assert not t.running
+    assert t.config["tokens"] < 0  # ccxt leaves the bucket in debt after a request
+    t.idle_since -= 1000.0  # one idle second: 20 tokens' worth, capped at the capacity
+    await t(0.2)
+    assert t.config["tokens"] == pytest.approx(0.8)
+
+
+async def test_plain_ccxt_bucket_keeps_the_debt_over_idle_time() -> None:
+    """The behaviour being fixed: ccxt credits nothing for the idle time before a request."""
+    t = Throttler(dict(BUCKET), asyncio.get_running_loop())
+    await t(0.2)
+    await asyncio.sleep(0)
+    debt = t.config["tokens"]
+    future = t(0.2)  # queued: ccxt makes it wait out the debt although the bucket has been idle
+    assert t.config["tokens"] == debt < 0
+    await future
+
+
+async def test_no_credit_while_requests_are_queued() -> None:
+    t = throttler()
+    t.config["tokens"] = -0.5
+    t.running = True  # a loop is draining the queue: it does the refilling itself
+    t.idle_since -= 1000.0
+    t.queue.append((asyncio.get_running_loop().create_future(), 0.2))
+    call = asyncio.ensure_future(t(0.2))
+    await asyncio.sleep(0)
+    assert t.config["tokens"] == -0.5 and len(t.queue) == 2
+    call.cancel()
+    t.running = False
+    t.queue.clear()
+
+
+async def test_a_request_waits_while_the_gate_is_closed() -> None:
+    gate = RateGate(base=0.05)
+    gate.hit(at_least=0.1)
+    await throttler(gate)(0.2)
+    assert not gate.blocked()  # it went out only once the gate had opened
+
+
+async def test_a_request_queued_in_the_bucket_when_the_gate_closes_waits_for_it_too() -> None:
+    gate = RateGate(base=0.05)
+    t = throttler(gate)
+    t.config["tokens"] = -1000.0  # deep debt: the request sits in ccxt's loop
+    call = asyncio.ensure_future(t(0.2))
+    await asyncio.sleep(0)
+    assert t.queue  # taken its place in ccxt's loop
+    gate.hit(at_least=0.1)
+    t.config["tokens"] = 1.0  # the bucket releases it now, while the gate is closed
+    await call
+    assert not gate.blocked()
+
+
+async def test_a_read_leaves_the_reserve_in_the_bucket_and_an_order_does_not_wait_for_it() -> None:
+    t = throttler()
+    t.config["capacity"] = 10.0
+    t.idle_since = time.time() * 1000.0  # no idle credit to speak of: the bucket is empty
+    reading = READING.set(True)
+    try:
+        await t(0.5)  # a read: waits until the bucket holds 0.5 + 1 tokens, takes 0.5
+    finally:
+        READING.reset(reading)
+    assert t.config["tokens"] >= 1.0 - 1e-6
+    await asyncio.sleep(0)
+    t.idle_since = time.time() * 1000.0
+    before = t.config["tokens"]
+    await t(0.2)  # an order: goes at once (tokens >= 0), as in ccxt
+    assert t.config["tokens"] == pytest.approx(before - 0.2, abs=0.05)
+
+
+def test_gate_exchange_wraps_a_ccxt_client_once_and_keeps_its_bucket() -> None:
+    ex = ccxt.pro.binance({"enableRateLimit": True})
+    gate = RateGate()
+    before, config = type(ex), ex.throttler.config
+    assert gate_exchange(ex, gate) is ex
+    assert isinstance(ex, before) and type(ex) is not before
+    assert isinstance(ex.throttler, GatedThrottler) and ex.throttler.gate is gate
+    assert ex.throttler.config is config
+    assert config["capacity"] == pytest.approx(10.0)  # 0.5 s of Binance's 50 ms tokens
+    throttle, cls = ex.throttler, type(ex)
+    other = RateGate()
+    gate_exchange(ex, other)  # idempotent: the same wrapper, now on the other gate
+    assert type(ex) is cls and ex.throttler is throttle and throttle.gate is other and ex.rate_gate is other
+    assert type(ccxt.pro.binance()) is before  # the ccxt class itself is untouched
+
+
+def test_gate_exchange_reaches_a_paper_venues_public_feed_and_leaves_other_objects_alone() -> None:
+    feed = ccxt.pro.binance({"enableRateLimit": True})
+    gate = RateGate()
+    assert gate_exchange(PaperExchange(feed), gate) is feed
+    assert isinstance(feed.throttler, GatedThrottler)
+
+    class NotCcxt:
+        throttler = None
+
+    venue = NotCcxt()
+    assert gate_exchange(venue, gate) is None and venue.throttler is None
+
+
+async def test_a_429_to_any_rest_call_closes_the_gate_once_and_the_next_call_waits_for_retry_after() -> None:
+    arrivals: list[float] = []
+
+    async def depth(request: web.Request) -> web.Response:
+        arrivals.append(time.monotonic())
+        if len(arrivals) == 1:
+            return web.json_response({"code": -1003, "msg": "Too many requests; current limit exceeded."},
+                                     status=429, headers={"Retry-After": "0.3"})
+        return web.json_response({"lastUpdateId": 1, "bids": [], "asks": []})
+
+    app = web.Application()
+    app.router.add_get("/api/v3/depth", depth)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    ex = create_exchange("sim", "binance", f"http://127.0.0.1:{port}", None, None)
+    gate = RateGate(base=0.05)
+    told: list[tuple[Any, ...]] = []
+    gate.on_limit = lambda *args: told.append(args)
+    gate_exchange(ex, gate)
+    try:
+        with pytest.raises((ccxt.DDoSProtection, ccxt.RateLimitExceeded)) as caught:
+            await ex.public_get_depth({"symbol": "BTCUSDT"})
+        assert gate.hits == 1 and gate.blocked()
+        [(op, exc, pause, hint)] = told
+        assert op == "GET depth" and exc is caught.value and hint == pytest.approx(0.3) and pause >= hint
+        assert gate.limited("create", caught.value) == pause and gate.hits == 1 and len(told) == 1  # counted once
+        reopens = gate.until
+        await ex.public_get_depth({"symbol": "BTCUSDT"})
+        assert len(arrivals) == 2 and arrivals[1] >= reopens  # sent only after Retry-After
+        assert gate.hits == 1
+    finally:
+        await ex.close()
+        await runner.cleanup()
