@@ -393,7 +393,7 @@ class FillBook:
         except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
             self.orders._rate_limited(op, exc)
         except (ccxt.OperationFailed, ccxt.ExchangeError) as exc:  # network errors, 5xx, other venue errors
-            self.log.warning(f"{op}_failed", error=type(exc).__name__, detail=str(exc)[:200])
+            self.log.warning("reconcile_failed", op=op, error=type(exc).__name__, detail=str(exc)[:200])
             self.orders._failed(op, exc)
         else:
             return True
