@@ -43,6 +43,8 @@ WINDOWS = {"SECOND": 1, "TEN_SECONDS": 10, "MINUTE": 60, "1 MINUTE": 60}
 PAUSE_ATTR = "rate_gate_pause"  # set on a rate-limit exception once the gate has counted it
 # True while a read (GET) is being throttled: reads leave the bucket's reserve to order traffic
 READING: ContextVar[bool] = ContextVar("mmbot_rest_read", default=False)
+# monotonic time the current task's last request left the throttler (the gate was open then)
+SENT: ContextVar[float] = ContextVar("mmbot_rest_sent", default=0.0)
 
 
 def retry_hint(message: str, headers: dict[str, Any] | None = None, now: float | None = None) -> float | None:
@@ -75,9 +77,10 @@ class RateGate:
 
     The delay only resets once calls have succeeded for twice the last delay after the gate reopened
     (a success right after the pause, e.g. a cancel that is not counted against the order limit,
-    does not reset it), so repeated hits keep growing the pause up to ``cap``. ``on_limit(op, exc,
-    pause, hint)`` is told of every rate-limit answer once (the service logs, counts and checks for a
-    ban there).
+    does not reset it), so repeated hits keep growing the pause up to ``cap``; :meth:`answered` resets
+    it at once for a request sent after the gate reopened (the exchange layer reports every answered
+    request). ``on_limit(op, exc, pause, hint)`` is told of every rate-limit answer once (the service
+    logs, counts and checks for a ban there).
     """
 
     def __init__(self, base: float = 1.0, cap: float = 60.0) -> None:
@@ -117,6 +120,14 @@ class RateGate:
         if now > self.until + 2.0 * self.delay:
             self.delay = 0.0
 
+    def answered(self, sent_at: float) -> None:
+        """A request sent at ``sent_at`` was answered (not rate-limited): when it left after the gate's
+        last reopening, the venue takes traffic again and the next hit starts over from ``base``. (A
+        limit that counts only some requests, e.g. new orders, names its window in the message, and
+        :func:`retry_hint` waits that out whatever the delay.)"""
+        if sent_at >= self.until:
+            self.delay = 0.0
+
     def blocked(self, now: float | None = None) -> bool:
         return (time.monotonic() if now is None else now) < self.until
 
@@ -130,10 +141,10 @@ class GatedThrottler(Throttler):  # type: ignore[misc]
     """ccxt's leaky bucket behind the :class:`RateGate`, refilled for the time it sat idle.
 
     ``await throttler(cost)``: wait while the gate is closed; credit ``idle_ms * refillRate`` tokens
-    (<= capacity) when no request is queued; a read (:data:`READING`) waits until the bucket holds
-    ``min(capacity, cost + reserve)`` tokens, so it never leaves a debt that the next order would wait
-    out; take ``cost`` tokens as ccxt does; if the gate closed meanwhile, wait for it again before the
-    request goes out.
+    (<= capacity) when no request is queued; a read (:data:`READING`) waits, in turn with the other reads
+    (first come, first served: none starves), until the bucket holds ``min(capacity, cost + reserve)``
+    tokens, so it never leaves a debt that the next order would wait out; take ``cost`` tokens as ccxt
+    does; if the gate closed meanwhile, wait for it again before the request goes out.
     """
 
     def __init__(self, config: dict[str, Any], loop: Any = None, gate: RateGate | None = None,
@@ -142,6 +153,7 @@ class GatedThrottler(Throttler):  # type: ignore[misc]
         self.gate = gate or RateGate()
         self.reserve = reserve
         self.idle_since = time.time() * 1000.0
+        self._reads = asyncio.Lock()  # FIFO: reads take their turn at the reserve one by one
 
     def _credit_idle(self) -> None:
         cfg = self.config
@@ -149,25 +161,31 @@ class GatedThrottler(Throttler):  # type: ignore[misc]
         cfg["tokens"] = min(cfg["tokens"] + (now - self.idle_since) * cfg["refillRate"], cfg["capacity"])
         self.idle_since = now
 
-    def _shortfall_ms(self, cost: float | None) -> float:
-        """How long a read must wait for the tokens it leaves in the bucket (0: go now)."""
+    async def _take(self, cost: float | None) -> None:
+        if not self.running:
+            self._credit_idle()
+        await super().__call__(cost)
+
+    async def _take_leaving_reserve(self, cost: float | None) -> None:
         cfg = self.config
-        if not READING.get() or cfg["algorithm"] != "leakyBucket":
-            return 0.0
         want = min(float(cfg["capacity"]), (cfg["cost"] if cost is None else cost) + self.reserve)
-        return max(0.0, (want - cfg["tokens"]) / cfg["refillRate"])
+        async with self._reads:
+            while True:
+                if not self.running:
+                    self._credit_idle()
+                short_ms = (want - cfg["tokens"]) / cfg["refillRate"]
+                if short_ms <= 0:
+                    break
+                await asyncio.sleep(short_ms / 1000.0)
+            await super().__call__(cost)
 
     async def __call__(self, cost: float | None = None) -> None:  # type: ignore[override]
+        read = READING.get() and self.config["algorithm"] == "leakyBucket"
         while True:
             await self.gate.wait()
-            if not self.running:
-                self._credit_idle()
-            short = self._shortfall_ms(cost)
-            if short > 0:
-                await asyncio.sleep(short / 1000.0)
-                continue
-            await super().__call__(cost)
+            await (self._take_leaving_reserve(cost) if read else self._take(cost))
             if not self.gate.blocked():
+                SENT.set(time.monotonic())
                 return
 
     async def looper(self) -> None:
@@ -185,14 +203,21 @@ class _GatedExchange:
     async def fetch2(self, path: str, *args: Any, **kwargs: Any) -> Any:
         method = args[1] if len(args) > 1 else kwargs.get("method", "GET")
         reading = READING.set(method == "GET")
+        sent = SENT.set(0.0)
         try:
-            return await super().fetch2(path, *args, **kwargs)  # type: ignore[misc]
+            result = await super().fetch2(path, *args, **kwargs)  # type: ignore[misc]
+            self.rate_gate.answered(SENT.get())
+            return result
         except RATE_LIMITED as exc:  # ccxt's fetch stored this answer's headers just before raising
             headers = getattr(self, "last_response_headers", None)
             self.rate_gate.limited(f"{method} {path}", exc, headers if isinstance(headers, dict) else None)
             raise
+        except ccxt.ExchangeError:  # answered, just not with success: not a rate limit either
+            self.rate_gate.answered(SENT.get())
+            raise
         finally:
             READING.reset(reading)
+            SENT.reset(sent)
 
 
 _GATED: dict[type, type] = {}

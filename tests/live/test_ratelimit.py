@@ -61,6 +61,15 @@ async def test_no_credit_while_requests_are_queued() -> None:
     t.queue.clear()
 
 
+def test_an_answer_to_a_request_sent_after_the_gate_reopened_restarts_the_doubling() -> None:
+    gate = RateGate(base=1.0, cap=8.0)
+    assert gate.hit(0.0) == 1.0 and gate.hit(0.5) == 2.0  # until 2.5
+    gate.answered(2.4)  # sent while the gate was closed (in flight before the hit): no reset
+    assert gate.hit(3.0) == 4.0  # until 7.0
+    gate.answered(7.0)  # sent once the gate had reopened: the venue takes traffic again
+    assert gate.hit(7.5) == 1.0
+
+
 async def test_a_request_waits_while_the_gate_is_closed() -> None:
     gate = RateGate(base=0.05)
     gate.hit(at_least=0.1)
