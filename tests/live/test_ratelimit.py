@@ -172,3 +172,48 @@ async def test_a_429_to_any_rest_call_closes_the_gate_once_and_the_next_call_wai
     finally:
         await ex.close()
         await runner.cleanup()
+
+
+async def test_a_balance_read_held_by_the_gate_does_not_hold_up_the_other_kill_triggers(tmp_path: Any) -> None:
+    """Guard.monitor reads the balance (drift check) in a task of its own: while that read waits for a
+    closed gate, the kill file still trips the kill, and the read is cancelled."""
+    from types import SimpleNamespace
+
+    from bot.config import load_settings
+    from bot.core.inventory import Inventory
+    from bot.live.gate import KillSwitch, RiskGate
+    from bot.live.guard import Guard
+    from bot.live.journal import Journal
+    from bot.live.market import MarketState
+    from bot.live.orders import OrderTracker
+
+    kill_file = tmp_path / "KILL"
+    settings = load_settings(None, {"risk": {"kill_file": str(kill_file), "balance_drift_tolerance": 0.001},
+                                    "execution": {"reconcile_interval": 0.01}})
+    run = SimpleNamespace(symbol="BTC/USDT", inventory=Inventory("BTC", "USDT"), state=MarketState("BTC/USDT"),
+                          market={"base": "BTC"}, cfg=settings.for_symbol("BTC/USDT"),
+                          orders=SimpleNamespace(tracker=OrderTracker()), gate=RiskGate(KillSwitch()))
+    reading, cancelled = asyncio.Event(), asyncio.Event()
+
+    class HeldVenue:
+        async def fetch_balance(self) -> dict[str, Any]:
+            reading.set()
+            try:
+                await asyncio.Event().wait()  # the gate never opens during this test
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+            return {}
+
+    kills: list[str] = []
+    journal = Journal(tmp_path / "j.sqlite")
+    guard = Guard(settings, journal, [run], kills.append, None)  # type: ignore[list-item]
+    try:
+        monitor = asyncio.ensure_future(guard.monitor(HeldVenue(), interval=0.01))
+        await asyncio.wait_for(reading.wait(), 30.0)
+        kill_file.touch()
+        await asyncio.wait_for(monitor, 30.0)
+        assert len(kills) == 1 and "kill file" in kills[0]
+        await asyncio.wait_for(cancelled.wait(), 30.0)
+    finally:
+        journal.close()
