@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.core.estimators import EwmaVolatility, IntensityEstimator
 
-WAKE_GAP = 0.25  # seconds: a book after a longer silence is news even with the same touch
+WAKE_GAP = 0.25  # seconds: a book this long after the last news is news even with the same touch
 
 
 @dataclass
@@ -29,6 +29,7 @@ class MarketState:
     updated: float | None = None
     received: float | None = None  # time.perf_counter() at the latest book's arrival (reaction metric)
     crossed: bool = False  # the latest book was crossed or one-sided (ignored; quoting pauses)
+    last_news: float | None = None  # arrival of the latest book that woke the quoter
     books: int = 0
     trades: int = 0
 
@@ -54,10 +55,11 @@ class MarketState:
         A valid book (two-sided, not crossed) always updates the arrival time ``updated`` (the
         staleness watchdog sees the feed alive) and the volatility estimator. It is news for the
         quoter when the touch (either best price or its size) changed, when the previous book was
-        crossed or one-sided, or when it is the first for ``WAKE_GAP`` seconds (so a quoter paused
-        on a stale feed resumes at once); a diff that only changes deeper levels is not (the
-        quoter's periodic tick still covers time-based requotes). False for a crossed or one-sided
-        book (``crossed`` is set).
+        crossed or one-sided, or when the last news is ``WAKE_GAP`` seconds old (so the quoter sees
+        the book at least that often while books flow: a quoter paused on a stale feed resumes at
+        once, and one whose orders were held back, e.g. by a rate limit, retries soon); a diff that
+        only changes deeper levels within that time is not. False for a crossed or one-sided book
+        (``crossed`` is set).
         """
         if not bids or not asks:
             self.crossed = True
@@ -70,8 +72,10 @@ class MarketState:
         news = (
             self.crossed
             or bid != self.best_bid or ask != self.best_ask or bsz != self.bid_size or asz != self.ask_size
-            or self.updated is None or t - self.updated >= WAKE_GAP
+            or self.last_news is None or t - self.last_news >= WAKE_GAP
         )
+        if news:
+            self.last_news = t
         self.crossed = False
         self.best_bid, self.best_ask, self.bid_size, self.ask_size = bid, ask, bsz, asz
         self.updated = t

@@ -27,4 +27,11 @@ def test_a_book_after_a_crossed_one_or_a_silence_is_news() -> None:
     assert s.on_book(1.2, BIDS, ASKS) and not s.crossed  # same touch as before, but uncrossed: news
     assert not s.on_book(1.2 + WAKE_GAP / 2, BIDS, ASKS)
     assert s.on_book(1.2 + WAKE_GAP / 2 + WAKE_GAP, BIDS, ASKS)  # same touch after a silence
+
+
+def test_a_steady_stream_of_unchanged_books_still_wakes_the_quoter_every_wake_gap() -> None:
+    s = MarketState("X")
+    step = WAKE_GAP / 8  # a power of two: the times are exact
+    woke = [s.on_book(i * step, BIDS, ASKS) for i in range(49)]  # 6 wake gaps of unchanged touches
+    assert [i for i, w in enumerate(woke) if w] == list(range(0, 49, 8))
     assert not s.on_book(5.0, [], ASKS) and s.crossed  # one-sided
