@@ -77,10 +77,10 @@ class RateGate:
 
     The delay only resets once calls have succeeded for twice the last delay after the gate reopened
     (a success right after the pause, e.g. a cancel that is not counted against the order limit,
-    does not reset it), so repeated hits keep growing the pause up to ``cap``; :meth:`answered` resets
-    it at once for a request sent after the gate reopened (the exchange layer reports every answered
-    request). ``on_limit(op, exc, pause, hint)`` is told of every rate-limit answer once (the service
-    logs, counts and checks for a ban there).
+    does not reset it), so repeated hits keep growing the pause up to ``cap``. After an answer without a
+    venue hint, :meth:`answered` resets it at once for a request sent after the gate reopened (the
+    exchange layer reports every answered request). ``on_limit(op, exc, pause, hint)`` is told of every
+    rate-limit answer once (the service logs, counts and checks for a ban there).
     """
 
     def __init__(self, base: float = 1.0, cap: float = 60.0) -> None:
@@ -88,6 +88,7 @@ class RateGate:
         self.delay = 0.0
         self.until = 0.0
         self.hits = 0
+        self.hinted = False  # the last hit came with the venue's own wait (see answered)
         self.on_limit: Callable[[str, BaseException, float, float | None], None] | None = None
 
     def hit(self, now: float | None = None, at_least: float | None = None) -> float:
@@ -97,6 +98,7 @@ class RateGate:
         pause = max(self.delay, at_least or 0.0)
         self.until = max(self.until, now + pause)
         self.hits += 1
+        self.hinted = at_least is not None
         return pause
 
     def limited(self, op: str, exc: BaseException, headers: dict[str, Any] | None = None) -> float:
@@ -121,11 +123,13 @@ class RateGate:
             self.delay = 0.0
 
     def answered(self, sent_at: float) -> None:
-        """A request sent at ``sent_at`` was answered (not rate-limited): when it left after the gate's
-        last reopening, the venue takes traffic again and the next hit starts over from ``base``. (A
-        limit that counts only some requests, e.g. new orders, names its window in the message, and
-        :func:`retry_hint` waits that out whatever the delay.)"""
-        if sent_at >= self.until:
+        """A request sent at ``sent_at`` was answered (not rate-limited). After a hit without a venue
+        hint (our own exponential backoff: a venue that does not say why or how long), one that left
+        after the gate's last reopening shows the venue takes traffic again: the next hit starts over
+        from ``base``. After a hinted hit the pause keeps growing until a quiet period (:meth:`success`):
+        a client limited in window after window is sending too much, and every 429 is a strike towards
+        a ban."""
+        if not self.hinted and sent_at >= self.until:
             self.delay = 0.0
 
     def blocked(self, now: float | None = None) -> bool:

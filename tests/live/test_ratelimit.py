@@ -70,6 +70,13 @@ def test_an_answer_to_a_request_sent_after_the_gate_reopened_restarts_the_doubli
     assert gate.hit(7.5) == 1.0
 
 
+def test_after_a_hit_with_the_venues_own_wait_the_pause_keeps_growing() -> None:
+    gate = RateGate(base=1.0, cap=8.0)
+    assert gate.hit(0.0, at_least=0.5) == 1.0  # until 1.0
+    gate.answered(2.0)  # answered after the reopening, but the venue said how long: no reset
+    assert gate.hit(2.5, at_least=0.5) == 2.0
+
+
 async def test_a_request_waits_while_the_gate_is_closed() -> None:
     gate = RateGate(base=0.05)
     gate.hit(at_least=0.1)
