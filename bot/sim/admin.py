@@ -6,6 +6,9 @@
 - ``POST /admin/faults`` with a JSON object of ``FaultSettings`` fields to change, plus the one-shot
   actions ``{"gap_next": n}`` (skip the next n depth diffs) and ``{"drop_now": true}`` (close every
   WebSocket now). Returns the new fault settings; bad input -> HTTP 400 with a reason.
+- ``POST /admin/rate_limits`` with a JSON object of ``RateLimitSettings`` fields to change (e.g. a small
+  ``weight_per_minute`` and ``weight_window`` to rehearse 429s and 418s). Returns the new limits; bad
+  input -> HTTP 400.
 """
 
 from __future__ import annotations
@@ -71,16 +74,29 @@ async def get_state(request: web.Request) -> web.Response:
     return web.json_response(state(request.app[SIM]))
 
 
-async def post_faults(request: web.Request) -> web.Response:
+async def _body(request: web.Request) -> dict[str, Any] | web.Response:
+    """The request's JSON object, or the response refusing it (not loopback: 403; not an object: 400)."""
     if not _loopback(request):
         return _forbidden()
-    sim = request.app[SIM]
     try:
         body = json.loads(await request.text() or "{}")
     except ValueError:
-        return web.json_response({"error": "body must be a JSON object"}, status=400)
+        body = None
     if not isinstance(body, dict):
         return web.json_response({"error": "body must be a JSON object"}, status=400)
+    return body
+
+
+def _invalid(exc: ValidationError) -> web.Response:
+    errors = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False)]
+    return web.json_response({"error": "; ".join(errors)}, status=400)
+
+
+async def post_faults(request: web.Request) -> web.Response:
+    body = await _body(request)
+    if isinstance(body, web.Response):
+        return body
+    sim = request.app[SIM]
     gap_next = body.pop("gap_next", 0)
     drop_now = body.pop("drop_now", False)
     if not isinstance(gap_next, int) or isinstance(gap_next, bool) or gap_next < 0:
@@ -90,10 +106,21 @@ async def post_faults(request: web.Request) -> web.Response:
     try:
         settings = sim.set_faults(gap_next=gap_next, drop_now=drop_now, **body)
     except ValidationError as exc:
-        errors = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False)]
-        return web.json_response({"error": "; ".join(errors)}, status=400)
+        return _invalid(exc)
     return web.json_response({"faults": settings.model_dump()})
 
 
+async def post_rate_limits(request: web.Request) -> web.Response:
+    body = await _body(request)
+    if isinstance(body, web.Response):
+        return body
+    try:
+        limits = request.app[SIM].set_rate_limits(**body)
+    except ValidationError as exc:
+        return _invalid(exc)
+    return web.json_response({"rate_limits": limits.model_dump()})
+
+
 def routes() -> list[web.RouteDef]:
-    return [web.get("/admin/state", get_state), web.post("/admin/faults", post_faults)]
+    return [web.get("/admin/state", get_state), web.post("/admin/faults", post_faults),
+            web.post("/admin/rate_limits", post_rate_limits)]

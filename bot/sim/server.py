@@ -29,7 +29,7 @@ from bot.sim.engine import SimExchange, SymbolState
 from bot.sim.events import BalanceUpdate, DepthDiff, ExecReport, PublicTrade
 from bot.sim.faults import Faults
 from bot.sim.ratelimit import RateLimiter
-from bot.sim.settings import FaultSettings, SimSettings
+from bot.sim.settings import FaultSettings, RateLimitSettings, SimSettings
 from bot.sim.wire import SIM, dumps
 
 
@@ -140,6 +140,14 @@ class SimServer:
             self.faults.drop_now = True
         self._log.info("sim_faults", **settings.model_dump(), gap_next=self.faults.gap_next, drop_now=drop_now)
         return settings
+
+    def set_rate_limits(self, **changes: Any) -> RateLimitSettings:
+        """Change the rate limits at run time (validated; exchangeInfo shows them). A new
+        ``weight_window`` starts every client's weight count afresh; bans in force stay."""
+        limits = RateLimitSettings.model_validate(self.limiter.settings.model_dump() | changes)
+        self.settings.rate_limits = self.limiter.settings = limits
+        self._log.info("sim_rate_limits", **limits.model_dump())
+        return limits
 
     async def drop_sockets(self) -> None:
         """Close every market-data and user-stream WebSocket."""

@@ -83,6 +83,29 @@ async def test_a_client_that_keeps_going_after_429s_is_banned_with_418() -> None
     assert stats["bans"] == 1 and stats["refused"] >= 2 and stats["limited"] >= 2 and stats["max_strikes"] >= 3
 
 
+async def test_rate_limits_change_at_run_time_through_the_admin_endpoint() -> None:
+    async with await start_sim(fast_settings()) as sim:
+        ex = _client(sim)
+        try:
+            await ex.fetch_order_book(BTC, 5)  # the default limits: nowhere near
+            async with aiohttp.ClientSession() as session:
+                async with session.post(sim.url + "/admin/rate_limits", json={"weight_per_minute": 0}) as response:
+                    assert response.status == 400 and "weight_per_minute" in (await response.json())["error"]
+                async with session.post(sim.url + "/admin/rate_limits", json=[1]) as response:
+                    assert response.status == 400
+                new = {"weight_per_minute": 30, "weight_window": 5}
+                async with session.post(sim.url + "/admin/rate_limits", json=new) as response:
+                    assert response.status == 200
+                    limits = (await response.json())["rate_limits"]
+            assert limits["weight_per_minute"] == 30 and limits["weight_window"] == 5 and limits["ban_after"] == 3
+            info = await ex.public_get_exchangeinfo()
+            weight = next(r for r in info["rateLimits"] if r["rateLimitType"] == "REQUEST_WEIGHT")
+            assert (weight["interval"], weight["intervalNum"], weight["limit"]) == ("SECOND", 5, 30)
+            assert "request weight per 5 SECOND" in str(await _until_refused(ex, "429"))
+        finally:
+            await ex.close()
+
+
 def _crossed(book: dict[str, Any]) -> bool:
     return bool(book["bids"]) and bool(book["asks"]) and book["bids"][0][0] >= book["asks"][0][0]
 

@@ -87,19 +87,19 @@ async def test_the_real_weight_limit_backs_off_for_retry_after_and_is_never_bann
 
 @pytest.mark.parametrize("path", ["book-resync", "drift-check"])
 async def test_rest_calls_outside_the_order_manager_wait_for_retry_after_too(path: str, tmp_path: Path) -> None:
-    """The same weight limit (6 s windows): a sequence gap while the bot is backing off makes the book
-    feed refetch its REST snapshot (``book-resync``); with ``balance_drift_tolerance`` set the guard
-    reads the balance every reconcile period (``drift-check``, a tolerance that never trips). Neither
-    may collect 429s until the venue bans the bot."""
-    settings = fast_sim(seed=56)
-    settings.rate_limits = RateLimitSettings(weight_per_minute=200, weight_window=6, ban_after=3, ban_seconds=2.0)
-    sim = await started(settings)
+    """A weight limit in 6 s windows, switched on once the bot quotes: a sequence gap while the bot is
+    backing off makes the book feed refetch its REST snapshot (``book-resync``); with
+    ``balance_drift_tolerance`` set the guard reads the balance every reconcile period (``drift-check``,
+    a tolerance that never trips). Neither may collect 429s until the venue bans the bot."""
+    sim = await started(fast_sim(seed=56))
     risk: dict[str, Any] = {"state_dir": str(tmp_path)}
     if path == "drift-check":
         risk["balance_drift_tolerance"] = 1.0
     overrides = bot_overrides(sim, risk=risk, execution={"reconcile_interval": 0.25, "requote_ticks": 0})
 
     async def provoke(service: Service) -> None:
+        await until(lambda: bool(service.runs) and service.runs[0].orders.placed >= 2, 30.0, "no quotes")
+        sim.set_rate_limits(weight_per_minute=200, weight_window=6, ban_after=3, ban_seconds=2.0)
         if path == "book-resync":  # a gap with more than 3 s of backoff left: the resync falls inside it
             await until(lambda: service.rate.until - time.monotonic() > 3.0 or service.kill.tripped, 40.0,
                         "no long backoff")
