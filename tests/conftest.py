@@ -7,6 +7,11 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests check properties, not speed: on a loaded 2-core CI machine a slow example is not a failure.
+settings.register_profile("mmbot", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("mmbot")
 
 
 @pytest.fixture(autouse=True)
