@@ -340,10 +340,12 @@ class Service:
         stale = run.cfg.risk.stale_after
         book = BookFeed(self.exchange, run.symbol, run.state, run.wake, run.log,
                         resubscribe_after=max(2.0 * stale, 5.0))
-        trades = TradeFeed(self.exchange, run.symbol, run.state, run.log)
-        book.on_reconnect = trades.on_reconnect = fills.on_reconnect
+        book.on_reconnect = fills.on_reconnect
         self._spawn(run, "book", book.run())
-        self._spawn(run, "trades", trades.run())
+        if quoter.use_estimators:  # public trades feed only the intensity fit, which only as/glft read
+            trades = TradeFeed(self.exchange, run.symbol, run.state, run.log)
+            trades.on_reconnect = fills.on_reconnect
+            self._spawn(run, "trades", trades.run())
         self._spawn(run, "my_trades", fills.watch_trades())
         self._spawn(run, "orders", fills.watch_orders())
         self._spawn(run, "reconcile", fills.reconcile_loop(execution.reconcile_interval))

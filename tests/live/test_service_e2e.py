@@ -27,6 +27,9 @@ async def test_each_model_fills_and_inventory_matches_the_venue(model: str) -> N
     inventory = run.events("inventory")
     assert inventory and all({"q", "mid", "reservation", "bid", "ask", "total_pnl"} <= e.keys() for e in inventory)
     assert all(e.get("symbol") == "BTC/USDT" for e in run.events("fill"))
+    # public trades are subscribed only where they are used: the intensity fit of as/glft
+    intensity = run.service.runs[0].state.intensity
+    assert (intensity.trades > 0) == (model in ("as", "glft")), model
 
 
 async def test_linear_skew_keeps_inventory_far_below_the_symmetric_quoter_under_imbalance() -> None:
