@@ -36,10 +36,13 @@ async def test_linear_skew_keeps_inventory_far_below_the_symmetric_quoter_under_
     """60% of takers sell: the symmetric quoter accumulates, the skewed one leans against it.
 
     Thin background liquidity (our orders are usually filled whole) and 15 s per run: the symmetric
-    quoter's drift must dominate its random walk for the comparison to be meaningful (measured ratio of
-    the maxima 0.14-0.32 over six runs under load; shorter runs gave up to 0.48).
+    quoter's drift must dominate its random walk for the comparison to be meaningful. The main measure
+    is the mean |q| at the fills (the inventory carried, ratio 0.10-0.12 in two runs), which one lucky
+    excursion moves less than the maximum (ratio 0.14-0.32 over six runs under load, but once 0.51 in
+    CI when the symmetric walk happened to stay small); the maximum must still be clearly lower.
     """
-    max_q = {}
+    max_q: dict[str, float] = {}
+    mean_q: dict[str, float] = {}
     for model in ("symmetric", "linear"):
         sim = await started(fast_sim(seed=1, sell_fraction=0.6, taker_rate=50.0, level_size=0.001))
         try:
@@ -51,4 +54,7 @@ async def test_linear_skew_keeps_inventory_far_below_the_symmetric_quoter_under_
         s = run.summary.symbols[0]
         assert s.fills > 10
         max_q[model] = s.max_abs_q
-    assert max_q["linear"] < 0.5 * max_q["symmetric"], max_q
+        at_fills = [abs(float(e["q"])) for e in run.events("fill")]
+        mean_q[model] = sum(at_fills) / len(at_fills)
+    assert mean_q["linear"] < 0.5 * mean_q["symmetric"], (mean_q, max_q)
+    assert max_q["linear"] < 0.75 * max_q["symmetric"], (mean_q, max_q)
