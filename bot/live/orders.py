@@ -33,7 +33,7 @@ import ccxt
 from asyncio_throttle import Throttler
 
 from bot.core.reconcile import Action, Cancel, Create, Side, WorkingOrder
-from bot.live.ratelimit import RateGate, retry_hint  # noqa: F401  (retry_hint: re-exported)
+from bot.live.ratelimit import RateGate
 from bot.risk.exposure import unbooked
 
 DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"

@@ -8,7 +8,8 @@ from typing import Any
 from bot.core.inventory import Inventory
 from bot.live.fills import FillBook
 from bot.live.market import MarketState
-from bot.live.orders import LiveOrder, OrderManager, RateGate, make_throttler
+from bot.live.orders import LiveOrder, OrderManager, make_throttler
+from bot.live.ratelimit import RateGate
 from bot.logs import get_logger
 
 

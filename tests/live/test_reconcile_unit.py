@@ -98,7 +98,7 @@ def test_result_leaves_at_most_one_order_per_side_matching_target(
 
 
 def test_rate_gate_grows_and_resets_only_after_a_quiet_period() -> None:
-    from bot.live.orders import RateGate
+    from bot.live.ratelimit import RateGate
 
     gate = RateGate(base=1.0, cap=8.0)
     assert gate.hit(0.0) == 1.0 and gate.blocked(0.5) and not gate.blocked(1.0)
@@ -110,7 +110,7 @@ def test_rate_gate_grows_and_resets_only_after_a_quiet_period() -> None:
 
 
 def test_retry_hint_reads_the_venue() -> None:
-    from bot.live.orders import retry_hint
+    from bot.live.ratelimit import retry_hint
 
     assert retry_hint("anything", {"Retry-After": "7"}) == 7.0
     assert retry_hint("IP banned until 1000000012000. Please use the websocket", None, now=1_000_000_000.0) == 12.0
@@ -122,7 +122,7 @@ def test_retry_hint_reads_the_venue() -> None:
 
 
 def test_rate_gate_honours_the_venue_hint() -> None:
-    from bot.live.orders import RateGate
+    from bot.live.ratelimit import RateGate
 
     gate = RateGate(base=1.0, cap=8.0)
     assert gate.hit(0.0, at_least=6.5) == 6.5 and gate.blocked(6.0) and not gate.blocked(6.5)

@@ -16,7 +16,8 @@ import pytest
 from bot.core.inventory import Inventory
 from bot.live.fills import DAY_MS, NOT_FOUND_AFTER, FillBook, trades_since
 from bot.live.market import MarketState
-from bot.live.orders import LiveOrder, OrderManager, RateGate, make_throttler
+from bot.live.orders import LiveOrder, OrderManager, make_throttler
+from bot.live.ratelimit import RateGate
 from bot.logs import get_logger
 
 SYMBOL = "BTC/USDT"

@@ -25,7 +25,8 @@ from bot.live.gate import KillSwitch, RiskGate
 from bot.live.guard import MEMORY, Guard
 from bot.live.journal import Journal
 from bot.live.market import MarketState
-from bot.live.orders import OrderManager, RateGate, make_throttler
+from bot.live.orders import OrderManager, make_throttler
+from bot.live.ratelimit import RateGate
 from bot.live.service import SymbolRun
 from bot.logs import get_logger
 
