@@ -57,22 +57,45 @@ class DrawdownTracker:
 
 
 @dataclass
+class SlidingCount:
+    """Events within the last ``window`` seconds: an event at ``t`` counts while ``now - t < window``."""
+
+    window: float
+    times: deque[float] = field(default_factory=deque)
+
+    def count(self, now: float, add: bool = False) -> int:
+        """Record an event at ``now`` when ``add``, drop those out of the window, return how many are left."""
+        if add:
+            self.times.append(now)
+        while self.times and self.times[0] <= now - self.window:
+            self.times.popleft()
+        return len(self.times)
+
+
+@dataclass
 class ErrorWindow:
     """Counts errors in a sliding window: ``max_errors`` within ``window`` seconds trips."""
 
     max_errors: int
     window: float
-    times: deque[float] = field(default_factory=deque)
+    recent: SlidingCount = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.recent = SlidingCount(self.window)
+
+    @property
+    def times(self) -> deque[float]:
+        return self.recent.times
 
     def add(self, now: float) -> str | None:
-        self.times.append(now)
-        return self.check(now)
+        return self._verdict(self.recent.count(now, add=True))
 
     def check(self, now: float) -> str | None:
-        while self.times and self.times[0] <= now - self.window:
-            self.times.popleft()
-        if len(self.times) >= self.max_errors:
-            return f"{len(self.times)} errors within {self.window:g}s (max_errors {self.max_errors})"
+        return self._verdict(self.recent.count(now))
+
+    def _verdict(self, n: int) -> str | None:
+        if n >= self.max_errors:
+            return f"{n} errors within {self.window:g}s (max_errors {self.max_errors})"
         return None
 
 
@@ -116,12 +139,13 @@ class PauseEscalator:
 
     count: int
     window: float
-    times: deque[float] = field(default_factory=deque)
+    recent: SlidingCount = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.recent = SlidingCount(self.window)
 
     def paused(self, now: float, reason: str) -> str | None:
-        self.times.append(now)
-        while self.times and self.times[0] <= now - self.window:
-            self.times.popleft()
-        if len(self.times) >= self.count:
-            return f"{len(self.times)} pauses within {self.window:g}s (latest: {reason})"
+        n = self.recent.count(now, add=True)
+        if n >= self.count:
+            return f"{n} pauses within {self.window:g}s (latest: {reason})"
         return None
