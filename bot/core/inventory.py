@@ -71,15 +71,18 @@ class Fill:
 class TradeIds:
     """The trade ids booked so far, as far as a trade can still be reported again.
 
-    A booked trade comes back only from a REST read of the trades since a little before the newest one
-    seen, or, after a restart, since the oldest order the journal left unsettled. So an id is forgotten
-    (oldest booked first) only when more than ``keep`` ids are held and its trade is more than
-    ``horizon`` seconds older than the newest booked trade: memory stays flat, and no read can reach
-    back that far.
+    A booked trade comes back only from a read that reaches back to its trade time: the live fill book
+    knows the oldest such time and sets it as ``floor`` (seconds, trade time; see
+    :meth:`bot.live.fills.FillBook.reread_floor_ms`). Until a floor is set (e.g. while a restart replays
+    the journal) it is ``horizon`` seconds before the newest booked trade. An id is forgotten (oldest
+    booked first) only when more than ``keep`` ids are held and its trade is older than the floor, so
+    memory stays flat: ``keep`` ids, or more while the ids booked since the oldest one held are all
+    still at or after the floor.
     """
 
-    def __init__(self, keep: int = 10_000, horizon: float = 86_400.0) -> None:
+    def __init__(self, keep: int = 1000, horizon: float = 86_400.0) -> None:
         self.keep, self.horizon = keep, horizon
+        self.floor: float | None = None
         self._ids: set[str] = set()
         self._booked: deque[tuple[str, float]] = deque()  # (id, trade time in s), in booking order
         self.newest = 0.0
@@ -94,7 +97,16 @@ class TradeIds:
         self._ids.add(trade_id)
         self._booked.append((trade_id, timestamp))
         self.newest = max(self.newest, timestamp)
-        while len(self._booked) > self.keep and self._booked[0][1] < self.newest - self.horizon:
+        self._trim()
+
+    def set_floor(self, floor: float) -> None:
+        """No read can return a trade older than ``floor`` (s) any more: older ids may be forgotten."""
+        self.floor = floor
+        self._trim()
+
+    def _trim(self) -> None:
+        cutoff = self.newest - self.horizon if self.floor is None else self.floor
+        while len(self._booked) > self.keep and self._booked[0][1] < cutoff:
             self._ids.discard(self._booked.popleft()[0])
 
 

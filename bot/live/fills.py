@@ -38,6 +38,9 @@ MARGIN_MS = 5000  # re-read trades this far before the newest seen (late-publish
 # s after a create's unknown-fate answer from which "not found" is final: the venue refuses a request
 # older than its receive window (ccxt sends recvWindow = 10 s to Binance), plus a margin
 NOT_FOUND_AFTER = 12.0
+# ms below the oldest trade time a read can still return that booked trade ids are kept: the venue's
+# clock against ours, and a create's request time before its unknown-fate answer
+REREAD_SLACK_MS = 60_000
 
 FetchPage = Callable[[int | None, dict[str, Any]], Awaitable[list[dict[str, Any]]]]
 
@@ -368,12 +371,23 @@ class FillBook:
             if ts is not None:
                 self.last_seen_ms = max(self.last_seen_ms, int(ts))
         self.release()
+        self.inventory.seen.set_floor(self.reread_floor_ms() / 1000.0)
         for cid, order in list(self.orders.tracker.open.items()):
             if cid in venue_open:
                 self.on_order(venue_open[cid])
             elif order.order_id is not None and order.created_at < began - 1.0:  # no id: a create or lookup settles it
                 self.orders.tracker.close(cid)
                 self.log.debug("order_not_open", client_id=cid, acked=order.acked)
+
+    def reread_floor_ms(self) -> int:
+        """The oldest trade time (venue ms) a later read may return, minus ``REREAD_SLACK_MS``: the next
+        reconcile reads from ``max(start_ms, last_seen_ms - MARGIN_MS)``; the trades of an order of unknown
+        fate (read by order id) are not older than its unknown-fate answer minus the slack."""
+        floor = max(self.start_ms, self.last_seen_ms - MARGIN_MS)
+        if self.unknown_since:
+            age_s = time.monotonic() - min(self.unknown_since.values())
+            floor = min(floor, int(self.exchange.milliseconds()) - int(age_s * 1000.0))
+        return floor - REREAD_SLACK_MS
 
     async def _page(self, since: int | None, params: dict[str, Any]) -> list[dict[str, Any]]:
         async with self.orders.throttler:

@@ -50,3 +50,17 @@ def test_no_id_within_the_horizon_is_forgotten(steps: list[float], keep: int, ho
         assert kept == list(range(kept[0], len(booked)))  # forgets the oldest booked first
         if len(kept) > keep:
             assert booked[kept[0]][1] >= newest - horizon
+
+
+def test_a_floor_set_by_the_fill_book_replaces_the_horizon() -> None:
+    ids = TradeIds(keep=2, horizon=1e9)
+    for n in range(6):
+        ids.add(f"t{n}", float(n))
+    assert len(ids) == 6  # no floor yet: every id is within the (huge) horizon
+    ids.set_floor(3.0)  # no read can return a trade older than t=3 any more
+    assert [f"t{n}" in ids for n in range(6)] == [False, False, False, True, True, True]
+    ids.set_floor(-1.0)  # a floor below every trade (an old order of unknown fate): nothing more goes
+    ids.add("t6", 6.0)
+    assert len(ids) == 4 and "t3" in ids
+    ids.set_floor(10.0)
+    assert len(ids) == 2 and "t5" in ids and "t6" in ids  # ``keep`` ids stay whatever the floor
