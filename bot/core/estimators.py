@@ -76,7 +76,9 @@ class IntensityEstimator:
     """Rolling-window estimate of (A, kappa) from trades relative to the mid, per book side.
 
     ``add_trade(t, price, mid)`` records the depth ``|price - mid|``; trades older than ``window``
-    seconds are forgotten. With ``D = min(window, t - first_seen)`` and both sides pooled, the fit is
+    seconds are forgotten, and so are the oldest beyond ``max_trades`` (a busy market: memory stays
+    bounded; the window then starts at the newest trade so dropped, ``cut``). With
+    ``D = min(window, t - first_seen, t - cut)`` and both sides pooled, the fit is
     :func:`~bot.core.calibration.fit_intensity` over a duration of ``sides * D`` (so ``A`` is a per-side
     rate) with ``min_depth`` the smallest depth in the window (trades cannot print inside the touch;
     fitting from 0 would bias kappa down). Warm once at least ``min_trades`` trades are in the window,
@@ -87,14 +89,18 @@ class IntensityEstimator:
     min_trades: int = 30
     min_time: float = 10.0
     sides: int = 2
+    max_trades: int = 10_000
     _trades: deque[tuple[float, float]] = field(default_factory=deque, repr=False)
     _first_t: float | None = field(default=None, repr=False)
+    _cut: float | None = field(default=None, repr=False)
 
     def add_trade(self, t: float, price: float, mid: float) -> None:
         if self._first_t is None:
             self._first_t = t
         self._trades.append((t, abs(price - mid)))
         self._expire(t)
+        while len(self._trades) > self.max_trades:
+            self._cut = self._trades.popleft()[0]
 
     def _expire(self, t: float) -> None:
         while self._trades and self._trades[0][0] < t - self.window:
@@ -112,8 +118,9 @@ class IntensityEstimator:
         elapsed = t - self._first_t
         if elapsed < self.min_time or len(self._trades) < self.min_trades:
             return None
+        span = min(self.window, elapsed) if self._cut is None else min(self.window, elapsed, t - self._cut)
         depths = [d for _, d in self._trades]
         try:
-            return fit_intensity(depths, self.sides * min(self.window, elapsed), min_depth=min(depths))
+            return fit_intensity(depths, self.sides * span, min_depth=min(depths))
         except ValueError:
             return None

@@ -90,3 +90,27 @@ def test_intensity_estimator_warms_and_forgets() -> None:
     assert fit is not None and fit[1] > 0
     assert est.estimate(t + 100.0) is None  # window emptied
     assert est.trades == 0
+
+
+def test_intensity_estimator_keeps_at_most_max_trades_and_fits_the_span_they_cover() -> None:
+    """A market busier than ``max_trades`` per window: memory stays at the cap, and the fit over the kept
+    trades uses the time they cover, so the rate is still right (not diluted by the whole window)."""
+    rng = random.Random(5)
+    A, kappa, touch = 50.0, 8.0, 0.02  # 100 trades/s over both sides: 12,000 in a 120 s window
+    est = IntensityEstimator(window=120.0, min_trades=30, min_time=1.0, max_trades=2000)
+    events = []
+    for side in (-1, 1):
+        t = rng.expovariate(A)
+        while t < 300.0:
+            events.append((t, 100.0 + side * (touch + rng.expovariate(kappa))))
+            t += rng.expovariate(A)
+    most = 0
+    for t, price in sorted(events):
+        est.add_trade(t, price, 100.0)
+        most = max(most, est.trades)
+    assert most == 2000 and est.trades == 2000
+    fit = est.estimate(300.0)
+    assert fit is not None
+    a_touch = fit[0] * math.exp(-fit[1] * touch)
+    assert abs(a_touch - A) / A < 0.15
+    assert abs(fit[1] - kappa) / kappa < 0.15
