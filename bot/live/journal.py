@@ -31,6 +31,10 @@ from bot.core.inventory import Fill
 
 SCHEMA_VERSION = 1
 FILE_NAME = "journal.sqlite"
+#: SQLite's page cache for the connection, KiB. SQLite keeps pages it read or wrote up to this size (its
+#: default is ~2 MiB), so without a smaller cap the process grows with the file for the first ~2 MiB of
+#: it; every write appends or updates recent rows, which stay cached, and older pages are in the OS cache.
+CACHE_KIB = 512
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -88,6 +92,7 @@ class Journal:
             self.db = sqlite3.connect(str(path), isolation_level=None, timeout=10.0)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             self.db.executescript(_SCHEMA)
             row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except (OSError, sqlite3.Error) as exc:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.inventory import Fill, Inventory
-from bot.live.journal import SCHEMA_VERSION, Journal, JournalError
+from bot.live.journal import CACHE_KIB, SCHEMA_VERSION, Journal, JournalError
 
 
 def test_round_trip_survives_reopening(tmp_path: Path) -> None:
@@ -61,3 +61,31 @@ def test_an_unknown_schema_version_is_refused(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(JournalError, match="schema version"):
         Journal.open(tmp_path)
+
+
+def _sqlite_heap() -> int:
+    """Bytes SQLite's allocator holds in this process (``sqlite3_memory_used`` of the linked library)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("sqlite3")
+    if name is None:
+        pytest.skip("no shared libsqlite3 to ask")
+    lib = ctypes.CDLL(name)
+    lib.sqlite3_memory_used.restype = ctypes.c_int64
+    return int(lib.sqlite3_memory_used())
+
+
+def test_the_page_cache_stays_within_its_cap_as_the_file_grows(tmp_path: Path) -> None:
+    j = Journal.open(tmp_path / "state")
+    base = _sqlite_heap()
+    for n in range(20_000):  # a few hours of orders: the file grows to several MiB
+        cid = f"mmbot-btcusdt-s{n:x}"
+        j.order_sent(cid, "BTC/USDT", "buy", 100.0 + n % 7, 0.5)
+        j.order_acked(cid, str(n))
+        j.order_closed(cid)
+    pages, size = j.db.execute("PRAGMA page_count").fetchone()[0], j.db.execute("PRAGMA page_size").fetchone()[0]
+    assert pages * size > 4 * CACHE_KIB * 1024  # the file is well past the cap
+    grown = _sqlite_heap() - base
+    assert grown < (CACHE_KIB + 256) * 1024  # the cache (plus page headers, statements) and no more
+    j.close()
