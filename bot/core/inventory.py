@@ -80,7 +80,7 @@ class TradeIds:
     still at or after the floor.
     """
 
-    def __init__(self, keep: int = 1000, horizon: float = 86_400.0) -> None:
+    def __init__(self, keep: int = 200, horizon: float = 86_400.0) -> None:
         self.keep, self.horizon = keep, horizon
         self.floor: float | None = None
         self._ids: set[str] = set()

@@ -102,12 +102,13 @@ class OrderTracker:
     it (:meth:`LiveOrder.unbooked` is 0: fully booked, or the venue's final executed size is known and
     booked); until then it is ``settling`` and still counts in :meth:`exposure`, so a fill that arrives
     after the order was cancelled, reported done or not found never takes the position past what the
-    pre-trade check allowed. Done orders of this run stay findable (late duplicates of their trades,
-    REST paging) for the ``keep_closed`` most recent ones; open and settling orders are never dropped
-    from the indexes.
+    pre-trade check allowed. Done orders of this run stay findable for the ``keep_closed`` most recent
+    ones (late order updates); every trade of a done order is booked, so a late duplicate of one is
+    refused by its trade id before any lookup. Open and settling orders are never dropped from the
+    indexes.
     """
 
-    def __init__(self, keep_closed: int = 1000) -> None:
+    def __init__(self, keep_closed: int = 200) -> None:
         self.open: dict[str, LiveOrder] = {}
         self.settling: dict[str, LiveOrder] = {}
         self.by_client_id: dict[str, LiveOrder] = {}
