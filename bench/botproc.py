@@ -3,7 +3,9 @@
     python -m bench.botproc SETTINGS_JSON OUT_JSON [--no-rate-limit]
 
 SETTINGS_JSON holds ``load_settings`` overrides. Lines on stdin: ``mark`` clears the samples (end of the
-warm-up), ``stop`` writes the samples to OUT_JSON and asks the service to stop (it cancels its orders and returns).
+warm-up), ``dump PATH`` writes the samples so far to PATH, ``sizes PATH`` writes the lengths and caps of
+the containers that could grow (:func:`container_sizes`) to PATH, ``stop`` writes the samples to OUT_JSON
+and asks the service to stop (it cancels its orders and returns).
 
 Probes (benchmark-only wrappers set on the ccxt exchange instance after it connects, not product code):
 ``watch_order_book`` stamps the moment a book is handed to the bot (``perf_counter_ns``) and its age
@@ -15,6 +17,7 @@ Samples go to preallocated arrays so the probes do not grow the process while it
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import sys
@@ -154,7 +157,9 @@ class Profile:
 
     ``BENCH_PROFILE=FILE``: pyinstrument (``bench`` extra) samples the bot and writes a text report to FILE
     (``BENCH_PROFILE_INTERVAL`` seconds between samples, default 0.0002). ``BENCH_TRACEMALLOC=FILE``: the
-    15 allocation sites whose live memory grew most, with 8-frame tracebacks.
+    25 allocation sites whose live memory grew most, with 8-frame tracebacks, between the baseline snapshot
+    and ``stop``; tracing starts at ``mark`` and the baseline is taken ``BENCH_TRACEMALLOC_BASE_S`` seconds
+    later (default 0: at ``mark``), so growth after a warm-up is not mixed with the warm-up's.
     """
 
     def __init__(self) -> None:
@@ -162,28 +167,45 @@ class Profile:
         self.profiler: Any = None
         self.trace_path = os.environ.get("BENCH_TRACEMALLOC")
         self.trace_start: Any = None
+        self.trace_base_s = float(os.environ.get("BENCH_TRACEMALLOC_BASE_S") or 0.0)
 
     def start(self) -> None:
         if self.trace_path and self.trace_start is None:
             import tracemalloc
 
             tracemalloc.start(8)
-            self.trace_start = tracemalloc.take_snapshot()
+            if self.trace_base_s > 0:
+                asyncio.get_running_loop().call_later(self.trace_base_s, self._baseline)
+            else:
+                self._baseline()
         if self.path and self.profiler is None:
             from pyinstrument import Profiler
 
             self.profiler = Profiler(interval=float(os.environ.get("BENCH_PROFILE_INTERVAL", "0.0002")))
             self.profiler.start()
 
+    def _baseline(self) -> None:
+        import tracemalloc
+
+        if tracemalloc.is_tracing():
+            self.trace_types = _type_counts()
+            self.trace_start = tracemalloc.take_snapshot()
+            self.trace_start_t = time.monotonic()
+
     def stop(self) -> None:
         if self.trace_start is not None and self.trace_path:
             import tracemalloc
 
             stats = tracemalloc.take_snapshot().compare_to(self.trace_start, "traceback")
-            lines = []
-            for stat in stats[:15]:
+            total = sum(stat.size_diff for stat in stats)
+            lines = [f"total {total / 1024:+.1f} KiB over {time.monotonic() - self.trace_start_t:.0f} s"]
+            for stat in stats[:25]:
                 lines.append(f"{stat.size_diff / 1024:+.1f} KiB in {stat.count_diff:+d} blocks")
                 lines.extend("    " + str(frame) for frame in stat.traceback)
+            types = _type_counts()
+            grown = sorted(((types[k] - self.trace_types.get(k, 0), k) for k in types), reverse=True)[:25]
+            lines.append("gc-tracked objects that grew most (count diff, type):")
+            lines.extend(f"    {d:+d} {k}" for d, k in grown if d > 0)
             Path(self.trace_path).write_text("\n".join(lines) + "\n")
             tracemalloc.stop()
             self.trace_start = None
@@ -193,6 +215,14 @@ class Profile:
             self.profiler = None
 
 
+def _type_counts() -> dict[str, int]:
+    """Number of live gc-tracked objects per type name."""
+    import gc
+    from collections import Counter
+
+    return dict(Counter(type(o).__name__ for o in gc.get_objects()))
+
+
 def _size(obj: Any) -> int | None:
     try:
         return len(obj)
@@ -200,29 +230,68 @@ def _size(obj: Any) -> int | None:
         return None
 
 
+def _sqlite_heap() -> int | None:
+    """Bytes SQLite's allocator holds in this process (``sqlite3_memory_used``), None where it cannot be read."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("sqlite3")
+    if name is None:
+        return None
+    lib = ctypes.CDLL(name)
+    lib.sqlite3_memory_used.restype = ctypes.c_int64
+    return int(lib.sqlite3_memory_used())
+
+
 def container_sizes(service: Service) -> dict[str, Any]:
-    """Lengths of the containers that could grow over a run (ccxt caches, the bot's own books)."""
+    """Lengths (and caps, ``[length, cap]``) of everything that could grow over a run: ccxt's caches and
+    clients, the bot's order and trade books, estimator windows, SQLite's heap, asyncio tasks."""
     ex = service.exchange
     out: dict[str, Any] = {}
     if ex is not None:
-        for name in ("trades", "orders", "myTrades", "orderbooks", "balance"):
+        options = getattr(ex, "options", None) or {}
+        caps = {"trades": options.get("tradesLimit"), "orders": options.get("ordersLimit"),
+                "myTrades": options.get("tradesLimit")}
+        for name in ("trades", "orders", "myTrades", "orderbooks", "balance", "ohlcvs", "tickers"):
             value = getattr(ex, name, None)
             if isinstance(value, dict):
                 out[f"ccxt.{name}"] = {k: _size(v) for k, v in value.items()}
             else:
-                out[f"ccxt.{name}"] = _size(value)
+                out[f"ccxt.{name}"] = [_size(value), caps.get(name)] if name in caps else _size(value)
         for url, client in (getattr(ex, "clients", None) or {}).items():
             out[f"ccxt.client[{url}]"] = {
                 k: _size(getattr(client, k, None)) for k in ("futures", "subscriptions", "rejections")
             }
+        throttle = getattr(ex, "throttler", None)
+        out["ccxt.throttler.queue"] = _size(getattr(throttle, "queue", None))
     for run in service.runs:
         tracker = run.orders.tracker
-        out[run.symbol] = {
+        seen = run.inventory.seen
+        sym: dict[str, Any] = {
             "tracker.open": len(tracker.open),
+            "tracker.settling": len(tracker.settling),
+            "tracker.done_kept": [len(tracker._closed), tracker.keep_closed],
             "tracker.by_client_id": len(tracker.by_client_id),
             "tracker.by_order_id": len(tracker.by_order_id),
-            "inventory.seen": _size(getattr(run.inventory, "seen", None)),
+            "inventory.seen": [len(seen), getattr(seen, "keep", None)],
         }
+        fills = getattr(run, "fills", None)
+        if fills is not None:
+            sym["fills.held"] = len(fills.held)
+            sym["fills.unresolved"] = len(fills.unresolved)
+        intensity = getattr(run.state, "intensity", None)
+        if intensity is not None:
+            sym["intensity.trades"] = [intensity.trades, getattr(intensity, "max_trades", None)]
+        out[run.symbol] = sym
+    journal = getattr(service, "journal", None)
+    if journal is not None:
+        pages = journal.db.execute("PRAGMA page_count").fetchone()[0]
+        page_size = journal.db.execute("PRAGMA page_size").fetchone()[0]
+        out["journal.file_kib"] = pages * page_size / 1024.0
+    heap = _sqlite_heap()
+    out["sqlite.heap_kib"] = None if heap is None else heap / 1024.0
+    out["asyncio.tasks"] = len(asyncio.all_tasks())
+    out["gc.objects"] = len(gc.get_objects())
     return out
 
 
@@ -243,10 +312,24 @@ def _stdin_commands(loop: asyncio.AbstractEventLoop, probe: Probe, service: Serv
         _write(out_path, result)  # the samples as of the stop, before the (slow) shutdown
         service.request_stop("bench")
 
+    def dump(path: str) -> None:
+        _write(path, probe.result())
+
+    def sizes(path: str) -> None:
+        try:
+            data = container_sizes(service)
+        except Exception as exc:  # diagnostics must never break a measurement
+            data = {"error": repr(exc)}
+        _write(path, data)
+
     for line in sys.stdin:
         cmd = line.strip()
         if cmd == "mark":
             loop.call_soon_threadsafe(mark)
+        elif cmd.startswith("sizes "):
+            loop.call_soon_threadsafe(sizes, cmd[len("sizes "):])
+        elif cmd.startswith("dump "):
+            loop.call_soon_threadsafe(dump, cmd[len("dump "):])
         elif cmd == "stop":
             break
     loop.call_soon_threadsafe(stop)

@@ -6,9 +6,16 @@ the bot (``bench.botproc``: all of its feeds, user stream, quoting, orders, logg
 ``watch_order_book`` loop (``bench.bareloop``). Over one common window after a warm-up the benchmark
 reads each child's CPU seconds (``/proc`` via psutil) and counts the depth diffs the sim published for
 the symbol; CPU per depth message of each, and their ratio, are the overhead figures. The bot's probes
-also give its internal latency (book -> order request) in this busy market. The bot's RSS is
-sampled every ``rss_every`` seconds through the window; the least-squares slope (KiB/min) over the
-window is the memory figure.
+also give its internal latency (book -> order request) in this busy market.
+
+Memory: the bot's RSS is sampled every ``rss_every`` seconds from its first quote to the end of the run.
+The memory figure is the least-squares slope (KiB/min) over a window of ``BENCH_MEMORY_S`` seconds
+(default 180) that starts ``BENCH_MEMORY_WARMUP_S`` seconds (default 240) after the first quote, by
+when every bounded structure of the bot (ccxt's 200-entry caches, the 200 latest done orders, the 200
+kept trade ids, SQLite's 512 KiB page cache) has filled at this benchmark's order and fill rates; the
+lengths and caps of those structures (``bench.botproc.container_sizes``) are recorded at the start and
+the end of that window, so a structure still filling shows. The slope over the CPU window (the first
+minute, mostly warm-up) is kept as a secondary figure.
 """
 
 from __future__ import annotations
@@ -25,9 +32,35 @@ from bench.common import QUICK, Child, cpu_seconds, dist, one_symbol, pin, sim_s
 from bot.sim.server import start_sim
 
 
+def _memory_window() -> tuple[float, float]:
+    """(warm-up after the first quote, window) of the memory figure, seconds."""
+    warmup = float(os.environ.get("BENCH_MEMORY_WARMUP_S") or (3.0 if QUICK else 240.0))
+    window = float(os.environ.get("BENCH_MEMORY_S") or (5.0 if QUICK else 180.0))
+    return warmup, window
+
+
+async def _sample_rss(ps: Any, every: float, t_out: list[float], rss_out: list[float]) -> None:
+    """Append (monotonic time, RSS KiB) of ``ps`` every ``every`` seconds until cancelled."""
+    while True:
+        t_out.append(time.monotonic())
+        rss_out.append(ps.memory_info().rss / 1024.0)
+        await asyncio.sleep(every)
+
+
+async def _sizes(bot: Child, path: Path) -> dict[str, Any] | None:
+    """The bot's container sizes (``sizes`` command), None when it does not answer within 5 s."""
+    await bot.send(f"sizes {path}")
+    for _ in range(250):
+        if path.exists():  # noqa: ASYNC240 (a small local file, between measurements)
+            return json.loads(path.read_text())  # type: ignore[no-any-return]  # noqa: ASYNC240
+        await asyncio.sleep(0.02)
+    return None
+
+
 async def run(window: float | None = None, warmup: float | None = None, rss_every: float = 1.0) -> dict[str, Any]:
-    window = window or float(os.environ.get("BENCH_MEMORY_S") or (5.0 if QUICK else 60.0))
+    window = window or (5.0 if QUICK else 60.0)
     warmup = warmup or (3.0 if QUICK else 10.0)
+    mem_warmup, mem_window = _memory_window()
     settings = sim_settings(step_interval=0.005, symbols=one_symbol(refresh_rate=20.0, levels=10))
     tmp = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
     sim = await start_sim(settings)
@@ -51,41 +84,55 @@ async def run(window: float | None = None, warmup: float | None = None, rss_ever
     pin(bot.proc.pid, {1})
     pin(bare.proc.pid, {1})
     account = sim.exchange.ledger.accounts["user1"]
+    sampler: asyncio.Task[None] | None = None
     try:
         await wait_until(
             lambda: sim.exchange.open_orders(account) or bot.proc.returncode is not None, 30.0, "the bot to quote"
         )
         if bot.proc.returncode is not None:
             raise RuntimeError("bot exited:\n" + bot.tail())
+        quoted = time.monotonic()
+        rss_t: list[float] = []
+        rss: list[float] = []
+        sampler = asyncio.create_task(_sample_rss(bot.ps, rss_every, rss_t, rss))  # until the memory window ends
         await asyncio.sleep(warmup)
         await bot.send("mark")
         n0, t0 = published["n"], time.monotonic()
         cpu_bot0, cpu_bare0 = cpu_seconds(bot.ps), cpu_seconds(bare.ps)
         sim_cpu0 = time.process_time()
-        rss_t: list[float] = []
-        rss: list[float] = []
-        while time.monotonic() - t0 < window:
-            rss_t.append(time.monotonic() - t0)
-            rss.append(bot.ps.memory_info().rss / 1024.0)
-            await asyncio.sleep(rss_every)
+        await asyncio.sleep(window)
         cpu_bot1, cpu_bare1 = cpu_seconds(bot.ps), cpu_seconds(bare.ps)
         n1, t1 = published["n"], time.monotonic()
         sim_cpu1 = time.process_time()
         bare_rss = bare.ps.memory_info().rss / 1024.0
+        await bot.send(f"dump {tmp / 'bot_cpu.json'}")  # the probes' samples over the CPU window
+        await asyncio.sleep(max(0.0, quoted + mem_warmup - time.monotonic()))
+        m0 = time.monotonic()
+        sizes0 = await _sizes(bot, tmp / "sizes0.json")
+        await asyncio.sleep(max(0.0, m0 + mem_window - time.monotonic()))
+        m1 = time.monotonic()
+        sizes1 = await _sizes(bot, tmp / "sizes1.json")
     finally:
+        if sampler is not None:
+            sampler.cancel()
         unpin(0)
         code = await bot.stop()
         await bare.stop()
         await sim.stop()
     if code != 0:
         raise RuntimeError(f"bot exited {code}:\n" + bot.tail())
-    res = json.loads((tmp / "bot.json").read_text())
+    res = json.loads((tmp / "bot_cpu.json").read_text())
+    at_stop = json.loads((tmp / "bot.json").read_text()).get("sizes")
     bare_res = json.loads((tmp / "bare.json").read_text())
     msgs = max(1, n1 - n0)
     bot_us = (cpu_bot1 - cpu_bot0) / msgs * 1e6
     bare_us = (cpu_bare1 - cpu_bare0) / msgs * 1e6
-    k = slope(rss_t, rss) * 60.0
-    half = len(rss) // 2
+    ts = [t - quoted for t in rss_t]
+    cpu_idx = [i for i, t in enumerate(rss_t) if t0 <= t <= t1]
+    mem_idx = [i for i, t in enumerate(rss_t) if m0 <= t <= m1]
+    cpu_t, cpu_rss = [ts[i] for i in cpu_idx], [rss[i] for i in cpu_idx]
+    mem_t, mem_rss = [ts[i] for i in mem_idx], [rss[i] for i in mem_idx]
+    half = len(mem_t) // 2
     return {
         "window_s": round(t1 - t0, 3),
         "depth_msgs": msgs,
@@ -97,14 +144,20 @@ async def run(window: float | None = None, warmup: float | None = None, rss_ever
         "bare_books_handed": bare_res["books"],
         "bot_order_requests": res["requests"],
         "bot_internal_busy_us": dist(res["internal_ns"], 1e-3),
-        "bot_container_sizes": res.get("sizes"),
         "sim_cpu_fraction": (sim_cpu1 - sim_cpu0) / (t1 - t0),
-        "rss_kib_start": rss[0],
-        "rss_kib_end": rss[-1],
+        # memory: times are seconds since the bot's first quote
+        "memory_warmup_s": round(m0 - quoted, 1),
+        "memory_window_s": round(m1 - m0, 1),
+        "rss_kib_start": mem_rss[0],
+        "rss_kib_end": mem_rss[-1],
         "rss_kib_max": max(rss),
-        "rss_slope_kib_per_min": k,
-        "rss_slope_second_half_kib_per_min": slope(rss_t[half:], rss[half:]) * 60.0,
-        "rss_series": [[round(t, 1), v] for t, v in zip(rss_t, rss, strict=True)],
+        "rss_slope_kib_per_min": slope(mem_t, mem_rss) * 60.0,
+        "rss_slope_second_half_kib_per_min": slope(mem_t[half:], mem_rss[half:]) * 60.0,
+        "rss_slope_cpu_window_kib_per_min": slope(cpu_t, cpu_rss) * 60.0,
+        "rss_series": [[round(t, 1), v] for t, v in zip(ts, rss, strict=True)],
+        "rss_samples": len(mem_rss),
+        "bot_container_sizes_window_start": sizes0,
+        "bot_container_sizes_window_end": sizes1,
+        "bot_container_sizes": at_stop,
         "bare_rss_kib": bare_rss,
-        "rss_samples": len(rss),
     }

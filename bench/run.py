@@ -4,7 +4,8 @@
 
 Environment: ``BENCH_QUICK=1`` shortens every benchmark (a smoke run, not a measurement);
 ``BENCH_OUT`` is the JSON path (default ``bench/results.json``); ``BENCH_ONLY=a,b`` selects like NAMEs;
-``BENCH_MEMORY_S`` is the memory/overhead window in seconds (default 60).
+``BENCH_MEMORY_WARMUP_S`` / ``BENCH_MEMORY_S``: the memory figure's warm-up after the bot's first quote
+and its window, seconds (defaults 240 / 180; see ``bench/overhead.py``).
 Each benchmark's figures come from one run of it; a benchmark that fails is recorded with its error
 and the others still run.
 """
@@ -51,6 +52,24 @@ def _get(d: Any, *keys: str) -> Any:
             return None
         d = d[k]
     return d
+
+
+def filling(start: Any, end: Any) -> str:
+    """The capped containers (``[length, cap]`` in ``container_sizes``) that grew between two readings."""
+    if not isinstance(start, dict) or not isinstance(end, dict):
+        return "n/a"
+    grew: list[str] = []
+
+    def walk(a: Any, b: Any, name: str) -> None:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for key in b:
+                walk(a.get(key), b[key], f"{name}{key}" if not name else f"{name}/{key}")
+        elif (isinstance(a, list) and isinstance(b, list) and len(a) == len(b) == 2 and None not in (a[0], b[0])
+              and b[0] > a[0]):
+            grew.append(f"{name} {a[0]}->{b[0]}/{b[1]}")
+
+    walk(start, end, "")
+    return ", ".join(grew) or "none"
 
 
 def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
@@ -107,11 +126,20 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     eps = bt.get("events_per_s")
     add("backtest events/s", eps, "{:,.0f}", ">= 200,000", eps is not None and eps >= 200000)
     k = o.get("rss_slope_kib_per_min")
-    add("memory: bot RSS slope (KiB/min)", k, "{:+.0f}", f"flat (<= {FLAT_KIB_PER_MIN:.0f})",
+    add("memory: bot RSS slope after warm-up (KiB/min)", k, "{:+.0f}", f"flat (<= {FLAT_KIB_PER_MIN:.0f})",
         k is not None and k <= FLAT_KIB_PER_MIN)
-    add("  RSS slope, second half of the window (KiB/min)", o.get("rss_slope_second_half_kib_per_min"), "{:+.0f}")
-    add("  bot RSS start -> end (MiB)", o.get("rss_kib_start") and
-        f"{o['rss_kib_start'] / 1024:.1f} -> {o['rss_kib_end'] / 1024:.1f} over {o['window_s']:.0f} s", "{}")
+    add("  RSS slope, second half of that window (KiB/min)", o.get("rss_slope_second_half_kib_per_min"), "{:+.0f}")
+    add("  bot RSS start -> end of that window (MiB)", o.get("rss_kib_start") and
+        f"{o['rss_kib_start'] / 1024:.1f} -> {o['rss_kib_end'] / 1024:.1f} over {o['memory_window_s']:.0f} s "
+        f"from {o['memory_warmup_s']:.0f} s after the first quote", "{}")
+    add("  bounded containers still filling in that window", o.get("rss_kib_start") and
+        filling(o.get("bot_container_sizes_window_start"), o.get("bot_container_sizes_window_end")), "{}")
+    s0, s1 = o.get("bot_container_sizes_window_start") or {}, o.get("bot_container_sizes_window_end") or {}
+    add("  SQLite heap start -> end of that window (KiB)", isinstance(s0.get("sqlite.heap_kib"), float) and
+        isinstance(s1.get("sqlite.heap_kib"), float) and f"{s0['sqlite.heap_kib']:.0f} -> {s1['sqlite.heap_kib']:.0f}",
+        "{}")
+    add("  RSS slope over the first minute, warm-up (KiB/min)", o.get("rss_slope_cpu_window_kib_per_min"),
+        "{:+.0f}")
     sc = res.get("sim_ceiling") or {}
     add("sim ceiling: depth msgs/s to one client", sc.get("msgs_per_s"), "{:,.0f}")
     add("  while matching (trades/s), sim CPU", sc.get("trades_per_s") and
