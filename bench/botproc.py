@@ -283,6 +283,13 @@ def container_sizes(service: Service) -> dict[str, Any]:
         if intensity is not None:
             sym["intensity.trades"] = [intensity.trades, getattr(intensity, "max_trades", None)]
         out[run.symbol] = sym
+    from bot.core import ticks
+
+    for name, memo in (("ticks.on_grid", ticks._GRID), ("ticks.floor_to", ticks._FLOORED)):
+        out[name] = {str(step): [len(values), ticks._MEMO_MAX] for step, values in memo.items()}
+    if ex is not None:
+        for sym, book in (getattr(ex, "orderbooks", None) or {}).items():
+            out[f"ccxt.orderbook_cache[{sym}]"] = _size(getattr(book, "cache", None))
     journal = getattr(service, "journal", None)
     if journal is not None:
         pages = journal.db.execute("PRAGMA page_count").fetchone()[0]

@@ -1,0 +1,53 @@
+"""The memory rows of the bench table: which capped containers were still filling in the memory window."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _bench_run() -> ModuleType:
+    """The repository's ``bench.run`` (under pytest, ``bench`` is this test package)."""
+    saved = {k: m for k, m in sys.modules.items() if k == "bench" or k.startswith("bench.")}
+    for k in saved:
+        del sys.modules[k]
+    sys.path.insert(0, str(REPO))
+    try:
+        return importlib.import_module("bench.run")
+    finally:
+        sys.path.remove(str(REPO))
+        for k in [k for k in sys.modules if k == "bench" or k.startswith("bench.")]:
+            del sys.modules[k]
+        sys.modules.update(saved)
+
+
+_run = _bench_run()
+filling, rows = _run.filling, _run.rows
+
+
+def test_filling_names_only_the_capped_containers_that_grew() -> None:
+    start = {"ccxt.orders": [200, 200], "ccxt.myTrades": [150, 200], "gc.objects": 1000,
+             "BTC/USDT": {"inventory.seen": [120, 200], "tracker.done_kept": [200, 200], "tracker.open": 2}}
+    end = {"ccxt.orders": [200, 200], "ccxt.myTrades": [200, 200], "gc.objects": 1200,
+           "BTC/USDT": {"inventory.seen": [180, 200], "tracker.done_kept": [200, 200], "tracker.open": 1}}
+    assert filling(start, end) == "ccxt.myTrades 150->200/200, BTC/USDT/inventory.seen 120->180/200"
+    assert filling(end, end) == "none"
+    assert filling(None, end) == "n/a"
+
+
+def test_the_memory_verdict_is_the_slope_after_warm_up_not_the_first_minute() -> None:
+    sizes = {"ccxt.orders": [200, 200], "sqlite.heap_kib": 700.0}
+    res = {"overhead": {"rss_slope_kib_per_min": 40.0, "rss_slope_second_half_kib_per_min": -10.0,
+                        "rss_slope_cpu_window_kib_per_min": 1400.0, "rss_kib_start": 150_000.0,
+                        "rss_kib_end": 150_100.0, "memory_window_s": 180.0, "memory_warmup_s": 240.0,
+                        "bot_container_sizes_window_start": sizes, "bot_container_sizes_window_end": sizes}}
+    table = {r[0].strip(): r for r in rows(res)}
+    assert table["memory: bot RSS slope after warm-up (KiB/min)"][1:] == ("+40", "flat (<= 100)", "met")
+    assert table["RSS slope over the first minute, warm-up (KiB/min)"][1] == "+1400"
+    assert table["bounded containers still filling in that window"][1] == "none"
+    res["overhead"]["rss_slope_kib_per_min"] = 101.0
+    assert {r[0]: r for r in rows(res)}["memory: bot RSS slope after warm-up (KiB/min)"][3] == "MISSED"
