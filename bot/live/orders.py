@@ -5,8 +5,8 @@
 - Orders are LIMIT_MAKER (``{'postOnly': True}``) by default. A post-only order that would cross
   (``OrderImmediatelyFillable``) is logged as ``order_rejected`` and dropped; the next cycle prices it
   again from a newer book. There is never a retry loop here.
-- Every create and cancel first passes a shared ``asyncio_throttle.Throttler`` (the order-traffic
-  ceiling for all symbols; ccxt's own REST rate limiter stays on underneath).
+- Every create and cancel first passes a shared :class:`~bot.live.ratelimit.OrderThrottle` (the
+  order-traffic ceiling for all symbols; ccxt's own REST rate limiter stays on underneath).
 - ``DDoSProtection`` (HTTP 429/418) and ``RateLimitExceeded`` put the shared
   :class:`~bot.live.ratelimit.RateGate` into a backoff that doubles on each hit (capped), or longer when
   the venue says how long (``Retry-After``, the limit's window, a ban's end); while it is closed no order
@@ -30,10 +30,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import ccxt
-from asyncio_throttle import Throttler
 
 from bot.core.reconcile import Action, Cancel, Create, Side, WorkingOrder
-from bot.live.ratelimit import RateGate
+from bot.live.ratelimit import OrderThrottle, RateGate
 from bot.risk.exposure import unbooked
 
 DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -54,10 +53,10 @@ def symbol_tag(market_id: str) -> str:
     return re.sub(r"[^a-z0-9]", "", market_id.lower())[:10] or "sym"
 
 
-def make_throttler(orders_per_second: float) -> Throttler:
-    """A throttler allowing ``orders_per_second`` on average (an integer count per period)."""
+def make_throttler(orders_per_second: float) -> OrderThrottle:
+    """A throttle allowing ``orders_per_second`` on average (an integer count per period)."""
     count = max(1, int(orders_per_second))
-    return Throttler(rate_limit=count, period=count / orders_per_second)
+    return OrderThrottle(rate_limit=count, period=count / orders_per_second)
 
 
 @dataclass
@@ -248,7 +247,7 @@ class OrderManager:
         symbol: str,
         market_id: str,
         prefix: str,
-        throttler: Throttler,
+        throttler: OrderThrottle,
         rate: RateGate,
         log: Any,
         post_only: bool = True,

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections import deque
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
@@ -139,6 +140,49 @@ class RateGate:
         """Until the gate is open (a hit meanwhile extends the wait)."""
         while (remaining := self.until - time.monotonic()) > 0:  # noqa: ASYNC110 (a deadline, not an event)
             await asyncio.sleep(remaining)
+
+
+class OrderThrottle:
+    """The order-traffic ceiling: at most ``rate_limit`` passes in any ``period`` seconds (a sliding log).
+
+    ``async with throttle:`` passes at once, without suspending, while fewer than ``rate_limit`` passes
+    are younger than ``period`` and nobody waits; otherwise the caller queues (first come, first served)
+    and the head of the queue sleeps exactly until the oldest pass is ``period`` old, so a waiting order
+    costs one timer, not a poll every few milliseconds.
+    """
+
+    def __init__(self, rate_limit: int, period: float = 1.0) -> None:
+        if rate_limit < 1 or period <= 0:
+            raise ValueError("rate_limit must be >= 1 and period > 0")
+        self.rate_limit, self.period = rate_limit, period
+        self._passes: deque[float] = deque()
+        self._queue = asyncio.Lock()
+
+    def _expire(self, now: float) -> None:
+        passes, period = self._passes, self.period
+        while passes and now - passes[0] >= period:
+            passes.popleft()
+
+    async def acquire(self) -> None:
+        now = time.monotonic()
+        self._expire(now)
+        if len(self._passes) < self.rate_limit and not self._queue.locked():
+            self._passes.append(now)
+            return
+        async with self._queue:
+            while True:
+                now = time.monotonic()
+                self._expire(now)
+                if len(self._passes) < self.rate_limit:
+                    break
+                await asyncio.sleep(self._passes[0] + self.period - now)
+            self._passes.append(now)
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
 
 
 class GatedThrottler(Throttler):  # type: ignore[misc]

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from ccxt.async_support.base.throttler import Throttler
 
-from bot.live.ratelimit import READING, GatedThrottler, RateGate, gate_exchange
+from bot.live.ratelimit import READING, GatedThrottler, OrderThrottle, RateGate, gate_exchange
 from bot.paper.venue import PaperExchange
 from bot.venue.connect import create_exchange
 
@@ -224,3 +224,62 @@ async def test_a_balance_read_held_by_the_gate_does_not_hold_up_the_other_kill_t
         await asyncio.wait_for(cancelled.wait(), 30.0)
     finally:
         journal.close()
+
+
+# -- the order-traffic ceiling ------------------------------------------------------------------------
+
+
+async def test_order_throttle_passes_its_limit_at_once_without_suspending() -> None:
+    throttle = OrderThrottle(3, 10.0)
+    for _ in range(3):
+        entered = throttle.acquire()
+        with pytest.raises(StopIteration):  # the coroutine finished on its first step: no suspension
+            entered.send(None)
+    assert len(throttle._passes) == 3
+
+
+async def test_order_throttle_waits_until_the_oldest_pass_is_one_period_old() -> None:
+    period = 0.08
+    throttle = OrderThrottle(2, period)
+    stamps = []
+    start = time.monotonic()
+    for _ in range(6):
+        async with throttle:
+            stamps.append(time.monotonic())
+    # never more than 2 passes within any period, and no idle gap (each wait ends when a pass expires)
+    for i in range(2, 6):
+        assert stamps[i] - stamps[i - 2] >= period - 1e-3
+    assert stamps[-1] - start < 2 * period + 0.5 * period + 0.05
+
+
+async def test_order_throttle_serves_waiters_first_come_first_served() -> None:
+    throttle = OrderThrottle(1, 0.03)
+    order: list[int] = []
+
+    async def take(i: int) -> None:
+        async with throttle:
+            order.append(i)
+
+    await asyncio.gather(*(take(i) for i in range(5)))
+    assert order == [0, 1, 2, 3, 4]
+
+
+async def test_order_throttle_cancelled_waiter_frees_the_queue() -> None:
+    throttle = OrderThrottle(1, 0.05)
+    await throttle.acquire()
+    waiter = asyncio.create_task(throttle.acquire())
+    await asyncio.sleep(0.01)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    t0 = time.monotonic()
+    await throttle.acquire()  # not stuck behind the cancelled one
+    assert time.monotonic() - t0 < 0.1
+    assert len(throttle._passes) == 1
+
+
+def test_order_throttle_rejects_a_meaningless_limit() -> None:
+    with pytest.raises(ValueError):
+        OrderThrottle(0, 1.0)
+    with pytest.raises(ValueError):
+        OrderThrottle(1, 0.0)
