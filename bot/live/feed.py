@@ -17,7 +17,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import ccxt
 
@@ -38,11 +38,76 @@ class Backoff:
 
 FATAL = (ccxt.AuthenticationError, ccxt.PermissionDenied, ccxt.AccountSuspended, ccxt.BadSymbol)
 
+T = TypeVar("T")
+
+
+class IdleWatchdog:
+    """``await watchdog.call(fn)`` is ``async with asyncio.timeout(after): await fn()`` with one timer per
+    ``after`` seconds instead of one per call.
+
+    A feed awaits one call per book (hundreds a second) and almost never times out, so arming and
+    cancelling a timer around every call is waste. Here the timer, once armed, fires at the earliest
+    deadline it may face; if the call in progress started less than ``after`` seconds ago it re-arms for
+    that call's deadline, otherwise it cancels the task, and :meth:`call` turns that cancellation into
+    ``TimeoutError`` (a cancellation from anyone else still propagates, as with ``asyncio.timeout``).
+    One watchdog serves one task, one call at a time.
+    """
+
+    def __init__(self, after: float) -> None:
+        self.after = after
+        self._task: asyncio.Task[Any] | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._since: float | None = None  # loop time the call in progress started (None: no call)
+        self._fired = False
+        self._cancelling = 0
+
+    def _check(self) -> None:
+        self._handle = None
+        if self._since is None or self._task is None:
+            return  # between calls: the next call arms the timer again
+        loop = asyncio.get_running_loop()
+        due = self._since + self.after
+        if loop.time() >= due:
+            self._fired = True
+            self._task.cancel()
+        else:
+            self._handle = loop.call_at(due, self._check)
+
+    async def call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        task = self._task
+        if task is None:
+            task = self._task = asyncio.current_task()
+            assert task is not None
+        loop = asyncio.get_running_loop()
+        self._cancelling = task.cancelling()
+        self._since = loop.time()
+        if self._handle is None:
+            self._handle = loop.call_at(self._since + self.after, self._check)
+        try:
+            return await fn()
+        except asyncio.CancelledError:
+            if self._fired:
+                self._fired = False
+                if task.uncancel() <= self._cancelling:
+                    raise TimeoutError from None
+            raise
+        finally:
+            self._since = None
+            if self._fired:  # it fired, but the call ended on its own (the cancellation came too late)
+                self._fired = False
+                task.uncancel()
+
+    def close(self) -> None:
+        """Drop the timer (the watched task is done)."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
 
 async def _watch_loop(
     name: str,
     watch: Callable[[], Awaitable[Any]],
-    handle: Callable[[Any], None],
+    handle: Callable[[Any], bool | None],
     log: Any,
     backoff: Backoff,
     idle_timeout: float | None = None,
@@ -52,46 +117,52 @@ async def _watch_loop(
     """Call ``watch`` forever, pass results to ``handle``; retry errors with backoff (fatal ones raise).
 
     ``on_reconnect`` is told when data flows again after errors and when an idle stream is resubscribed.
+    After ``handle`` the loop lets the other ready tasks run, unless ``handle`` returned False (it woke
+    nobody: most books do not move the touch).
     """
     attempt = 0
-    while True:
-        try:
-            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation that races
-            # with the result, and this loop would then never end
-            async with asyncio.timeout(idle_timeout):
-                result = await watch()
-        except asyncio.CancelledError:
-            raise
-        except FATAL:
-            raise
-        except TimeoutError:
-            log.warning("feed_timeout", feed=name, after=idle_timeout)
-            if on_timeout is not None:
-                try:
-                    await on_timeout()
-                except Exception as exc:  # unsubscribing a dead stream may fail in many ways
-                    log.debug("feed_unwatch_failed", feed=name, error=repr(exc))
-            if on_reconnect is not None:
-                on_reconnect()
-            continue
-        except (ccxt.NetworkError, ccxt.ExchangeError) as exc:
-            attempt += 1
-            delay = backoff.delay(attempt)
-            log.warning(
-                "feed_error", feed=name, error=type(exc).__name__, detail=str(exc)[:200],
-                attempt=attempt, retry_in=round(delay, 3),
-            )
-            await asyncio.sleep(delay)
-            continue
-        if attempt:
-            log.info("feed_resynced", feed=name, after_attempts=attempt)
-            attempt = 0
-            if on_reconnect is not None:
-                on_reconnect()
-        handle(result)
-        # let the tasks the handler woke (the quoter) run before re-entering ccxt: a watch_* call does
-        # ~100 us of bookkeeping before it suspends, which would otherwise delay every reaction
-        await asyncio.sleep(0)
+    # not wait_for (3.11's can swallow a cancellation that races with the result, and this loop would
+    # then never end) and not asyncio.timeout per call (a timer armed and cancelled per book)
+    watchdog = IdleWatchdog(idle_timeout) if idle_timeout is not None else None
+    try:
+        while True:
+            try:
+                result = await (watch() if watchdog is None else watchdog.call(watch))
+            except asyncio.CancelledError:
+                raise
+            except FATAL:
+                raise
+            except TimeoutError:
+                log.warning("feed_timeout", feed=name, after=idle_timeout)
+                if on_timeout is not None:
+                    try:
+                        await on_timeout()
+                    except Exception as exc:  # unsubscribing a dead stream may fail in many ways
+                        log.debug("feed_unwatch_failed", feed=name, error=repr(exc))
+                if on_reconnect is not None:
+                    on_reconnect()
+                continue
+            except (ccxt.NetworkError, ccxt.ExchangeError) as exc:
+                attempt += 1
+                delay = backoff.delay(attempt)
+                log.warning(
+                    "feed_error", feed=name, error=type(exc).__name__, detail=str(exc)[:200],
+                    attempt=attempt, retry_in=round(delay, 3),
+                )
+                await asyncio.sleep(delay)
+                continue
+            if attempt:
+                log.info("feed_resynced", feed=name, after_attempts=attempt)
+                attempt = 0
+                if on_reconnect is not None:
+                    on_reconnect()
+            if handle(result) is not False:
+                # let the tasks the handler woke (the quoter) run before re-entering ccxt: a watch_* call
+                # does ~100 us of bookkeeping before it suspends, which would otherwise delay every reaction
+                await asyncio.sleep(0)
+    finally:
+        if watchdog is not None:
+            watchdog.close()
 
 
 class BookFeed:
@@ -112,10 +183,13 @@ class BookFeed:
         self.resubscribe_after = resubscribe_after
         self.on_reconnect: Callable[[], None] | None = None  # the reconnect metric
 
-    def _handle(self, book: Any) -> None:
+    def _handle(self, book: Any) -> bool:
+        """Update the state; wake the quoter when the book is news. Returns whether it woke it."""
         if self.state.on_book(time.monotonic(), book["bids"], book["asks"]):
             self.state.received = time.perf_counter()
             self.wake.set()
+            return True
+        return False
 
     async def _unwatch(self) -> None:
         await self.exchange.un_watch_order_book(self.symbol)

@@ -29,6 +29,7 @@ from bot.core.models import ModelParams
 from bot.core.pipeline import make_quote
 from bot.core.quote import MarketRules, Quote, QuoteInputs
 from bot.core.reconcile import Side, Target, Tolerance, reconcile
+from bot.live.feed import IdleWatchdog
 from bot.live.gate import RiskGate
 from bot.live.market import MarketState
 from bot.live.orders import OrderManager
@@ -181,10 +182,16 @@ class Quoter:
 
     # -- the loop ---------------------------------------------------------------------------------
     async def run(self) -> None:
+        idle = IdleWatchdog(self.tick)  # wake at least every tick: one timer per tick, not one per cycle
+        try:
+            await self._loop(idle)
+        finally:
+            idle.close()
+
+    async def _loop(self, idle: IdleWatchdog) -> None:
         while not self.stopped:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.tick):
-                    await self.wake.wait()
+                await idle.call(self.wake.wait)
             if self.stopped:
                 return
             self.wake.clear()
