@@ -134,10 +134,6 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         f"from {o['memory_warmup_s']:.0f} s after the first quote", "{}")
     add("  bounded containers still filling in that window", o.get("rss_kib_start") and
         filling(o.get("bot_container_sizes_window_start"), o.get("bot_container_sizes_window_end")), "{}")
-    s0, s1 = o.get("bot_container_sizes_window_start") or {}, o.get("bot_container_sizes_window_end") or {}
-    add("  SQLite heap start -> end of that window (KiB)", isinstance(s0.get("sqlite.heap_kib"), float) and
-        isinstance(s1.get("sqlite.heap_kib"), float) and f"{s0['sqlite.heap_kib']:.0f} -> {s1['sqlite.heap_kib']:.0f}",
-        "{}")
     add("  RSS slope over the first minute, warm-up (KiB/min)", o.get("rss_slope_cpu_window_kib_per_min"),
         "{:+.0f}")
     sc = res.get("sim_ceiling") or {}

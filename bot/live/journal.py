@@ -32,9 +32,10 @@ from bot.core.inventory import Fill
 SCHEMA_VERSION = 1
 FILE_NAME = "journal.sqlite"
 #: SQLite's page cache for the connection, KiB. SQLite keeps pages it read or wrote up to this size (its
-#: default is ~2 MiB), so without a smaller cap the process grows with the file for the first ~2 MiB of
-#: it; every write appends or updates recent rows, which stay cached, and older pages are in the OS cache.
-CACHE_KIB = 512
+#: default is ~2 MiB), so the process grows with the file until the file passes it. Every write appends
+#: or updates recent rows: a few pages of each B-tree (64 pages of 4 KiB hold them); older pages are read
+#: back from the OS cache when needed (a restart's replay).
+CACHE_KIB = 256
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
