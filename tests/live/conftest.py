@@ -59,20 +59,37 @@ class BotRun:
         return [e for e in self.log if e.get("event") == name]
 
 
+async def stop_after_fills(service: Service, fills: int, poll: float = 0.02) -> None:
+    """Ask ``service`` to stop once its first symbol has booked ``fills`` fills (a few more may follow)."""
+    while not service.runs or service.runs[0].inventory.fills < fills:  # noqa: ASYNC110 (polls a counter)
+        await asyncio.sleep(poll)
+    service.request_stop(f"{fills} fills")
+
+
 async def run_bot(
     overrides: dict[str, Any],
     duration: float,
     during: Callable[[Service], Awaitable[None]] | None = None,
+    fills: int | None = None,
 ) -> BotRun:
-    """Run the service for ``duration`` seconds with JSON logs captured; ``during`` runs alongside."""
+    """Run the service with JSON logs captured; ``during`` runs alongside.
+
+    It stops after ``duration`` seconds or, with ``fills``, as soon as that many fills are booked
+    (``duration`` is then the timeout).
+    """
     stream = io.StringIO()
     settings = load_settings(None, overrides)
     configure_logging("debug", "json", settings.secret_values(), stream=stream)
     service = Service(settings, duration=duration)
     task = asyncio.create_task(service.run())
-    if during is not None:
-        await during(service)
-    summary = await task
+    watcher = asyncio.create_task(stop_after_fills(service, fills)) if fills is not None else None
+    try:
+        if during is not None:
+            await during(service)
+        summary = await task
+    finally:
+        if watcher is not None:
+            watcher.cancel()
     log = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
     return BotRun(summary, service, log)
 
