@@ -59,20 +59,29 @@ def side_sizes(
     notional cap is the binding one; it needs that side's price).
     """
     size = params.order_size
-    if params.max_order_size is not None and params.max_order_size < size:
-        size = params.max_order_size
+    max_order = params.max_order_size
+    if max_order is not None and max_order < size:
+        size = max_order
     limit = params.max_position
-    bid_limit, bid_why = limit, POSITION_LIMIT
-    ask_limit, ask_why = limit, POSITION_LIMIT
-    if params.max_notional is not None:
-        if bid_price is not None and bid_price > 0 and params.max_notional / bid_price < limit:
-            bid_limit, bid_why = params.max_notional / bid_price, MAX_NOTIONAL
-        if ask_price is not None and ask_price > 0 and params.max_notional / ask_price < limit:
-            ask_limit, ask_why = params.max_notional / ask_price, MAX_NOTIONAL
+    bid_limit = ask_limit = limit
+    bid_why = ask_why = POSITION_LIMIT
+    notional = params.max_notional
+    if notional is not None:
+        if bid_price is not None and bid_price > 0 and notional / bid_price < limit:
+            bid_limit, bid_why = notional / bid_price, MAX_NOTIONAL
+        if ask_price is not None and ask_price > 0 and notional / ask_price < limit:
+            ask_limit, ask_why = notional / ask_price, MAX_NOTIONAL
     bid_room = bid_limit - q - open_buy
     ask_room = ask_limit + q - open_sell
-    bid_size, bid_reason = (min(size, bid_room), None) if bid_room > 0 else (0.0, bid_why)
-    ask_size, ask_reason = (min(size, ask_room), None) if ask_room > 0 else (0.0, ask_why)
+    # min(size, room) when there is room, written out (this runs on every quote)
+    if bid_room > 0:
+        bid_size, bid_reason = (bid_room if bid_room < size else size), None
+    else:
+        bid_size, bid_reason = 0.0, bid_why
+    if ask_room > 0:
+        ask_size, ask_reason = (ask_room if ask_room < size else size), None
+    else:
+        ask_size, ask_reason = 0.0, ask_why
     return bid_size, bid_reason, ask_size, ask_reason
 
 
@@ -81,9 +90,9 @@ def apply_market_rules(price: float, size: float, rules: MarketRules) -> tuple[f
 
     Returns (size, None) when the order is valid, else (0.0, reason).
     """
-    lot = rules.lot
-    if rules.max_qty is not None and size > rules.max_qty:
-        size = rules.max_qty
+    lot, max_qty = rules.lot, rules.max_qty
+    if max_qty is not None and size > max_qty:
+        size = max_qty
     if lot > 0:
         size = floor_to(size, lot)
     if size <= 0 or size < rules.min_qty:

@@ -5,7 +5,7 @@ model -> minimum spread -> tick rounding outward -> post-only clamp -> limits ->
 
 from __future__ import annotations
 
-import math
+from math import isfinite
 
 from bot.core.limits import LimitParams, apply_market_rules, side_sizes
 from bot.core.models import ModelParams, centre_and_half_spread
@@ -17,8 +17,18 @@ INVALID_MODEL = "invalid model output"
 NON_POSITIVE_PRICE = "non-positive price"
 
 
+#: :class:`Quote`'s fields in order: (bid, bid_size, ask, ask_size, reservation, half_spread, bid_reason, ask_reason)
+QuoteFields = tuple[float | None, float, float | None, float, float, float, str | None, str | None]
+
+
 def make_quote(inputs: QuoteInputs, model: ModelParams, limits: LimitParams, rules: MarketRules) -> Quote:
-    """Quote both sides for the current market and inventory.
+    """Quote both sides for the current market and inventory (steps 1-4 of :func:`quote_fields`)."""
+    return Quote(*quote_fields(inputs, model, limits, rules))
+
+
+def quote_fields(inputs: QuoteInputs, model: ModelParams, limits: LimitParams, rules: MarketRules) -> QuoteFields:
+    """:func:`make_quote`'s quote as a plain tuple of :class:`Quote`'s fields (:data:`QuoteFields`), for
+    callers that quote in a loop and need no object (the backtest).
 
     1. ``centre_and_half_spread`` from the model; the half-spread is raised to ``min_spread / 2``.
     2. The bid is rounded down and the ask up to the tick; if they meet, the bid steps one tick down.
@@ -28,11 +38,11 @@ def make_quote(inputs: QuoteInputs, model: ModelParams, limits: LimitParams, rul
     A side that cannot be quoted has price None, size 0.0 and a reason.
     """
     mid = inputs.mid
-    if not (mid > 0 and math.isfinite(mid)):
-        return Quote(None, 0.0, None, 0.0, mid, 0.0, INVALID_MID, INVALID_MID)
+    if not (mid > 0 and isfinite(mid)):
+        return None, 0.0, None, 0.0, mid, 0.0, INVALID_MID, INVALID_MID
     centre, half = centre_and_half_spread(inputs, model)
-    if not (math.isfinite(centre) and math.isfinite(half)):
-        return Quote(None, 0.0, None, 0.0, centre, half, INVALID_MODEL, INVALID_MODEL)
+    if not (isfinite(centre) and isfinite(half)):
+        return None, 0.0, None, 0.0, centre, half, INVALID_MODEL, INVALID_MODEL
     if 2.0 * half < model.min_spread:
         half = 0.5 * model.min_spread
 
@@ -42,10 +52,11 @@ def make_quote(inputs: QuoteInputs, model: ModelParams, limits: LimitParams, rul
     n_ask = steps_up(centre + half, tick)
     if n_ask <= n_bid:
         n_bid = n_ask - 1
-    if inputs.best_ask is not None:
-        n_bid = min(n_bid, steps_up(inputs.best_ask, tick) - 1)
-    if inputs.best_bid is not None:
-        n_ask = max(n_ask, steps_down(inputs.best_bid, tick) + 1)
+    best_bid, best_ask = inputs.best_bid, inputs.best_ask
+    if best_ask is not None:
+        n_bid = min(n_bid, steps_up(best_ask, tick) - 1)
+    if best_bid is not None:
+        n_ask = max(n_ask, steps_down(best_bid, tick) + 1)
 
     bid: float | None = on_grid(n_bid, tick) if n_bid > 0 else None
     ask: float | None = on_grid(n_ask, tick) if n_ask > 0 else None
@@ -64,4 +75,4 @@ def make_quote(inputs: QuoteInputs, model: ModelParams, limits: LimitParams, rul
         bid = None
     if ask_reason is not None:
         ask = None
-    return Quote(bid, bid_size, ask, ask_size, centre, half, bid_reason, ask_reason)
+    return bid, bid_size, ask, ask_size, centre, half, bid_reason, ask_reason

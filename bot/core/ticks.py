@@ -16,11 +16,11 @@ only in between is ``round(y, 9)`` evaluated. The results are identical to the p
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from math import ceil, floor
 
 _DIGITS: dict[float, int] = {}  # grid_digits memo: a process sees a handful of distinct steps
 _GRID: dict[float, dict[int, float]] = {}  # on_grid memo per step (quotes revisit the same prices)
+_FLOORED: dict[float, dict[float, float]] = {}  # floor_to memo per step
 _MEMO_MAX = 4096  # per step: ~0.4 MiB at most (a long-running bot sees the price wander)
 
 
@@ -34,25 +34,28 @@ def grid_digits(step: float) -> int:
     return digits
 
 
-def _snapped(y: float, direction: Callable[[float], int]) -> int:
-    """``direction(round(y, 9))`` (floor or ceil), calling ``round`` only near the 9-decimal boundary."""
+def steps_down(x: float, step: float) -> int:
+    """Largest n with n*step <= x (up to float noise): ``floor(round(x / step, 9))``."""
+    y = x / step
+    k = round(y)  # the nearest grid count; e = y - k is exact (see the module docstring)
+    e = y - k
+    if -4e-10 < e < 4e-10:
+        return k
+    if e > 6e-10 or e < -6e-10:
+        return floor(y)
+    return floor(round(y, 9))
+
+
+def steps_up(x: float, step: float) -> int:
+    """Smallest n with n*step >= x (up to float noise): ``ceil(round(x / step, 9))``."""
+    y = x / step
     k = round(y)
     e = y - k
     if -4e-10 < e < 4e-10:
         return k
     if e > 6e-10 or e < -6e-10:
-        return direction(y)
-    return direction(round(y, 9))
-
-
-def steps_down(x: float, step: float) -> int:
-    """Largest n with n*step <= x (up to float noise): ``floor(round(x / step, 9))``."""
-    return _snapped(x / step, floor)
-
-
-def steps_up(x: float, step: float) -> int:
-    """Smallest n with n*step >= x (up to float noise): ``ceil(round(x / step, 9))``."""
-    return _snapped(x / step, ceil)
+        return ceil(y)
+    return ceil(round(y, 9))
 
 
 def on_grid(n: int, step: float) -> float:
@@ -71,8 +74,19 @@ def on_grid(n: int, step: float) -> float:
 
 
 def floor_to(x: float, step: float) -> float:
-    """x rounded down to a multiple of step."""
-    return on_grid(steps_down(x, step), step)
+    """x rounded down to a multiple of step: ``on_grid(steps_down(x, step), step)``, memoised per step
+    (sizes are snapped to the lot on every quote and mostly take a handful of values)."""
+    floored = _FLOORED.get(step)
+    if floored is None:
+        if len(_FLOORED) >= 64:
+            _FLOORED.clear()
+        floored = _FLOORED[step] = {}
+    value = floored.get(x)
+    if value is None:
+        if len(floored) >= _MEMO_MAX:
+            floored.clear()
+        value = floored[x] = on_grid(steps_down(x, step), step)
+    return value
 
 
 def ceil_to(x: float, step: float) -> float:

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from bot.core import LimitParams, MarketRules, ModelParams, QuoteInputs, make_quote
+from bot.core import LimitParams, MarketRules, ModelParams, Quote, QuoteInputs, make_quote
+from bot.core.pipeline import quote_fields
 
 RULES = MarketRules(tick=0.01, lot=0.0)
 WORKED = ModelParams(model="linear", half_spread=0.05, skew=0.01)
@@ -259,3 +260,97 @@ def test_glft_quotes_are_symmetric_around_the_skewed_mid(g: float, s: float, A: 
     centre = 1000.0 - skew * q
     assert (quote.bid + quote.ask) / 2 == pytest.approx(centre, abs=tick)
     assert quote.ask - quote.bid == pytest.approx(2 * half, abs=2 * tick)
+
+
+# ---- the fast pipeline equals the plain formulas ---------------------------------------------
+
+
+def _plain_quote(inputs: QuoteInputs, params: ModelParams, limits: LimitParams, rules: MarketRules) -> Quote:
+    """make_quote as first written (no memo, no skipped rounding, no inlining): the reference."""
+    from bot.core.models import centre_and_half_spread
+
+    def grid(n: int, step: float) -> float:
+        return round(n * step, max(0, -math.floor(math.log10(step))) + 3)
+
+    def floor_to(x: float, step: float) -> float:
+        return grid(math.floor(round(x / step, 9)), step)
+
+    def market(price: float, size: float) -> tuple[float, str | None]:
+        if rules.max_qty is not None and size > rules.max_qty:
+            size = rules.max_qty
+        if rules.lot > 0:
+            size = floor_to(size, rules.lot)
+        if size <= 0 or size < rules.min_qty:
+            return 0.0, "below min qty"
+        if size * price < rules.min_notional:
+            return 0.0, "below min notional"
+        return size, None
+
+    mid = inputs.mid
+    if not (mid > 0 and math.isfinite(mid)):
+        return Quote(None, 0.0, None, 0.0, mid, 0.0, "invalid mid", "invalid mid")
+    centre, half = centre_and_half_spread(inputs, params)
+    if not (math.isfinite(centre) and math.isfinite(half)):
+        return Quote(None, 0.0, None, 0.0, centre, half, "invalid model output", "invalid model output")
+    if 2.0 * half < params.min_spread:
+        half = 0.5 * params.min_spread
+    tick = rules.tick
+    n_bid = math.floor(round((centre - half) / tick, 9))
+    n_ask = math.ceil(round((centre + half) / tick, 9))
+    if n_ask <= n_bid:
+        n_bid = n_ask - 1
+    if inputs.best_ask is not None:
+        n_bid = min(n_bid, math.ceil(round(inputs.best_ask / tick, 9)) - 1)
+    if inputs.best_bid is not None:
+        n_ask = max(n_ask, math.floor(round(inputs.best_bid / tick, 9)) + 1)
+    prices = [grid(n, tick) if n > 0 else None for n in (n_bid, n_ask)]
+    size = limits.order_size if limits.max_order_size is None else min(limits.order_size, limits.max_order_size)
+    sides = []
+    for i, (price, sign, open_) in enumerate(zip(prices, (1, -1), (inputs.open_buy, inputs.open_sell), strict=True)):
+        limit, why = limits.max_position, "position limit"
+        notional = limits.max_notional
+        if notional is not None and price is not None and price > 0 and notional / price < limit:
+            limit, why = notional / price, "max notional"
+        room = (limit - inputs.q - open_) if sign > 0 else (limit + inputs.q - open_)
+        amount, reason = (min(size, room), None) if room > 0 else (0.0, why)
+        if price is None:
+            amount, reason = 0.0, "non-positive price"
+        elif reason is None:
+            amount, reason = market(price, amount)
+        sides.append((None if reason is not None else prices[i], amount, reason))
+    (bid, bid_size, bid_reason), (ask, ask_size, ask_reason) = sides
+    return Quote(bid, bid_size, ask, ask_size, centre, half, bid_reason, ask_reason)
+
+
+@given(
+    model_params(),
+    st.floats(1.0, 50000.0),  # mid
+    st.floats(-2.0, 2.0),  # q
+    st.floats(0.0, 0.5),  # open buy
+    st.floats(0.0, 0.5),  # open sell
+    st.sampled_from([1e-5, 0.001, 0.01, 0.05, 0.5]),  # tick
+    st.sampled_from([0.0, 1e-5, 0.001, 0.01]),  # lot
+    st.sampled_from([0.0, 1e-5, 0.01]),  # min qty
+    st.sampled_from([0.0, 1.0, 5.0, 100.0]),  # min notional
+    st.one_of(st.none(), st.floats(0.001, 1.0)),  # max qty
+    st.one_of(st.none(), st.floats(0.001, 1.0)),  # max order size
+    st.one_of(st.none(), st.floats(10.0, 1e5)),  # max notional
+    st.data(),
+)
+def test_make_quote_equals_the_plain_formulas(
+    params: ModelParams, mid: float, q: float, open_buy: float, open_sell: float, tick: float, lot: float,
+    min_qty: float, min_notional: float, max_qty: float | None, max_order: float | None,
+    max_notional: float | None, data: st.DataObject,
+) -> None:
+    if data.draw(st.booleans()):  # a touch on the grid near the mid (the usual case)
+        n = round(mid / tick) + data.draw(st.integers(-3, 3))
+        best_bid, best_ask = round(n * tick, 12), round((n + data.draw(st.integers(1, 3))) * tick, 12)
+    else:
+        best_bid, best_ask = data.draw(touches(mid))
+    inputs = QuoteInputs(mid, q, best_bid, best_ask, data.draw(st.floats(0.0, 1e4)), open_buy=open_buy,
+                         open_sell=open_sell)
+    limits = LimitParams(data.draw(st.floats(0.01, 2.0)), data.draw(st.floats(1e-4, 0.5)), max_order, max_notional)
+    rules = MarketRules(tick, lot, min_qty, min_notional, max_qty)
+    want = _plain_quote(inputs, params, limits, rules)
+    assert make_quote(inputs, params, limits, rules) == want
+    assert quote_fields(inputs, params, limits, rules) == tuple(getattr(want, f) for f in Quote.__slots__)
