@@ -18,7 +18,7 @@ cancel is acknowledged.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -94,15 +94,21 @@ Action = Cancel | Create
 def stale_reason(order: Working, target: Target, now: float, tol: Tolerance) -> str | None:
     """Why ``order`` no longer represents ``target`` ("price", "size", "age"), or None to keep it."""
     # a relative epsilon keeps an order exactly on the band edge despite float rounding;
-    # band = tol.price_band(target.price), inlined (this runs for every working order of every decision)
+    # band = tol.price_band(target.price), inlined (this runs for every working order of every decision),
+    # and |a - b| > c written as two comparisons (the same answer for every float, no call)
     price = target.price
     band = tol.requote_ticks * tol.tick
-    relative = tol.requote_bps * 1e-4 * abs(price)
+    relative = tol.requote_bps * 1e-4 * (price if price >= 0 else -price)
     if relative > band:
         band = relative
-    if abs(order.price - price) > band * (1 + 1e-9) + 1e-12:
+    band = band * (1 + 1e-9) + 1e-12
+    gap = order.price - price
+    if gap > band or -gap > band:
         return "price"
-    if abs(order.amount - target.amount) > tol.size_tolerance * target.amount * (1 + 1e-9) + 1e-15:
+    amount = target.amount
+    gap = order.amount - amount
+    band = tol.size_tolerance * amount * (1 + 1e-9) + 1e-15
+    if gap > band or -gap > band:
         return "size"
     if now - order.created_at >= tol.max_order_age:
         return "age"
@@ -115,27 +121,26 @@ def grows_exposure(side: Side, q: float) -> bool:
 
 
 def reconcile_side(
-    side: Side, target: Target | None, working: Sequence[Working], q: float, now: float, tol: Tolerance
+    side: Side, target: Target | None, working: Iterable[Working], q: float, now: float, tol: Tolerance
 ) -> list[Action]:
     """The actions for one side, already in execution order."""
-    return _side_actions(side, target, [o for o in working if o.side == side], q, now, tol)
+    return list(_side_actions(side, target, [o for o in working if o.side == side], q, now, tol))
+
+
+_NOTHING: tuple[Action, ...] = ()
 
 
 def _side_actions(
     side: Side, target: Target | None, mine: list[Working], q: float, now: float, tol: Tolerance
-) -> list[Action]:
-    """:func:`reconcile_side` for ``mine``, the working orders on ``side``."""
+) -> Sequence[Action]:
+    """:func:`reconcile_side` for ``mine``, the working orders on ``side`` (a shared empty tuple when
+    there is nothing to do: the usual answer, built without allocating)."""
     if target is None or target.amount <= 0:
         return [Cancel(o.client_id, side, "withdrawn") for o in mine]
     if not mine:
         return [Create(side, target.price, target.amount, "new")]
     if len(mine) == 1:  # the usual case: one order, kept or replaced
-        reason = stale_reason(mine[0], target, now, tol)
-        if reason is None:
-            return []
-        cancel = Cancel(mine[0].client_id, side, reason)
-        create = Create(side, target.price, target.amount, reason)
-        return [cancel, create] if grows_exposure(side, q) else [create, cancel]
+        return _keep_or_replace(side, target, mine[0], stale_reason(mine[0], target, now, tol), q)
     reasons = [stale_reason(o, target, now, tol) for o in mine]
     if None in reasons:
         keep = reasons.index(None)
@@ -145,9 +150,19 @@ def _side_actions(
     return [*cancels, create] if grows_exposure(side, q) else [create, *cancels]
 
 
+def _keep_or_replace(side: Side, target: Target, order: Working, reason: str | None, q: float) -> Sequence[Action]:
+    """One working order on ``side``: nothing when it is within tolerance (``reason`` None), else
+    cancel and create (the cancel first when the side grows ``|q|``)."""
+    if reason is None:
+        return _NOTHING
+    cancel = Cancel(order.client_id, side, reason)
+    create = Create(side, target.price, target.amount, reason)
+    return [cancel, create] if grows_exposure(side, q) else [create, cancel]
+
+
 def reconcile(
     targets: Mapping[Side, Target | None],
-    working: Sequence[Working],
+    working: Iterable[Working],
     q: float,
     now: float,
     tol: Tolerance,
@@ -156,24 +171,30 @@ def reconcile(
     buys: list[Working] = []
     sells: list[Working] = []
     for o in working:
-        if o.side == "buy":
+        side = o.side
+        if side == "buy":
             buys.append(o)
-        elif o.side == "sell":
+        elif side == "sell":
             sells.append(o)
-    buy_target = targets.get("buy")
-    sell_target = targets.get("sell")
-    # the usual case, answered without building anything: one order per side, both kept
+    buy_target, sell_target = targets.get("buy"), targets.get("sell")
     if (
         len(buys) == 1 and len(sells) == 1 and buy_target is not None and sell_target is not None
         and buy_target.amount > 0 and sell_target.amount > 0
-        and stale_reason(buys[0], buy_target, now, tol) is None
-        and stale_reason(sells[0], sell_target, now, tol) is None
-    ):
-        return []
-    buy = _side_actions("buy", buy_target, buys, q, now, tol)
-    sell = _side_actions("sell", sell_target, sells, q, now, tol)
-    if not buy and not sell:
-        return []
+    ):  # the usual case: one order per side, each kept or replaced
+        buy_reason = stale_reason(buys[0], buy_target, now, tol)
+        sell_reason = stale_reason(sells[0], sell_target, now, tol)
+        if buy_reason is None and sell_reason is None:
+            return []
+        buy = _keep_or_replace("buy", buy_target, buys[0], buy_reason, q)
+        sell = _keep_or_replace("sell", sell_target, sells[0], sell_reason, q)
+    else:
+        buy = _side_actions("buy", buy_target, buys, q, now, tol)
+        sell = _side_actions("sell", sell_target, sells, q, now, tol)
+    # one side alone is already in execution order (its cancels first when it grows |q|)
+    if not sell:
+        return list(buy)
+    if not buy:
+        return list(sell)
     # cancels on a side that grows |q| (buy when q >= 0, sell when q <= 0) go first
     first: list[Action] = []
     rest: list[Action] = []
