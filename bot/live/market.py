@@ -32,6 +32,7 @@ class MarketState:
     last_news: float | None = None  # arrival of the latest book that woke the quoter
     books: int = 0
     trades: int = 0
+    estimate: bool = True  # feed the volatility estimator (off when the quote model reads no estimate)
 
     @property
     def mid(self) -> float | None:
@@ -53,7 +54,7 @@ class MarketState:
         """Take the top of a ccxt order book (lists of ``[price, size, ...]``); True if it is news.
 
         A valid book (two-sided, not crossed) always updates the arrival time ``updated`` (the
-        staleness watchdog sees the feed alive) and the volatility estimator. It is news for the
+        staleness watchdog sees the feed alive) and, when ``estimate``, the volatility estimator. It is news for the
         quoter when the touch (either best price or its size) changed, when the previous book was
         crossed or one-sided, or when the last news is ``WAKE_GAP`` seconds old (so the quoter sees
         the book at least that often while books flow: a quoter paused on a stale feed resumes at
@@ -80,7 +81,8 @@ class MarketState:
         self.best_bid, self.best_ask, self.bid_size, self.ask_size = bid, ask, bsz, asz
         self.updated = t
         self.books += 1
-        self.vol.update(t, 0.5 * (bid + ask))
+        if self.estimate:
+            self.vol.update(t, 0.5 * (bid + ask))
         return news
 
     def on_trade(self, t: float, price: float) -> None:

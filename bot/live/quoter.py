@@ -22,7 +22,7 @@ from typing import Any
 
 import ccxt
 
-from bot.config import SymbolSettings
+from bot.config import StrategySettings, SymbolSettings
 from bot.core.inventory import Inventory
 from bot.core.limits import LimitParams
 from bot.core.models import ModelParams
@@ -33,6 +33,12 @@ from bot.live.feed import IdleWatchdog
 from bot.live.gate import RiskGate
 from bot.live.market import MarketState
 from bot.live.orders import OrderManager
+
+
+def uses_estimators(strategy: StrategySettings) -> bool:
+    """Whether the quote model reads the live estimates (sigma, A, kappa): ``as``/``glft`` with
+    ``use_estimators``. Otherwise nothing reads them, and the service neither feeds nor subscribes for them."""
+    return strategy.use_estimators and strategy.model in ("as", "glft")
 
 
 class Quoter:
@@ -51,7 +57,7 @@ class Quoter:
         self.symbol = cfg.symbol
         self.model = ModelParams.from_settings(cfg.strategy)
         self.limits = LimitParams.from_settings(cfg.risk, cfg.execution)
-        self.use_estimators = cfg.strategy.use_estimators and self.model.model in ("as", "glft")
+        self.use_estimators = uses_estimators(cfg.strategy)
         ex = cfg.execution
         self.tol = Tolerance(rules.tick, ex.requote_ticks, ex.requote_bps, ex.size_tolerance, ex.max_order_age)
         self.rules, self.state, self.orders, self.inventory = rules, state, orders, inventory

@@ -43,7 +43,7 @@ from bot.live.guard import Guard, journal_for, refuse_if_latched, restore
 from bot.live.journal import Journal
 from bot.live.market import MarketState
 from bot.live.orders import LiveOrder, OrderManager, make_throttler
-from bot.live.quoter import Quoter
+from bot.live.quoter import Quoter, uses_estimators
 from bot.live.ratelimit import RATE_LIMITED, RateGate, gate_exchange
 from bot.live.summary import RunSummary, SymbolSummary
 from bot.live.telemetry import ServiceOps
@@ -295,6 +295,7 @@ class Service:
             symbol,
             vol=EwmaVolatility(halflife=30.0, min_samples=20),
             intensity=IntensityEstimator(window=120.0, min_trades=30, min_time=10.0),
+            estimate=uses_estimators(cfg.strategy),
         )
         log = get_logger(symbol=symbol)
         orders = OrderManager(self.exchange, symbol, market["id"], cfg.execution.client_id_prefix,

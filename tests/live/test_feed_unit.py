@@ -149,3 +149,4 @@ async def test_the_loop_lets_woken_tasks_run_first_unless_the_handler_woke_nobod
         await _watch_loop("book", watch, handle, Log(), Backoff())
     # a True or None answer yields to the woken task at once; after False the loop goes straight on
     assert order == ["handle1", "woken1", "handle2", "handle3", "woken2", "woken3", "handle4"]
+

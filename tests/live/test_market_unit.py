@@ -35,3 +35,22 @@ def test_a_steady_stream_of_unchanged_books_still_wakes_the_quoter_every_wake_ga
     woke = [s.on_book(i * step, BIDS, ASKS) for i in range(49)]  # 6 wake gaps of unchanged touches
     assert [i for i, w in enumerate(woke) if w] == list(range(0, 49, 8))
     assert not s.on_book(5.0, [], ASKS) and s.crossed  # one-sided
+
+
+def test_without_estimates_the_volatility_estimator_is_not_fed_but_the_feed_stays_fresh() -> None:
+    s = MarketState("X", estimate=False)
+    assert s.on_book(1.0, BIDS, ASKS)
+    assert s.on_book(1.1, [[100.05, 1.0]], ASKS)
+    assert s.vol.samples == 0 and s.vol._last_t is None  # nothing reads it: never updated
+    assert s.updated == 1.1 and s.books == 2 and s.best_bid == 100.05
+
+
+def test_only_as_and_glft_with_use_estimators_read_the_estimates() -> None:
+    from bot.config import StrategySettings
+    from bot.live.quoter import uses_estimators
+
+    assert uses_estimators(StrategySettings(model="as", use_estimators=True))
+    assert uses_estimators(StrategySettings(model="glft", use_estimators=True))
+    assert not uses_estimators(StrategySettings(model="glft", use_estimators=False))
+    assert not uses_estimators(StrategySettings(model="linear", use_estimators=True))
+    assert not uses_estimators(StrategySettings(model="symmetric", use_estimators=True))
