@@ -57,7 +57,7 @@ class Fill:
     remaining: float  # order size left after this fill
 
 
-@dataclass
+@dataclass(slots=True)
 class PaperOrder:
     order_id: str
     side: Side
@@ -142,8 +142,14 @@ class PaperBook:
         for maker_side in ("buy", "sell"):
             if taker_side is not None and taker_side == maker_side:
                 continue
-            reached = [o for o in self._orders.values() if o.side == maker_side and self._reaches(o, price)]
-            reached.sort(key=lambda o: (-o.price if maker_side == "buy" else o.price, o.seq))
+            if maker_side == "buy":
+                reached = [o for o in self._orders.values() if o.side == "buy" and price <= o.price]
+                if len(reached) > 1:
+                    reached.sort(key=lambda o: (-o.price, o.seq))
+            else:
+                reached = [o for o in self._orders.values() if o.side == "sell" and price >= o.price]
+                if len(reached) > 1:
+                    reached.sort(key=lambda o: (o.price, o.seq))
             budget = size
             for order in reached:
                 if order.price == price:
@@ -178,45 +184,53 @@ class PaperBook:
         """
         self.best_bid, self.best_ask = best_bid, best_ask
         fills: list[Fill] = []
+        if not self._orders:
+            return fills
+        proportional = self.cancel_model == "proportional"
         for order in list(self._orders.values()):
-            opposite = best_ask if order.side == "buy" else best_bid
-            if opposite is not None and self._reaches(order, opposite):
-                levels = ask_sizes if order.side == "buy" else bid_sizes
-                size = order.remaining
-                if levels:
-                    size = min(size, sum(q for p, q in levels.items() if self._reaches(order, p)))
+            price = order.price
+            if order.side == "buy":
+                crossed = best_ask is not None and best_ask <= price
+                opposite, own = ask_sizes, bid_sizes
+            else:
+                crossed = best_bid is not None and best_bid >= price
+                opposite, own = bid_sizes, ask_sizes
+            if crossed:
+                size = order.size - order.filled
+                if opposite:
+                    size = min(size, self._depth_reaching(order, opposite))
                 fill = self._fill(order, size, "cross") if size > _EPS else None
                 if fill is not None:
                     fills.append(fill)
                 if order.order_id not in self._orders:
                     continue
-            own = bid_sizes if order.side == "buy" else ask_sizes
             if own:
-                level = self._level_size(order, own)
-                if level is not None:
-                    self._update_queue(order, level)
+                # the order's level now (rule 2's queue): shown, empty (inside the covered range), or unknown
+                level = own.get(price)
+                if level is None:
+                    if price > min(own) if order.side == "buy" else price < max(own):
+                        level = 0.0
+                    else:
+                        continue
+                elif not level > 0.0:
+                    level = 0.0
+                # cancellations since the last observation (see the module docstring)
+                before = order.level_size
+                queue = order.queue_ahead
+                if proportional and before > level and before > 0:
+                    queue -= (before - level) * queue / before
+                order.queue_ahead = max(0.0, min(queue, level))
+                order.level_size = level
         return fills
 
     # -- internals --------------------------------------------------------------------------
     @staticmethod
-    def _reaches(order: PaperOrder, price: float) -> bool:
-        """Does an opposite-side price at ``price`` reach the order (at or through it)?"""
-        return price <= order.price if order.side == "buy" else price >= order.price
-
-    @staticmethod
-    def _level_size(order: PaperOrder, levels: Mapping[float, float]) -> float | None:
-        if order.price in levels:
-            return max(0.0, levels[order.price])
-        deepest = min(levels) if order.side == "buy" else max(levels)
-        covered = order.price > deepest if order.side == "buy" else order.price < deepest
-        return 0.0 if covered else None
-
-    def _update_queue(self, order: PaperOrder, level: float) -> None:
-        cancelled = order.level_size - level
-        if cancelled > 0 and self.cancel_model == "proportional" and order.level_size > 0:
-            order.queue_ahead -= cancelled * order.queue_ahead / order.level_size
-        order.queue_ahead = max(0.0, min(order.queue_ahead, level))
-        order.level_size = level
+    def _depth_reaching(order: PaperOrder, levels: Mapping[float, float]) -> float:
+        """Total size shown at opposite-side prices that reach ``order`` (summed in the mapping's order)."""
+        price = order.price
+        if order.side == "buy":
+            return sum(q for p, q in levels.items() if p <= price)
+        return sum(q for p, q in levels.items() if p >= price)
 
     def _fill(
         self, order: PaperOrder, size: float, reason: Literal["trade_through", "queue", "cross"]

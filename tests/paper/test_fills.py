@@ -201,3 +201,107 @@ def test_queue_only_shrinks_and_conservative_is_never_ahead(events, start: float
             assert 0.0 <= queue <= previous[name] + 1e-9
             previous[name] = queue
         assert books["conservative"].get("b").queue_ahead >= books["proportional"].get("b").queue_ahead - 1e-9
+
+
+# ---- the inlined on_book / on_trade equal the rules written plainly ---------------------------
+
+
+class _PlainBook(PaperBook):
+    """The fill rules as first written (one helper per rule): the reference for the inlined ones."""
+
+    def on_trade(self, price: float, size: float, taker_side: str | None = None) -> list[Fill]:  # type: ignore[override]
+        fills: list[Fill] = []
+        for maker_side in ("buy", "sell"):
+            if taker_side is not None and taker_side == maker_side:
+                continue
+            reached = [o for o in self._orders.values() if o.side == maker_side and self._reach(o, price)]
+            reached.sort(key=lambda o: (-o.price if maker_side == "buy" else o.price, o.seq))
+            budget = size
+            for order in reached:
+                if order.price == price:
+                    available = size - order.queue_ahead
+                    order.queue_ahead = max(0.0, order.queue_ahead - size)
+                    order.level_size = max(0.0, order.level_size - size)
+                    if available <= 1e-12 or budget <= 1e-12:
+                        continue
+                    fill = self._fill(order, min(available, budget), "queue")
+                else:
+                    if budget <= 1e-12:
+                        continue
+                    fill = self._fill(order, budget, "trade_through")
+                if fill is not None:
+                    budget -= fill.size
+                    fills.append(fill)
+        return fills
+
+    def on_book(self, best_bid, best_ask, bid_sizes=None, ask_sizes=None) -> list[Fill]:  # type: ignore[no-untyped-def]
+        self.best_bid, self.best_ask = best_bid, best_ask
+        fills: list[Fill] = []
+        for order in list(self._orders.values()):
+            opposite = best_ask if order.side == "buy" else best_bid
+            if opposite is not None and self._reach(order, opposite):
+                levels = ask_sizes if order.side == "buy" else bid_sizes
+                size = order.remaining
+                if levels:
+                    size = min(size, sum(q for p, q in levels.items() if self._reach(order, p)))
+                fill = self._fill(order, size, "cross") if size > 1e-12 else None
+                if fill is not None:
+                    fills.append(fill)
+                if order.order_id not in self._orders:
+                    continue
+            own = bid_sizes if order.side == "buy" else ask_sizes
+            if own:
+                if order.price in own:
+                    level: float | None = max(0.0, own[order.price])
+                else:
+                    deepest = min(own) if order.side == "buy" else max(own)
+                    covered = order.price > deepest if order.side == "buy" else order.price < deepest
+                    level = 0.0 if covered else None
+                if level is not None:
+                    cancelled = order.level_size - level
+                    if cancelled > 0 and self.cancel_model == "proportional" and order.level_size > 0:
+                        order.queue_ahead -= cancelled * order.queue_ahead / order.level_size
+                    order.queue_ahead = max(0.0, min(order.queue_ahead, level))
+                    order.level_size = level
+        return fills
+
+    @staticmethod
+    def _reach(order, price: float) -> bool:  # type: ignore[no-untyped-def]
+        return price <= order.price if order.side == "buy" else price >= order.price
+
+
+PRICE = st.integers(96, 104).map(float)
+SIZE = st.sampled_from([0.0, 0.3, 1.0, 2.5, 4.0])
+LEVELS = st.dictionaries(PRICE, SIZE, max_size=5)
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), st.sampled_from(["buy", "sell"]), PRICE, st.sampled_from([0.5, 1.0, 3.0]), SIZE),
+        st.tuples(st.just("cancel"), st.integers(0, 8)),
+        st.tuples(st.just("trade"), PRICE, st.sampled_from([0.2, 1.0, 3.5]), st.sampled_from(["buy", "sell", None])),
+        st.tuples(st.just("book"), st.one_of(st.none(), PRICE), st.one_of(st.none(), PRICE), LEVELS, LEVELS,
+                  st.booleans()),
+    ),
+    max_size=40,
+)
+
+
+@given(OPS, st.sampled_from(["proportional", "conservative"]), st.sampled_from([0.0, 0.1]))
+@settings(max_examples=300, deadline=None)
+def test_fills_and_queues_equal_the_plain_rules(ops, model: str, lot: float) -> None:  # type: ignore[no-untyped-def]
+    fast, plain = PaperBook(cancel_model=model, lot=lot), _PlainBook(cancel_model=model, lot=lot)  # type: ignore[arg-type]
+    ids = 0
+    for op in ops:
+        if op[0] == "add":
+            ids += 1
+            for book in (fast, plain):
+                book.add_order(f"o{ids}", op[1], op[2], op[3], level_size_now=op[4])
+        elif op[0] == "cancel":
+            assert fast.cancel(f"o{op[1]}") == plain.cancel(f"o{op[1]}")
+        elif op[0] == "trade":
+            assert fast.on_trade(op[1], op[2], op[3]) == plain.on_trade(op[1], op[2], op[3])
+        else:
+            _, bid, ask, bids, asks, with_levels = op
+            args = (bids, asks) if with_levels else ()
+            assert fast.on_book(bid, ask, *args) == plain.on_book(bid, ask, *args)
+        assert fast.orders == plain.orders
+        assert (fast.best_bid, fast.best_ask) == (plain.best_bid, plain.best_ask)
