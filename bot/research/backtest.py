@@ -38,17 +38,20 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from itertools import pairwise
+from operator import itemgetter
 from typing import Any
 
 from bot.core.estimators import EwmaVolatility, IntensityEstimator
 from bot.core.inventory import Fill, Inventory
 from bot.core.limits import LimitParams, apply_market_rules, side_sizes
 from bot.core.models import ModelParams
-from bot.core.pipeline import make_quote
-from bot.core.quote import MarketRules, Quote, QuoteInputs
+from bot.core.pipeline import quote_fields
+from bot.core.quote import MarketRules
 from bot.core.reconcile import Cancel, Create, Side, Target, Tolerance, grows_exposure, reconcile
 from bot.paper.fills import CancelModel, PaperBook
 from bot.research.recording import BookEvent, Event, TradeEvent
+
+_Decision = tuple[float, dict[Side, Target | None]]  # (half-spread of the quote, targets per side)
 
 
 @dataclass(frozen=True)
@@ -100,9 +103,28 @@ class BacktestResult:
 
 
 _MEMO_MAX = 4096  # quotes remembered per replay (the touch revisits a few hundred prices)
+_price = itemgetter(0)  # of a (price, size) level
 
 
-@dataclass
+@dataclass(slots=True)
+class _Inputs:
+    """The fields of :class:`~bot.core.quote.QuoteInputs` that ``quote_fields`` reads, as one mutable
+    object the replay refills for every quote (building a frozen QuoteInputs per quote costs more
+    than the rest of the decision); open sizes are always 0 here (see ``Backtest._decide``)."""
+
+    mid: float = 0.0
+    q: float = 0.0
+    best_bid: float | None = None
+    best_ask: float | None = None
+    t: float = 0.0
+    sigma: float | None = None
+    A: float | None = None
+    kappa: float | None = None
+    open_buy: float = 0.0
+    open_sell: float = 0.0
+
+
+@dataclass(slots=True)
 class _Order:
     """A decided order; reconciliation reads it as a working order (``amount`` = what is left)."""
 
@@ -162,7 +184,7 @@ class _Book:
 
 
 class Backtest:
-    """One symbol's replay; feed events with :meth:`step` (or :func:`run_backtest`), then :meth:`result`."""
+    """One symbol's replay; feed events with :meth:`replay` (or :func:`run_backtest`), then :meth:`result`."""
 
     def __init__(self, symbol: str, params: BacktestParams) -> None:
         self.symbol = symbol
@@ -178,9 +200,11 @@ class Backtest:
         # symmetric/linear quotes depend only on the touch and q; A-S/GLFT also on time and estimators,
         # so for them every valid book is a decision point, as in the live quoter
         self._every_book = params.model.model in ("as", "glft")
-        # quote memo (see _decide) when the quote depends only on the touch, q and open sizes
+        # quote memo (see _decide) when the quote depends only on the touch and q
         memo = not (self.use_estimators or params.model.reads_time)
-        self._memo: dict[tuple[Any, ...], tuple[Quote, dict[Side, Target | None]]] | None = {} if memo else None
+        self._memo: dict[tuple[float, float, float], _Decision] | None = {} if memo else None
+        self._decisions: dict[tuple[float | None, float, float | None, float, float], _Decision] = {}
+        self._inputs = _Inputs()
         self.bid: float | None = None  # the last valid touch (what the quoter sees)
         self.ask: float | None = None
         self.t0: float | None = None
@@ -198,64 +222,70 @@ class Backtest:
 
     # -- the loop ---------------------------------------------------------------------------------
     def step(self, event: Event) -> None:
-        ts = event.ts
-        if self.t0 is None:
-            self.t0 = ts
-        elif ts > self.last_ts:  # type: ignore[operator]
-            dt = ts - self.last_ts  # type: ignore[operator]
-            q = self._q
-            self._w += dt
-            self._qw += q * dt
-            self._qqw += q * q * dt
-        self.last_ts = ts
-        self.events += 1
-        pending = self.pending
-        while pending and pending[0][0] <= ts:
-            self._effect(*pending.popleft())
-        paper = self.paper
-        book = self.book
-        if isinstance(event, BookEvent):
-            old_bid, old_ask = self.bid, self.ask
-            book.apply(event)
-            bid, ask = book.best_bid, book.best_ask
-            if paper._orders and (event.snapshot or self._touches(event, bid, ask)):
-                fills = paper.on_book(bid, ask, book.bids, book.asks)
-                if fills:
-                    self._book_fills(fills, ts)
+        """Replay one event (see :meth:`replay`)."""
+        self.replay((event,))
+
+    def replay(self, events: Iterable[Event]) -> None:
+        """Replay ``events`` in order (steps 1-3 of the module docstring); other symbols are skipped."""
+        symbol = self.symbol
+        book, paper, pending = self.book, self.paper, self.pending
+        resting = paper._orders  # the fill model's open orders: nothing to fill while empty
+        every_book, use_estimators = self._every_book, self.use_estimators
+        t0, last_ts, count = self.t0, self.last_ts, self.events
+        w, qw, qqw = self._w, self._qw, self._qqw
+        for event in events:
+            if event.symbol != symbol:
+                continue
+            ts = event.ts
+            if t0 is None:
+                t0 = self.t0 = ts
+            elif ts > last_ts:  # type: ignore[operator]
+                dt = ts - last_ts  # type: ignore[operator]
+                q = self._q
+                w += dt
+                qw += q * dt
+                qqw += q * q * dt
+            last_ts = ts
+            count += 1
+            while pending and pending[0][0] <= ts:
+                self._effect(*pending.popleft())
+            if isinstance(event, BookEvent):
+                book.apply(event)
+                bid, ask = book.best_bid, book.best_ask
+                if resting and (event.snapshot or self._touches(event, bid, ask)):
+                    fills = paper.on_book(bid, ask, book.bids, book.asks)
+                    if fills:
+                        self._book_fills(fills, ts)
+                else:
+                    paper.best_bid, paper.best_ask = bid, ask
+                if bid is not None and ask is not None and bid < ask:
+                    if use_estimators:
+                        self.vol.update(ts, 0.5 * (bid + ask))
+                    if bid != self.bid or ask != self.ask or every_book:
+                        self._dirty = True
+                    self.bid, self.ask = bid, ask
             else:
-                paper.best_bid, paper.best_ask = bid, ask
-            if bid is not None and ask is not None and bid < ask:
-                self.bid, self.ask = bid, ask
-                if self.use_estimators:
-                    self.vol.update(ts, 0.5 * (bid + ask))
-                if bid != old_bid or ask != old_ask or self._every_book:
-                    self._dirty = True
-        else:
-            if self.use_estimators and self.bid is not None:
-                self.intensity.add_trade(ts, event.price, 0.5 * (self.bid + self.ask))  # type: ignore[operator]
-            if paper._orders and self._reaches(event):
-                fills = paper.on_trade(event.price, event.amount, event.side)  # type: ignore[arg-type]
-                if fills:
-                    self._book_fills(fills, ts)
-        if not pending and (self._dirty or ts >= self._age_due) and self.bid is not None:
-            self._decide(ts)
+                if use_estimators and self.bid is not None:
+                    self.intensity.add_trade(ts, event.price, 0.5 * (self.bid + self.ask))  # type: ignore[operator]
+                if resting and self._reaches(event):
+                    fills = paper.on_trade(event.price, event.amount, event.side)  # type: ignore[arg-type]
+                    if fills:
+                        self._book_fills(fills, ts)
+            if not pending and (self._dirty or ts >= self._age_due) and self.bid is not None:
+                self._decide(ts)
+        self.last_ts, self.events = last_ts, count
+        self._w, self._qw, self._qqw = w, qw, qqw
 
     def _touches(self, event: BookEvent, bid: float | None, ask: float | None) -> bool:
-        """Whether a diff can matter to the fill model: it changes one of our orders' levels or the
-        opposite touch reaches one of them (else ``on_book`` would change nothing: skipped for speed)."""
+        """Whether a diff can matter to the fill model: it has a level at one of our orders' prices
+        or the opposite touch reaches one of them (else ``on_book`` would change nothing: skipped)."""
         for o in self.paper._orders.values():
-            if o.side == "buy":
-                if ask is not None and ask <= o.price:
-                    return True
-                levels = event.bids
-            else:
-                if bid is not None and bid >= o.price:
-                    return True
-                levels = event.asks
             price = o.price
-            for p, _ in levels:
-                if p == price:
+            if o.side == "buy":
+                if (ask is not None and ask <= price) or price in map(_price, event.bids):
                     return True
+            elif (bid is not None and bid >= price) or price in map(_price, event.asks):
+                return True
         return False
 
     def _reaches(self, trade: TradeEvent) -> bool:
@@ -266,53 +296,39 @@ class Backtest:
         if not (0.0 < price < math.inf and 0.0 < trade.amount < math.inf):
             return True  # on_trade rejects it
         for o in self.paper._orders.values():
-            if o.side != side and (price <= o.price if o.side == "buy" else price >= o.price):
+            if o.side == "buy":
+                if side != "buy" and price <= o.price:
+                    return True
+            elif side != "sell" and price >= o.price:
                 return True
         return False
 
     # -- decisions --------------------------------------------------------------------------------
     def _decide(self, now: float) -> None:
+        """Quote, reconcile against our orders, and send the actions (effective after the latency).
+
+        Decisions wait until no action is in flight, so every order the replay knows is resting:
+        ``open_buy``/``open_sell`` (size in flight that the quote does not replace) are 0.
+        """
         self._dirty = False
         bid, ask, q = self.bid, self.ask, self._q
-        sigma = A = kappa = None
-        if self.use_estimators:
-            sigma = self.vol.sigma
-            fit = self.intensity.estimate(now)
-            if fit is not None:
-                A, kappa = fit
-        open_buy = open_sell = 0.0
-        for o in self.orders.values():
-            if not o.active:
-                if o.side == "buy":
-                    open_buy += o.amount
-                else:
-                    open_sell += o.amount
         # make_quote is pure: with the same inputs it gives the same quote. The models read t only
         # for the A-S session horizon and sigma/A/kappa only with estimators, so without those the
-        # inputs are (touch, q, open sizes) and the quote (with its targets) is looked up
-        key = None
-        if self._memo is not None:
-            key = (bid, ask, q, open_buy, open_sell)
-            hit = self._memo.get(key)
-        if key is None or hit is None:
-            quote = make_quote(
-                QuoteInputs(0.5 * (bid + ask), q, bid, ask, now - self.t0, sigma, A, kappa,  # type: ignore[operator]
-                            open_buy, open_sell),
-                self.p.model, self.p.limits, self.p.rules,
-            )
-            hit = quote, {
-                "buy": Target("buy", quote.bid, quote.bid_size)
-                if quote.bid is not None and quote.bid_size > 0 else None,
-                "sell": Target("sell", quote.ask, quote.ask_size)
-                if quote.ask is not None and quote.ask_size > 0 else None,
-            }
-            if key is not None:
-                if len(self._memo) >= _MEMO_MAX:  # type: ignore[arg-type]
-                    self._memo.clear()  # type: ignore[union-attr]
-                self._memo[key] = hit  # type: ignore[index]
-        quote, targets = hit
+        # inputs are (touch, q) and the quote (with its targets) is looked up
+        memo = self._memo
+        if memo is None:
+            decision = self._quote(now)
+        else:
+            key = (bid, ask, q)
+            decision = memo.get(key)  # type: ignore[arg-type]
+            if decision is None:
+                decision = self._quote(now)
+                if len(memo) >= _MEMO_MAX:
+                    memo.clear()
+                memo[key] = decision  # type: ignore[index]
+        half_spread, targets = decision
         orders = self.orders
-        actions = reconcile(targets, list(orders.values()), q, now, self.p.tolerance)
+        actions = reconcile(targets, orders.values(), q, now, self.p.tolerance)
         if actions:
             mid = 0.5 * (bid + ask)  # type: ignore[operator]
             latency = self.p.latency
@@ -321,7 +337,7 @@ class Backtest:
                 if isinstance(action, Create):
                     self._ids += 1
                     cid = f"bt-{self._ids}"
-                    orders[cid] = _Order(cid, action.side, action.price, action.amount, now, mid, quote.half_spread)
+                    orders[cid] = _Order(cid, action.side, action.price, action.amount, now, mid, half_spread)
                 else:
                     cid = action.client_id
                 if latency > 0:
@@ -333,6 +349,29 @@ class Backtest:
             if o.created_at < oldest:
                 oldest = o.created_at
         self._age_due = oldest + self.p.tolerance.max_order_age
+
+    def _quote(self, now: float) -> _Decision:
+        """The quote for the current touch and q (``quote_fields``, i.e. ``make_quote``), as (half-spread,
+        targets per side); equal quotes share one decision object (the targets repeat a lot)."""
+        bid, ask = self.bid, self.ask
+        x = self._inputs
+        x.mid, x.q, x.best_bid, x.best_ask, x.t = 0.5 * (bid + ask), self._q, bid, ask, now - self.t0  # type: ignore[operator]
+        if self.use_estimators:
+            x.sigma = self.vol.sigma
+            fit = self.intensity.estimate(now)
+            x.A, x.kappa = fit if fit is not None else (None, None)
+        p = self.p
+        bid_price, bid_size, ask_price, ask_size, _, half, _, _ = quote_fields(x, p.model, p.limits, p.rules)  # type: ignore[arg-type]
+        key = (bid_price, bid_size, ask_price, ask_size, half)
+        decision = self._decisions.get(key)
+        if decision is None:
+            if len(self._decisions) >= _MEMO_MAX:
+                self._decisions.clear()
+            decision = self._decisions[key] = half, {
+                "buy": Target("buy", bid_price, bid_size) if bid_price is not None and bid_size > 0 else None,
+                "sell": Target("sell", ask_price, ask_size) if ask_price is not None and ask_size > 0 else None,
+            }
+        return decision
 
     def _effect(self, due: float, action: Cancel | Create, cid: str) -> None:
         order = self.orders.get(cid)
@@ -437,10 +476,7 @@ class Backtest:
 def run_backtest(events: Iterable[Event], symbol: str, params: BacktestParams) -> BacktestResult:
     """Replay the events of ``symbol`` (others are skipped) and return the result."""
     bt = Backtest(symbol, params)
-    step = bt.step
-    for event in events:
-        if event.symbol == symbol:
-            step(event)
+    bt.replay(events)
     return bt.result()
 
 
