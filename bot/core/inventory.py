@@ -148,31 +148,65 @@ class Inventory:
         if amount <= 0:
             raise ValueError(f"fill amount must be > 0, got {fill.amount}")
         self.seen.add(fill.trade_id, fill.timestamp)
-        sign = 1 if fill.side == "buy" else -1
-        p = float(fill.price)
+        self._book(fill.side, fill.price, amount, fill.fee, fill.fee_currency, fill.fee_cost_quote,
+                   fill.mid, fill.quote_mid, fill.quote_half_spread)
+        return True
+
+    def book(
+        self,
+        side: Side,
+        price: float,
+        amount: float | str | Decimal,
+        fee: float = 0.0,
+        fee_currency: str | None = None,
+        fee_cost_quote: float | None = None,
+        mid: float | None = None,
+        quote_mid: float | None = None,
+        quote_half_spread: float | None = None,
+    ) -> None:
+        """Book a fill given by :class:`Fill`'s fields, without the trade-id check of :meth:`apply`: for
+        callers whose fills are unique by construction (the backtest), so no Fill object is built."""
+        dec = to_decimal(amount)
+        if dec <= 0:
+            raise ValueError(f"fill amount must be > 0, got {amount}")
+        self._book(side, price, dec, fee, fee_currency, fee_cost_quote, mid, quote_mid, quote_half_spread)
+
+    def _book(
+        self,
+        side: Side,
+        price: float,
+        amount: Decimal,
+        fee: float,
+        fee_currency: str | None,
+        fee_cost_quote: float | None,
+        mid: float | None,
+        quote_mid: float | None,
+        quote_half_spread: float | None,
+    ) -> None:
+        sign = 1 if side == "buy" else -1
+        p = float(price)
         a = float(amount)
         self._trade(sign * amount, p)
         self.cash -= sign * a * p
-        if fill.fee:
-            if fill.fee_currency == self.base:
-                fee_base = to_decimal(fill.fee)
+        if fee:
+            if fee_currency == self.base:
+                fee_base = to_decimal(fee)
                 self._trade(-fee_base, p)  # disposal of the fee at the fill price, whose
                 self.fees += float(fee_base) * p  # proceeds are the fee (quote balance untouched)
-            elif fill.fee_currency == self.quote or fill.fee_currency is None:
-                self.cash -= float(fill.fee)
-                self.fees += float(fill.fee)
+            elif fee_currency == self.quote or fee_currency is None:
+                self.cash -= float(fee)
+                self.fees += float(fee)
             else:
-                self.fees += float(fill.fee_cost_quote or 0.0)
+                self.fees += float(fee_cost_quote or 0.0)
         self.fills += 1
         self.volume_base += amount
         self.volume_quote += a * p
-        if fill.mid is not None:
-            self.spread_captured += sign * (fill.mid - p) * a
-        if fill.quote_mid is not None and fill.quote_half_spread is not None:
-            symmetric = fill.quote_mid - sign * fill.quote_half_spread
+        if mid is not None:
+            self.spread_captured += sign * (mid - p) * a
+        if quote_mid is not None and quote_half_spread is not None:
+            symmetric = quote_mid - sign * quote_half_spread
             self.skew_cost += sign * (p - symmetric) * a
         self.max_abs_q = max(self.max_abs_q, abs(self.q_exact))
-        return True
 
     def _trade(self, dq: Decimal, price: float) -> None:
         """Average-cost update of the position for a signed change ``dq`` at ``price``."""

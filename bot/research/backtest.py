@@ -42,7 +42,7 @@ from operator import itemgetter
 from typing import Any
 
 from bot.core.estimators import EwmaVolatility, IntensityEstimator
-from bot.core.inventory import Fill, Inventory
+from bot.core.inventory import Inventory
 from bot.core.limits import LimitParams, apply_market_rules, side_sizes
 from bot.core.models import ModelParams
 from bot.core.pipeline import quote_fields
@@ -413,26 +413,24 @@ class Backtest:
 
     # -- fills ------------------------------------------------------------------------------------
     def _book_fills(self, fills: Iterable[Any], ts: float) -> None:
+        """Book the paper fills as the live service books them (the replay's fills are unique by
+        construction, so they go straight to ``Inventory.book``, without trade ids)."""
         mid = 0.5 * (self.bid + self.ask) if self.bid is not None else None  # type: ignore[operator]
-        inventory = self.inventory
+        inventory, orders, currency, log = self.inventory, self.orders, self.p.quote, self.fill_log
         for f in fills:
-            order = self.orders[f.order_id]
-            inventory.apply(Fill(
-                trade_id=f"{f.order_id}-{inventory.fills}", side=f.side, price=f.price, amount=f.size,
-                timestamp=ts, order_id=f.order_id, client_id=f.order_id, fee=f.fee,
-                fee_currency=self.p.quote, mid=mid, quote_mid=order.quote_mid,
-                quote_half_spread=order.half_spread,
-            ))
-            if f.side == "buy":
+            order = orders[f.order_id]
+            side = f.side
+            inventory.book(side, f.price, f.size, f.fee, currency, None, mid, order.quote_mid, order.half_spread)
+            if side == "buy":
                 self.buys += 1
             else:
                 self.sells += 1
-            self.fill_log.append((ts, f.side, f.price, f.size))
-            self._q = inventory.q
+            log.append((ts, side, f.price, f.size))
             order.amount = f.remaining
             if f.remaining <= 0:
-                del self.orders[f.order_id]
-            self._dirty = True
+                del orders[f.order_id]
+        self._q = inventory.q
+        self._dirty = True
 
     # -- results ----------------------------------------------------------------------------------
     def result(self) -> BacktestResult:
