@@ -125,6 +125,7 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     bt = _get(res, "compute", "backtest") or {}
     eps = bt.get("events_per_s")
     add("backtest events/s", eps, "{:,.0f}", ">= 200,000", eps is not None and eps >= 200000)
+    add("  backtest events per CPU second (same runs)", bt.get("events_per_cpu_s"), "{:,.0f}")
     k = o.get("rss_slope_kib_per_min")
     add("memory: bot RSS slope after warm-up (KiB/min)", k, "{:+.0f}", f"flat (<= {FLAT_KIB_PER_MIN:.0f})",
         k is not None and k <= FLAT_KIB_PER_MIN)
