@@ -73,19 +73,32 @@ class Tolerance:
         return max(self.requote_ticks * self.tick, self.requote_bps * 1e-4 * abs(price))
 
 
-@dataclass(frozen=True)
+# Cancel and Create are built for every requote: their __init__ fills the instance dict directly,
+# which is what the generated frozen __init__ does through object.__setattr__ per field (at twice the
+# cost); fields, equality, hash, repr and immutability are the dataclass's as usual.
+
+
+@dataclass(frozen=True, init=False)
 class Cancel:
     client_id: str
     side: Side
     reason: str
 
+    def __init__(self, client_id: str, side: Side, reason: str) -> None:
+        d = self.__dict__
+        d["client_id"], d["side"], d["reason"] = client_id, side, reason
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, init=False)
 class Create:
     side: Side
     price: float
     amount: float
     reason: str
+
+    def __init__(self, side: Side, price: float, amount: float, reason: str) -> None:
+        d = self.__dict__
+        d["side"], d["price"], d["amount"], d["reason"] = side, price, amount, reason
 
 
 Action = Cancel | Create

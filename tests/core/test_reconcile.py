@@ -115,3 +115,19 @@ def test_the_band_edge_is_kept_despite_float_noise() -> None:
     assert stale_reason(order, Target("buy", 29999.99, 1.0), 1.0, tol) is None
     assert stale_reason(order, Target("buy", 29999.94, 1.0), 1.0, tol) == "price"
     assert stale_reason(order, Target("buy", 30000.00, 1.0), 1.0, tol) == "price"
+
+
+def test_actions_are_frozen_dataclasses_with_their_usual_behaviour() -> None:
+    import dataclasses
+
+    import pytest
+
+    create, cancel = Create("buy", 99.9, 1.0, "new"), Cancel("a", "sell", "price")
+    assert create == Create(side="buy", price=99.9, amount=1.0, reason="new")
+    assert create != Create("buy", 99.9, 1.0, "x")
+    assert hash(cancel) == hash(Cancel("a", "sell", "price")) and len({cancel, Cancel("a", "sell", "price")}) == 1
+    assert repr(create) == "Create(side='buy', price=99.9, amount=1.0, reason='new')"
+    assert dataclasses.astuple(cancel) == ("a", "sell", "price")
+    assert dataclasses.replace(create, price=100.0) == Create("buy", 100.0, 1.0, "new")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        create.price = 1.0  # type: ignore[misc]

@@ -305,3 +305,14 @@ def test_fills_and_queues_equal_the_plain_rules(ops, model: str, lot: float) -> 
             assert fast.on_book(bid, ask, *args) == plain.on_book(bid, ask, *args)
         assert fast.orders == plain.orders
         assert (fast.best_bid, fast.best_ask) == (plain.best_bid, plain.best_ask)
+
+
+def test_fill_is_a_frozen_dataclass_with_its_usual_behaviour() -> None:
+    import dataclasses
+
+    fill = Fill("o1", "buy", 100.0, 0.5, 0.01, "queue", 0.5)
+    assert fill == Fill(order_id="o1", side="buy", price=100.0, size=0.5, fee=0.01, reason="queue", remaining=0.5)
+    assert hash(fill) == hash(dataclasses.replace(fill)) and dataclasses.asdict(fill)["remaining"] == 0.5
+    assert repr(fill).startswith("Fill(order_id='o1', side='buy', price=100.0")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fill.size = 1.0  # type: ignore[misc]
