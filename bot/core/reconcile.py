@@ -107,21 +107,15 @@ Action = Cancel | Create
 def stale_reason(order: Working, target: Target, now: float, tol: Tolerance) -> str | None:
     """Why ``order`` no longer represents ``target`` ("price", "size", "age"), or None to keep it."""
     # a relative epsilon keeps an order exactly on the band edge despite float rounding;
-    # band = tol.price_band(target.price), inlined (this runs for every working order of every decision),
-    # and |a - b| > c written as two comparisons (the same answer for every float, no call)
+    # band = tol.price_band(target.price), inlined (this runs for every working order of every decision)
     price = target.price
     band = tol.requote_ticks * tol.tick
-    relative = tol.requote_bps * 1e-4 * (price if price >= 0 else -price)
+    relative = tol.requote_bps * 1e-4 * abs(price)
     if relative > band:
         band = relative
-    band = band * (1 + 1e-9) + 1e-12
-    gap = order.price - price
-    if gap > band or -gap > band:
+    if abs(order.price - price) > band * (1 + 1e-9) + 1e-12:
         return "price"
-    amount = target.amount
-    gap = order.amount - amount
-    band = tol.size_tolerance * amount * (1 + 1e-9) + 1e-15
-    if gap > band or -gap > band:
+    if abs(order.amount - target.amount) > tol.size_tolerance * target.amount * (1 + 1e-9) + 1e-15:
         return "size"
     if now - order.created_at >= tol.max_order_age:
         return "age"

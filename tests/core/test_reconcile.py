@@ -1,4 +1,4 @@
-"""reconcile's fast paths (no lists in the usual case, comparisons instead of abs) equal the plain rules.
+"""reconcile's fast paths (the usual one-order-per-side case, the shared empty answer) equal the plain rules.
 
 ``_plain_reconcile`` is the straightforward implementation of the module docstring's rules (per side:
 withdraw, create, keep the first order within tolerance, or cancel all and create; growing side's
