@@ -1,7 +1,7 @@
 """Market-data feeds of one symbol: the order book and public trades, with resubscription.
 
 ``watch_order_book`` is called in a loop; each new book updates the :class:`MarketState` and, when it is
-news for the quoter (the touch changed: see :meth:`MarketState.on_book`), sets the quoter's
+news for the quoter (a touch price changed: see :meth:`MarketState.on_book`), sets the quoter's
 ``asyncio.Event`` (conflation: the quoter only ever reads the latest state). On
 ``ChecksumError`` (sequence gap: ccxt drops the book and does not resync by itself), a dropped socket
 or any other ccxt ``NetworkError``/``ExchangeError``, the feed waits a capped exponential backoff with
@@ -166,7 +166,7 @@ async def _watch_loop(
 
 
 class BookFeed:
-    """Keeps ``state`` at the latest top of book and sets ``wake`` when the touch changed."""
+    """Keeps ``state`` at the latest top of book and sets ``wake`` when it is news (a touch price changed)."""
 
     def __init__(
         self,

@@ -2,7 +2,7 @@
 
 No I/O: the feeds call :meth:`MarketState.on_book` / :meth:`MarketState.on_trade` with the time of
 arrival (monotonic seconds); the quoter reads the fields. ``on_book`` tells the book feed whether to
-wake the quoter (only when the touch changed: most depth diffs change deeper levels only).
+wake the quoter (only when a touch price changed: most depth diffs change deeper levels or sizes only).
 """
 
 from __future__ import annotations
@@ -54,13 +54,15 @@ class MarketState:
         """Take the top of a ccxt order book (lists of ``[price, size, ...]``); True if it is news.
 
         A valid book (two-sided, not crossed) always updates the arrival time ``updated`` (the
-        staleness watchdog sees the feed alive) and, when ``estimate``, the volatility estimator. It is news for the
-        quoter when the touch (either best price or its size) changed, when the previous book was
-        crossed or one-sided, or when the last news is ``WAKE_GAP`` seconds old (so the quoter sees
-        the book at least that often while books flow: a quoter paused on a stale feed resumes at
-        once, and one whose orders were held back, e.g. by a rate limit, retries soon); a diff that
-        only changes deeper levels within that time is not. False for a crossed or one-sided book
-        (``crossed`` is set).
+        staleness watchdog sees the feed alive) and, when ``estimate``, the volatility estimator. It is
+        news for the quoter when a touch price changed, when the previous book was crossed or
+        one-sided, or when the last news is ``WAKE_GAP`` seconds old (so the quoter sees the book at
+        least that often while books flow: a quoter paused on a stale feed resumes at once, one whose
+        orders were held back, e.g. by a rate limit, retries soon, and time-based requotes run); a
+        diff that only changes deeper levels or the sizes at the touch within that time is not: no
+        input of the quote reads them (it is a function of the mid, the touch prices, ``q``, time and
+        the estimates), so such a cycle would decide the same again. The sizes are still recorded
+        (``microprice``). False for a crossed or one-sided book (``crossed`` is set).
         """
         if not bids or not asks:
             self.crossed = True
@@ -72,7 +74,7 @@ class MarketState:
             return False
         news = (
             self.crossed
-            or bid != self.best_bid or ask != self.best_ask or bsz != self.bid_size or asz != self.ask_size
+            or bid != self.best_bid or ask != self.best_ask
             or self.last_news is None or t - self.last_news >= WAKE_GAP
         )
         if news:

@@ -8,15 +8,17 @@ BIDS = [[100.0, 1.0], [99.9, 2.0]]
 ASKS = [[100.1, 1.5], [100.2, 3.0]]
 
 
-def test_only_touch_changes_are_news_but_every_book_is_recorded() -> None:
+def test_only_touch_price_changes_are_news_but_every_book_is_recorded() -> None:
     s = MarketState("X")
     assert s.on_book(1.0, BIDS, ASKS)  # the first book
     assert not s.on_book(1.01, [[100.0, 1.0], [99.9, 7.0]], [[100.1, 1.5], [100.3, 1.0]])  # deeper levels only
     assert s.updated == 1.01 and s.books == 2 and s.age(1.5) == 1.5 - 1.01  # the watchdog sees it alive
     assert s.vol.samples == 1  # and the volatility estimator got the sample
-    assert s.on_book(1.02, [[100.0, 0.5]], ASKS)  # touch size (microprice) changed
+    assert not s.on_book(1.02, [[100.0, 0.5]], [[100.1, 4.0]])  # touch sizes only: no quote input changed
+    assert (s.bid_size, s.ask_size) == (0.5, 4.0) and s.microprice is not None  # ... but they are recorded
     assert s.on_book(1.03, [[100.0, 0.5]], [[100.05, 1.5]])  # touch price changed
-    assert (s.best_bid, s.bid_size, s.best_ask, s.ask_size) == (100.0, 0.5, 100.05, 1.5)
+    assert s.on_book(1.04, [[100.01, 0.5]], [[100.05, 1.5]])  # either side
+    assert (s.best_bid, s.bid_size, s.best_ask, s.ask_size) == (100.01, 0.5, 100.05, 1.5)
 
 
 def test_a_book_after_a_crossed_one_or_a_silence_is_news() -> None:
