@@ -128,15 +128,15 @@ class PaperBook:
             raise ValueError(f"duplicate order id {order_id!r}")
         if side not in ("buy", "sell"):
             raise ValueError(f"side must be buy or sell, got {side!r}")
-        for name, value in (("price", price), ("size", size)):
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be positive, got {value!r}")
-        if not (math.isfinite(level_size_now) and level_size_now >= 0):
+        # finite and positive (NaN and inf fail the chained comparisons)
+        if not 0.0 < price < math.inf:
+            raise ValueError(f"price must be positive, got {price!r}")
+        if not 0.0 < size < math.inf:
+            raise ValueError(f"size must be positive, got {size!r}")
+        if not 0.0 <= level_size_now < math.inf:
             raise ValueError(f"level_size_now must be >= 0, got {level_size_now!r}")
         self._seq += 1
-        self._orders[order_id] = PaperOrder(
-            order_id, side, price, size, queue_ahead=level_size_now, level_size=level_size_now, seq=self._seq
-        )
+        self._orders[order_id] = PaperOrder(order_id, side, price, size, level_size_now, level_size_now, self._seq)
 
     def cancel(self, order_id: str) -> PaperOrder | None:
         """Remove an order; returns it (with what was filled), or None if it is not open."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -316,3 +318,17 @@ def test_fill_is_a_frozen_dataclass_with_its_usual_behaviour() -> None:
     assert repr(fill).startswith("Fill(order_id='o1', side='buy', price=100.0")
     with pytest.raises(dataclasses.FrozenInstanceError):
         fill.size = 1.0  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, math.inf, -math.inf, math.nan])
+def test_add_order_rejects_non_finite_or_non_positive_numbers(bad: float) -> None:
+    book = PaperBook()
+    with pytest.raises(ValueError, match="price"):
+        book.add_order("a", "buy", bad, 1.0, level_size_now=0.0)
+    with pytest.raises(ValueError, match="size"):
+        book.add_order("a", "buy", 100.0, bad, level_size_now=0.0)
+    if bad != 0.0:
+        with pytest.raises(ValueError, match="level_size_now"):
+            book.add_order("a", "buy", 100.0, 1.0, level_size_now=bad)
+    assert book.orders == []
+    book.add_order("a", "buy", 100.0, 1.0, level_size_now=0.0)  # a level of 0 is fine
