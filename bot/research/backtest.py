@@ -233,6 +233,7 @@ class Backtest:
         every_book, use_estimators = self._every_book, self.use_estimators
         t0, last_ts, count = self.t0, self.last_ts, self.events
         w, qw, qqw = self._w, self._qw, self._qqw
+        vbid, vask = self.bid, self.ask  # local copies of the last valid touch (written back on change)
         for event in events:
             if event.symbol != symbol:
                 continue
@@ -261,17 +262,19 @@ class Backtest:
                 if bid is not None and ask is not None and bid < ask:
                     if use_estimators:
                         self.vol.update(ts, 0.5 * (bid + ask))
-                    if bid != self.bid or ask != self.ask or every_book:
+                    if bid != vbid or ask != vask:
+                        self.bid, self.ask = vbid, vask = bid, ask
                         self._dirty = True
-                    self.bid, self.ask = bid, ask
+                    elif every_book:
+                        self._dirty = True
             else:
-                if use_estimators and self.bid is not None:
-                    self.intensity.add_trade(ts, event.price, 0.5 * (self.bid + self.ask))  # type: ignore[operator]
+                if use_estimators and vbid is not None:
+                    self.intensity.add_trade(ts, event.price, 0.5 * (vbid + vask))  # type: ignore[operator]
                 if resting and self._reaches(event):
                     fills = paper.on_trade(event.price, event.amount, event.side)  # type: ignore[arg-type]
                     if fills:
                         self._book_fills(fills, ts)
-            if not pending and (self._dirty or ts >= self._age_due) and self.bid is not None:
+            if not pending and (self._dirty or ts >= self._age_due) and vbid is not None:
                 self._decide(ts)
         self.last_ts, self.events = last_ts, count
         self._w, self._qw, self._qqw = w, qw, qqw
