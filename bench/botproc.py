@@ -293,8 +293,10 @@ def container_sizes(service: Service) -> dict[str, Any]:
         out[run.symbol] = sym
     from bot.core import ticks
 
-    for name, memo in (("ticks.on_grid", ticks._GRID), ("ticks.floor_to", ticks._FLOORED)):
-        out[name] = {str(step): [len(values), ticks._MEMO_MAX] for step, values in memo.items()}
+    for name, attr in (("ticks.on_grid", "_GRID"), ("ticks.floor_to", "_FLOORED")):
+        memo = getattr(ticks, attr, None)
+        if isinstance(memo, dict):
+            out[name] = {str(step): [len(values), getattr(ticks, "_MEMO_MAX", None)] for step, values in memo.items()}
     if ex is not None:
         for sym, book in (getattr(ex, "orderbooks", None) or {}).items():
             out[f"ccxt.orderbook_cache[{sym}]"] = _size(getattr(book, "cache", None))
