@@ -192,7 +192,8 @@ class GatedThrottler(Throttler):  # type: ignore[misc]
     (<= capacity) when no request is queued; a read (:data:`READING`) waits, in turn with the other reads
     (first come, first served: none starves), until the bucket holds ``min(capacity, cost + reserve)``
     tokens, so it never leaves a debt that the next order would wait out; take ``cost`` tokens as ccxt
-    does; if the gate closed meanwhile, wait for it again before the request goes out.
+    does (when nothing is queued and the bucket is not in debt, at once, without suspending); if the
+    gate closed meanwhile, wait for it again before the request goes out.
     """
 
     def __init__(self, config: dict[str, Any], loop: Any = None, gate: RateGate | None = None,
@@ -212,6 +213,12 @@ class GatedThrottler(Throttler):  # type: ignore[misc]
     async def _take(self, cost: float | None) -> None:
         if not self.running:
             self._credit_idle()
+            cfg = self.config
+            if not self.queue and cfg["tokens"] >= 0 and cfg["algorithm"] == "leakyBucket":
+                # what ccxt's loop would do at once, without starting a task for it and without two
+                # turns of the event loop before the request can be signed and sent
+                cfg["tokens"] -= cfg["cost"] if cost is None else cost
+                return
         await super().__call__(cost)
 
     async def _take_leaving_reserve(self, cost: float | None) -> None:

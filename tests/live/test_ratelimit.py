@@ -226,6 +226,27 @@ async def test_a_balance_read_held_by_the_gate_does_not_hold_up_the_other_kill_t
         journal.close()
 
 
+
+async def test_a_request_with_tokens_to_spare_goes_at_once_without_ccxts_loop() -> None:
+    t = throttler()
+    t.config["tokens"] = 1.0
+    call = t(0.2)
+    with pytest.raises(StopIteration):  # finished on its first step: no suspension, no looper task
+        call.send(None)
+    assert not t.running and not t.queue
+    assert t.config["tokens"] == pytest.approx(0.8)  # the idle credit is capped at the capacity (1)
+
+
+async def test_a_request_meeting_a_debt_still_waits_in_ccxts_loop() -> None:
+    t = throttler()
+    t.config["tokens"] = -0.5
+    t.idle_since = time.time() * 1000.0  # no idle time to credit
+    call = asyncio.ensure_future(t(0.2))
+    await asyncio.sleep(0)
+    assert t.running and not call.done()  # queued behind the debt (0.5 tokens = 25 ms at 0.02/ms)
+    await asyncio.wait_for(call, 1.0)
+    assert t.config["tokens"] < 0
+
 # -- the order-traffic ceiling ------------------------------------------------------------------------
 
 
