@@ -332,8 +332,11 @@ class OrderManager:
             params["postOnly"] = True
         try:
             async with self.throttler:
-                self._reacted()
-                result = await self.exchange.create_order(self.symbol, "limit", side, amount, price, params)
+                reaction = self._reacted()
+                try:
+                    result = await self.exchange.create_order(self.symbol, "limit", side, amount, price, params)
+                finally:
+                    self._observe(reaction)
         except ccxt.OrderImmediatelyFillable as exc:
             self._rejected(order, "would_cross", exc, cooldown=False)
             return None
@@ -373,11 +376,15 @@ class OrderManager:
             self.tracker.close(cid, filled=filled_of(result))
         return order
 
-    def _reacted(self) -> None:
-        """Observe the reaction time once per book: its arrival -> the first request handed to ccxt."""
+    def _reacted(self) -> float | None:
+        """The reaction time, once per book: its arrival -> now, the first request being handed to ccxt."""
         start, self.reaction_start = self.reaction_start, None
-        if start is not None and self.metrics is not None:
-            self.metrics.observe_reaction(time.perf_counter() - start)
+        return None if start is None else time.perf_counter() - start
+
+    def _observe(self, reaction: float | None) -> None:
+        """Record a reaction time in the metrics, once its request is answered (nothing waits for it then)."""
+        if reaction is not None and self.metrics is not None:
+            self.metrics.observe_reaction(reaction)
 
     def _rejected(self, order: LiveOrder, reason: str, exc: Exception, cooldown: bool = True) -> None:
         self.tracker.close(order.client_id, filled=0.0)  # the venue answered: it was never placed
@@ -417,11 +424,14 @@ class OrderManager:
             return True
         try:
             async with self.throttler:
-                self._reacted()
-                if order.order_id:
-                    result = await self.exchange.cancel_order(order.order_id, self.symbol)
-                else:
-                    result = await self.exchange.cancel_order(None, self.symbol, {"clientOrderId": client_id})
+                reaction = self._reacted()
+                try:
+                    if order.order_id:
+                        result = await self.exchange.cancel_order(order.order_id, self.symbol)
+                    else:
+                        result = await self.exchange.cancel_order(None, self.symbol, {"clientOrderId": client_id})
+                finally:
+                    self._observe(reaction)
         except ccxt.OrderNotFound:
             self.tracker.close(client_id)
             self.log.info("order_gone", client_id=client_id, side=order.side, reason=reason,

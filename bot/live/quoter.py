@@ -135,22 +135,29 @@ class Quoter:
         self.last_quote = quote
         targets = self.gate.targets(quote)
         self.last_targets = targets
-        if quote is not None and self.metrics is not None:
-            buy, sell = targets["buy"], targets["sell"]
-            self.metrics.on_quote(self.symbol, buy.price if buy else None, sell.price if sell else None,
-                                  self.state.mid, quote.reservation, buy.amount if buy else None,
-                                  sell.amount if sell else None)
+        mid = self.state.mid
         actions = reconcile(targets, self.orders.tracker.working(), self.inventory.q, now, self.tol)
         if not actions or self.orders.rate.blocked():
+            self._report(quote, targets, mid)
             return
         if quote is not None:
-            # logged once the first order call is on its way (at the cycle's first suspension): rendering
-            # the event costs 100-300 us in a mostly idle process, which every reaction would wait for
+            # rendered at the cycle's first suspension, not before the first order call is handed to ccxt
             asyncio.get_running_loop().call_soon(
-                self._log_quote, quote, targets, self.state.mid, self.inventory.q, sorted(self.gate.pauses) or None
+                self._log_quote, quote, targets, mid, self.inventory.q, sorted(self.gate.pauses) or None
             )
         self.orders.reaction_start = fresh_book
-        await self.orders.execute(actions, self.state.mid, quote.half_spread if quote else None)
+        try:
+            await self.orders.execute(actions, mid, quote.half_spread if quote else None)
+        finally:
+            self._report(quote, targets, mid)  # nothing waits for the metrics: after the venue calls
+
+    def _report(self, quote: Quote | None, targets: dict[Side, Target | None], mid: float | None) -> None:
+        """The decision's metrics (desired bid/ask, sizes, centre, the mid it was made at)."""
+        if quote is not None and mid is not None and self.metrics is not None:
+            buy, sell = targets["buy"], targets["sell"]
+            self.metrics.on_quote(self.symbol, buy.price if buy else None, sell.price if sell else None,
+                                  mid, quote.reservation, buy.amount if buy else None,
+                                  sell.amount if sell else None)
 
     # -- logging ----------------------------------------------------------------------------------
     def _log_quote(
