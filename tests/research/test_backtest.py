@@ -245,3 +245,21 @@ def test_every_model_backtests_within_the_limit(model: str, use_estimators: bool
     assert r.fills > 10 and r.max_abs_q <= 2.0 + 1e-9
     assert r.final_q == pytest.approx(r.signed_fill_sum, abs=1e-9)
     assert r.total_pnl == pytest.approx(r.realized_pnl + r.unrealized_pnl - r.fees)
+
+
+@pytest.mark.parametrize("latency", [0.0, 0.1])
+def test_stepping_one_event_at_a_time_equals_one_replay(latency: float) -> None:
+    """replay() keeps its state in locals during the loop and writes it back at the end: feeding the
+    events one by one (step) must give exactly the same result; other symbols are skipped."""
+    from bot.research.backtest import Backtest
+
+    events = random_stream(5, 1500)
+    p = params(latency=latency)
+    whole = run_backtest(events, S, p)
+    bt = Backtest(S, p)
+    for event in events:
+        bt.step(event)
+        bt.step(TradeEvent(event.ts, "ETH/USDT", 1.0, 1.0, "buy"))  # another symbol: ignored
+    stepped = bt.result()
+    assert stepped.to_dict() == whole.to_dict() and stepped.fill_log == whole.fill_log
+    assert whole.fills > 10 and stepped.events == len(events)
