@@ -49,7 +49,8 @@ async def _sample_rss(ps: Any, every: float, t_out: list[float], rss_out: list[f
 
 
 async def _sizes(bot: Child, path: Path) -> dict[str, Any] | None:
-    """The bot's container sizes (``sizes`` command), None when it does not answer within 5 s."""
+    """The bot's container sizes (``sizes`` command), None when it does not answer within 5 s; the memory
+    window starts after and ends before a reading, so what one allocates is not measured as growth."""
     await bot.send(f"sizes {path}")
     for _ in range(250):
         if path.exists():  # noqa: ASYNC240 (a small local file, between measurements)
@@ -110,8 +111,8 @@ async def run(window: float | None = None, warmup: float | None = None, rss_ever
         # a first reading well before the window: what reading the sizes allocates once is not in the window
         await _sizes(bot, tmp / "sizes_warmup.json")
         await asyncio.sleep(max(0.0, quoted + mem_warmup - time.monotonic()))
-        m0 = time.monotonic()
         sizes0 = await _sizes(bot, tmp / "sizes0.json")
+        m0 = time.monotonic()
         await asyncio.sleep(max(0.0, m0 + mem_window - time.monotonic()))
         m1 = time.monotonic()
         sizes1 = await _sizes(bot, tmp / "sizes1.json")
