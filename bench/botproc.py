@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from bot.config import load_settings
-from bot.live.journal import CACHE_KIB
+from bot.live import journal as journal_module
 from bot.live.service import Endpoint, Service
 from bot.logs import configure_logging
 
@@ -306,7 +306,8 @@ def container_sizes(service: Service) -> dict[str, Any]:
         out["journal.file_kib"] = pages * page_size / 1024.0
     heap = _sqlite_heap()
     # [heap, page cache cap]: the rest of the heap (schema, statements) is ~150 KiB and does not grow
-    out["sqlite.heap_kib"] = None if heap is None else [round(heap / 1024.0), CACHE_KIB]
+    cap = getattr(journal_module, "CACHE_KIB", 2000)  # SQLite's default cache is 2,000 KiB
+    out["sqlite.heap_kib"] = None if heap is None else [round(heap / 1024.0), cap]
     out["asyncio.tasks"] = len(asyncio.all_tasks())
     out["python.allocated_blocks"] = sys.getallocatedblocks()  # cheap: no list of every object
     return out
