@@ -30,12 +30,12 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections import deque
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
 import ccxt
+from asyncio_throttle import Throttler as OrderCeiling
 from ccxt.async_support.base.exchange import Exchange as AsyncExchange
 from ccxt.async_support.base.throttler import Throttler
 
@@ -142,47 +142,35 @@ class RateGate:
             await asyncio.sleep(remaining)
 
 
-class OrderThrottle:
-    """The order-traffic ceiling: at most ``rate_limit`` passes in any ``period`` seconds (a sliding log).
+class OrderThrottle(OrderCeiling):  # type: ignore[misc]
+    """The order-traffic ceiling: asyncio-throttle's sliding log, at most ``rate_limit`` passes in any
+    ``period`` seconds, with a waiter that sleeps instead of polling.
 
     ``async with throttle:`` passes at once, without suspending, while fewer than ``rate_limit`` passes
     are younger than ``period`` and nobody waits; otherwise the caller queues (first come, first served)
     and the head of the queue sleeps exactly until the oldest pass is ``period`` old, so a waiting order
-    costs one timer, not a poll every few milliseconds.
+    costs one timer, not a wake-up every ``retry_interval`` (10 ms) as in the base class's ``acquire``.
+    The log of passes and its expiry (``_task_logs``, ``flush``) are the base class's.
     """
 
     def __init__(self, rate_limit: int, period: float = 1.0) -> None:
         if rate_limit < 1 or period <= 0:
             raise ValueError("rate_limit must be >= 1 and period > 0")
-        self.rate_limit, self.period = rate_limit, period
-        self._passes: deque[float] = deque()
+        super().__init__(rate_limit, period)
         self._queue = asyncio.Lock()
 
-    def _expire(self, now: float) -> None:
-        passes, period = self._passes, self.period
-        while passes and now - passes[0] >= period:
-            passes.popleft()
-
     async def acquire(self) -> None:
-        now = time.monotonic()
-        self._expire(now)
-        if len(self._passes) < self.rate_limit and not self._queue.locked():
-            self._passes.append(now)
+        self.flush()
+        if len(self._task_logs) < self.rate_limit and not self._queue.locked():
+            self._task_logs.append(time.monotonic())
             return
         async with self._queue:
             while True:
-                now = time.monotonic()
-                self._expire(now)
-                if len(self._passes) < self.rate_limit:
+                self.flush()
+                if len(self._task_logs) < self.rate_limit:
                     break
-                await asyncio.sleep(self._passes[0] + self.period - now)
-            self._passes.append(now)
-
-    async def __aenter__(self) -> None:
-        await self.acquire()
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
+                await asyncio.sleep(self._task_logs[0] + self.period - time.monotonic())
+            self._task_logs.append(time.monotonic())
 
 
 class GatedThrottler(Throttler):  # type: ignore[misc]

@@ -256,7 +256,7 @@ async def test_order_throttle_passes_its_limit_at_once_without_suspending() -> N
         entered = throttle.acquire()
         with pytest.raises(StopIteration):  # the coroutine finished on its first step: no suspension
             entered.send(None)
-    assert len(throttle._passes) == 3
+    assert len(throttle._task_logs) == 3
 
 
 async def test_order_throttle_waits_until_the_oldest_pass_is_one_period_old() -> None:
@@ -296,7 +296,7 @@ async def test_order_throttle_cancelled_waiter_frees_the_queue() -> None:
     t0 = time.monotonic()
     await throttle.acquire()  # not stuck behind the cancelled one
     assert time.monotonic() - t0 < 0.1
-    assert len(throttle._passes) == 1
+    assert len(throttle._task_logs) == 1
 
 
 def test_order_throttle_rejects_a_meaningless_limit() -> None:
