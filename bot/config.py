@@ -104,7 +104,9 @@ class ExecutionSettings(Section):
     requote_bps: float = Field(0.0, ge=0, description="... or by more basis points than this")
     size_tolerance: float = Field(0.1, ge=0, le=1, description="requote when size changed by this fraction")
     max_order_age: float = Field(30.0, gt=0, description="requote orders older than this (s)")
-    orders_per_second: float = Field(5.0, gt=0, description="order-traffic ceiling shared by all symbols")
+    orders_per_second: float = Field(
+        5.0, gt=0, description="creates and cancels per second, all symbols together (reads are paced by the rate gate)"
+    )
     client_id_prefix: str = Field(
         "mmbot", pattern=r"^[A-Za-z0-9_-]{1,12}$", description="client order ids start with `<prefix>-`"
     )

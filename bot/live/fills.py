@@ -257,8 +257,7 @@ class FillBook:
         """Look every unresolved order up by client id; book the trades of those found (see the module doc)."""
         for cid, order in list(self.unresolved.items()):
             try:
-                async with self.orders.throttler:
-                    found = await self.exchange.fetch_order(None, self.symbol, {"origClientOrderId": cid})
+                found = await self.exchange.fetch_order(None, self.symbol, {"origClientOrderId": cid})
             except ccxt.OrderNotFound:
                 if time.monotonic() - self.unknown_since.get(cid, 0.0) < NOT_FOUND_AFTER:
                     continue  # the venue may still be processing it: ask again later
@@ -390,8 +389,7 @@ class FillBook:
         return floor - REREAD_SLACK_MS
 
     async def _page(self, since: int | None, params: dict[str, Any]) -> list[dict[str, Any]]:
-        async with self.orders.throttler:
-            return await self.exchange.fetch_my_trades(self.symbol, since, PAGE, params)  # type: ignore[no-any-return]
+        return await self.exchange.fetch_my_trades(self.symbol, since, PAGE, params)  # type: ignore[no-any-return]
 
     async def reconcile_loop(self, interval: float) -> None:
         while True:

@@ -6,7 +6,9 @@
   (``OrderImmediatelyFillable``) is logged as ``order_rejected`` and dropped; the next cycle prices it
   again from a newer book. There is never a retry loop here.
 - Every create and cancel first passes a shared :class:`~bot.live.ratelimit.OrderThrottle` (the
-  order-traffic ceiling for all symbols; ccxt's own REST rate limiter stays on underneath).
+  order-traffic ceiling for all symbols; ccxt's own REST rate limiter stays on underneath). Reads
+  (order lookups, open orders, trade pages) do not take a pass: they would crowd out the orders the
+  ceiling is for, and the rate gate already paces them by request weight.
 - ``DDoSProtection`` (HTTP 429/418) and ``RateLimitExceeded`` put the shared
   :class:`~bot.live.ratelimit.RateGate` into a backoff that doubles on each hit (capped), or longer when
   the venue says how long (``Retry-After``, the limit's window, a ban's end); while it is closed no order
@@ -479,11 +481,10 @@ class OrderManager:
         cid = order.client_id
         order.next_lookup = now + self.settle_after
         try:
-            async with self.throttler:
-                if order.order_id:
-                    found = await self.exchange.fetch_order(order.order_id, self.symbol)
-                else:
-                    found = await self.exchange.fetch_order(None, self.symbol, {"origClientOrderId": cid})
+            if order.order_id:
+                found = await self.exchange.fetch_order(order.order_id, self.symbol)
+            else:
+                found = await self.exchange.fetch_order(None, self.symbol, {"origClientOrderId": cid})
         except ccxt.OrderNotFound:
             if order.acked or now - order.created_at >= self.unknown_after:
                 self.tracker.close(cid, filled=order.amount - order.remaining)
@@ -508,8 +509,7 @@ class OrderManager:
 
     async def fetch_own_open(self) -> list[dict[str, Any]]:
         """Our orders the venue reports open for this symbol."""
-        async with self.throttler:
-            orders = await self.exchange.fetch_open_orders(self.symbol)
+        orders = await self.exchange.fetch_open_orders(self.symbol)
         return [o for o in orders if self.is_ours(client_id_of(o))]
 
     async def cancel_all(self, attempts: int = 8) -> int:

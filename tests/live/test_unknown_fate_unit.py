@@ -6,6 +6,7 @@ does): the bot never learns the order id from the create, and REST trades carry 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from decimal import Decimal
 from typing import Any
@@ -282,3 +283,15 @@ async def test_a_failed_trade_read_after_the_lookup_leaves_the_order_to_be_asked
     await book.resolve_unknown()
     assert not book.unresolved and book.inventory.q_exact == Decimal("0.2")
     assert orders.tracker.exposure("buy") == 0.0
+
+
+async def test_reads_do_not_wait_at_a_full_order_ceiling() -> None:
+    """The order ceiling counts creates and cancels only: a reconcile, a lookup and an open-orders read
+    go through while the ceiling is used up (the rate gate paces reads by weight)."""
+    venue, book, orders, _order = await _unknown(ccxt.RequestTimeout, "buy", 0.3, fill_on_create=0.3)
+    orders.throttler = make_throttler(1.0 / 3600)  # one pass an hour ...
+    await orders.throttler.acquire()  # ... and it is taken
+    await asyncio.wait_for(book.reconcile_once(), timeout=5.0)
+    await asyncio.wait_for(orders.fetch_own_open(), timeout=5.0)
+    assert book.inventory.q_exact == Decimal("0.3") and not book.unresolved
+    assert [c for c in venue.calls if c[0] == "fetch_order"]  # the lookup was made
