@@ -256,17 +256,36 @@ class Guard:
         return out
 
 
+#: s the restart catch-up reads before its start (trades published late)
+CATCH_UP_MARGIN = 5.0
+#: s between the venue's trade times and our clock that an order closed before the catch-up is still kept for
+CLOCK_SLACK = 60.0
+
+
+def catch_up_start(journal: Journal, symbol: str) -> float | None:
+    """The wall-clock time (s) from which a restart reads the trades made meanwhile; None: no order journaled."""
+    since = journal.catch_up_since(symbol)
+    return None if since is None else since - CATCH_UP_MARGIN
+
+
 def restore(journal: Journal, run: SymbolRun) -> int:
-    """Replay this symbol's journaled fills into its inventory and make its orders known; returns fills."""
+    """Replay this symbol's journaled fills into its inventory and make its orders known; returns fills.
+
+    Known are the orders a trade of the catch-up can belong to (:meth:`Journal.orders` with
+    ``active_since``: every unsettled one, and those closed after the catch-up's start less
+    :data:`CLOCK_SLACK`): an order closed before that has no trade left to read, so memory at start
+    does not grow with the journal's history.
+    """
     count = 0
     for fill in journal.fills(run.symbol):
         if run.inventory.apply(fill):
             count += 1
-    records = journal.orders(run.symbol)
+    start = catch_up_start(journal, run.symbol)
+    records = [] if start is None else journal.orders(run.symbol, active_since=start - CLOCK_SLACK)
     for rec in records:
         run.orders.tracker.remember(LiveOrder(rec.client_id, rec.side, rec.price, rec.amount,  # type: ignore[arg-type]
                                               rec.amount, 0.0, order_id=rec.order_id, acked=rec.order_id is not None))
-    run.orders._counter = max(run.orders._counter, len(records))
+    run.orders._counter = max(run.orders._counter, journal.order_count(run.symbol))
     return count
 
 

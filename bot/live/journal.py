@@ -150,10 +150,31 @@ class Journal:
         self.db.execute("UPDATE orders SET status = 'closed', updated_at = ? WHERE client_id = ?",
                         (time.time(), client_id))
 
-    def orders(self, symbol: str) -> list[OrderRecord]:
-        rows = self.db.execute("SELECT client_id, symbol, side, price, amount, order_id, status, created_at "
-                               "FROM orders WHERE symbol = ? ORDER BY created_at", (symbol,)).fetchall()
-        return [OrderRecord(*r) for r in rows]
+    def orders(self, symbol: str, active_since: float | None = None) -> list[OrderRecord]:
+        """This symbol's orders, oldest first; with ``active_since`` (s, wall clock) only those a trade at
+        or after it can belong to: not closed, or closed (last updated) at or after it."""
+        sql = "SELECT client_id, symbol, side, price, amount, order_id, status, created_at FROM orders WHERE symbol = ?"
+        args: tuple[Any, ...] = (symbol,)
+        if active_since is not None:
+            sql += " AND (status != 'closed' OR updated_at >= ?)"
+            args += (active_since,)
+        return [OrderRecord(*r) for r in self.db.execute(sql + " ORDER BY created_at", args).fetchall()]
+
+    def order_count(self, symbol: str) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM orders WHERE symbol = ?", (symbol,)).fetchone()[0])
+
+    def catch_up_since(self, symbol: str, latest: int = 20) -> float | None:
+        """Where a restart's trade catch-up must start reading (s, wall clock, before any margin): the
+        earliest of the unsettled orders' creation, the ``latest`` newest orders' creation (a fill may be
+        journaled out of order) and the last journaled fill; None when the journal has no order."""
+        unsettled = self.db.execute("SELECT MIN(created_at) FROM orders WHERE symbol = ? AND status != 'closed'",
+                                    (symbol,)).fetchone()[0]
+        newest = self.db.execute("SELECT MIN(created_at) FROM (SELECT created_at FROM orders WHERE symbol = ? "
+                                 "ORDER BY created_at DESC LIMIT ?)", (symbol, latest)).fetchone()[0]
+        if newest is None:
+            return None
+        times = [t for t in (unsettled, newest, self.last_fill_time(symbol)) if t is not None]
+        return float(min(times))
 
     # -- fills ------------------------------------------------------------------------------------
     def record_fill(self, symbol: str, fill: Fill) -> bool:

@@ -39,7 +39,7 @@ from bot.live.deadman import DeadMan
 from bot.live.feed import Backoff, BookFeed, TradeFeed
 from bot.live.fills import FillBook
 from bot.live.gate import KillSwitch, RiskGate
-from bot.live.guard import Guard, journal_for, refuse_if_latched, restore
+from bot.live.guard import CLOCK_SLACK, Guard, catch_up_start, journal_for, refuse_if_latched, restore
 from bot.live.journal import Journal
 from bot.live.market import MarketState
 from bot.live.orders import LiveOrder, OrderManager, make_throttler
@@ -491,14 +491,11 @@ class Service:
         of them (:func:`bot.live.fills.trades_since`: 24 h windows, then ``fromId``).
         """
         assert self.journal is not None
-        records = self.journal.orders(run.symbol)
-        if not records:
+        start = catch_up_start(self.journal, run.symbol)
+        if start is None:
             return
-        # unsettled orders, the last fill, and the latest orders (a fill may be journaled out of order)
-        times = [r.created_at for r in records if r.status != "closed"] + [r.created_at for r in records[-20:]]
-        last_fill = self.journal.last_fill_time(run.symbol)
-        times += [last_fill] if last_fill is not None else []
-        since_ms = int(min(times) * 1000) - 5000
+        since_ms = int(start * 1000)
+        records = self.journal.orders(run.symbol, active_since=start - CLOCK_SLACK)
         fills = FillBook(self.exchange, run.symbol, run.orders, run.inventory, run.state, run.log, since_ms)
         for rec in records:
             order = run.orders.tracker.by_client_id.get(rec.client_id)

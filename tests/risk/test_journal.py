@@ -89,3 +89,70 @@ def test_the_page_cache_stays_within_its_cap_as_the_file_grows(tmp_path: Path) -
     grown = _sqlite_heap() - base
     assert grown < (CACHE_KIB + 256) * 1024  # the cache (plus page headers, statements) and no more
     j.close()
+
+
+def _age_orders(j: Journal, client_ids: list[str], created: float, updated: float) -> None:
+    """Set the journal times of these orders (as if written back then)."""
+    for cid in client_ids:
+        j.db.execute("UPDATE orders SET created_at = ?, updated_at = ? WHERE client_id = ?", (created, updated, cid))
+
+
+def test_catch_up_since_is_the_earliest_unsettled_order_newest_orders_or_last_fill(tmp_path: Path) -> None:
+    j = Journal.open(tmp_path)
+    assert j.catch_up_since("BTC/USDT") is None  # nothing journaled: no catch-up
+    for i in range(30):
+        j.order_sent(f"mmbot-c{i}", "BTC/USDT", "buy", 100.0, 0.1)
+        j.order_closed(f"mmbot-c{i}")
+        _age_orders(j, [f"mmbot-c{i}"], 1000.0 + i, 1000.5 + i)
+    assert j.catch_up_since("BTC/USDT") == 1010.0  # the 20 newest orders reach back to the 11th
+    j.record_fill("BTC/USDT", Fill("t1", "buy", 100.0, "0.1", timestamp=1005.0))
+    assert j.catch_up_since("BTC/USDT") == 1005.0  # the last journaled fill is earlier
+    j.order_sent("mmbot-open", "BTC/USDT", "sell", 101.0, 0.1)
+    _age_orders(j, ["mmbot-open"], 990.0, 990.0)  # still open (unsettled) since 990
+    assert j.catch_up_since("BTC/USDT") == 990.0
+    assert j.catch_up_since("ETH/USDT") is None and j.order_count("BTC/USDT") == 31
+
+
+def test_orders_active_since_keeps_unsettled_and_recently_closed_orders(tmp_path: Path) -> None:
+    j = Journal.open(tmp_path)
+    for cid, status_closed, updated in (("old-closed", True, 100.0), ("new-closed", True, 200.0),
+                                        ("old-open", False, 100.0)):
+        j.order_sent(cid, "BTC/USDT", "buy", 100.0, 0.1)
+        if status_closed:
+            j.order_closed(cid)
+        _age_orders(j, [cid], updated - 1.0, updated)
+    assert {o.client_id for o in j.orders("BTC/USDT")} == {"old-closed", "new-closed", "old-open"}
+    assert {o.client_id for o in j.orders("BTC/USDT", active_since=150.0)} == {"new-closed", "old-open"}
+
+
+def test_restore_knows_only_the_orders_the_catch_up_can_need(tmp_path: Path) -> None:
+    """A long journal history of closed orders is not loaded into the tracker at start (memory would grow
+    with every run's orders); the unsettled ones and those closed near the catch-up's start are."""
+    from types import SimpleNamespace
+
+    from bot.live.guard import CATCH_UP_MARGIN, CLOCK_SLACK, restore
+    from bot.live.orders import OrderTracker
+
+    j = Journal.open(tmp_path)
+    history = [f"mmbot-h{i}" for i in range(500)]
+    for cid in history:
+        j.order_sent(cid, "BTC/USDT", "buy", 100.0, 0.1)
+        j.order_closed(cid)
+    _age_orders(j, history, 1_000.0, 1_001.0)  # a day before the last run
+    recent = [f"mmbot-r{i}" for i in range(25)]
+    for i, cid in enumerate(recent):
+        j.order_sent(cid, "BTC/USDT", "sell", 101.0, 0.1)
+        j.order_closed(cid)
+        _age_orders(j, [cid], 90_000.0 + i, 90_000.5 + i)
+    j.order_sent("mmbot-unsettled", "BTC/USDT", "buy", 99.0, 0.1)
+    _age_orders(j, ["mmbot-unsettled"], 89_000.0, 89_000.0)  # sent before the last run's orders, never settled
+    j.record_fill("BTC/USDT", Fill("t1", "sell", 101.0, "0.1", timestamp=90_010.0, client_id="mmbot-r10"))
+
+    tracker = OrderTracker()
+    run = SimpleNamespace(symbol="BTC/USDT", inventory=Inventory("BTC", "USDT"),
+                          orders=SimpleNamespace(tracker=tracker, _counter=0))
+    assert restore(j, run) == 1  # type: ignore[arg-type]
+    assert j.catch_up_since("BTC/USDT") == 89_000.0  # the unsettled order reaches back furthest
+    assert 1_001.0 < 89_000.0 - CATCH_UP_MARGIN - CLOCK_SLACK < 90_000.5  # history closed before, recent after
+    assert set(tracker.by_client_id) == {"mmbot-unsettled", *recent}
+    assert run.orders._counter == len(history) + len(recent) + 1  # client ids keep counting past the journal
