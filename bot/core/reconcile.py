@@ -26,7 +26,7 @@ Side = Literal["buy", "sell"]
 SIDES: tuple[Side, Side] = ("buy", "sell")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Target:
     """A quote the strategy wants resting: ``side`` at ``price`` for ``amount`` base units."""
 
@@ -34,8 +34,12 @@ class Target:
     price: float
     amount: float
 
+    def __init__(self, side: Side, price: float, amount: float) -> None:
+        d = self.__dict__
+        d["side"], d["price"], d["amount"] = side, price, amount
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, init=False)
 class WorkingOrder:
     """An order of ours believed open at the venue; ``amount`` is the remaining size."""
 
@@ -44,6 +48,11 @@ class WorkingOrder:
     price: float
     amount: float
     created_at: float
+
+    def __init__(self, client_id: str, side: Side, price: float, amount: float, created_at: float) -> None:
+        d = self.__dict__
+        d["client_id"], d["side"], d["price"], d["amount"], d["created_at"] = (
+            client_id, side, price, amount, created_at)
 
 
 class Working(Protocol):
@@ -73,9 +82,10 @@ class Tolerance:
         return max(self.requote_ticks * self.tick, self.requote_bps * 1e-4 * abs(price))
 
 
-# Cancel and Create are built for every requote: their __init__ fills the instance dict directly,
-# which is what the generated frozen __init__ does through object.__setattr__ per field (at twice the
-# cost); fields, equality, hash, repr and immutability are the dataclass's as usual.
+# Cancel and Create are built for every requote (Target and WorkingOrder above for every decision): their
+# __init__ fills the instance dict directly, which is what the generated frozen __init__ does through
+# object.__setattr__ per field (at twice the cost); fields, equality, hash, repr and immutability are the
+# dataclass's as usual.
 
 
 @dataclass(frozen=True, init=False)

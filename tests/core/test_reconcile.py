@@ -131,3 +131,21 @@ def test_actions_are_frozen_dataclasses_with_their_usual_behaviour() -> None:
     assert dataclasses.replace(create, price=100.0) == Create("buy", 100.0, 1.0, "new")
     with pytest.raises(dataclasses.FrozenInstanceError):
         create.price = 1.0  # type: ignore[misc]
+
+
+def test_target_and_working_order_are_frozen_dataclasses_with_their_usual_behaviour() -> None:
+    import dataclasses
+
+    import pytest
+
+    target, order = Target("buy", 99.9, 1.0), WorkingOrder("a", "sell", 100.1, 0.5, 3.0)
+    assert target == Target(side="buy", price=99.9, amount=1.0) and target != Target("buy", 99.9, 2.0)
+    assert order == WorkingOrder(client_id="a", side="sell", price=100.1, amount=0.5, created_at=3.0)
+    assert hash(order) == hash(WorkingOrder("a", "sell", 100.1, 0.5, 3.0))
+    assert repr(target) == "Target(side='buy', price=99.9, amount=1.0)"
+    assert dataclasses.astuple(order) == ("a", "sell", 100.1, 0.5, 3.0)
+    assert dataclasses.replace(target, amount=2.0) == Target("buy", 99.9, 2.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        target.price = 1.0  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        order.amount = 1.0  # type: ignore[misc]
