@@ -217,6 +217,21 @@ class OrderTracker:
         """The part of :meth:`exposure` a new quote does not replace: unacked open orders and settling ones."""
         return self.open_size(side, acked=False) + self.settling_size(side)
 
+    def committed_both(self) -> tuple[float, float]:
+        """(``committed("buy")``, ``committed("sell")``) in one pass over the open and settling orders
+        (the quoter reads both on every decision)."""
+        buy = sell = 0.0
+        for o in self.open.values():
+            if not o.acked:
+                if o.side == "buy":
+                    buy += o.remaining
+                elif o.side == "sell":
+                    sell += o.remaining
+        if self.settling:
+            buy += self.settling_size("buy")
+            sell += self.settling_size("sell")
+        return buy, sell
+
 
 TERMINAL = ("closed", "canceled", "cancelled", "expired", "rejected")
 

@@ -84,24 +84,19 @@ class Quoter:
         A, kappa = fit if fit is not None else (None, None)
         return self.state.vol.sigma, A, kappa
 
-    def compute(self, now: float) -> Quote | None:
-        mid = self.state.mid
+    def compute(self, now: float, q: float | None = None) -> Quote | None:
+        """The quote for the current book; ``q`` is the inventory (read here when not given)."""
+        state = self.state
+        mid = state.mid
         if mid is None:
             return None
-        sigma, A, kappa = self.estimates(now)
+        sigma, A, kappa = self.estimates(now) if self.use_estimators else (None, None, None)
+        # unconfirmed creates and orders off the book with fills still to come are not replaced
+        # by this quote: they count (the acked open orders are what this quote replaces)
+        open_buy, open_sell = self.orders.tracker.committed_both()
         inputs = QuoteInputs(
-            mid=mid,
-            q=self.inventory.q,
-            best_bid=self.state.best_bid,
-            best_ask=self.state.best_ask,
-            t=now - self.t0,
-            sigma=sigma,
-            A=A,
-            kappa=kappa,
-            # unconfirmed creates and orders off the book with fills still to come are not replaced
-            # by this quote: they count (the acked open orders are what this quote replaces)
-            open_buy=self.orders.tracker.committed("buy"),
-            open_sell=self.orders.tracker.committed("sell"),
+            mid, self.inventory.q if q is None else q, state.best_bid, state.best_ask, now - self.t0,
+            sigma, A, kappa, open_buy, open_sell,
         )
         return make_quote(inputs, self.model, self.limits, self.rules)
 
@@ -131,19 +126,20 @@ class Quoter:
         received, previous = self.state.received, self._last_book
         self._last_book = received
         fresh_book = received if received != previous else None  # a tick without a new book reacts to nothing
-        quote = self.compute(now)
+        q = self.inventory.q  # one Decimal -> float conversion per cycle
+        quote = self.compute(now, q)
         self.last_quote = quote
         targets = self.gate.targets(quote)
         self.last_targets = targets
         mid = self.state.mid
-        actions = reconcile(targets, self.orders.tracker.working(), self.inventory.q, now, self.tol)
+        actions = reconcile(targets, self.orders.tracker.working(), q, now, self.tol)
         if not actions or self.orders.rate.blocked():
             self._report(quote, targets, mid)
             return
         if quote is not None:
             # rendered at the cycle's first suspension, not before the first order call is handed to ccxt
             asyncio.get_running_loop().call_soon(
-                self._log_quote, quote, targets, mid, self.inventory.q, sorted(self.gate.pauses) or None
+                self._log_quote, quote, targets, mid, q, sorted(self.gate.pauses) or None
             )
         self.orders.reaction_start = fresh_book
         try:

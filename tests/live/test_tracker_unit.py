@@ -63,3 +63,24 @@ def test_orders_whose_fills_may_still_come_are_never_forgotten() -> None:
     assert tracker.find(None, gone.client_id) is None and tracker.find(None, unsettled.client_id) is None
     assert tracker.find(None, previous_run.client_id) is previous_run
     assert len(tracker.by_client_id) == 3 + 1 + 2  # open, remembered, the two latest done
+
+
+def test_committed_both_equals_committed_per_side() -> None:
+    tracker = OrderTracker()
+    assert tracker.committed_both() == (0.0, 0.0)
+    orders = [
+        LiveOrder("b-acked", "buy", 99.0, 1.0, 0.7, 0.0, order_id="1", acked=True),  # replaced by a quote
+        LiveOrder("b-unacked", "buy", 99.0, 0.3, 0.3, 0.0),
+        LiveOrder("s-unacked", "sell", 101.0, 0.2, 0.15, 0.0),
+        LiveOrder("s-gone", "sell", 101.0, 0.5, 0.5, 0.0, order_id="2", acked=True),
+        LiveOrder("b-done", "buy", 98.0, 0.4, 0.4, 0.0, order_id="3", acked=True),
+        LiveOrder("b-partial", "buy", 98.0, 0.4, 0.1, 0.0, order_id="4", acked=True),
+    ]
+    for order in orders:
+        tracker.add(order)
+    tracker.close("s-gone")  # final size unknown: all 0.5 may still be booked
+    tracker.close("b-done", filled=0.0)  # nothing executed: dropped
+    tracker.close("b-partial", filled=0.35)  # 0.3 booked, 0.05 on its way
+    expected = (tracker.committed("buy"), tracker.committed("sell"))
+    assert tracker.committed_both() == expected
+    assert expected == (pytest.approx(0.35), pytest.approx(0.65))
