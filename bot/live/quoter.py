@@ -102,21 +102,24 @@ class Quoter:
 
     def watchdog(self, now: float) -> None:
         """Pause on a stale or crossed book or a venue outage; resume when healthy again."""
+        gate = self.gate
         age = self.state.age(now)
+        # a resume only acts on a pause that is set: with none set (the usual cycle) it is not called
         if age > self.stale_after:
-            if self.gate.pause("stale", f"book {age:.1f}s old") and self.state.updated is not None:
+            if gate.pause("stale", f"book {age:.1f}s old") and self.state.updated is not None:
                 self.log.warning("feed_stale", age=round(age, 3), stale_after=self.stale_after)
-        elif self.gate.resume("stale"):
+        elif gate.pauses and gate.resume("stale"):
             self.log.info("feed_restored", age=round(age, 3))
         if self.state.crossed:
-            if self.gate.pause("crossed", "crossed or one-sided book"):
+            if gate.pause("crossed", "crossed or one-sided book"):
                 self.log.warning("book_crossed")
-        elif self.gate.resume("crossed"):
+        elif gate.pauses and gate.resume("crossed"):
             self.log.info("book_uncrossed")
-        if self.orders.failures >= self.outage_after:
-            if self.gate.pause("venue", f"{self.orders.failures} venue calls failed in a row"):
-                self.log.warning("venue_outage", failures=self.orders.failures)
-        elif self.orders.failures == 0 and self.gate.resume("venue"):
+        failures = self.orders.failures
+        if failures >= self.outage_after:
+            if gate.pause("venue", f"{failures} venue calls failed in a row"):
+                self.log.warning("venue_outage", failures=failures)
+        elif failures == 0 and gate.pauses and gate.resume("venue"):
             self.log.info("venue_restored")
 
     async def cycle(self) -> None:
@@ -139,7 +142,7 @@ class Quoter:
         if quote is not None:
             # rendered at the cycle's first suspension, not before the first order call is handed to ccxt
             asyncio.get_running_loop().call_soon(
-                self._log_quote, quote, targets, mid, q, sorted(self.gate.pauses) or None
+                self._log_quote, quote, targets, mid, q, sorted(pauses) if (pauses := self.gate.pauses) else None
             )
         self.orders.reaction_start = fresh_book
         try:
