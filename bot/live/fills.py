@@ -123,7 +123,9 @@ class FillBook:
         self.on_fill = on_fill
         self.foreign = 0
         self.sources: dict[str, int] = {"ws": 0, "rest": 0}
-        self.record: Callable[[Fill], None] | None = None  # the journal: called before a fill is booked
+        # the journal: called before a fill is booked; False when it holds that trade id already (booked by
+        # this run or restored at start: the durable check behind the in-memory trade ids, which forget)
+        self.record: Callable[[Fill], bool] | None = None
         self.metrics: Any = None  # bot.ops.Metrics, when the service has one
         self.on_reconnect: Callable[[], None] | None = None  # the reconnect metric (user streams)
         self.unresolved: dict[str, LiveOrder] = {}  # creates of unknown fate, by client id
@@ -182,8 +184,8 @@ class FillBook:
             quote_mid=order.quote_mid,
             quote_half_spread=order.half_spread,
         )
-        if self.record is not None:
-            self.record(fill)
+        if self.record is not None and not self.record(fill):
+            return False
         if not self.inventory.apply(fill):
             return False
         self.sources[source] = self.sources.get(source, 0) + 1

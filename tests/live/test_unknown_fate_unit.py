@@ -9,13 +9,15 @@ from __future__ import annotations
 import asyncio
 import time
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import ccxt
 import pytest
 
-from bot.core.inventory import Inventory
+from bot.core.inventory import Inventory, TradeIds
 from bot.live.fills import DAY_MS, NOT_FOUND_AFTER, FillBook, trades_since
+from bot.live.journal import Journal
 from bot.live.market import MarketState
 from bot.live.orders import LiveOrder, OrderManager, make_throttler
 from bot.live.ratelimit import RateGate
@@ -295,3 +297,18 @@ async def test_reads_do_not_wait_at_a_full_order_ceiling() -> None:
     await asyncio.wait_for(orders.fetch_own_open(), timeout=5.0)
     assert book.inventory.q_exact == Decimal("0.3") and not book.unresolved
     assert [c for c in venue.calls if c[0] == "fetch_order"]  # the lookup was made
+
+
+async def test_a_trade_the_trade_ids_forgot_is_not_booked_again_when_the_journal_holds_it(tmp_path: Path) -> None:
+    """The in-memory trade ids forget old ids; the journal, which holds every booked trade id, is the
+    durable check: a re-read that reaches back further than the memory keeps books nothing twice."""
+    venue, book, _orders, _order = await _unknown(ccxt.RequestTimeout, "buy", 0.3, fill_on_create=0.3)
+    journal = Journal.open(tmp_path)
+    book.record = lambda fill: journal.record_fill(SYMBOL, fill)
+    await book.reconcile_once()
+    assert book.inventory.q_exact == Decimal("0.3") and book.inventory.fills == 1
+    book.inventory.seen = TradeIds(keep=0)  # forgotten in memory (as after a restart past the horizon)
+    assert not book.on_trade(venue.trades[0], "rest")
+    await book.reconcile_once()
+    assert book.inventory.q_exact == Decimal("0.3") and book.inventory.fills == 1
+    journal.close()
