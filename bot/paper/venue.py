@@ -160,6 +160,9 @@ class PaperExchange:
         self._open_by_client: dict[str, str] = {}
         self._finished: deque[str] = deque()
         self._trades: deque[dict[str, Any]] = deque(maxlen=TRADE_HISTORY)
+        # ids unique across runs (the journal and a restarted bot key fills and orders by them): the
+        # start time in ms, hex, then a counter
+        self._run = f"{int(time.time() * 1000):x}"
         self._order_ids = itertools.count(1)
         self._trade_ids = itertools.count(1)
         self._closed = False
@@ -364,7 +367,7 @@ class PaperExchange:
         }
 
     def _trade_dict(self, order: _Order, fill: Fill, amount: Decimal, fee: Decimal, ts: int) -> dict[str, Any]:
-        trade_id = f"paper-{next(self._trade_ids)}"
+        trade_id = f"paper-{self._run}-{next(self._trade_ids)}"
         exact = format(amount.normalize(), "f")
         return {
             "id": trade_id,
@@ -437,7 +440,7 @@ class PaperExchange:
         if need > free:
             raise ccxt.InsufficientFunds(f"paper venue: {side} {amount} {symbol} at {price} needs {need} "
                                          f"{lock_asset}, {free} free")
-        order_id = f"P{next(self._order_ids)}"
+        order_id = f"P{self._run}-{next(self._order_ids)}"
         client_id = client_id or f"paper-{order_id}"
         level = (state.bids if side == "buy" else state.asks).get(price, 0.0)
         state.paper.add_order(order_id, side, price, amount, level)  # type: ignore[arg-type]

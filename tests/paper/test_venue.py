@@ -243,3 +243,21 @@ async def test_market_filters_are_invalid_orders(amount: float, price: float, ne
     with pytest.raises(ccxt.InvalidOrder, match=needle):
         await ex.create_order(SYMBOL, "limit", "buy", amount, price, {"postOnly": True})
     await ex.close()
+
+
+async def test_order_and_trade_ids_differ_between_runs() -> None:
+    """A restarted bot keeps its journal: a new run's ids must not repeat an earlier run's (the journal
+    refuses a trade id it holds, and the tracker finds orders by id)."""
+    ids: list[tuple[str, str]] = []
+    for _ in range(2):
+        ex, feed = await make(balances={"USDT": 1000.0, "BTC": 1.0})
+        await push_book(ex, feed, *BOOK)
+        order = await ex.create_order(SYMBOL, "limit", "buy", 0.5, 100.0, {"postOnly": True, "clientOrderId": "b"})
+        await push_trade(feed, 99.99, 0.2, "sell", "t1")
+        (trade,) = await ex.fetch_my_trades(SYMBOL)
+        ids.append((order["id"], trade["id"]))
+        await ex.close()
+        await asyncio.sleep(0.002)  # the next run starts later
+    (order_a, trade_a), (order_b, trade_b) = ids
+    assert order_a != order_b and trade_a != trade_b
+    assert trade_a.startswith("paper-")  # never an integer id (the REST paging relies on that)
