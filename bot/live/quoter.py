@@ -29,10 +29,10 @@ from bot.core.models import ModelParams
 from bot.core.pipeline import make_quote
 from bot.core.quote import MarketRules, Quote, QuoteInputs
 from bot.core.reconcile import Side, Target, Tolerance, reconcile
-from bot.live.feed import IdleWatchdog
 from bot.live.gate import RiskGate
 from bot.live.market import MarketState
 from bot.live.orders import OrderManager
+from bot.live.watchdog import IdleWatchdog
 
 
 def uses_estimators(strategy: StrategySettings) -> bool:

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot.live.feed import Backoff, IdleWatchdog, _watch_loop
+from bot.live.feed import Backoff, _watch_loop
+from bot.live.watchdog import IdleWatchdog
 
 
 class Log:
