@@ -11,6 +11,8 @@ Probes (benchmark-only wrappers set on the ccxt exchange instance after it conne
 ``watch_order_book`` stamps the moment a book is handed to the bot (``perf_counter_ns``) and its age
 (``time.time()`` against the book's exchange timestamp, ms); ``create_order``/``cancel_order`` stamp the
 moment an order request is handed to ccxt. Bot-internal latency = first request after a book - that book.
+The last socket read before each such book is kept too (:class:`bench.common.SocketStamps`): read -> book is
+ccxt's inbound share (aiohttp's frame parsing, ccxt's message handling and book update, two loop turns).
 Samples go to preallocated arrays so the probes do not grow the process while it is measured.
 """
 
@@ -28,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.common import SocketStamps
 from bot.config import load_settings
 from bot.live import journal as journal_module
 from bot.live.service import Endpoint, Service
@@ -41,6 +44,9 @@ class Probe:
         self.internal = np.full(CAP, np.nan)
         self.first_book_ns = np.zeros(CAP, dtype=np.int64)  # absolute perf_counter_ns of each pair
         self.first_req_ns = np.zeros(CAP, dtype=np.int64)
+        self.first_read_ns = np.zeros(CAP, dtype=np.int64)  # the socket read that brought that book
+        self.stamps = SocketStamps()
+        self._read_ns: dict[str, int] = {}
         self.n_internal = 0
         self.lag = np.full(CAP, np.nan)
         self.lag_t = np.full(CAP, np.nan)
@@ -59,6 +65,7 @@ class Probe:
     def on_book(self, symbol: str, book: Any) -> None:
         now = time.perf_counter_ns()
         self._book_ns[symbol] = now
+        self._read_ns[symbol] = self.stamps.last_read
         self._pending.add(symbol)
         self._cycle_pending.add(symbol)
         self.books += 1
@@ -94,6 +101,7 @@ class Probe:
                 self.internal[self.n_internal] = now - self._book_ns[symbol]
                 self.first_book_ns[self.n_internal] = self._book_ns[symbol]
                 self.first_req_ns[self.n_internal] = now
+                self.first_read_ns[self.n_internal] = self._read_ns[symbol]
                 self.n_internal += 1
 
     def wrap(self, ex: Any) -> None:
@@ -119,6 +127,7 @@ class Probe:
             "internal_ns": self.internal[: self.n_internal].tolist(),
             "book_abs_ns": self.first_book_ns[: self.n_internal].tolist(),
             "request_abs_ns": self.first_req_ns[: self.n_internal].tolist(),
+            "read_abs_ns": self.first_read_ns[: self.n_internal].tolist(),
             "clock": time.get_clock_info("perf_counter").implementation,
             "to_cycle_ns": self.to_cycle[: self.n_to_cycle].tolist(),
             "lag_ms": self.lag[: self.n_lag].tolist(),
@@ -360,6 +369,7 @@ async def main(settings_path: str, out_path: str, no_rate_limit: bool) -> int:
     settings = load_settings(None, overrides)
     configure_logging(settings.logging.level, settings.logging.format, settings.secret_values())
     probe = Probe()
+    probe.stamps.install()
     service = BenchService(settings, probe=probe, no_rate_limit=no_rate_limit)
     loop = asyncio.get_running_loop()
     threading.Thread(target=_stdin_commands, args=(loop, probe, service, out_path), daemon=True).start()

@@ -12,6 +12,7 @@ import contextlib
 import math
 import os
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -71,6 +72,56 @@ def unpin(pid: int) -> None:
     if hasattr(os, "sched_setaffinity"):
         with contextlib.suppress(OSError):
             os.sched_setaffinity(pid, set(range(os.cpu_count() or 1)))
+
+
+class SocketStamps:
+    """``perf_counter_ns`` of this process's socket traffic, for splitting a latency into legs.
+
+    Benchmark-only: it wraps the default event loop's selector socket transport (``asyncio.selector_events``,
+    CPython's loop), class-wide, while installed. ``last_read``: the latest socket read handed to a protocol
+    (aiohttp's parser). ``first_write``: the first socket write after :meth:`arm` (0 until then).
+    Where the transport class is not there (another loop), nothing is stamped and the legs read 0.
+    """
+
+    def __init__(self) -> None:
+        self.last_read = 0
+        self.first_write = 0
+        self._armed = False
+        self._saved: tuple[Any, Any] | None = None
+
+    def arm(self) -> None:
+        self.first_write, self._armed = 0, True
+
+    def install(self) -> SocketStamps:
+        from asyncio import selector_events
+
+        cls = getattr(selector_events, "_SelectorSocketTransport", None)
+        read = getattr(cls, "_read_ready__data_received", None)
+        if cls is None or read is None or self._saved is not None:
+            return self
+        write = cls.write
+        stamps = self
+
+        def read_ready(transport: Any) -> None:
+            stamps.last_read = time.perf_counter_ns()
+            read(transport)
+
+        def written(transport: Any, data: Any) -> None:
+            if stamps._armed:
+                stamps.first_write, stamps._armed = time.perf_counter_ns(), False
+            write(transport, data)
+
+        self._saved = (read, write)
+        cls._read_ready__data_received, cls.write = read_ready, written
+        return self
+
+    def uninstall(self) -> None:
+        if self._saved is not None:
+            from asyncio import selector_events
+
+            cls = selector_events._SelectorSocketTransport  # type: ignore[attr-defined]
+            cls._read_ready__data_received, cls.write = self._saved
+            self._saved = None
 
 
 def one_symbol(**spec: Any) -> dict[str, SymbolSpec]:

@@ -16,13 +16,21 @@ Where ``perf_counter`` is CLOCK_MONOTONIC (system-wide on Linux) the two process
 paired to split each reaction into legs: ``sim_to_bot`` (publish -> ccxt hands the book to the bot: the
 sim's send, loopback, ccxt's frame decoding and book update) and ``bot_to_sim`` (order handed to ccxt ->
 the sim's handler: ccxt's rate limiter, signing, the HTTP request, loopback, aiohttp's parsing).
+Socket stamps in both processes (:class:`bench.common.SocketStamps`) split those legs further, each a p50 over
+the paired reactions: ``sim_send`` (publish -> the sim's socket write: encoding, compression, its writer
+task), ``wire_in`` (that write -> the bot's socket read: loopback and the bot's wake-up), ``ccxt_in`` (read ->
+book handed to the bot), then ``bot_internal``, ``ccxt_out`` (order handed to ccxt -> the sim's socket read
+of the request: ccxt's order building and signing, aiohttp's request, loopback) and ``sim_parse`` (that read
+-> the handler starts: aiohttp's HTTP parsing and dispatch in the sim).
 The round ends when no request has arrived for ``settle`` seconds and the bot rests two orders again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,45 +38,83 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import QUICK, Child, dist, one_symbol, pin, sim_settings, unpin, wait_until
+from bench.common import QUICK, REPO, Child, SocketStamps, dist, one_symbol, pin, sim_settings, unpin, wait_until
 from bot.sim.server import start_sim
 
+#: the legs of one reaction in order, as (name, start stamp, end stamp); they add up to wire-to-wire
+LEGS = (("sim_send", "send", "write"), ("wire_in", "write", "read"), ("ccxt_in", "read", "book"),
+        ("bot_internal", "book", "request"), ("ccxt_out", "request", "data"), ("sim_parse", "data", "http"))
 
-def legs(windows: list[tuple[int, int]], bot: dict[str, Any]) -> dict[str, Any]:
+
+def legs(windows: list[tuple[int, int, int, int]], bot: dict[str, Any]) -> dict[str, Any]:
     """Split each reaction into sim -> bot (publish -> ccxt hands the book over) and bot -> sim (order handed
-    to ccxt -> the sim's handler starts), pairing the bot's stamps with the sim's by time. Only valid where
-    ``perf_counter`` is the system-wide CLOCK_MONOTONIC in both processes (Linux)."""
+    to ccxt -> the sim's handler starts), and both further by the socket stamps (``split_us``: p50 of each of
+    :data:`LEGS`), pairing the bot's stamps with the sim's by time. ``windows``: (publish, the sim's first
+    socket write after it, the sim's socket read of the request, handler start) per reaction. Only valid
+    where ``perf_counter`` is the system-wide CLOCK_MONOTONIC in both processes (Linux)."""
     here = time.get_clock_info("perf_counter").implementation
     if "CLOCK_MONOTONIC" not in here or bot.get("clock") != here:
         return {"legs": f"not comparable across processes here ({here})"}
     books = np.asarray(bot["book_abs_ns"], dtype=np.int64)
     reqs = np.asarray(bot["request_abs_ns"], dtype=np.int64)
+    reads = np.asarray(bot.get("read_abs_ns") or [0] * reqs.size, dtype=np.int64)
     inbound, outbound = [], []
-    for t_send, t_http in windows:
+    split: dict[str, list[int]] = {name: [] for name, _, _ in LEGS}
+    for t_send, t_write, t_data, t_http in windows:
         i = int(np.searchsorted(reqs, t_send))
         if i < reqs.size and t_send <= books[i] <= reqs[i] <= t_http:
             inbound.append(books[i] - t_send)
             outbound.append(t_http - reqs[i])
-    return {"sim_to_bot_ms": dist(inbound, 1e-6), "bot_to_sim_ms": dist(outbound, 1e-6)}
+            at = {"send": t_send, "write": t_write, "read": int(reads[i]), "book": int(books[i]),
+                  "request": int(reqs[i]), "data": t_data, "http": t_http}
+            # every stamp present and in order, else the pairing is off for this one (a read of another socket)
+            if all(at[a] and at[b] and at[a] <= at[b] for _, a, b in LEGS):
+                for name, a, b in LEGS:
+                    split[name].append(at[b] - at[a])
+    return {"sim_to_bot_ms": dist(inbound, 1e-6), "bot_to_sim_ms": dist(outbound, 1e-6),
+            "split_us": {name: dist(v, 1e-3) for name, v in split.items()}}
 
 
 async def run(rounds: int | None = None, settle: float = 0.015, extra_args: tuple[str, ...] = ()) -> dict[str, Any]:
-    rounds = rounds or (100 if QUICK else 1000)
+    # installed before any connection is made: a transport binds its read callback when it is created
+    stamps = SocketStamps().install()
+    try:
+        result = await _measure(stamps, rounds or (100 if QUICK else 1000), settle, extra_args)
+    finally:
+        stamps.uninstall()
+    result["host_jitter_us"] = await host_jitter(reps=100 if QUICK else 500)
+    return result
+
+
+async def host_jitter(gap: float = 0.045, reps: int = 500, cpu: int = 1) -> dict[str, Any]:
+    """``bench.jitter`` on the bot's core after the bot has gone: the host's own spread for a fixed piece of
+    Python after the same idle gap as the reactions (``p99_over_p50`` is the ratio to compare with)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.jitter", str(gap), str(reps), str(cpu), stdout=asyncio.subprocess.PIPE,
+        cwd=str(REPO),
+    )
+    out, _ = await proc.communicate()
+    d = dist(json.loads(out))
+    return {**d, "p99_over_p50": d["p99"] / d["p50"], "gap_s": gap}
+
+
+async def _measure(stamps: SocketStamps, rounds: int, settle: float, extra_args: tuple[str, ...]) -> dict[str, Any]:
     settings = sim_settings(
         step_interval=0.05,
         symbols=one_symbol(volatility=0.0, taker_rate=0.0, refresh_rate=0.0, levels=5),
     )
     tmp = Path(tempfile.mkdtemp(prefix="bench-reaction-"))
     sim = await start_sim(settings)
-    state: dict[str, Any] = {"armed": False, "http": 0, "last_req": 0.0, "t_send": 0}
+    state: dict[str, Any] = {"armed": False, "http": 0, "data": 0, "last_req": 0.0, "t_send": 0}
     w2w: list[int] = []
-    windows: list[tuple[int, int]] = []  # (publish, request at the sim) of each reaction
+    windows: list[tuple[int, int, int, int]] = []  # (publish, its socket write, request read, handler) each
     to_engine: list[int] = []
     faults = sim.faults
     http_status = faults.http_status
 
     def stamped_http_status() -> Any:
         state["http"] = time.perf_counter_ns()
+        state["data"] = stamps.last_read  # the request's bytes (the bot sends nothing else meanwhile)
         return http_status()
 
     faults.http_status = stamped_http_status  # type: ignore[method-assign]
@@ -81,7 +127,7 @@ async def run(rounds: int | None = None, settle: float = 0.015, extra_args: tupl
         if state["armed"]:
             state["armed"] = False
             w2w.append(state["http"] - state["t_send"])
-            windows.append((state["t_send"], state["http"]))
+            windows.append((state["t_send"], stamps.first_write, state["data"], state["http"]))
             to_engine.append(now - state["t_send"])
 
     def placed(*a: Any, **k: Any) -> Any:
@@ -127,6 +173,7 @@ async def run(rounds: int | None = None, settle: float = 0.015, extra_args: tupl
             direction = -direction
             engine.step(settings.step_interval, sim.now_ms())
             state["armed"] = True
+            stamps.arm()
             state["t_send"] = time.perf_counter_ns()
             sim.publish_market()
             try:

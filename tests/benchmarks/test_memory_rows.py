@@ -2,31 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
-from pathlib import Path
-from types import ModuleType
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _bench_run() -> ModuleType:
-    """The repository's ``bench.run`` (under pytest, ``bench`` is this test package)."""
-    saved = {k: m for k, m in sys.modules.items() if k == "bench" or k.startswith("bench.")}
-    for k in saved:
-        del sys.modules[k]
-    sys.path.insert(0, str(REPO))
-    try:
-        return importlib.import_module("bench.run")
-    finally:
-        sys.path.remove(str(REPO))
-        for k in [k for k in sys.modules if k == "bench" or k.startswith("bench.")]:
-            del sys.modules[k]
-        sys.modules.update(saved)
-
-
-_run = _bench_run()
-filling, rows = _run.filling, _run.rows
+from bench.run import filling, rows
 
 
 def test_filling_names_only_the_capped_containers_that_grew() -> None:
