@@ -1,6 +1,6 @@
 """Benchmark child: the live service (``bot.live.service.Service``) with timing probes on its venue object.
 
-    python -m bench.botproc SETTINGS_JSON OUT_JSON [--no-rate-limit]
+    python -m bench.botproc SETTINGS_JSON OUT_JSON [--no-rate-limit] [--socket-stamps] [--no-book-probe]
 
 SETTINGS_JSON holds ``load_settings`` overrides. Lines on stdin: ``mark`` clears the samples (end of the
 warm-up), ``dump PATH`` writes the samples so far to PATH, ``sizes PATH`` writes the lengths and caps of
@@ -11,8 +11,11 @@ Probes (benchmark-only wrappers set on the ccxt exchange instance after it conne
 ``watch_order_book`` stamps the moment a book is handed to the bot (``perf_counter_ns``) and its age
 (``time.time()`` against the book's exchange timestamp, ms); ``create_order``/``cancel_order`` stamp the
 moment an order request is handed to ccxt. Bot-internal latency = first request after a book - that book.
-The last socket read before each such book is kept too (:class:`bench.common.SocketStamps`): read -> book is
-ccxt's inbound share (aiohttp's frame parsing, ccxt's message handling and book update, two loop turns).
+With ``--socket-stamps`` (the reaction benchmark) the last socket read before each such book is kept too
+(:class:`bench.common.SocketStamps`): read -> book is ccxt's inbound share (aiohttp's frame parsing, ccxt's
+message handling and book update); without it (overhead, capacity) the transport is left alone. With
+``--no-book-probe`` (the overhead benchmark, which compares the bot's CPU with a bare loop that has no probe)
+only the order requests are counted: no wrapper around ``watch_order_book`` or the quoter's cycle.
 Samples go to preallocated arrays so the probes do not grow the process while it is measured.
 """
 
@@ -104,7 +107,7 @@ class Probe:
                 self.first_read_ns[self.n_internal] = self._read_ns[symbol]
                 self.n_internal += 1
 
-    def wrap(self, ex: Any) -> None:
+    def wrap(self, ex: Any, books: bool = True) -> None:
         watch, create, cancel = ex.watch_order_book, ex.create_order, ex.cancel_order
 
         async def watch_order_book(symbol: str, *args: Any, **kw: Any) -> Any:
@@ -120,7 +123,9 @@ class Probe:
             self.on_request(symbol)
             return await cancel(order_id, symbol, *args, **kw)
 
-        ex.watch_order_book, ex.create_order, ex.cancel_order = watch_order_book, create_order, cancel_order
+        ex.create_order, ex.cancel_order = create_order, cancel_order
+        if books:
+            ex.watch_order_book = watch_order_book
 
     def result(self) -> dict[str, Any]:
         return {
@@ -138,20 +143,22 @@ class Probe:
 
 
 class BenchService(Service):
-    def __init__(self, *args: Any, probe: Probe, no_rate_limit: bool, **kw: Any) -> None:
+    def __init__(self, *args: Any, probe: Probe, no_rate_limit: bool, book_probe: bool = True, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.probe = probe
         self.no_rate_limit = no_rate_limit
+        self.book_probe = book_probe
 
     async def _connect(self, endpoint: Endpoint) -> None:
         await super()._connect(endpoint)
         if self.no_rate_limit:  # start-up of hundreds of symbols would otherwise pace at ccxt's 50 ms per call
             self.exchange.enableRateLimit = False
-        self.probe.wrap(self.exchange)
+        self.probe.wrap(self.exchange, books=self.book_probe)
 
     def _start_symbol(self, run: Any, start_ms: int) -> None:
         super()._start_symbol(run, start_ms)
-        if run.quoter is not None:  # the quoter task looks ``cycle`` up on each turn, so the wrapper is seen
+        # the quoter task looks ``cycle`` up on each turn, so the wrapper is seen
+        if run.quoter is not None and self.book_probe:
             self.probe.wrap_quoter(run.quoter)
 
 
@@ -362,15 +369,18 @@ def _stdin_commands(loop: asyncio.AbstractEventLoop, probe: Probe, service: Serv
     loop.call_soon_threadsafe(stop)
 
 
-async def main(settings_path: str, out_path: str, no_rate_limit: bool) -> int:
+async def main(
+    settings_path: str, out_path: str, no_rate_limit: bool, socket_stamps: bool = False, book_probe: bool = True
+) -> int:
     overrides = json.loads(Path(settings_path).read_text())  # noqa: ASYNC240 (start-up, nothing else runs)
     # the ops endpoint (metrics) stays on, as live, but on a free port: the machine may run other bots
     overrides.setdefault("ops", {}).setdefault("port", 0)
     settings = load_settings(None, overrides)
     configure_logging(settings.logging.level, settings.logging.format, settings.secret_values())
     probe = Probe()
-    probe.stamps.install()
-    service = BenchService(settings, probe=probe, no_rate_limit=no_rate_limit)
+    if socket_stamps:
+        probe.stamps.install()  # before the service connects: a transport binds its read callback when made
+    service = BenchService(settings, probe=probe, no_rate_limit=no_rate_limit, book_probe=book_probe)
     loop = asyncio.get_running_loop()
     threading.Thread(target=_stdin_commands, args=(loop, probe, service, out_path), daemon=True).start()
     summary = await service.run()
@@ -381,4 +391,5 @@ async def main(settings_path: str, out_path: str, no_rate_limit: bool) -> int:
 
 if __name__ == "__main__":
     argv = sys.argv[1:]
-    sys.exit(asyncio.run(main(argv[0], argv[1], "--no-rate-limit" in argv)))
+    sys.exit(asyncio.run(main(argv[0], argv[1], "--no-rate-limit" in argv, "--socket-stamps" in argv,
+                              "--no-book-probe" not in argv)))

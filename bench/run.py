@@ -109,8 +109,8 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     ratio = o.get("ratio")
     add("overhead: bot / bare ccxt CPU per update", ratio, "{:.2f}x", "<= 1.3x", ratio is not None and ratio <= 1.3)
     add("  bot CPU per depth msg (us)", o.get("bot_cpu_us_per_msg"), "{:.0f}")
-    busy = o.get("bot_internal_busy_us") or {}
-    add("  bot-internal in a busy market p50/p99 (us)", busy.get("n") and f"{busy['p50']:.0f}/{busy['p99']:.0f}", "{}")
+    sl = o.get("slice_ratios") or []
+    add("  ratio per sixth of the window, min-max", sl and f"{min(sl):.2f}-{max(sl):.2f}", "{}")
     add("  bare ccxt CPU per depth msg (us)", o.get("bare_cpu_us_per_msg"), "{:.0f}")
     c = res.get("capacity") or {}
     cap = c.get("capacity_symbols")
