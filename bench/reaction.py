@@ -153,7 +153,7 @@ async def _measure(stamps: SocketStamps, rounds: int, settle: float, extra_args:
                       "max_order_age": 3600.0, "reconcile_interval": 5.0},
         "risk": {"stale_after": 30.0},
     }))
-    args = [str(tmp / "settings.json"), str(tmp / "bot.json"), *extra_args]
+    args = [str(tmp / "settings.json"), str(tmp / "bot.json"), "--socket-stamps", *extra_args]
     bot = await Child.start(os.environ.get("BENCH_BOT_MODULE", "bench.botproc"), args, tmp / "bot.log", tmp)
     pin(0, {0})
     pin(bot.proc.pid, {1})
