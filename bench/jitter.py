@@ -3,8 +3,8 @@
     python -m bench.jitter GAP_S REPS CPU      # prints the durations (us) as a JSON list
 
 Each repetition sleeps ``GAP_S`` (the reaction benchmark's rounds are ~45 ms apart), then times one call of
-:func:`work`: the same instructions every time, about 150 us of dict and float operations on a 2026 cloud
-core. Whatever spreads its distribution (caches and branch predictors cooled by the idle gap, the
+:func:`work`: the same instructions every time, about 170 us of dict and float operations on this project's
+2-core cloud machines. Whatever spreads its distribution (caches and branch predictors cooled by the idle gap, the
 hypervisor, other processes, interrupts) spreads the bot's internal latency too, so its p99/p50 is the
 floor that figure's p99/p50 can be judged against. Pinned to ``CPU`` (the bot's core in the benchmark).
 """

@@ -37,7 +37,7 @@ from typing import Any
 from bench.common import QUICK, Child, cpu_seconds, one_symbol, pin, sim_settings, slope, unpin, wait_until
 from bot.sim.server import start_sim
 
-SLICES = 6  # parts of the CPU window with a ratio each (their median and range are reported beside the whole)
+SLICES = 6  # parts of the CPU window with a ratio each (the table shows their range beside the whole)
 
 
 def _memory_window() -> tuple[float, float]:

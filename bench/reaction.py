@@ -91,9 +91,11 @@ async def host_jitter(gap: float = 0.045, reps: int = 500, cpu: int = 1) -> dict
     Python after the same idle gap as the reactions (``p99_over_p50`` is the ratio to compare with)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.jitter", str(gap), str(reps), str(cpu), stdout=asyncio.subprocess.PIPE,
-        cwd=str(REPO),
+        stderr=asyncio.subprocess.PIPE, cwd=str(REPO),
     )
-    out, _ = await proc.communicate()
+    out, err = await proc.communicate()
+    if proc.returncode != 0:  # a side figure: the reaction's own figures stand without it
+        return {"error": f"bench.jitter exited {proc.returncode}: {err.decode(errors='replace')[-300:]}"}
     d = dist(json.loads(out))
     return {**d, "p99_over_p50": d["p99"] / d["p50"], "gap_s": gap}
 
