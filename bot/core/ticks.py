@@ -16,7 +16,7 @@ only in between is ``round(y, 9)`` evaluated. The results are identical to the p
 from __future__ import annotations
 
 import math
-from math import ceil, floor
+from math import floor
 
 _DIGITS: dict[float, int] = {}  # grid_digits memo: a process sees a handful of distinct steps
 _GRID: dict[float, dict[int, float]] = {}  # on_grid memo per step (quotes revisit the same prices)
@@ -47,15 +47,9 @@ def steps_down(x: float, step: float) -> int:
 
 
 def steps_up(x: float, step: float) -> int:
-    """Smallest n with n*step >= x (up to float noise): ``ceil(round(x / step, 9))``."""
-    y = x / step
-    k = round(y)
-    e = y - k
-    if -4e-10 < e < 4e-10:
-        return k
-    if e > 6e-10 or e < -6e-10:
-        return ceil(y)
-    return ceil(round(y, 9))
+    """Smallest n with n*step >= x (up to float noise): ``ceil(round(x / step, 9))``, which is
+    ``-steps_down(-x, step)`` exactly (negation is exact, ``round`` is symmetric, ``ceil(z) = -floor(-z)``)."""
+    return -steps_down(-x, step)
 
 
 def on_grid(n: int, step: float) -> float:

@@ -215,11 +215,12 @@ class OrderTracker:
 
     def committed(self, side: Side) -> float:
         """The part of :meth:`exposure` a new quote does not replace: unacked open orders and settling ones."""
-        return self.open_size(side, acked=False) + self.settling_size(side)
+        buy, sell = self.committed_both()
+        return buy if side == "buy" else sell
 
     def committed_both(self) -> tuple[float, float]:
-        """(``committed("buy")``, ``committed("sell")``) in one pass over the open and settling orders
-        (the quoter reads both on every decision)."""
+        """(``committed("buy")``, ``committed("sell")``) in one pass over the open orders (the quoter reads
+        both on every decision): the unacked open orders' remaining size plus :meth:`settling_size`."""
         buy = sell = 0.0
         for o in self.open.values():
             if not o.acked:

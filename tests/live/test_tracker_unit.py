@@ -65,7 +65,7 @@ def test_orders_whose_fills_may_still_come_are_never_forgotten() -> None:
     assert len(tracker.by_client_id) == 3 + 1 + 2  # open, remembered, the two latest done
 
 
-def test_committed_both_equals_committed_per_side() -> None:
+def test_committed_both_is_unacked_open_plus_settling_per_side() -> None:
     tracker = OrderTracker()
     assert tracker.committed_both() == (0.0, 0.0)
     orders = [
@@ -81,6 +81,6 @@ def test_committed_both_equals_committed_per_side() -> None:
     tracker.close("s-gone")  # final size unknown: all 0.5 may still be booked
     tracker.close("b-done", filled=0.0)  # nothing executed: dropped
     tracker.close("b-partial", filled=0.35)  # 0.3 booked, 0.05 on its way
-    expected = (tracker.committed("buy"), tracker.committed("sell"))
+    expected = tuple(tracker.open_size(side, acked=False) + tracker.settling_size(side) for side in ("buy", "sell"))
     assert tracker.committed_both() == expected
     assert expected == (pytest.approx(0.35), pytest.approx(0.65))
