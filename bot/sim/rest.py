@@ -35,6 +35,8 @@ INTERNAL = SimError(-1000, "An unknown error occurred while processing the reque
 UNKNOWN_FATE = SimError(
     -1007, "Timeout waiting for response from backend server. Send status unknown; execution status unknown.", 503
 )
+INJECTED_429 = SimError(-1003, "Too many requests (injected fault).", 429)
+INJECTED_418 = SimError(-1003, "Way too many requests; IP banned (injected fault).", 418)
 
 
 def _const(n: int) -> Weight:
@@ -58,8 +60,10 @@ def _json(body: Any, status: int = 200) -> web.Response:
 
 
 def _endpoint(
-    fn: Handler, weight: Weight, signed: bool = False, order: bool = False, mutates: bool = False
+    fn: Handler, weight: Weight, signed: bool = False, order: bool = False
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
+    mutates = fn in MUTATING
+
     async def handler(request: web.Request) -> web.Response:
         sim = request.app[SIM]
         client = request.remote or "?"
@@ -110,10 +114,9 @@ def _endpoint(
 
 
 def _injected(status: int) -> web.Response:
-    if status == 429:
-        return _json({"code": -1003, "msg": "Too many requests (injected fault)."}, 429)
-    if status == 418:
-        return _json({"code": -1003, "msg": "Way too many requests; IP banned (injected fault)."}, 418)
+    for err in (INJECTED_429, INJECTED_418):
+        if status == err.status:
+            return _json({"code": err.code, "msg": err.msg}, status)
     return _json({"msg": "Service Unavailable."}, status)
 
 
@@ -324,6 +327,10 @@ async def _slow_ack(sim: Any) -> None:
         await asyncio.sleep(delay / 1000)
 
 
+MUTATING: frozenset[Handler] = frozenset({new_order, cancel_order, cancel_open_orders})
+"""Handlers that change the exchange: after one runs, an unknown-fate fault may replace its answer."""
+
+
 def routes() -> list[web.RouteDef]:
     p = "/api/v3"
     return [
@@ -336,12 +343,12 @@ def routes() -> list[web.RouteDef]:
         web.get(f"{p}/ticker/24hr", _endpoint(ticker_24hr, _by_symbol(2, 80))),
         web.get(f"{p}/ticker/bookTicker", _endpoint(book_ticker, _by_symbol(2, 4))),
         web.get(f"{p}/ticker/price", _endpoint(ticker_price, _by_symbol(2, 4))),
-        web.post(f"{p}/order", _endpoint(new_order, _const(1), signed=True, order=True, mutates=True)),
-        web.delete(f"{p}/order", _endpoint(cancel_order, _const(1), signed=True, mutates=True)),
+        web.post(f"{p}/order", _endpoint(new_order, _const(1), signed=True, order=True)),
+        web.delete(f"{p}/order", _endpoint(cancel_order, _const(1), signed=True)),
         web.get(f"{p}/order", _endpoint(get_order, _const(4), signed=True)),
         web.get(f"{p}/openOrders", _endpoint(open_orders, _by_symbol(6, 80), signed=True)),
         web.get(f"{p}/allOrders", _endpoint(all_orders, _const(20), signed=True)),
-        web.delete(f"{p}/openOrders", _endpoint(cancel_open_orders, _const(1), signed=True, mutates=True)),
+        web.delete(f"{p}/openOrders", _endpoint(cancel_open_orders, _const(1), signed=True)),
         web.get(f"{p}/myTrades", _endpoint(my_trades, _const(20), signed=True)),
         web.get(f"{p}/account", _endpoint(account_info, _const(20), signed=True)),
     ]

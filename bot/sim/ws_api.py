@@ -4,8 +4,17 @@ After a signed subscribe, the connection receives ``{"subscriptionId": n, "event
 ``executionReport`` and ``outboundAccountPosition`` of that account. Also answers ``ping``, ``time``,
 ``userDataStream.unsubscribe`` and ``session.subscriptions``, and the signed trading requests
 ``order.place``, ``order.cancel``, ``order.status``, ``openOrders.status``, ``openOrders.cancelAll``,
-``account.status``, ``myTrades`` and ``allOrders`` (same rules, weights and faults as REST; each runs as
-its own task, so replies may come out of order). Every bad message gets an error reply.
+``account.status``, ``myTrades`` and ``allOrders``: each runs the REST handler, as its own task (replies
+may come out of order), with REST's weights, signature and time checks, and faults answered the way
+Binance's WebSocket API answers them:
+
+- an injected 429 or 418 -> that ``status`` with -1003, drawn before the request is processed; these and
+  the limiter's own -1003 answers carry ``error.data = {"serverTime", "retryAfter"}`` (ms epoch);
+- an injected 5xx -> ``status`` 503, -1008 "Server is currently overloaded ...", not executed;
+- unknown fate (``order.place``, ``order.cancel``, ``openOrders.cancelAll``: REST's mutating handlers)
+  -> executed, then answered like REST: ``status`` 503, -1007 "... execution status unknown.".
+
+Every bad message gets an error reply.
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiohttp import WSMsgType, web
 
@@ -28,8 +37,11 @@ def _reply(req_id: Any, result: Any) -> str:
     return dumps({"id": req_id, "status": 200, "result": result, "rateLimits": []})
 
 
-def _error(req_id: Any, code: int, msg: str, status: int = 400) -> str:
-    return dumps({"id": req_id, "status": status, "error": {"code": code, "msg": msg}})
+def _error(req_id: Any, code: int, msg: str, status: int = 400, data: dict[str, Any] | None = None) -> str:
+    error: dict[str, Any] = {"code": code, "msg": msg}
+    if data is not None:
+        error["data"] = data
+    return dumps({"id": req_id, "status": status, "error": error})
 
 
 class UserHub:
@@ -114,17 +126,27 @@ class UserHub:
             return _error(req_id, -1100, "Malformed request: bad parameter value.")
 
 
-# method -> (REST handler, request weight, counts as a new order)
-TRADING: dict[str, tuple[rest.Handler, int, bool]] = {
-    "order.place": (rest.new_order, 1, True),
-    "order.cancel": (rest.cancel_order, 1, False),
-    "order.status": (rest.get_order, 4, False),
-    "openOrders.status": (rest.open_orders, 6, False),
-    "openOrders.cancelAll": (rest.cancel_open_orders, 1, False),
-    "account.status": (rest.account_info, 20, False),
-    "myTrades": (rest.my_trades, 20, False),
-    "allOrders": (rest.all_orders, 20, False),
+class Method(NamedTuple):
+    """A signed trading request: its REST handler, weight, and whether it counts as a new order."""
+
+    fn: rest.Handler
+    weight: rest.Weight
+    order: bool = False
+
+
+TRADING: dict[str, Method] = {
+    "order.place": Method(rest.new_order, rest._const(1), order=True),
+    "order.cancel": Method(rest.cancel_order, rest._const(1)),
+    "order.status": Method(rest.get_order, rest._const(4)),
+    "openOrders.status": Method(rest.open_orders, rest._by_symbol(6, 80)),
+    "openOrders.cancelAll": Method(rest.cancel_open_orders, rest._const(1)),
+    "account.status": Method(rest.account_info, rest._const(20)),
+    "myTrades": Method(rest.my_trades, rest._const(20)),
+    "allOrders": Method(rest.all_orders, rest._const(20)),
 }
+SERVER_BUSY = SimError(
+    -1008, "Server is currently overloaded with other requests. Please try again in a few minutes.", 503
+)
 _NOT_PARAMS = frozenset({"apiKey", "signature", "timestamp", "recvWindow", "returnRateLimits"})
 
 
@@ -138,21 +160,40 @@ def _trading_request(text: str) -> dict[str, Any] | None:
     return None
 
 
+def _injected(status: int) -> SimError:
+    """The WebSocket-API answer to an injected HTTP fault status."""
+    for err in (rest.INJECTED_429, rest.INJECTED_418):
+        if status == err.status:
+            return err
+    return SERVER_BUSY
+
+
 async def _trade(sim: Any, conn: Connection, client: str, msg: dict[str, Any]) -> None:
-    """Run one signed trading request through the REST handler and reply on ``conn``."""
+    """Run one signed trading request through the REST handler, with REST's faults; reply on ``conn``."""
     req_id = request_id(msg.get("id"))
-    fn, weight, is_order = TRADING[msg["method"]]
+    method = TRADING[msg["method"]]
     params: dict[str, Any] = msg["params"]
     try:
+        injected = sim.faults.http_status()
+        if injected is not None:
+            raise _injected(injected)
         now = sim.now()
-        sim.limiter.charge(client, weight, now)
-        account = check_ws(sim.exchange.ledger.by_key, params, int(now * 1000), sim.settings.recv_window_max)
-        if is_order:
-            sim.limiter.count_order(client, now)
         plain = {k: ws_value(v) for k, v in params.items() if k not in _NOT_PARAMS and v is not None}
-        reply = _reply(req_id, await fn(sim, plain, account))
+        sim.limiter.charge(client, method.weight(plain), now)
+        account = check_ws(sim.exchange.ledger.by_key, params, int(now * 1000), sim.settings.recv_window_max)
+        if method.order:
+            sim.limiter.count_order(client, now)
+        result = await method.fn(sim, plain, account)
+        if method.fn in rest.MUTATING and sim.faults.unknown_fate():
+            raise rest.UNKNOWN_FATE
+        reply = _reply(req_id, result)
     except SimError as exc:
-        reply = _error(req_id, exc.code, exc.msg, exc.status)
+        data = None
+        if exc.status in (418, 429) and exc.code == -1003:
+            now = sim.now()
+            data = {"serverTime": int(now * 1000),
+                    "retryAfter": int((now + sim.limiter.retry_after(client, now)) * 1000)}
+        reply = _error(req_id, exc.code, exc.msg, exc.status, data)
     except Exception:  # a bug must not take the connection down
         reply = _error(req_id, -1000, "An unknown error occurred while processing the request.", 500)
     conn.send(reply)
