@@ -1,5 +1,8 @@
 """Order management for one symbol: our working orders and the throttled venue calls that change them.
 
+Creates and cancels go through an order entry (:mod:`bot.live.entry`: REST or the WebSocket API); the
+rules below hold for both. Order lookups and open-order reads are always REST.
+
 - Client order ids are ``<prefix>-<symbol tag>-<run stamp><counter>`` (base 36, at most 36 characters),
   so a later run recognises its own orders by the ``<prefix>-`` start.
 - Orders are LIMIT_MAKER (``{'postOnly': True}``) by default. A post-only order that would cross
@@ -34,6 +37,7 @@ from typing import Any
 import ccxt
 
 from bot.core.reconcile import Action, Cancel, Create, Side, WorkingOrder
+from bot.live.entry import OrderEntry, RestOrderEntry
 from bot.live.ratelimit import OrderThrottle, RateGate
 from bot.risk.exposure import unbooked
 
@@ -272,8 +276,10 @@ class OrderManager:
         reject_cooldown: float = 2.0,
         settle_after: float = 1.0,
         unknown_after: float = 15.0,
+        entry: OrderEntry | None = None,
     ) -> None:
         self.exchange, self.symbol, self.prefix = exchange, symbol, prefix
+        self.entry: OrderEntry = entry if entry is not None else RestOrderEntry(exchange)  # creates, cancels
         self.throttler, self.rate, self.log = throttler, rate, log
         self.post_only = post_only
         self.reject_cooldown = reject_cooldown
@@ -352,7 +358,7 @@ class OrderManager:
             async with self.throttler:
                 reaction = self._reacted()
                 try:
-                    result = await self.exchange.create_order(self.symbol, "limit", side, amount, price, params)
+                    result = await self.entry.create(self.symbol, side, amount, price, params)
                 finally:
                     self._observe(reaction)
         except ccxt.OrderImmediatelyFillable as exc:
@@ -419,8 +425,7 @@ class OrderManager:
     def _rate_limited(self, op: str, exc: Exception) -> None:
         """Close the shared gate for a rate-limit answer (a no-op when the exchange layer already did:
         :meth:`RateGate.limited` counts each answer once and tells the service, which logs it)."""
-        headers = getattr(self.exchange, "last_response_headers", None)
-        self.rate.limited(op, exc, headers if isinstance(headers, dict) else None)
+        self.rate.limited(op, exc, self.entry.headers())
 
     def _failed(self, op: str, exc: BaseException) -> None:
         """Network errors count towards an outage (a pause); other venue errors towards the error rate."""
@@ -445,9 +450,9 @@ class OrderManager:
                 reaction = self._reacted()
                 try:
                     if order.order_id:
-                        result = await self.exchange.cancel_order(order.order_id, self.symbol)
+                        result = await self.entry.cancel(order.order_id, self.symbol, {})
                     else:
-                        result = await self.exchange.cancel_order(None, self.symbol, {"clientOrderId": client_id})
+                        result = await self.entry.cancel(None, self.symbol, {"clientOrderId": client_id})
                 finally:
                     self._observe(reaction)
         except ccxt.OrderNotFound:

@@ -52,8 +52,9 @@ def retry_hint(message: str, headers: dict[str, Any] | None = None, now: float |
     """Seconds the venue asks us to wait after a rate-limit answer, when it says so.
 
     ``Retry-After`` (seconds) wins; else Binance's ban message ``banned until <ms>`` gives the end of the
-    ban; else a limit ``per TEN_SECONDS`` / ``per 1 MINUTE`` / ``per SECOND`` gives the time to the end of
-    that fixed window (+0.5 s). Binance counts fixed windows, and every request inside an exhausted
+    ban; else a WebSocket API error's ``"retryAfter": <ms>`` gives that time; else a limit
+    ``per TEN_SECONDS`` / ``per 1 MINUTE`` / ``per SECOND`` gives the time to the end of that fixed window
+    (+0.5 s). Binance counts fixed windows, and every request inside an exhausted
     window is another strike towards a 418 ban, so waiting out the window is what avoids the ban.
     """
     now = time.time() if now is None else now
@@ -66,6 +67,9 @@ def retry_hint(message: str, headers: dict[str, Any] | None = None, now: float |
     banned = re.search(r"banned until (\d{12,})", message)
     if banned:
         return max(0.0, int(banned.group(1)) / 1000.0 - now)
+    retry_after = re.search(r'"retryAfter"\s*:\s*(\d{12,})', message)  # a WebSocket API error's data
+    if retry_after:
+        return max(0.0, int(retry_after.group(1)) / 1000.0 - now)
     window = re.search(r"per (TEN_SECONDS|1 MINUTE|MINUTE|SECOND)\b", message)
     if window:
         size = WINDOWS[window.group(1)]

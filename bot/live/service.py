@@ -36,6 +36,7 @@ from bot.core.inventory import Inventory, to_decimal
 from bot.core.quote import MarketRules
 from bot.errors import UserError
 from bot.live.deadman import DeadMan
+from bot.live.entry import OrderEntry, make_order_entry
 from bot.live.feed import Backoff, BookFeed, TradeFeed
 from bot.live.fills import FillBook
 from bot.live.gate import KillSwitch, RiskGate
@@ -161,6 +162,7 @@ class Service:
         self.rate.on_limit = self._on_rate_limit
         self.runs: list[SymbolRun] = []
         self.exchange: Any = None
+        self.entry: OrderEntry | None = None  # how creates and cancels are sent (set on connecting)
         self.endpoint: Endpoint | None = None
         self.started_at = 0.0
         self.journal: Journal | None = None
@@ -234,6 +236,7 @@ class Service:
         except (ccxt.BaseError, ValueError, AttributeError) as exc:
             raise UserError(f"cannot set up venue {endpoint.exchange_id} ({endpoint.kind}): {_describe(exc)}") from None
         gate_exchange(self.exchange, self.rate)  # every REST request waits while the gate is closed
+        self.entry = make_order_entry(self.settings.venue.order_entry, self.exchange, self.rate)
         where = endpoint.url or f"{endpoint.exchange_id} {endpoint.kind}"
         try:
             await self._retrying("load_markets", self.exchange.load_markets)
@@ -299,7 +302,7 @@ class Service:
         )
         log = get_logger(symbol=symbol)
         orders = OrderManager(self.exchange, symbol, market["id"], cfg.execution.client_id_prefix,
-                              self.throttler, self.rate, log, post_only=cfg.execution.post_only)
+                              self.throttler, self.rate, log, post_only=cfg.execution.post_only, entry=self.entry)
         orders.metrics = self.metrics
         inventory = Inventory(base=market["base"], quote=market["quote"])
         return SymbolRun(cfg, market, rules, state, asyncio.Event(), orders, inventory, RiskGate(self.kill), log)
@@ -405,7 +408,8 @@ class Service:
         self.started_at = time.monotonic()
         start_ms = int(self.exchange.milliseconds()) - 5000
         self.log.info("started", venue=endpoint.kind, exchange=endpoint.exchange_id, url=endpoint.url,
-                      symbols=[r.symbol for r in self.runs], duration=self.duration)
+                      symbols=[r.symbol for r in self.runs], duration=self.duration,
+                      order_entry=self.settings.venue.order_entry)
         for run in self.runs:
             self._start_symbol(run, start_ms)
         self.side_tasks.append(asyncio.create_task(self.guard.monitor(self.exchange), name="risk_monitor"))

@@ -11,7 +11,7 @@ import pytest
 from bot.live.service import Service
 from bot.sim.server import SimServer
 from bot.sim.settings import FaultSettings, RateLimitSettings
-from tests.live.conftest import START_BTC, bot_overrides, fast_sim, run_bot, started, venue_view
+from tests.live.conftest import START_BTC, BotRun, bot_overrides, fast_sim, run_bot, started, venue_view
 
 
 async def _until(predicate, limit: float = 10.0) -> None:  # type: ignore[no-untyped-def]
@@ -22,7 +22,25 @@ async def _until(predicate, limit: float = 10.0) -> None:  # type: ignore[no-unt
         await asyncio.sleep(0.05)
 
 
-async def test_dropped_sockets_and_sequence_gaps_are_survived() -> None:
+ENTRIES = pytest.mark.parametrize("entry", ["rest", "websocket"])
+
+
+def _sent_over(run: BotRun, entry: str) -> None:
+    """Creates and cancels went the configured way: over the WebSocket API, ccxt numbered a request for
+    each one on that connection; over REST, none."""
+    service = run.service
+    placed = sum(r.orders.placed + r.orders.canceled for r in service.runs)
+    url = service.exchange.urls["api"]["ws"]["ws-api"]["spot"]
+    ws_requests = service.exchange.options.get("requestId", {}).get(url, 0)
+    assert run.events("started")[0]["order_entry"] == entry
+    if entry == "websocket":
+        assert ws_requests >= placed > 0
+    else:
+        assert ws_requests <= 2 and placed > 0  # the user stream's subscribe (and a resubscribe) only
+
+
+@ENTRIES
+async def test_dropped_sockets_and_sequence_gaps_are_survived(entry: str) -> None:
     sim = await started(fast_sim(seed=3))
     marks: dict[str, int] = {}
 
@@ -39,7 +57,7 @@ async def test_dropped_sockets_and_sequence_gaps_are_survived() -> None:
         marks["fills_after_faults"] = run.inventory.fills
 
     try:
-        run = await run_bot(bot_overrides(sim), duration=9.0, during=faults)
+        run = await run_bot(bot_overrides(sim, venue={"order_entry": entry}), duration=9.0, during=faults)
         open_orders, btc = await venue_view(sim)
     finally:
         await sim.stop()
@@ -52,16 +70,19 @@ async def test_dropped_sockets_and_sequence_gaps_are_survived() -> None:
     s = run.summary.symbols[0]
     assert s.fills > marks["fills_after_faults"] >= marks["fills_before_drop"]  # still trading afterwards
     assert s.q_exact == btc - START_BTC  # no fill lost or double counted across the reconnects
+    _sent_over(run, entry)
     assert run.summary.open_orders_left == 0 and not [o for o in open_orders if o["clientOrderId"].startswith("mmbot-")]
 
 
-async def test_order_rate_limit_leads_to_backoff_not_a_ban() -> None:
+@ENTRIES
+async def test_order_rate_limit_leads_to_backoff_not_a_ban(entry: str) -> None:
     """The venue allows 12 new orders per fixed 10 s window; the bot may try 20 per second."""
     settings = fast_sim(seed=5)
     settings.rate_limits = RateLimitSettings(orders_per_10s=12, ban_after=3, ban_seconds=30.0)
     sim: SimServer = await started(settings)
     try:
-        run = await run_bot(bot_overrides(sim, execution={"requote_ticks": 0}), duration=14.0)
+        run = await run_bot(bot_overrides(sim, execution={"requote_ticks": 0}, venue={"order_entry": entry}),
+                            duration=14.0)
         open_orders, btc = await venue_view(sim)
     finally:
         await sim.stop()
@@ -80,6 +101,7 @@ async def test_order_rate_limit_leads_to_backoff_not_a_ban() -> None:
     assert "banned" not in texts  # never a 418
     assert run.summary.open_orders_left == 0 and not [o for o in open_orders if o["clientOrderId"].startswith("mmbot-")]
     assert run.summary.symbols[0].q_exact == btc - START_BTC
+    _sent_over(run, entry)
 
 
 async def test_stale_book_pulls_the_quotes_and_fresh_data_restores_them() -> None:
@@ -112,10 +134,11 @@ async def test_stale_book_pulls_the_quotes_and_fresh_data_restores_them() -> Non
     assert run.summary.open_orders_left == 0
 
 
+@ENTRIES
 @pytest.mark.parametrize(
     "unknown_fate", [0.0, 0.1], ids=["5xx-rejects-slow", "unknown-fate"]
 )
-async def test_5xx_injected_rejects_and_slow_acks_keep_the_books_exact(unknown_fate: float) -> None:
+async def test_5xx_injected_rejects_and_slow_acks_keep_the_books_exact(unknown_fate: float, entry: str) -> None:
     """503s, rejects, slow acks and (second case) orders executed but answered 503: q still equals the venue."""
     settings = fast_sim(seed=6)
     settings.faults = FaultSettings(
@@ -123,7 +146,7 @@ async def test_5xx_injected_rejects_and_slow_acks_keep_the_books_exact(unknown_f
     )
     sim = await started(settings)
     try:
-        run = await run_bot(bot_overrides(sim), duration=6.0)
+        run = await run_bot(bot_overrides(sim, venue={"order_entry": entry}), duration=6.0)
         sim.set_faults(http_5xx_fraction=0.0, reject_fraction=0.0, slow_ack_ms=0, unknown_fate_fraction=0.0)
         open_orders, btc = await venue_view(sim)
     finally:
@@ -134,3 +157,4 @@ async def test_5xx_injected_rejects_and_slow_acks_keep_the_books_exact(unknown_f
     assert s.q_exact == btc - START_BTC
     assert run.summary.open_orders_left == 0 and not [o for o in open_orders if o["clientOrderId"].startswith("mmbot-")]
     assert run.summary.kill_reason is None
+    _sent_over(run, entry)
