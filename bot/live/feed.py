@@ -22,6 +22,7 @@ from typing import Any
 import ccxt
 
 from bot.live.market import MarketState
+from bot.live.turns import yield_turns
 from bot.live.watchdog import IdleWatchdog
 
 
@@ -48,12 +49,13 @@ async def _watch_loop(
     idle_timeout: float | None = None,
     on_timeout: Callable[[], Awaitable[None]] | None = None,
     on_reconnect: Callable[[], None] | None = None,
+    wake_turns: int = 1,
 ) -> None:
     """Call ``watch`` forever, pass results to ``handle``; retry errors with backoff (fatal ones raise).
 
     ``on_reconnect`` is told when data flows again after errors and when an idle stream is resubscribed.
-    After ``handle`` the loop lets the other ready tasks run, unless ``handle`` returned False (it woke
-    nobody: most books do not move the touch).
+    After ``handle`` the loop lets the other ready tasks run for ``wake_turns`` turns of the event loop,
+    unless ``handle`` returned False (it woke nobody: most books do not move the touch).
     """
     attempt = 0
     # not wait_for (3.11's can swallow a cancellation that races with the result, and this loop would
@@ -92,9 +94,9 @@ async def _watch_loop(
                 if on_reconnect is not None:
                     on_reconnect()
             if handle(result) is not False:
-                # let the tasks the handler woke (the quoter) run before re-entering ccxt: a watch_* call
-                # does ~100 us of bookkeeping before it suspends, which would otherwise delay every reaction
-                await asyncio.sleep(0)
+                # let the tasks the handler woke (the quoter) put their orders on the wire before re-entering
+                # ccxt: a watch_* call does ~100 us of bookkeeping before it suspends (bot/live/turns.py)
+                await yield_turns(wake_turns)
     finally:
         if watchdog is not None:
             watchdog.close()
@@ -112,10 +114,12 @@ class BookFeed:
         log: Any,
         backoff: Backoff | None = None,
         resubscribe_after: float = 10.0,
+        wake_turns: int = 1,
     ) -> None:
         self.exchange, self.symbol, self.state, self.wake, self.log = exchange, symbol, state, wake, log
         self.backoff = backoff or Backoff()
         self.resubscribe_after = resubscribe_after
+        self.wake_turns = wake_turns  # after waking the quoter (bot/live/turns.py)
         self.on_reconnect: Callable[[], None] | None = None  # the reconnect metric
 
     def _handle(self, book: Any) -> bool:
@@ -139,6 +143,7 @@ class BookFeed:
             idle_timeout=self.resubscribe_after,
             on_timeout=self._unwatch,
             on_reconnect=self.on_reconnect,
+            wake_turns=self.wake_turns,
         )
 
 

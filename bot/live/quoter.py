@@ -32,6 +32,7 @@ from bot.core.reconcile import Side, Target, Tolerance, reconcile
 from bot.live.gate import RiskGate
 from bot.live.market import MarketState
 from bot.live.orders import OrderManager
+from bot.live.turns import call_after_turns
 from bot.live.watchdog import IdleWatchdog
 
 
@@ -140,10 +141,9 @@ class Quoter:
             self._report(quote, targets, mid)
             return
         if quote is not None:
-            # rendered at the cycle's first suspension, not before the first order call is handed to ccxt
-            asyncio.get_running_loop().call_soon(
-                self._log_quote, quote, targets, mid, q, sorted(pauses) if (pauses := self.gate.pauses) else None
-            )
+            # rendered once the cycle's first request is on the wire (bot/live/turns.py), not before
+            paused = sorted(pauses) if (pauses := self.gate.pauses) else None
+            call_after_turns(self.orders.entry.wire_turns + 1, self._log_quote, quote, targets, mid, q, paused)
         self.orders.reaction_start = fresh_book
         try:
             await self.orders.execute(actions, mid, quote.half_spread if quote else None)

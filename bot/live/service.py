@@ -343,7 +343,7 @@ class Service:
         run.quoter, run.fills = quoter, fills
         stale = run.cfg.risk.stale_after
         book = BookFeed(self.exchange, run.symbol, run.state, run.wake, run.log,
-                        resubscribe_after=max(2.0 * stale, 5.0))
+                        resubscribe_after=max(2.0 * stale, 5.0), wake_turns=run.orders.entry.wire_turns + 1)
         book.on_reconnect = fills.on_reconnect
         self._spawn(run, "book", book.run())
         if quoter.use_estimators:  # public trades feed only the intensity fit, which only as/glft read
