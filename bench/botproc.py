@@ -9,13 +9,15 @@ and asks the service to stop (it cancels its orders and returns).
 
 Probes (benchmark-only wrappers set on the ccxt exchange instance after it connects, not product code):
 ``watch_order_book`` stamps the moment a book is handed to the bot (``perf_counter_ns``) and its age
-(``time.time()`` against the book's exchange timestamp, ms); ``create_order``/``cancel_order`` stamp the
-moment an order request is handed to ccxt. Bot-internal latency = first request after a book - that book.
-With ``--socket-stamps`` (the reaction benchmark) the last socket read before each such book is kept too
-(:class:`bench.common.SocketStamps`): read -> book is ccxt's inbound share (aiohttp's frame parsing, ccxt's
-message handling and book update); without it (overhead, capacity) the transport is left alone. With
-``--no-book-probe`` (the overhead benchmark, which compares the bot's CPU with a bare loop that has no probe)
-only the order requests are counted: no wrapper around ``watch_order_book`` or the quoter's cycle.
+(``time.time()`` against the book's exchange timestamp, ms); ``create_order``/``cancel_order`` and their
+``_ws`` twins (``venue.order_entry = "websocket"``) stamp the moment an order request is handed to ccxt.
+Bot-internal latency = first request after a book - that book. With ``--socket-stamps`` (the reaction
+benchmark) the last socket read before each such book is kept too (:class:`bench.common.SocketStamps`):
+read -> book is ccxt's inbound share (aiohttp's frame parsing, ccxt's message handling and book update); so
+is the first socket write after each sampled request (request -> write is ccxt's outbound share: building,
+signing, the HTTP request or WebSocket frame). Without it (overhead, capacity) the transport is left alone.
+With ``--no-book-probe`` (the overhead benchmark, which compares the bot's CPU with a bare loop that has no
+probe) only the order requests are counted: no wrapper around ``watch_order_book`` or the quoter's cycle.
 Samples go to preallocated arrays so the probes do not grow the process while it is measured.
 """
 
@@ -48,6 +50,7 @@ class Probe:
         self.first_book_ns = np.zeros(CAP, dtype=np.int64)  # absolute perf_counter_ns of each pair
         self.first_req_ns = np.zeros(CAP, dtype=np.int64)
         self.first_read_ns = np.zeros(CAP, dtype=np.int64)  # the socket read that brought that book
+        self.first_write_ns = np.zeros(CAP, dtype=np.int64)  # the first socket write after that request
         self.stamps = SocketStamps()
         self._read_ns: dict[str, int] = {}
         self.n_internal = 0
@@ -95,11 +98,18 @@ class Probe:
 
         quoter.cycle = timed_cycle
 
+    def _keep_write(self) -> None:
+        """The socket write that followed the latest sampled request (taken late: it comes after the call)."""
+        if self.n_internal and not self.first_write_ns[self.n_internal - 1]:
+            self.first_write_ns[self.n_internal - 1] = self.stamps.first_write
+
     def on_request(self, symbol: str | None) -> None:
         now = time.perf_counter_ns()
         self.requests += 1
         if symbol in self._pending:
             self._pending.discard(symbol)
+            self._keep_write()
+            self.stamps.arm()
             if self.n_internal < CAP:
                 self.internal[self.n_internal] = now - self._book_ns[symbol]
                 self.first_book_ns[self.n_internal] = self._book_ns[symbol]
@@ -108,31 +118,39 @@ class Probe:
                 self.n_internal += 1
 
     def wrap(self, ex: Any, books: bool = True) -> None:
-        watch, create, cancel = ex.watch_order_book, ex.create_order, ex.cancel_order
+        watch = ex.watch_order_book
 
         async def watch_order_book(symbol: str, *args: Any, **kw: Any) -> Any:
             book = await watch(symbol, *args, **kw)
             self.on_book(symbol, book)
             return book
 
-        async def create_order(symbol: str, *args: Any, **kw: Any) -> Any:
-            self.on_request(symbol)
-            return await create(symbol, *args, **kw)
+        def creating(create: Any) -> Any:
+            async def create_order(symbol: str, *args: Any, **kw: Any) -> Any:
+                self.on_request(symbol)
+                return await create(symbol, *args, **kw)
+            return create_order
 
-        async def cancel_order(order_id: Any, symbol: str | None = None, *args: Any, **kw: Any) -> Any:
-            self.on_request(symbol)
-            return await cancel(order_id, symbol, *args, **kw)
+        def canceling(cancel: Any) -> Any:
+            async def cancel_order(order_id: Any, symbol: str | None = None, *args: Any, **kw: Any) -> Any:
+                self.on_request(symbol)
+                return await cancel(order_id, symbol, *args, **kw)
+            return cancel_order
 
-        ex.create_order, ex.cancel_order = create_order, cancel_order
+        # REST and WebSocket API order entry alike (venue.order_entry)
+        ex.create_order, ex.cancel_order = creating(ex.create_order), canceling(ex.cancel_order)
+        ex.create_order_ws, ex.cancel_order_ws = creating(ex.create_order_ws), canceling(ex.cancel_order_ws)
         if books:
             ex.watch_order_book = watch_order_book
 
     def result(self) -> dict[str, Any]:
+        self._keep_write()
         return {
             "internal_ns": self.internal[: self.n_internal].tolist(),
             "book_abs_ns": self.first_book_ns[: self.n_internal].tolist(),
             "request_abs_ns": self.first_req_ns[: self.n_internal].tolist(),
             "read_abs_ns": self.first_read_ns[: self.n_internal].tolist(),
+            "write_abs_ns": self.first_write_ns[: self.n_internal].tolist(),
             "clock": time.get_clock_info("perf_counter").implementation,
             "to_cycle_ns": self.to_cycle[: self.n_to_cycle].tolist(),
             "lag_ms": self.lag[: self.n_lag].tolist(),

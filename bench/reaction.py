@@ -19,9 +19,14 @@ the sim's handler: ccxt's rate limiter, signing, the HTTP request, loopback, aio
 Socket stamps in both processes (:class:`bench.common.SocketStamps`) split those legs further, each a p50 over
 the paired reactions: ``sim_send`` (publish -> the sim's socket write: encoding, compression, its writer
 task), ``wire_in`` (that write -> the bot's socket read: loopback and the bot's wake-up), ``ccxt_in`` (read ->
-book handed to the bot), then ``bot_internal``, ``ccxt_out`` (order handed to ccxt -> the sim's socket read
-of the request: ccxt's order building and signing, aiohttp's request, loopback) and ``sim_parse`` (that read
--> the handler starts: aiohttp's HTTP parsing and dispatch in the sim).
+book handed to the bot), then ``bot_internal``, ``ccxt_out`` (order handed to ccxt -> the bot's socket write of
+the request: ccxt's order building and signing, the HTTP request or WebSocket frame), ``wire_out`` (that write ->
+the sim's socket read: loopback and the sim's wake-up) and ``sim_parse`` (that read -> the handler starts:
+aiohttp's HTTP or WebSocket parsing and dispatch in the sim).
+
+Each order entry (``venue.order_entry``: REST, the WebSocket API) is measured in its own run; the sim's
+handler is the REST endpoint or the WebSocket API's trading request, both of which start by asking the fault
+injector, where the stamp is taken.
 The round ends when no request has arrived for ``settle`` seconds and the bot rests two orders again.
 """
 
@@ -41,9 +46,12 @@ import numpy as np
 from bench.common import QUICK, REPO, Child, SocketStamps, dist, one_symbol, pin, sim_settings, unpin, wait_until
 from bot.sim.server import start_sim
 
+#: the order entries measured (``venue.order_entry``), each in its own run of ``rounds`` reactions
+ENTRIES = ("rest", "websocket")
 #: the legs of one reaction in order, as (name, start stamp, end stamp); they add up to wire-to-wire
 LEGS = (("sim_send", "send", "write"), ("wire_in", "write", "read"), ("ccxt_in", "read", "book"),
-        ("bot_internal", "book", "request"), ("ccxt_out", "request", "data"), ("sim_parse", "data", "http"))
+        ("bot_internal", "book", "request"), ("ccxt_out", "request", "write_out"), ("wire_out", "write_out", "data"),
+        ("sim_parse", "data", "http"))
 
 
 def legs(windows: list[tuple[int, int, int, int]], bot: dict[str, Any]) -> dict[str, Any]:
@@ -58,6 +66,7 @@ def legs(windows: list[tuple[int, int, int, int]], bot: dict[str, Any]) -> dict[
     books = np.asarray(bot["book_abs_ns"], dtype=np.int64)
     reqs = np.asarray(bot["request_abs_ns"], dtype=np.int64)
     reads = np.asarray(bot.get("read_abs_ns") or [0] * reqs.size, dtype=np.int64)
+    writes = np.asarray(bot.get("write_abs_ns") or [0] * reqs.size, dtype=np.int64)
     inbound, outbound = [], []
     split: dict[str, list[int]] = {name: [] for name, _, _ in LEGS}
     for t_send, t_write, t_data, t_http in windows:
@@ -66,7 +75,7 @@ def legs(windows: list[tuple[int, int, int, int]], bot: dict[str, Any]) -> dict[
             inbound.append(books[i] - t_send)
             outbound.append(t_http - reqs[i])
             at = {"send": t_send, "write": t_write, "read": int(reads[i]), "book": int(books[i]),
-                  "request": int(reqs[i]), "data": t_data, "http": t_http}
+                  "request": int(reqs[i]), "write_out": int(writes[i]), "data": t_data, "http": t_http}
             # every stamp present and in order, else the pairing is off for this one (a read of another socket)
             if all(at[a] and at[b] and at[a] <= at[b] for _, a, b in LEGS):
                 for name, a, b in LEGS:
@@ -75,13 +84,17 @@ def legs(windows: list[tuple[int, int, int, int]], bot: dict[str, Any]) -> dict[
             "split_us": {name: dist(v, 1e-3) for name, v in split.items()}}
 
 
-async def run(rounds: int | None = None, settle: float = 0.015, extra_args: tuple[str, ...] = ()) -> dict[str, Any]:
-    # installed before any connection is made: a transport binds its read callback when it is created
-    stamps = SocketStamps().install()
-    try:
-        result = await _measure(stamps, rounds or (100 if QUICK else 1000), settle, extra_args)
-    finally:
-        stamps.uninstall()
+async def run(rounds: int | None = None, settle: float = 0.015, extra_args: tuple[str, ...] = (),
+              entries: tuple[str, ...] = ENTRIES) -> dict[str, Any]:
+    """One measurement per order entry (``venue.order_entry``), then the host floor."""
+    result: dict[str, Any] = {}
+    for entry in entries:
+        # installed before any connection is made: a transport binds its read callback when it is created
+        stamps = SocketStamps().install()
+        try:
+            result[entry] = await _measure(stamps, rounds or (100 if QUICK else 1000), settle, extra_args, entry)
+        finally:
+            stamps.uninstall()
     result["host_jitter_us"] = await host_jitter(reps=100 if QUICK else 500)
     return result
 
@@ -100,7 +113,8 @@ async def host_jitter(gap: float = 0.045, reps: int = 500, cpu: int = 1) -> dict
     return {**d, "p99_over_p50": d["p99"] / d["p50"], "gap_s": gap}
 
 
-async def _measure(stamps: SocketStamps, rounds: int, settle: float, extra_args: tuple[str, ...]) -> dict[str, Any]:
+async def _measure(stamps: SocketStamps, rounds: int, settle: float, extra_args: tuple[str, ...],
+                   entry: str) -> dict[str, Any]:
     settings = sim_settings(
         step_interval=0.05,
         symbols=one_symbol(volatility=0.0, taker_rate=0.0, refresh_rate=0.0, levels=5),
@@ -148,7 +162,7 @@ async def _measure(stamps: SocketStamps, rounds: int, settle: float, extra_args:
         return len(engine.open_orders(account, sym.id))
 
     (tmp / "settings.json").write_text(json.dumps({
-        "venue": {"kind": "sim", "url": sim.url, "symbols": ["BTC/USDT"]},
+        "venue": {"kind": "sim", "url": sim.url, "symbols": ["BTC/USDT"], "order_entry": entry},
         "logging": {"level": "info", "format": "json", "inventory_interval": 5.0},
         "strategy": {"model": "linear", "half_spread": 0.5, "use_estimators": False},
         "execution": {"order_size": 0.001, "requote_ticks": 2, "orders_per_second": 10000.0,

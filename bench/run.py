@@ -85,26 +85,29 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         verdict = "" if ok is None else ("met" if ok else "MISSED")
         out.append((name, fmt.format(value), target, verdict))
 
-    r = res.get("reaction") or {}
-    w50, w99 = _get(r, "wire_to_wire_ms", "p50"), _get(r, "wire_to_wire_ms", "p99")
-    add("wire-to-wire p50 (ms)", w50, "{:.2f}", "<= 2", w50 is not None and w50 <= 2.0)
-    add("wire-to-wire p99 (ms)", w99, "{:.2f}", "<= 10", w99 is not None and w99 <= 10.0)
-    add("wire-to-wire max (ms)", _get(r, "wire_to_wire_ms", "max"), "{:.2f}")
-    add("  reactions measured (missed)", r.get("rounds") and f"{_get(r, 'wire_to_wire_ms', 'n')} ({r.get('missed')})",
-        "{}", ">= 1000" if not QUICK else "")
-    add("  publish -> sim engine p50 (ms)", _get(r, "to_engine_ms", "p50"), "{:.2f}")
-    add("  legs p50: sim->bot book / bot->sim order (ms)", _get(r, "sim_to_bot_ms", "p50") is not None and
-        f"{_get(r, 'sim_to_bot_ms', 'p50'):.2f} / {_get(r, 'bot_to_sim_ms', 'p50'):.2f}", "{}")
-    split = r.get("split_us") or {}
-    add("  split p50 (us): send/wire/ccxt in/bot/ccxt out/parse", split and
-        " / ".join(f"{d['p50']:.0f}" for d in split.values()), "{}")
-    b50, b99 = _get(r, "bot_internal_us", "p50"), _get(r, "bot_internal_us", "p99")
-    add("bot-internal p50 (us)", b50, "{:.0f}")
-    add("  book -> quoter cycle start p50 (us)", _get(r, "book_to_cycle_us", "p50"), "{:.0f}")
-    add("bot-internal p99 (us)", b99, "{:.0f}", "<= 300", b99 is not None and b99 <= 300.0)
-    add("  p99/p50: bot-internal / host floor (bench.jitter)",
-        b50 and _get(r, "host_jitter_us", "p99_over_p50") is not None and
-        f"{b99 / b50:.1f} / {r['host_jitter_us']['p99_over_p50']:.1f}", "{}")
+    reaction = res.get("reaction") or {}
+    for entry, how in (("rest", "orders over REST"), ("websocket", "orders over the WebSocket API")):
+        r = reaction.get(entry) or {}
+        w50, w99 = _get(r, "wire_to_wire_ms", "p50"), _get(r, "wire_to_wire_ms", "p99")
+        add(f"wire-to-wire p50 (ms), {how}", w50, "{:.2f}", "<= 2", w50 is not None and w50 <= 2.0)
+        add(f"wire-to-wire p99 (ms), {how}", w99, "{:.2f}", "<= 10", w99 is not None and w99 <= 10.0)
+        add(f"wire-to-wire max (ms), {how}", _get(r, "wire_to_wire_ms", "max"), "{:.2f}")
+        add("  reactions measured (missed)",
+            r.get("rounds") and f"{_get(r, 'wire_to_wire_ms', 'n')} ({r.get('missed')})", "{}",
+            ">= 1000" if not QUICK else "")
+        add("  publish -> sim engine p50 (ms)", _get(r, "to_engine_ms", "p50"), "{:.2f}")
+        add("  legs p50: sim->bot book / bot->sim order (ms)", _get(r, "sim_to_bot_ms", "p50") is not None and
+            f"{_get(r, 'sim_to_bot_ms', 'p50'):.2f} / {_get(r, 'bot_to_sim_ms', 'p50'):.2f}", "{}")
+        split = r.get("split_us") or {}
+        add("  split p50 (us): send/wire/ccxt in/bot/ccxt out/wire/parse", split and
+            " / ".join(f"{d['p50']:.0f}" for d in split.values()), "{}")
+        b50, b99 = _get(r, "bot_internal_us", "p50"), _get(r, "bot_internal_us", "p99")
+        add(f"bot-internal p50 (us), {how}", b50, "{:.0f}")
+        add("  book -> quoter cycle start p50 (us)", _get(r, "book_to_cycle_us", "p50"), "{:.0f}")
+        add(f"bot-internal p99 (us), {how}", b99, "{:.0f}", "<= 300", b99 is not None and b99 <= 300.0)
+        add("  p99/p50: bot-internal / host floor (bench.jitter)",
+            b50 and _get(reaction, "host_jitter_us", "p99_over_p50") is not None and
+            f"{b99 / b50:.1f} / {reaction['host_jitter_us']['p99_over_p50']:.1f}", "{}")
     o = res.get("overhead") or {}
     ratio = o.get("ratio")
     add("overhead: bot / bare ccxt CPU per update", ratio, "{:.2f}x", "<= 1.3x", ratio is not None and ratio <= 1.3)
