@@ -8,8 +8,9 @@ After a signed subscribe, the connection receives ``{"subscriptionId": n, "event
 may come out of order), with REST's weights, signature and time checks, and faults answered the way
 Binance's WebSocket API answers them:
 
-- an injected 429 or 418 -> that ``status`` with -1003, drawn before the request is processed; these and
-  the limiter's own -1003 answers carry ``error.data = {"serverTime", "retryAfter"}`` (ms epoch);
+- an injected 429 or 418 -> that ``status`` with -1003, drawn before the request is processed, with no
+  hint (as REST's injected ones carry no ``Retry-After``); the limiter's own -1003 answers carry
+  ``error.data = {"serverTime", "retryAfter"}`` (ms epoch), as REST's carry ``Retry-After``;
 - an injected 5xx -> ``status`` 503, -1008 "Server is currently overloaded ...", not executed;
 - unknown fate (``order.place``, ``order.cancel``, ``openOrders.cancelAll``: REST's mutating handlers)
   -> executed, then answered like REST: ``status`` 503, -1007 "... execution status unknown.".
@@ -189,7 +190,7 @@ async def _trade(sim: Any, conn: Connection, client: str, msg: dict[str, Any]) -
         reply = _reply(req_id, result)
     except SimError as exc:
         data = None
-        if exc.status in (418, 429) and exc.code == -1003:
+        if exc.status in (418, 429) and exc.code == -1003 and exc not in (rest.INJECTED_429, rest.INJECTED_418):
             now = sim.now()
             data = {"serverTime": int(now * 1000),
                     "retryAfter": int((now + sim.limiter.retry_after(client, now)) * 1000)}
