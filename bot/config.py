@@ -51,9 +51,10 @@ class VenueSettings(Section):
     api_key: SecretStr | None = Field(None, description="from the environment or a secret file, never a committed file")
     api_secret: SecretStr | None = Field(None, description="as api_key")
     api_password: SecretStr | None = Field(None, description="passphrase, for venues that need one (OKX)")
-    order_entry: Literal["rest", "websocket"] = Field(
-        "rest", description="how creates and cancels are sent: rest, or websocket (Binance's WebSocket API on "
-        "one open connection: lower latency and CPU; sim and Binance testnet only)"
+    order_entry: Literal["auto", "rest", "websocket"] = Field(
+        "auto", description="how creates and cancels are sent: websocket (Binance's WebSocket API on one open "
+        "connection: lower latency and CPU; sim and Binance testnet), rest, or auto: websocket where the venue "
+        "has it, else rest (paper, other exchanges)"
     )
 
 

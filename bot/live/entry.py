@@ -3,15 +3,16 @@
 Both entries hand :class:`~bot.live.orders.OrderManager` the same ccxt order dicts and the same ccxt
 exceptions, so every rule there (rejections, rate limits, orders of unknown fate) holds for both.
 
-- :class:`RestOrderEntry`: ``create_order`` / ``cancel_order``, one HTTP request each (the default;
-  every venue and the paper venue).
+- :class:`RestOrderEntry`: ``create_order`` / ``cancel_order``, one HTTP request each (every venue and the
+  paper venue).
 - :class:`WsOrderEntry`: ``create_order_ws`` / ``cancel_order_ws`` (``order.place`` / ``order.cancel``)
   on the one WebSocket API connection that also carries the user data stream: no HTTP request to build
   or parse, so an order leaves sooner and costs less CPU. What REST gets from the exchange layer, it
   does itself:
 
   - **Rate discipline.** Each request first takes the REST endpoint's cost from the shared, gated
-    leaky bucket (``exchange.throttler``, see :mod:`bot.live.ratelimit`): it waits while the
+    leaky bucket (``exchange.throttler``, see :mod:`bot.live.ratelimit`; skipped, as ccxt skips it for
+    REST, when ``enableRateLimit`` is off, which only the capacity benchmark does): it waits while the
     :class:`~bot.live.ratelimit.RateGate` is closed, and Binance counts WebSocket API weight against
     the same per-IP budget as REST. ccxt's own WebSocket throttle (a flat cost of 5 tokens per message,
     250 ms on Binance) is switched off on that one connection, so it does not hold an order that has
@@ -25,7 +26,8 @@ exceptions, so every rule there (rejections, rate limits, orders of unknown fate
     answered (or abandoned) order requests are pruned after each call.
 
 Only Binance-protocol venues (the simulator, Binance's testnet) have the WebSocket API; the paper venue
-answers orders locally. :func:`make_order_entry` refuses anything else with a ``UserError``.
+answers orders locally. :func:`make_order_entry` picks it for ``auto`` (the default) where it exists, REST
+elsewhere, and refuses an explicit ``websocket`` anywhere else with a ``UserError``.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from ccxt.async_support.base.exchange import Exchange as AsyncExchange
 from bot.errors import UserError
 from bot.live.ratelimit import RATE_LIMITED, RateGate
 
-ENTRIES = ("rest", "websocket")
+ENTRIES = ("auto", "rest", "websocket")
 
 
 class OrderEntry(Protocol):
@@ -137,7 +139,8 @@ class WsOrderEntry:
 
     async def _request(self, method: str, cost: float, call: Any, *args: Any) -> dict[str, Any]:
         exchange = self.exchange
-        await exchange.throttler(cost)  # the gate, then the shared weight budget
+        if exchange.enableRateLimit:  # as ccxt's REST requests do (the gate lives in that throttler)
+            await exchange.throttler(cost)  # the gate, then the shared weight budget
         client = exchange.client(self.url)  # the connection ccxt will use (a new one after a drop)
         client.throttle = _unthrottled
         sent = time.monotonic()
@@ -172,9 +175,12 @@ class WsOrderEntry:
 
 
 def make_order_entry(kind: str, exchange: Any, gate: RateGate) -> RestOrderEntry | WsOrderEntry:
-    """The entry for ``venue.order_entry``; ``UserError`` when the venue cannot do ``websocket``."""
-    if kind == "rest":
+    """The entry for ``venue.order_entry``: ``auto`` is the WebSocket API where the venue has it, else REST;
+    ``UserError`` when ``websocket`` is asked of a venue without it."""
+    if kind == "rest" or (kind == "auto" and ws_api_url(exchange) is None):
         return RestOrderEntry(exchange)
+    if kind == "auto":
+        return WsOrderEntry(exchange, gate)
     if kind != "websocket":
         raise UserError(f"venue.order_entry: must be one of {', '.join(ENTRIES)} (got {kind!r})")
     if not isinstance(exchange, AsyncExchange):

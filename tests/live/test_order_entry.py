@@ -143,9 +143,9 @@ async def test_a_rate_limit_answer_over_the_websocket_api_closes_the_gate(
     limits: list[tuple[str, float | None]] = []
     gate.on_limit = lambda op, exc, pause, hint: limits.append((op, hint))
     bid, _ = await _touch(exchange)
-    sim.set_faults(http_429_fraction=1.0)
+    sim.set_rate_limits(weight_per_minute=1)  # the weight this client has used is over it: the next request 429s
     assert await orders.create("buy", bid - 4.0, 0.002) is None
-    sim.set_faults(http_429_fraction=0.0)
+    sim.set_rate_limits(weight_per_minute=6000)
     assert gate.blocked() and gate.hits == 1  # closed once, for every symbol's orders and reads
     (op, hint), = limits
     assert op == "ws order.place" and hint is not None and hint > 0  # the venue's retryAfter is honoured
@@ -153,12 +153,18 @@ async def test_a_rate_limit_answer_over_the_websocket_api_closes_the_gate(
     assert not orders.tracker.open and not orders.tracker.settling
 
 
-async def test_only_venues_with_a_binance_websocket_api_may_send_orders_over_it() -> None:
+async def test_only_venues_with_a_binance_websocket_api_may_send_orders_over_it(
+    venue: tuple[Any, RateGate],
+) -> None:
     gate = RateGate()
     assert isinstance(make_order_entry("rest", object(), gate), RestOrderEntry)
     paper = create_exchange("paper", "binance", None, None, None)
     kraken = ccxt.pro.kraken()
     try:
+        # auto (the default): the WebSocket API where the venue has one, else REST
+        assert isinstance(make_order_entry("auto", venue[0], gate), WsOrderEntry)
+        assert isinstance(make_order_entry("auto", paper, gate), RestOrderEntry)
+        assert isinstance(make_order_entry("auto", kraken, gate), RestOrderEntry)
         with pytest.raises(UserError, match="paper venue answers orders locally"):
             make_order_entry("websocket", paper, gate)
         with pytest.raises(UserError, match="kraken has none"):

@@ -119,6 +119,10 @@ def test_retry_hint_reads_the_venue() -> None:
     per_min = retry_hint("current limit is 6000 request weight per 1 MINUTE.", None, now=1230.0)
     assert per_min == 30.5
     assert retry_hint("Too many requests (injected fault).", None) is None
+    # a WebSocket API error names the time itself, ahead of the window in its message
+    ws = ('binance {"code":-1003,"msg":"Too much request weight used; current limit is 6000 request weight per '
+          '1 MINUTE.","data":{"serverTime":1000000000000,"retryAfter":1000000042000}}')
+    assert retry_hint(ws, None, now=1_000_000_000.0) == 42.0
 
 
 def test_rate_gate_honours_the_venue_hint() -> None:
