@@ -21,6 +21,9 @@ still be filling. The lengths and caps of everything that could grow (``bench.bo
 are read once after the CPU window (what that reading allocates once stays out of the window) and
 again at the start and the end of the window, and the table names the capped ones still filling. The
 slope over the CPU window (the first minute, mostly warm-up) is kept as a secondary figure.
+
+The bot sends its orders as configured by default (``venue.order_entry = "auto"``: the WebSocket API on
+the sim), or as ``BENCH_ORDER_ENTRY`` says (``rest``, ``websocket``); the result names the entry it used.
 """
 
 from __future__ import annotations
@@ -38,6 +41,19 @@ from bench.common import QUICK, Child, cpu_seconds, one_symbol, pin, sim_setting
 from bot.sim.server import start_sim
 
 SLICES = 6  # parts of the CPU window with a ratio each (the table shows their range beside the whole)
+
+
+def _entry_used(log: Path) -> str | None:
+    """The order entry the bot says it uses (its ``started`` event), if the log has it."""
+    for line in log.read_text(errors="replace").splitlines():
+        if '"started"' in line:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if event.get("event") == "started":
+                return event.get("order_entry")  # type: ignore[no-any-return]
+    return None
 
 
 def _memory_window() -> tuple[float, float]:
@@ -70,6 +86,7 @@ async def run(window: float | None = None, warmup: float | None = None, rss_ever
     window = window or (5.0 if QUICK else 60.0)
     warmup = warmup or (3.0 if QUICK else 10.0)
     mem_warmup, mem_window = _memory_window()
+    order_entry = os.environ.get("BENCH_ORDER_ENTRY") or "auto"  # auto: the product's default
     settings = sim_settings(step_interval=0.005, symbols=one_symbol(refresh_rate=20.0, levels=10))
     tmp = Path(tempfile.mkdtemp(prefix="bench-overhead-"))
     sim = await start_sim(settings)
@@ -83,7 +100,7 @@ async def run(window: float | None = None, warmup: float | None = None, rss_ever
 
     sim.market_hub.publish = counting_publish  # type: ignore[method-assign]
     (tmp / "settings.json").write_text(json.dumps({
-        "venue": {"kind": "sim", "url": sim.url, "symbols": ["BTC/USDT"]},
+        "venue": {"kind": "sim", "url": sim.url, "symbols": ["BTC/USDT"], "order_entry": order_entry},
         "logging": {"level": "info", "format": "json"},
     }))
     module = os.environ.get("BENCH_BOT_MODULE", "bench.botproc")
@@ -155,6 +172,7 @@ async def run(window: float | None = None, warmup: float | None = None, rss_ever
     mem_t, mem_rss = [ts[i] for i in mem_idx], [rss[i] for i in mem_idx]
     half = len(mem_t) // 2
     return {
+        "order_entry": _entry_used(tmp / "bot.log") or order_entry,
         "window_s": round(t1 - t0, 3),
         "depth_msgs": msgs,
         "depth_msgs_per_s": msgs / (t1 - t0),

@@ -4,6 +4,8 @@
 
 Environment: ``BENCH_QUICK=1`` shortens every benchmark (a smoke run, not a measurement);
 ``BENCH_OUT`` is the JSON path (default ``bench/results.json``); ``BENCH_ONLY=a,b`` selects like NAMEs;
+``BENCH_ORDER_ENTRY=rest|websocket``: the overhead benchmark's bot sends its orders that way, not by the
+default ``auto`` (the reaction benchmark always measures both entries);
 ``BENCH_MEMORY_WARMUP_S`` / ``BENCH_MEMORY_S``: the memory figure's warm-up after the bot's first quote
 and its window, seconds (defaults 240 / 180; see ``bench/overhead.py``).
 Each benchmark's figures come from one run of it; a benchmark that fails is recorded with its error
@@ -110,7 +112,9 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             f"{b99 / b50:.1f} / {reaction['host_jitter_us']['p99_over_p50']:.1f}", "{}")
     o = res.get("overhead") or {}
     ratio = o.get("ratio")
-    add("overhead: bot / bare ccxt CPU per update", ratio, "{:.2f}x", "<= 1.3x", ratio is not None and ratio <= 1.3)
+    entry = o.get("order_entry", "?")
+    add(f"overhead: bot / bare ccxt CPU per update ({entry} orders)", ratio, "{:.2f}x", "<= 1.3x",
+        ratio is not None and ratio <= 1.3)
     add("  bot CPU per depth msg (us)", o.get("bot_cpu_us_per_msg"), "{:.0f}")
     sl = o.get("slice_ratios") or []
     add("  ratio per sixth of the window, min-max", sl and f"{min(sl):.2f}-{max(sl):.2f}", "{}")
