@@ -98,11 +98,12 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             r.get("rounds") and f"{_get(r, 'wire_to_wire_ms', 'n')} ({r.get('missed')})", "{}",
             ">= 1000" if not QUICK else "")
         add("  publish -> sim engine p50 (ms)", _get(r, "to_engine_ms", "p50"), "{:.2f}")
-        add("  legs p50: sim->bot book / bot->sim order (ms)", _get(r, "sim_to_bot_ms", "p50") is not None and
-            f"{_get(r, 'sim_to_bot_ms', 'p50'):.2f} / {_get(r, 'bot_to_sim_ms', 'p50'):.2f}", "{}")
+        legs = (f"{_get(r, 'sim_to_bot_ms', 'p50'):.2f} / {_get(r, 'bot_to_sim_ms', 'p50'):.2f}"
+                if _get(r, "sim_to_bot_ms", "p50") is not None else None)
+        add("  legs p50: sim->bot book / bot->sim order (ms)", legs, "{}")
         split = r.get("split_us") or {}
-        add("  split p50 (us): send/wire/ccxt in/bot/ccxt out/wire/parse", split and
-            " / ".join(f"{d['p50']:.0f}" for d in split.values()), "{}")
+        add("  split p50 (us): send/wire/ccxt in/bot/ccxt out/wire/parse",
+            " / ".join(f"{d['p50']:.0f}" for d in split.values()) if split else None, "{}")
         b50, b99 = _get(r, "bot_internal_us", "p50"), _get(r, "bot_internal_us", "p99")
         add(f"bot-internal p50 (us), {how}", b50, "{:.0f}")
         add("  book -> quoter cycle start p50 (us)", _get(r, "book_to_cycle_us", "p50"), "{:.0f}")
