@@ -162,7 +162,9 @@ class WsOrderEntry:
 
     def _prune(self, client: Any) -> None:
         """Forget the order requests ccxt keeps per connection once they are answered or abandoned."""
-        handler = self.exchange.handle_order_ws
+        handler = getattr(self.exchange, "handle_order_ws", None)  # Binance's handler of order answers
+        if handler is None:
+            return
         futures = client.futures
         subscriptions = client.subscriptions
         for key, sub in list(subscriptions.items()):
