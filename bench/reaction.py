@@ -6,8 +6,9 @@ side of the mid with ``requote_ticks = 2``. Each round the benchmark moves the m
 and down), lets the engine re-place the background, and publishes the depth diff, stamping
 ``perf_counter_ns`` just before the publish. Stamps on the sim side (same process, same clock):
 
-- ``wire_to_wire``: publish -> the sim's REST handler starts on the bot's first resulting request (the
-  first thing every handler does is ask the fault injector whether to fail; that call is wrapped here).
+- ``wire_to_wire``: publish -> the sim's handler (REST endpoint or WebSocket API trading request) starts on
+  the bot's first resulting request (the first thing every handler does is ask the fault injector whether
+  to fail; that call is wrapped here).
 - ``to_engine``: publish -> that request reaches the matching engine (``place_order``/``cancel_order``),
   i.e. plus the sim's own parsing, signature check and rate accounting.
 
@@ -15,7 +16,8 @@ The bot's probes give ``bot_internal``: book handed to the bot by ccxt -> order 
 Where ``perf_counter`` is CLOCK_MONOTONIC (system-wide on Linux) the two processes' stamps are also
 paired to split each reaction into legs: ``sim_to_bot`` (publish -> ccxt hands the book to the bot: the
 sim's send, loopback, ccxt's frame decoding and book update) and ``bot_to_sim`` (order handed to ccxt ->
-the sim's handler: ccxt's rate limiter, signing, the HTTP request, loopback, aiohttp's parsing).
+the sim's handler: ccxt's rate limiter, signing, the HTTP request or WebSocket frame, loopback, aiohttp's
+parsing).
 Socket stamps in both processes (:class:`bench.common.SocketStamps`) split those legs further, each a p50 over
 the paired reactions: ``sim_send`` (publish -> the sim's socket write: encoding, compression, its writer
 task), ``wire_in`` (that write -> the bot's socket read: loopback and the bot's wake-up), ``ccxt_in`` (read ->
