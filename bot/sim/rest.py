@@ -37,6 +37,7 @@ UNKNOWN_FATE = SimError(
 )
 INJECTED_429 = SimError(-1003, "Too many requests (injected fault).", 429)
 INJECTED_418 = SimError(-1003, "Way too many requests; IP banned (injected fault).", 418)
+INJECTED: dict[int, SimError] = {429: INJECTED_429, 418: INJECTED_418}  # injected rate-limit status -> answer
 
 
 def _const(n: int) -> Weight:
@@ -114,9 +115,9 @@ def _endpoint(
 
 
 def _injected(status: int) -> web.Response:
-    for err in (INJECTED_429, INJECTED_418):
-        if status == err.status:
-            return _json({"code": err.code, "msg": err.msg}, status)
+    err = INJECTED.get(status)
+    if err is not None:
+        return _json({"code": err.code, "msg": err.msg}, status)
     return _json({"msg": "Service Unavailable."}, status)
 
 

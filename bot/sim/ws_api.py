@@ -161,14 +161,6 @@ def _trading_request(text: str) -> dict[str, Any] | None:
     return None
 
 
-def _injected(status: int) -> SimError:
-    """The WebSocket-API answer to an injected HTTP fault status."""
-    for err in (rest.INJECTED_429, rest.INJECTED_418):
-        if status == err.status:
-            return err
-    return SERVER_BUSY
-
-
 async def _trade(sim: Any, conn: Connection, client: str, msg: dict[str, Any]) -> None:
     """Run one signed trading request through the REST handler, with REST's faults; reply on ``conn``."""
     req_id = request_id(msg.get("id"))
@@ -177,7 +169,7 @@ async def _trade(sim: Any, conn: Connection, client: str, msg: dict[str, Any]) -
     try:
         injected = sim.faults.http_status()
         if injected is not None:
-            raise _injected(injected)
+            raise rest.INJECTED.get(injected, SERVER_BUSY)  # a 5xx: overloaded, not executed
         now = sim.now()
         plain = {k: ws_value(v) for k, v in params.items() if k not in _NOT_PARAMS and v is not None}
         sim.limiter.charge(client, method.weight(plain), now)
@@ -190,7 +182,7 @@ async def _trade(sim: Any, conn: Connection, client: str, msg: dict[str, Any]) -
         reply = _reply(req_id, result)
     except SimError as exc:
         data = None
-        if exc.status in (418, 429) and exc.code == -1003 and exc not in (rest.INJECTED_429, rest.INJECTED_418):
+        if exc.status in (418, 429) and exc.code == -1003 and exc not in rest.INJECTED.values():
             now = sim.now()
             data = {"serverTime": int(now * 1000),
                     "retryAfter": int((now + sim.limiter.retry_after(client, now)) * 1000)}

@@ -11,14 +11,7 @@ import pytest
 
 from bot.live.feed import Backoff, _watch_loop
 from bot.live.watchdog import IdleWatchdog
-
-
-class Log:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, dict[str, Any]]] = []
-
-    def __getattr__(self, level: str) -> Any:
-        return lambda event, **kw: self.events.append((event, kw))
+from tests.fakes import RecordingLog
 
 
 async def test_a_call_within_the_period_returns_its_result() -> None:
@@ -99,7 +92,7 @@ async def test_an_outside_cancellation_racing_the_watchdog_is_not_turned_into_a_
 
 
 async def test_the_watch_loop_resubscribes_a_frozen_stream_and_keeps_delivering() -> None:
-    log = Log()
+    log = RecordingLog()
     calls = 0
     got: list[int] = []
     unwatched = 0
@@ -147,7 +140,7 @@ async def test_the_loop_lets_woken_tasks_run_first_unless_the_handler_woke_nobod
         return next(answers)
 
     with pytest.raises(asyncio.CancelledError):
-        await _watch_loop("book", watch, handle, Log(), Backoff())
+        await _watch_loop("book", watch, handle, RecordingLog(), Backoff())
     # a True or None answer yields to the woken task at once; after False the loop goes straight on
     assert order == ["handle1", "woken1", "handle2", "handle3", "woken2", "woken3", "handle4"]
 

@@ -17,20 +17,8 @@ from bot.live.orders import OrderManager, make_throttler
 from bot.live.ratelimit import RateGate, gate_exchange
 from bot.sim.server import SimServer
 from bot.venue.connect import create_exchange
+from tests.fakes import RecordingLog
 from tests.live.conftest import SYMBOL, fast_sim, started
-
-
-class _Log:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, dict[str, Any]]] = []
-
-    def info(self, event: str, **kw: Any) -> None:
-        self.events.append((event, kw))
-
-    warning = info
-
-    def names(self) -> list[str]:
-        return [e for e, _ in self.events]
 
 
 @pytest.fixture
@@ -72,7 +60,7 @@ async def test_creates_and_cancels_travel_over_the_websocket_api_and_ccxt_keeps_
     exchange, gate = venue
     entry = make_order_entry("websocket", exchange, gate)
     assert isinstance(entry, WsOrderEntry)
-    log = _Log()
+    log = RecordingLog()
     orders = OrderManager(exchange, SYMBOL, "BTCUSDT", "mmbot", make_throttler(1000), gate, log, entry=entry)
     bid, ask = await _touch(exchange)
     before = exchange.options.get("requestId", {}).get(entry.url, 0)
@@ -95,7 +83,7 @@ async def test_an_unanswered_request_times_out_as_an_order_of_unknown_fate(
     exchange, gate = venue
     entry = WsOrderEntry(exchange, gate, timeout=0.2)
     unknown: list[str] = []
-    orders = OrderManager(exchange, SYMBOL, "BTCUSDT", "mmbot", make_throttler(1000), gate, _Log(), entry=entry)
+    orders = OrderManager(exchange, SYMBOL, "BTCUSDT", "mmbot", make_throttler(1000), gate, RecordingLog(), entry=entry)
     orders.on_unknown = lambda order: unknown.append(order.client_id)
     bid, _ = await _touch(exchange)
     sim.set_faults(slow_ack_ms=1500)
@@ -138,7 +126,7 @@ async def test_a_rate_limit_answer_over_the_websocket_api_closes_the_gate(
 ) -> None:
     exchange, gate = venue
     entry = WsOrderEntry(exchange, gate)
-    log = _Log()
+    log = RecordingLog()
     orders = OrderManager(exchange, SYMBOL, "BTCUSDT", "mmbot", make_throttler(1000), gate, log, entry=entry)
     limits: list[tuple[str, float | None]] = []
     gate.on_limit = lambda op, exc, pause, hint: limits.append((op, hint))

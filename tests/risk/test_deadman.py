@@ -8,16 +8,7 @@ from typing import Any
 import ccxt
 
 from bot.live.deadman import DeadMan
-
-
-class Log:
-    def __init__(self) -> None:
-        self.events: list[tuple[str, dict[str, Any]]] = []
-
-    def info(self, event: str, **kw: Any) -> None:
-        self.events.append((event, kw))
-
-    warning = info
+from tests.fakes import RecordingLog
 
 
 class FakeExchange:
@@ -37,7 +28,7 @@ class FakeExchange:
 
 
 async def test_arm_refresh_disarm() -> None:
-    ex, log = FakeExchange(True), Log()
+    ex, log = FakeExchange(True), RecordingLog()
     dm = DeadMan(ex, 0.3, log)
     assert await dm.arm() and dm.armed
     task = asyncio.create_task(dm.run())
@@ -50,7 +41,7 @@ async def test_arm_refresh_disarm() -> None:
 
 
 async def test_a_failed_refresh_is_retried() -> None:
-    ex, log = FakeExchange(True, fail=0), Log()
+    ex, log = FakeExchange(True, fail=0), RecordingLog()
     dm = DeadMan(ex, 0.15, log)
     await dm.arm()
     ex.fail = 1
@@ -62,7 +53,7 @@ async def test_a_failed_refresh_is_retried() -> None:
 
 
 async def test_unsupported_venue_is_said_once_and_never_called() -> None:
-    ex, log = FakeExchange(False), Log()
+    ex, log = FakeExchange(False), RecordingLog()
     dm = DeadMan(ex, 60.0, log)
     assert not await dm.arm() and not await dm.arm()
     await dm.disarm()
@@ -72,6 +63,6 @@ async def test_unsupported_venue_is_said_once_and_never_called() -> None:
 
 async def test_zero_timeout_means_off() -> None:
     ex = FakeExchange(True)
-    dm = DeadMan(ex, 0.0, Log())
+    dm = DeadMan(ex, 0.0, RecordingLog())
     assert not await dm.arm()
     assert ex.calls == []
