@@ -140,6 +140,9 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     eps = bt.get("events_per_s")
     add("backtest events/s", eps, "{:,.0f}", ">= 200,000", eps is not None and eps >= 200000)
     add("  backtest events per CPU second (same runs)", bt.get("events_per_cpu_s"), "{:,.0f}")
+    add("  replay of the events read from a file (events/s)", _get(bt, "from_file", "events_per_s"), "{:,.0f}")
+    add("  mmbot backtest's path: file streamed, read + replay (events/s)", _get(bt, "command", "events_per_s"),
+        "{:,.0f}")
     k = o.get("rss_slope_kib_per_min")
     add("memory: bot RSS slope after warm-up (KiB/min)", k, "{:+.0f}", f"flat (<= {FLAT_KIB_PER_MIN:.0f})",
         k is not None and k <= FLAT_KIB_PER_MIN)

@@ -98,19 +98,60 @@ def event_to_dict(event: Event) -> dict[str, Any]:
 
 
 def _finite(value: Any, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{what} must be a finite number, got {value!r}")
-    return float(value)
+    try:
+        number = float(value)  # an int beyond float's range overflows
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise ValueError(f"{what} must be a finite number, got {value!r}")
+    return number
 
 
 def _number(obj: dict[str, Any], key: str) -> float:
     return _finite(obj.get(key), repr(key))
 
 
+_NUMBERS = frozenset((float, int))
+
+
+def _valid_levels(raw: list[Any]) -> tuple[Level, ...] | None:
+    """``raw`` as levels when every entry is a [price, size] pair of finite numbers with price > 0 and
+    size >= 0 (the usual line), checked a column at a time; None when any check fails or cannot be
+    made this way (the caller then checks entry by entry, for the error message or the odd valid line)."""
+    try:
+        prices, sizes = zip(*raw, strict=False)  # entries longer than a pair keep their first two
+    except (TypeError, ValueError):  # not iterable, or not exactly two columns
+        return None
+    types = set(map(type, prices))
+    types.update(map(type, sizes))
+    if not types <= _NUMBERS:  # bool, str, None, ... (a bool is not an int here)
+        return None
+    try:
+        # a sum is finite only when every term is (NaN or inf stays; a finite overflow only sends
+        # the line to the entry-by-entry check, which accepts it)
+        if not (math.isfinite(sum(prices)) and math.isfinite(sum(sizes)) and min(prices) > 0 and min(sizes) >= 0):
+            return None
+    except OverflowError:  # an int too large for a float
+        return None
+    if int not in types:
+        return tuple(zip(prices, sizes, strict=True))
+    return tuple(zip(map(float, prices), map(float, sizes), strict=True))
+
+
 def _levels(obj: dict[str, Any], key: str) -> tuple[Level, ...]:
     raw = obj.get(key, [])
     if not isinstance(raw, list):
         raise ValueError(f"{key!r} must be a list of [price, size] pairs")
+    if not raw:
+        return ()
+    levels = _valid_levels(raw)
+    return _levels_by_entry(raw, key) if levels is None else levels
+
+
+def _levels_by_entry(raw: list[Any], key: str) -> tuple[Level, ...]:
+    """:func:`_valid_levels`' answer checked one entry at a time: ValueError naming the first bad one."""
     levels = []
     for item in raw:
         if not (isinstance(item, list | tuple) and len(item) >= 2):
