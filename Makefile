@@ -3,34 +3,42 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test test-pure lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml
+$(STAMP): $(BIN)/python pyproject.toml setup.py
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,plot]'
 	touch $(STAMP)
 
+# a mypyc build (setup.py) whose compiled sources changed since is rebuilt here (bot.compiled() says "stale")
 install: $(STAMP)
+	@$(BIN)/python -W ignore -c "import bot, sys; sys.exit(bot.compiled() == 'stale')" \
+		|| $(BIN)/python -m pip install --quiet -e '.[dev,plot]'
 
 # `make run` quotes against the in-process simulated exchange until Ctrl-C;
 # pass flags with ARGS, e.g. `make run ARGS="--duration 30"` or `make run ARGS="--config config/sim.toml"`.
-run: $(STAMP)
+run: install
 	$(BIN)/mmbot run $(ARGS)
 
-test: $(STAMP)
+test: install
 	$(BIN)/python -m pytest -q
 
-lint: $(STAMP)
+# the same suite on the pure-Python modules (what runs where the install found no C compiler, e.g. docker)
+test-pure: install
+	MMBOT_PURE=1 $(BIN)/python -m pytest -q
+
+lint: install
 	$(BIN)/ruff check .
 
 # `make bench` runs every benchmark (a few minutes on 2 cores), prints the table and writes bench/results.json
 # (or $BENCH_OUT). BENCH_QUICK=1 makes it a smoke run; pick benchmarks with ARGS="compute reaction".
-bench: $(STAMP)
+bench: install
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench $(ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .mypy_cache bot/_compiled.txt
+	find bot -name '*.so' -delete

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import bot
 from bench.common import QUICK, dist, one_symbol, sim_settings
 from bot.core.limits import LimitParams
 from bot.core.models import ModelParams
@@ -106,6 +107,7 @@ def run(steps: int | None = None, repeats: int | None = None) -> dict[str, Any]:
         raise RuntimeError("backtest: the file-read replays differ from the in-memory one")
     return {
         "available": True,
+        "build": bot.compiled(),  # "mypyc" or "pure" (see setup.py)
         "events": n,
         "fills": result.fills,
         **headline,

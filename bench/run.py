@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import bot
 from bench import capacity, compute, overhead, reaction, sim_ceiling
 from bench.common import QUICK, REPO
 from bot.logs import configure_logging
@@ -188,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             "python": platform.python_version(),
             "cpus": os.cpu_count(),
             "machine": platform.machine(),
+            "build": bot.compiled(),  # "mypyc" or "pure" hot modules (setup.py)
         }
     }
     for name in only:

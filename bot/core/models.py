@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bot.config import StrategySettings
-    from bot.core.quote import QuoteInputs
+    from bot.core.quote import QuoteState
 
 MODELS = ("symmetric", "linear", "as", "glft")
 
@@ -131,7 +131,7 @@ def glft(
     return mid - skew * (q - target_q), half
 
 
-def centre_and_half_spread(inputs: QuoteInputs, params: ModelParams) -> tuple[float, float]:
+def centre_and_half_spread(inputs: QuoteState, params: ModelParams) -> tuple[float, float]:
     """The model's reservation price and half-spread, using live sigma/A/kappa when given."""
     model = params.model
     if model == "linear":  # linear(), inlined: this runs on every quote

@@ -9,7 +9,7 @@ from math import isfinite
 
 from bot.core.limits import LimitParams, apply_market_rules, side_sizes
 from bot.core.models import ModelParams, centre_and_half_spread
-from bot.core.quote import MarketRules, Quote, QuoteInputs
+from bot.core.quote import MarketRules, Quote, QuoteInputs, QuoteState
 from bot.core.ticks import on_grid, steps_down, steps_up
 
 INVALID_MID = "invalid mid"
@@ -26,7 +26,7 @@ def make_quote(inputs: QuoteInputs, model: ModelParams, limits: LimitParams, rul
     return Quote(*quote_fields(inputs, model, limits, rules))
 
 
-def quote_fields(inputs: QuoteInputs, model: ModelParams, limits: LimitParams, rules: MarketRules) -> QuoteFields:
+def quote_fields(inputs: QuoteState, model: ModelParams, limits: LimitParams, rules: MarketRules) -> QuoteFields:
     """:func:`make_quote`'s quote as a plain tuple of :class:`Quote`'s fields (:data:`QuoteFields`), for
     callers that quote in a loop and need no object (the backtest).
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +56,32 @@ class MarketRules:
             min_notional=float(cost.get("min") or 0.0),
             max_qty=float(max_qty) if max_qty else None,
         )
+
+
+class QuoteState(Protocol):
+    """What quoting reads of :class:`QuoteInputs`: it, or the backtest's reusable ``_Inputs``. (Compiled by
+    mypyc, a parameter typed ``QuoteInputs`` rejects any other class at run time; a protocol does not.)"""
+
+    @property
+    def mid(self) -> float: ...
+    @property
+    def q(self) -> float: ...
+    @property
+    def best_bid(self) -> float | None: ...
+    @property
+    def best_ask(self) -> float | None: ...
+    @property
+    def t(self) -> float: ...
+    @property
+    def sigma(self) -> float | None: ...
+    @property
+    def A(self) -> float | None: ...  # noqa: N802
+    @property
+    def kappa(self) -> float | None: ...
+    @property
+    def open_buy(self) -> float: ...
+    @property
+    def open_sell(self) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)

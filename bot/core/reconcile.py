@@ -35,8 +35,9 @@ class Target:
     amount: float
 
     def __init__(self, side: Side, price: float, amount: float) -> None:
-        d = self.__dict__
-        d["side"], d["price"], d["amount"] = side, price, amount
+        object.__setattr__(self, "side", side)
+        object.__setattr__(self, "price", price)
+        object.__setattr__(self, "amount", amount)
 
 
 @dataclass(frozen=True, init=False)
@@ -50,9 +51,11 @@ class WorkingOrder:
     created_at: float
 
     def __init__(self, client_id: str, side: Side, price: float, amount: float, created_at: float) -> None:
-        d = self.__dict__
-        d["client_id"], d["side"], d["price"], d["amount"], d["created_at"] = (
-            client_id, side, price, amount, created_at)
+        object.__setattr__(self, "client_id", client_id)
+        object.__setattr__(self, "side", side)
+        object.__setattr__(self, "price", price)
+        object.__setattr__(self, "amount", amount)
+        object.__setattr__(self, "created_at", created_at)
 
 
 class Working(Protocol):
@@ -82,10 +85,9 @@ class Tolerance:
         return max(self.requote_ticks * self.tick, self.requote_bps * 1e-4 * abs(price))
 
 
-# Cancel and Create are built for every requote (Target and WorkingOrder above for every decision): their
-# __init__ fills the instance dict directly, which is what the generated frozen __init__ does through
-# object.__setattr__ per field (at twice the cost); fields, equality, hash, repr and immutability are the
-# dataclass's as usual.
+# Target, WorkingOrder, Cancel and Create are built for every decision. Their __init__ does what a frozen
+# dataclass's generated one does, but written out: compiled by mypyc (setup.py) each object.__setattr__
+# becomes a direct field store, where the generated __init__ stays interpreted (~12% of a compiled backtest).
 
 
 @dataclass(frozen=True, init=False)
@@ -95,8 +97,9 @@ class Cancel:
     reason: str
 
     def __init__(self, client_id: str, side: Side, reason: str) -> None:
-        d = self.__dict__
-        d["client_id"], d["side"], d["reason"] = client_id, side, reason
+        object.__setattr__(self, "client_id", client_id)
+        object.__setattr__(self, "side", side)
+        object.__setattr__(self, "reason", reason)
 
 
 @dataclass(frozen=True, init=False)
@@ -107,8 +110,10 @@ class Create:
     reason: str
 
     def __init__(self, side: Side, price: float, amount: float, reason: str) -> None:
-        d = self.__dict__
-        d["side"], d["price"], d["amount"], d["reason"] = side, price, amount, reason
+        object.__setattr__(self, "side", side)
+        object.__setattr__(self, "price", price)
+        object.__setattr__(self, "amount", amount)
+        object.__setattr__(self, "reason", reason)
 
 
 Action = Cancel | Create

@@ -30,6 +30,7 @@ from typing import Any
 import ccxt
 import structlog
 
+import bot
 from bot.config import Settings, SymbolSettings
 from bot.core.estimators import EwmaVolatility, IntensityEstimator
 from bot.core.inventory import Inventory, to_decimal
@@ -409,7 +410,7 @@ class Service:
         start_ms = int(self.exchange.milliseconds()) - 5000
         self.log.info("started", venue=endpoint.kind, exchange=endpoint.exchange_id, url=endpoint.url,
                       symbols=[r.symbol for r in self.runs], duration=self.duration,
-                      order_entry=self.entry.name if self.entry is not None else None)
+                      order_entry=self.entry.name if self.entry is not None else None, build=bot.compiled())
         for run in self.runs:
             self._start_symbol(run, start_ms)
         self.side_tasks.append(asyncio.create_task(self.guard.monitor(self.exchange), name="risk_monitor"))

@@ -323,12 +323,14 @@ class Backtest:
             decision = self._quote(now)
         else:
             key = (bid, ask, q)
-            decision = memo.get(key)  # type: ignore[arg-type]
-            if decision is None:
+            found = memo.get(key)  # type: ignore[arg-type]
+            if found is None:
                 decision = self._quote(now)
                 if len(memo) >= _MEMO_MAX:
                     memo.clear()
                 memo[key] = decision  # type: ignore[index]
+            else:
+                decision = found
         half_spread, targets = decision
         orders = self.orders
         actions = reconcile(targets, orders.values(), q, now, self.p.tolerance)
@@ -364,7 +366,7 @@ class Backtest:
             fit = self.intensity.estimate(now)
             x.A, x.kappa = fit if fit is not None else (None, None)
         p = self.p
-        bid_price, bid_size, ask_price, ask_size, _, half, _, _ = quote_fields(x, p.model, p.limits, p.rules)  # type: ignore[arg-type]
+        bid_price, bid_size, ask_price, ask_size, _, half, _, _ = quote_fields(x, p.model, p.limits, p.rules)
         key = (bid_price, bid_size, ask_price, ask_size, half)
         decision = self._decisions.get(key)
         if decision is None:

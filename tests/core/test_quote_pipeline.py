@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -353,4 +354,5 @@ def test_make_quote_equals_the_plain_formulas(
     rules = MarketRules(tick, lot, min_qty, min_notional, max_qty)
     want = _plain_quote(inputs, params, limits, rules)
     assert make_quote(inputs, params, limits, rules) == want
-    assert quote_fields(inputs, params, limits, rules) == tuple(getattr(want, f) for f in Quote.__slots__)
+    # dataclasses.fields, not Quote.__slots__: compiled by mypyc (setup.py) the class has no __slots__
+    assert quote_fields(inputs, params, limits, rules) == tuple(getattr(want, f.name) for f in dataclasses.fields(want))
