@@ -61,15 +61,19 @@ def ext_modules() -> list:
     except ImportError:  # e.g. --no-build-isolation without mypy installed
         print("mmbot: mypy/mypyc not installed, building pure Python", file=sys.stderr)
         return []
-    # modules these import but that are not compiled (bot.core.calibration -> numpy, bot.research.recording)
-    # are read for their types only; numpy is not in the isolated build environment
+    # modules these import but that are not compiled (bot.core.calibration -> numpy) are read for their types
+    # only; numpy is not in the isolated build environment
     global _MANIFEST
     _MANIFEST = manifest_text()  # hashed before mypyc reads the sources
-    exts = mypycify(
-        ["--follow-imports=silent", "--ignore-missing-imports", *COMPILED],
-        opt_level="3",
-        group_name=GROUP,
-    )
+    try:
+        exts = mypycify(
+            ["--follow-imports=silent", "--ignore-missing-imports", *COMPILED],
+            opt_level="3",
+            group_name=GROUP,
+        )
+    except SystemExit:  # mypy found a type error in a compiled module (printed above): install pure Python
+        print("mmbot: mypyc refused the sources (type errors above); building pure Python", file=sys.stderr)
+        return []
     for ext in exts:
         ext.optional = True  # no compiler -> a warning and a pure install, not a failed install
     return exts
