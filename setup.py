@@ -2,7 +2,8 @@
 
 ``pip install .`` / ``pip install -e .`` compiles the modules in ``COMPILED`` with mypyc into one group (one
 shared library ``bot/_native__mypyc*.so`` plus a small shim per module). The extensions are optional: without
-a C compiler (python:3.11-slim), or with ``MMBOT_PURE=1`` at build time, the install is pure Python.
+a C compiler (python:3.11-slim), when mypy finds a type error in a compiled module, or with ``MMBOT_PURE=1`` at
+build time, the install is pure Python.
 
 All or nothing: if any extension of the group fails to build, every built one is removed (a shim without its
 shared library would not import, and a partial group would mix compiled and source code). When the whole group

@@ -87,7 +87,7 @@ class Tolerance:
 
 # Target, WorkingOrder, Cancel and Create are built for every decision. Their __init__ does what a frozen
 # dataclass's generated one does, but written out: compiled by mypyc (setup.py) each object.__setattr__
-# becomes a direct field store, where the generated __init__ stays interpreted (~12% of a compiled backtest).
+# becomes a direct field store, where the generated __init__ stays interpreted (~15% of a compiled backtest).
 
 
 @dataclass(frozen=True, init=False)
