@@ -57,13 +57,15 @@ def _extensions() -> set[str]:
 
 
 def _manifest() -> dict[str, str]:
-    """Module -> sha256 of the source it was compiled from ({} without a manifest)."""
+    """Module -> sha256 of the source it was compiled from ({} without a manifest). A line that is not
+    ``<module> <digest>`` (a truncated or damaged file) vouches for nothing: its module counts as stale."""
     try:
-        with open(MANIFEST, encoding="ascii") as f:
+        with open(MANIFEST, encoding="ascii", errors="replace") as f:
             lines = f.read().splitlines()
     except FileNotFoundError:
         return {}
-    return dict(line.split() for line in lines if line.strip() and not line.startswith("#"))
+    pairs = (line.split() for line in lines if not line.startswith("#"))
+    return {fields[0]: fields[1] for fields in pairs if len(fields) == 2}
 
 
 def _digest(module: str) -> str | None:

@@ -79,3 +79,11 @@ def test_editing_one_compiled_source_sends_the_whole_group_to_source(tmp_path: P
     # ticks and backtest did not change, but they are compiled against the old reconcile: source too
     assert all(f.endswith(".py") for f in seen["files"].values()), seen["files"]
 
+
+def test_a_damaged_manifest_vouches_for_nothing(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    (root / "bot" / "core" / f"ticks{EXTENSION_SUFFIXES[0]}").write_bytes(b"not a shared library")
+    (root / "bot" / "_compiled.txt").write_bytes(b"bot.core.ticks\n\xff\xfe garbage line here\n")
+    seen = _probe(root)  # no traceback at `import bot`
+    assert seen["build"] == "stale" and "bot.core.ticks" in seen["warnings"][0]
+    assert all(f.endswith(".py") for f in seen["files"].values()), seen["files"]
