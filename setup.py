@@ -33,6 +33,7 @@ COMPILED = [
     "bot/core/inventory.py",
     "bot/core/estimators.py",
     "bot/paper/fills.py",
+    "bot/research/events.py",
     "bot/research/backtest.py",
 ]
 GROUP = "bot._native"  # the shared library is bot/_native__mypyc.<ext-suffix>

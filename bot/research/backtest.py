@@ -38,7 +38,6 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from itertools import pairwise
-from operator import itemgetter
 from typing import Any
 
 from bot.core.estimators import EwmaVolatility, IntensityEstimator
@@ -49,7 +48,7 @@ from bot.core.pipeline import quote_fields
 from bot.core.quote import MarketRules
 from bot.core.reconcile import Cancel, Create, Side, Target, Tolerance, grows_exposure, reconcile
 from bot.paper.fills import CancelModel, PaperBook
-from bot.research.recording import BookEvent, Event, TradeEvent
+from bot.research.events import BookEvent, Event, TradeEvent
 
 _Decision = tuple[float, dict[Side, Target | None]]  # (half-spread of the quote, targets per side)
 
@@ -103,7 +102,6 @@ class BacktestResult:
 
 
 _MEMO_MAX = 4096  # quotes remembered per replay (the touch revisits a few hundred prices)
-_price = itemgetter(0)  # of a (price, size) level
 
 
 @dataclass(slots=True)
@@ -138,6 +136,14 @@ class _Order:
     active: bool = False
 
 
+def _has_price(levels: tuple[tuple[float, float], ...], price: float) -> bool:
+    """Whether ``levels`` has a level at ``price``."""
+    for p, _ in levels:  # noqa: SIM110 (a plain loop: cheaper than any() over a generator in the pure build)
+        if p == price:
+            return True
+    return False
+
+
 class _Book:
     """L2 book with a cached touch (diffs rarely move it, so max/min are rarely recomputed)."""
 
@@ -150,37 +156,49 @@ class _Book:
         self.best_ask: float | None = None
 
     def apply(self, event: BookEvent) -> None:
-        bids, asks = self.bids, self.asks
+        # The dicts take the event's own price and size objects (``Any`` here): typed as floats, the
+        # compiled build would unbox each one and box it again for the dict, two allocations a level.
+        # Comparisons use unboxed copies, and the touch is a plain float (-inf / inf: that side is empty).
+        bids: dict[Any, Any] = self.bids
+        asks: dict[Any, Any] = self.asks
+        bid_levels: tuple[tuple[Any, Any], ...] = event.bids
+        ask_levels: tuple[tuple[Any, Any], ...] = event.asks
+        price: float
+        size: float
         if event.snapshot:
             bids.clear()
             asks.clear()
-            for p, q in event.bids:
-                if q > 0:
+            for p, q in bid_levels:
+                size = q
+                if size > 0.0:
                     bids[p] = q
-            for p, q in event.asks:
-                if q > 0:
+            for p, q in ask_levels:
+                size = q
+                if size > 0.0:
                     asks[p] = q
             self.best_bid = max(bids) if bids else None
             self.best_ask = min(asks) if asks else None
             return
-        best = self.best_bid
-        for p, q in event.bids:
-            if q > 0:
+        best: float = -math.inf if self.best_bid is None else self.best_bid
+        for p, q in bid_levels:
+            size, price = q, p
+            if size > 0.0:
                 bids[p] = q
-                if best is None or p > best:
-                    best = p
-            elif bids.pop(p, None) is not None and p == best:
-                best = max(bids) if bids else None
-        self.best_bid = best
-        best = self.best_ask
-        for p, q in event.asks:
-            if q > 0:
+                if price > best:
+                    best = price
+            elif bids.pop(p, None) is not None and price == best:
+                best = max(bids) if bids else -math.inf
+        self.best_bid = None if best == -math.inf else best
+        best = math.inf if self.best_ask is None else self.best_ask
+        for p, q in ask_levels:
+            size, price = q, p
+            if size > 0.0:
                 asks[p] = q
-                if best is None or p < best:
-                    best = p
-            elif asks.pop(p, None) is not None and p == best:
-                best = min(asks) if asks else None
-        self.best_ask = best
+                if price < best:
+                    best = price
+            elif asks.pop(p, None) is not None and price == best:
+                best = min(asks) if asks else math.inf
+        self.best_ask = None if best == math.inf else best
 
 
 class Backtest:
@@ -234,10 +252,20 @@ class Backtest:
         t0, last_ts, count = self.t0, self.last_ts, self.events
         w, qw, qqw = self._w, self._qw, self._qqw
         vbid, vask = self.bid, self.ask  # local copies of the last valid touch (written back on change)
+        diff: BookEvent | None
+        trade: TradeEvent | None
         for event in events:
-            if event.symbol != symbol:
-                continue
-            ts = event.ts
+            # fields are read through the narrowed type: the compiled build loads them directly
+            if isinstance(event, BookEvent):
+                diff, trade = event, None
+                if event.symbol != symbol:
+                    continue
+                ts = event.ts
+            else:
+                diff, trade = None, event
+                if event.symbol != symbol:
+                    continue
+                ts = event.ts
             if t0 is None:
                 t0 = self.t0 = ts
             elif ts > last_ts:  # type: ignore[operator]
@@ -249,11 +277,12 @@ class Backtest:
             last_ts = ts
             count += 1
             while pending and pending[0][0] <= ts:
-                self._effect(*pending.popleft())
-            if isinstance(event, BookEvent):
-                book.apply(event)
+                due, action, cid = pending.popleft()  # unpacked: a star-call would leave the compiled path
+                self._effect(due, action, cid)
+            if diff is not None:
+                book.apply(diff)
                 bid, ask = book.best_bid, book.best_ask
-                if resting and (event.snapshot or self._touches(event, bid, ask)):
+                if resting and (diff.snapshot or self._touches(diff, bid, ask)):
                     fills = paper.on_book(bid, ask, book.bids, book.asks)
                     if fills:
                         self._book_fills(fills, ts)
@@ -267,11 +296,11 @@ class Backtest:
                         self._dirty = True
                     elif every_book:
                         self._dirty = True
-            else:
+            elif trade is not None:
                 if use_estimators and vbid is not None:
-                    self.intensity.add_trade(ts, event.price, 0.5 * (vbid + vask))  # type: ignore[operator]
-                if resting and self._reaches(event):
-                    fills = paper.on_trade(event.price, event.amount, event.side)  # type: ignore[arg-type]
+                    self.intensity.add_trade(ts, trade.price, 0.5 * (vbid + vask))  # type: ignore[operator]
+                if resting and self._reaches(trade):
+                    fills = paper.on_trade(trade.price, trade.amount, trade.side)  # type: ignore[arg-type]
                     if fills:
                         self._book_fills(fills, ts)
             if not pending and (self._dirty or ts >= self._age_due) and vbid is not None:
@@ -285,9 +314,9 @@ class Backtest:
         for o in self.paper._orders.values():
             price = o.price
             if o.side == "buy":
-                if (ask is not None and ask <= price) or price in map(_price, event.bids):
+                if (ask is not None and ask <= price) or _has_price(event.bids, price):
                     return True
-            elif (bid is not None and bid >= price) or price in map(_price, event.asks):
+            elif (bid is not None and bid >= price) or _has_price(event.asks, price):
                 return True
         return False
 

@@ -14,7 +14,7 @@ Times ``ts`` are seconds since the Unix epoch (float); prices in quote currency,
   venue does not say; ``id`` is optional.
 
 Events are written and read in time order. Readers reject a malformed line with ``ValueError``
-naming the line number.
+naming the line number. The event classes live in :mod:`bot.research.events` and are importable from here.
 """
 
 from __future__ import annotations
@@ -28,6 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+# the event classes, re-exported: code that reads recordings imports them from here
+from bot.research.events import BookEvent as BookEvent
+from bot.research.events import Event as Event
+from bot.research.events import Level as Level
+from bot.research.events import TradeEvent as TradeEvent
+
 _loads: Callable[[str], Any]
 try:  # orjson ships with ccxt and parses several times faster; its errors are ValueErrors too
     import orjson
@@ -37,29 +43,6 @@ except ImportError:  # pragma: no cover
     _loads = json.loads
 
 FORMAT_VERSION = 1
-Level = tuple[float, float]
-
-
-@dataclass(frozen=True)
-class BookEvent:
-    ts: float
-    symbol: str
-    bids: tuple[Level, ...]
-    asks: tuple[Level, ...]
-    snapshot: bool = True
-
-
-@dataclass(frozen=True)
-class TradeEvent:
-    ts: float
-    symbol: str
-    price: float
-    amount: float
-    side: str | None = None
-    id: str | None = None
-
-
-Event = BookEvent | TradeEvent
 
 
 @dataclass

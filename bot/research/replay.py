@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.research.recording import BookEvent, Event, TradeEvent
+from bot.research.events import BookEvent, Event, TradeEvent
 
 
 @dataclass
