@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections.abc import Awaitable
 from typing import Any, Protocol
 
@@ -41,7 +42,8 @@ import ccxt
 from ccxt.async_support.base.exchange import Exchange as AsyncExchange
 
 from bot.errors import UserError
-from bot.live.ratelimit import RATE_LIMITED, RateGate
+from bot.live.ratelimit import RATE_LIMITED, GatedThrottler, RateGate
+from bot.live.watchdog import IdleWatchdog
 
 ENTRIES = ("auto", "rest", "websocket")
 
@@ -121,6 +123,7 @@ class WsOrderEntry:
             raise ValueError("this venue has no Binance-style WebSocket API for orders")
         self.exchange, self.gate, self.url = exchange, gate, url
         self.timeout = float(timeout if timeout is not None else exchange.timeout / 1000.0)
+        self._deadlines: weakref.WeakKeyDictionary[asyncio.Task[Any], IdleWatchdog] = weakref.WeakKeyDictionary()
         self.create_cost = endpoint_cost(exchange, "post")
         self.cancel_cost = endpoint_cost(exchange, "delete")
 
@@ -137,16 +140,34 @@ class WsOrderEntry:
     def headers(self) -> dict[str, Any] | None:
         return None  # the WebSocket API's hint is in the error itself (retryAfter)
 
+    def _deadline(self) -> IdleWatchdog:
+        """The calling task's deadline keeper: one timer per ``timeout`` seconds per task, not one per
+        request (``asyncio.timeout`` would arm and cancel a timer in front of every order)."""
+        task = asyncio.current_task()
+        keeper = self._deadlines.get(task)  # type: ignore[arg-type]
+        if keeper is None:
+            keeper = self._deadlines[task] = IdleWatchdog(self.timeout)  # type: ignore[index]
+        return keeper
+
+    def _client(self) -> Any:
+        """The connection ccxt will use for the request (a new one after a drop), its throttle off."""
+        clients = self.exchange.clients
+        client = clients.get(self.url) if clients else None
+        if client is None:
+            client = self.exchange.client(self.url)
+        client.throttle = _unthrottled
+        return client
+
     async def _request(self, method: str, cost: float, call: Any, *args: Any) -> dict[str, Any]:
         exchange = self.exchange
         if exchange.enableRateLimit:  # as ccxt's REST requests do (the gate lives in that throttler)
-            await exchange.throttler(cost)  # the gate, then the shared weight budget
-        client = exchange.client(self.url)  # the connection ccxt will use (a new one after a drop)
-        client.throttle = _unthrottled
+            throttler = exchange.throttler
+            if not (isinstance(throttler, GatedThrottler) and throttler.take_now(cost)):
+                await throttler(cost)  # waits for the gate, then its turn at the shared weight budget
+        client = self._client()
         sent = time.monotonic()
         try:
-            async with asyncio.timeout(self.timeout):
-                result = await call(*args)
+            result = await self._deadline().call(lambda: call(*args))
         except TimeoutError:
             raise ccxt.RequestTimeout(f"{method}: no answer on the WebSocket API within {self.timeout:g} s") from None
         except RATE_LIMITED as exc:

@@ -202,16 +202,25 @@ class GatedThrottler(Throttler):  # type: ignore[misc]
         cfg["tokens"] = min(cfg["tokens"] + (now - self.idle_since) * cfg["refillRate"], cfg["capacity"])
         self.idle_since = now
 
+    def take_now(self, cost: float | None = None) -> bool:
+        """Take ``cost`` tokens at once if nothing would make the request wait: the gate open, ccxt's loop
+        idle with nothing queued, the (leaky) bucket not in debt. What ccxt's loop would do at once, without
+        starting a task for it, without two turns of the event loop before the request can be signed and
+        sent, and (called directly, as the WebSocket order entry does) without a coroutine. False: nothing
+        was taken; ``await throttler(cost)`` waits its turn. Only for requests that keep no reserve (not
+        reads)."""
+        if self.running or self.gate.blocked():
+            return False
+        self._credit_idle()
+        cfg = self.config
+        if self.queue or cfg["tokens"] < 0 or cfg["algorithm"] != "leakyBucket":
+            return False
+        cfg["tokens"] -= cfg["cost"] if cost is None else cost
+        return True
+
     async def _take(self, cost: float | None) -> None:
-        if not self.running:
-            self._credit_idle()
-            cfg = self.config
-            if not self.queue and cfg["tokens"] >= 0 and cfg["algorithm"] == "leakyBucket":
-                # what ccxt's loop would do at once, without starting a task for it and without two
-                # turns of the event loop before the request can be signed and sent
-                cfg["tokens"] -= cfg["cost"] if cost is None else cost
-                return
-        await super().__call__(cost)
+        if not self.take_now(cost):
+            await super().__call__(cost)
 
     async def _take_leaving_reserve(self, cost: float | None) -> None:
         cfg = self.config

@@ -100,6 +100,44 @@ async def test_an_unanswered_request_times_out_as_an_order_of_unknown_fate(
     assert {"mmbot-t-slow", order.client_id} <= open_ids
 
 
+async def test_the_deadline_is_per_task_and_arms_no_timer_per_request(
+    sim: SimServer, venue: tuple[Any, RateGate]
+) -> None:
+    exchange, gate = venue
+    entry = WsOrderEntry(exchange, gate, timeout=0.3)
+    bid, _ = await _touch(exchange)
+    loop = asyncio.get_running_loop()
+    armed: list[str] = []
+    call_at = loop.call_at
+
+    def counting_call_at(when: float, callback: Any, *args: Any, **kwargs: Any) -> asyncio.TimerHandle:
+        armed.append(getattr(callback, "__qualname__", ""))
+        return call_at(when, callback, *args, **kwargs)
+
+    loop.call_at = counting_call_at  # type: ignore[method-assign]
+    try:
+        for i in range(5):
+            order = await entry.create(SYMBOL, "buy", 0.002, bid - 2.0, {"clientOrderId": f"mmbot-t-d{i}"})
+            await entry.cancel(order["id"], SYMBOL, {})
+    finally:
+        loop.call_at = call_at  # type: ignore[method-assign]
+    # ten requests, one deadline timer for this task (asyncio.timeout would have armed and cancelled ten)
+    assert armed.count("IdleWatchdog._check") == 1 and "Timeout._on_timeout" not in armed
+    assert len(entry._deadlines) == 1
+
+    # another task's slow request times out on its own deadline; this task's requests are not affected
+    sim.set_faults(slow_ack_ms=1000)
+    slow = asyncio.ensure_future(entry.create(SYMBOL, "buy", 0.002, bid - 2.5, {"clientOrderId": "mmbot-t-slow2"}))
+    await asyncio.sleep(0.2)  # the slow request is 0.2 s into its 0.3 s
+    sim.set_faults(slow_ack_ms=0)
+    started_at = time.monotonic()
+    order = await entry.create(SYMBOL, "buy", 0.002, bid - 3.0, {"clientOrderId": "mmbot-t-fast"})
+    assert order["clientOrderId"] == "mmbot-t-fast" and time.monotonic() - started_at < 0.3
+    with pytest.raises(ccxt.RequestTimeout):
+        await slow
+    assert len(entry._deadlines) == 2
+
+
 async def test_nothing_is_sent_while_the_rate_gate_is_closed(sim: SimServer, venue: tuple[Any, RateGate]) -> None:
     exchange, gate = venue
     entry = WsOrderEntry(exchange, gate)

@@ -247,6 +247,33 @@ async def test_a_request_meeting_a_debt_still_waits_in_ccxts_loop() -> None:
     await asyncio.wait_for(call, 1.0)
     assert t.config["tokens"] < 0
 
+def test_take_now_takes_what_the_awaited_call_would_take_at_once() -> None:
+    gate = RateGate()
+    t = GatedThrottler(dict(BUCKET), None, gate)
+    t.config["tokens"] = 1.0
+    assert t.take_now(0.2) and t.config["tokens"] == pytest.approx(0.8)
+    # no cost given: the bucket's (1); a few ms of idle credit (0.02 tokens/ms) may come with it
+    assert t.take_now() and t.config["tokens"] == pytest.approx(-0.2, abs=0.1)
+    t.config["tokens"] = -0.2
+    t.idle_since = time.time() * 1000.0  # no idle time to credit
+    assert not t.take_now(0.2) and t.config["tokens"] == pytest.approx(-0.2, abs=0.1)  # in debt: nothing taken
+    t.config["tokens"] = 1.0
+    gate.hit()
+    assert not t.take_now(0.2) and t.config["tokens"] == 1.0  # the gate is closed: nothing taken
+
+
+async def test_take_now_leaves_queued_requests_their_turn() -> None:
+    t = throttler()
+    t.config["tokens"] = -0.5
+    t.idle_since = time.time() * 1000.0
+    queued = asyncio.ensure_future(t(0.2))
+    await asyncio.sleep(0)
+    assert t.running
+    t.config["tokens"] = 1.0  # even with tokens to spare, a request may not overtake the queue
+    assert not t.take_now(0.2) and t.config["tokens"] == 1.0
+    await asyncio.wait_for(queued, 1.0)
+
+
 # -- the order-traffic ceiling ------------------------------------------------------------------------
 
 
