@@ -12,7 +12,8 @@ exceptions, so every rule there (rejections, rate limits, orders of unknown fate
 
   - **Rate discipline.** Each request first takes the REST endpoint's cost from the shared, gated
     leaky bucket (``exchange.throttler``, see :mod:`bot.live.ratelimit`; skipped, as ccxt skips it for
-    REST, when ``enableRateLimit`` is off, which only the capacity benchmark does): it waits while the
+    REST, when ``enableRateLimit`` is off, which only the capacity benchmark does), synchronously when
+    nothing makes it wait (``GatedThrottler.take_now``): it waits while the
     :class:`~bot.live.ratelimit.RateGate` is closed, and Binance counts WebSocket API weight against
     the same per-IP budget as REST. ccxt's own WebSocket throttle (a flat cost of 5 tokens per message,
     250 ms on Binance) is switched off on that one connection, so it does not hold an order that has
@@ -21,7 +22,9 @@ exceptions, so every rule there (rejections, rate limits, orders of unknown fate
   - **A deadline.** ccxt's WebSocket requests have none: after ``timeout`` seconds (the exchange's REST
     timeout) without an answer the request fails with ``RequestTimeout``, so a create becomes an order of
     unknown fate and is looked up by client id, as after a REST timeout. A dropped connection fails
-    every request in flight with ``NetworkError``, with the same outcome.
+    every request in flight with ``NetworkError``, with the same outcome. The deadline is kept by one
+    :class:`~bot.live.watchdog.IdleWatchdog` per calling task (one timer per ``timeout`` seconds), not a
+    timer armed and cancelled in front of every order.
   - **Bounded memory.** ccxt files every request under ``client.subscriptions`` and never removes it;
     answered (or abandoned) order requests are pruned after each call.
 
@@ -34,7 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import weakref
 from collections.abc import Awaitable
 from typing import Any, Protocol
 
@@ -123,7 +125,7 @@ class WsOrderEntry:
             raise ValueError("this venue has no Binance-style WebSocket API for orders")
         self.exchange, self.gate, self.url = exchange, gate, url
         self.timeout = float(timeout if timeout is not None else exchange.timeout / 1000.0)
-        self._deadlines: weakref.WeakKeyDictionary[asyncio.Task[Any], IdleWatchdog] = weakref.WeakKeyDictionary()
+        self._deadlines: dict[asyncio.Task[Any], IdleWatchdog] = {}  # see _deadline
         self.create_cost = endpoint_cost(exchange, "post")
         self.cancel_cost = endpoint_cost(exchange, "delete")
 
@@ -144,9 +146,12 @@ class WsOrderEntry:
         """The calling task's deadline keeper: one timer per ``timeout`` seconds per task, not one per
         request (``asyncio.timeout`` would arm and cancel a timer in front of every order)."""
         task = asyncio.current_task()
-        keeper = self._deadlines.get(task)  # type: ignore[arg-type]
+        assert task is not None  # a coroutine awaiting a request runs in a task
+        keeper = self._deadlines.get(task)
         if keeper is None:
-            keeper = self._deadlines[task] = IdleWatchdog(self.timeout)  # type: ignore[index]
+            for done in [t for t in self._deadlines if t.done()]:  # a keeper holds its task: drop finished ones
+                self._deadlines.pop(done).close()
+            keeper = self._deadlines[task] = IdleWatchdog(self.timeout)
         return keeper
 
     def _client(self) -> Any:

@@ -136,6 +136,9 @@ async def test_the_deadline_is_per_task_and_arms_no_timer_per_request(
     with pytest.raises(ccxt.RequestTimeout):
         await slow
     assert len(entry._deadlines) == 2
+    # a finished task's keeper (which holds the task) goes when the next new task makes a request
+    await asyncio.ensure_future(entry.cancel(order["id"], SYMBOL, {}))
+    assert slow not in entry._deadlines and len(entry._deadlines) == 2
 
 
 async def test_nothing_is_sent_while_the_rate_gate_is_closed(sim: SimServer, venue: tuple[Any, RateGate]) -> None:
