@@ -247,6 +247,7 @@ async def test_a_request_meeting_a_debt_still_waits_in_ccxts_loop() -> None:
     await asyncio.wait_for(call, 1.0)
     assert t.config["tokens"] < 0
 
+
 def test_take_now_takes_what_the_awaited_call_would_take_at_once() -> None:
     gate = RateGate()
     t = GatedThrottler(dict(BUCKET), None, gate)
