@@ -8,7 +8,8 @@
 Both are frozen. Their ``__init__`` is written out (one ``object.__setattr__`` per field): in the mypyc
 build (setup.py) that compiles to direct field stores and makes them native classes, which the compiled
 replay reads without a dictionary lookup. There they also check their arguments' types at run time
-(``bids`` must be a tuple; an int ``ts`` or price is stored as a float).
+(``bids`` must be a tuple; an int ``ts`` or price is stored as a float). ``__reduce__`` rebuilds an event
+from its fields, so events pickle and copy on both builds (a compiled class cannot use the default).
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ class BookEvent:
         object.__setattr__(self, "asks", asks)
         object.__setattr__(self, "snapshot", snapshot)
 
+    def __reduce__(self) -> tuple[type[BookEvent], tuple[float, str, tuple[Level, ...], tuple[Level, ...], bool]]:
+        return BookEvent, (self.ts, self.symbol, self.bids, self.asks, self.snapshot)
+
 
 @dataclass(frozen=True, init=False)
 class TradeEvent:
@@ -52,6 +56,9 @@ class TradeEvent:
         object.__setattr__(self, "amount", amount)
         object.__setattr__(self, "side", side)
         object.__setattr__(self, "id", id)
+
+    def __reduce__(self) -> tuple[type[TradeEvent], tuple[float, str, float, float, str | None, str | None]]:
+        return TradeEvent, (self.ts, self.symbol, self.price, self.amount, self.side, self.id)
 
 
 Event = BookEvent | TradeEvent
