@@ -118,8 +118,12 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     add(f"overhead: bot / bare ccxt CPU per update ({entry} orders)", ratio, "{:.2f}x", "<= 1.3x",
         ratio is not None and ratio <= 1.3)
     add("  bot CPU per depth msg (us)", o.get("bot_cpu_us_per_msg"), "{:.0f}")
+    rounds = o.get("rounds") or []
+    add("  ratio per round: bot started first / bare started first",
+        rounds and " / ".join(f"{r['ratio']:.2f}" for r in rounds), "{}")
     sl = o.get("slice_ratios") or []
-    add("  ratio per sixth of the window, min-max", sl and f"{min(sl):.2f}-{max(sl):.2f}", "{}")
+    add(f"  ratio per slice ({len(sl)}, CPUs swapped after each), min-max", sl and f"{min(sl):.2f}-{max(sl):.2f}",
+        "{}")
     add("  bare ccxt CPU per depth msg (us)", o.get("bare_cpu_us_per_msg"), "{:.0f}")
     c = res.get("capacity") or {}
     cap = c.get("capacity_symbols")
