@@ -14,11 +14,12 @@ every slice of the window (``SLICES`` per round), so each spends half its time n
 session 4 both shared CPU 1: the ratio then came out 1.13 or 1.31-1.36 from run to run, by which of the two
 the scheduler ran first on the shared core.) The window is split over ``ROUNDS`` rounds, each with a fresh
 pair of processes, started in the opposite order: in session 8, two identical bare loops measured side by
-side gave the first-started one 1.00-1.16x the CPU of the second (twelve runs, mean 1.05), so a single
+side gave the first-started one 0.99-1.16x the CPU of the second (twelve runs, mean 1.05), so a single
 order would tilt the ratio. The figures pool the rounds (total CPU over total messages); the table shows
 each round's ratio and the spread of the slices'.
 
-Memory: the bot's RSS is sampled every ``rss_every`` seconds from its first quote to the end of the run.
+Memory: the last round's bot runs on after its CPU window; its RSS is sampled every ``rss_every`` seconds
+from its first quote to the end of the run.
 The memory figure is the least-squares slope (KiB/min) over a window of ``BENCH_MEMORY_S`` seconds
 (default 180) that starts ``BENCH_MEMORY_WARMUP_S`` seconds (default 240) after the first quote, by
 when the bot's bounded structures (ccxt's 200-entry caches, the 200 latest done orders, the 200 kept
@@ -26,7 +27,7 @@ trade ids) have filled at this benchmark's order and fill rates; SQLite's page c
 still be filling. The lengths and caps of everything that could grow (``bench.botproc.container_sizes``)
 are read once after the CPU window (what that reading allocates once stays out of the window) and
 again at the start and the end of the window, and the table names the capped ones still filling. The
-slope over the CPU window (the first minute, mostly warm-up) is kept as a secondary figure.
+slope over that bot's CPU window (its first minute and more, mostly warm-up) is kept as a secondary figure.
 
 The bot sends its orders as configured by default (``venue.order_entry = "auto"``: the WebSocket API on
 the sim), or as ``BENCH_ORDER_ENTRY`` says (``rest``, ``websocket``); the result names the entry it used.
