@@ -31,6 +31,8 @@ from bot.paper.settings import PaperSettings
 from bot.sim.settings import SimSettings
 
 SECRET_FIELDS = frozenset({"api_key", "api_secret", "api_password"})
+# secrets of other sections, as (section, field); each also comes from the file ``mmbot_<section>__<field>``
+OTHER_SECRETS = (("ops", "token"),)
 
 
 class Section(BaseModel):
@@ -132,6 +134,10 @@ class OpsSettings(Section):
         "127.0.0.1", min_length=1, description="listen address; 0.0.0.0 only inside a container network"
     )
     port: int = Field(9108, ge=0, le=65535, description="listen port; 0 = any free port")
+    token: SecretStr | None = Field(
+        None, description="bearer token for POST /kill (and every state-changing route); from MMBOT_OPS__TOKEN "
+        "or the secret file mmbot_ops__token, never a committed file"
+    )
 
 
 class SymbolOverrides(Section):
@@ -194,14 +200,15 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Every secret's plain value, for the log redactor."""
-        secrets = (self.venue.api_key, self.venue.api_secret, self.venue.api_password)
+        secrets = (self.venue.api_key, self.venue.api_secret, self.venue.api_password, self.ops.token)
         return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
 
 
 class SecretFilesSource(PydanticBaseSettingsSource):
     """Secrets from files, one value per file, Docker-secrets style.
 
-    ``<dir>/mmbot_venue__api_key`` holds ``venue.api_key`` (likewise ``api_secret``, ``api_password``).
+    ``<dir>/mmbot_venue__api_key`` holds ``venue.api_key`` (likewise ``api_secret``, ``api_password``), and
+    ``<dir>/mmbot_ops__token`` holds ``ops.token``.
     The directory is ``secrets_dir`` from the model config (``MMBOT_SECRETS_DIR`` or ``/run/secrets``).
     """
 
@@ -217,7 +224,12 @@ class SecretFilesSource(PydanticBaseSettingsSource):
             path = Path(folder) / f"mmbot_venue__{name}"
             if path.is_file():
                 venue[name] = path.read_text(encoding="utf-8").strip()
-        return {"venue": venue} if venue else {}
+        found: dict[str, dict[str, str]] = {"venue": venue} if venue else {}
+        for section, name in OTHER_SECRETS:
+            path = Path(folder) / f"mmbot_{section}__{name}"
+            if path.is_file():
+                found.setdefault(section, {})[name] = path.read_text(encoding="utf-8").strip()
+        return found
 
 
 class SymbolSettings:
@@ -274,7 +286,7 @@ def describe_validation_error(exc: ValidationError) -> list[str]:
     lines = []
     for err in exc.errors(include_url=False):
         loc = ".".join(str(p) for p in err["loc"]) or "config"
-        if err["loc"] and err["loc"][-1] in SECRET_FIELDS:
+        if err["loc"] and (err["loc"][-1] in SECRET_FIELDS or tuple(err["loc"][-2:]) in OTHER_SECRETS):
             err = {**err, "input": SecretStr("")}
         lines.append(f"{loc}: {_explain(err)}")
     return lines
