@@ -136,7 +136,11 @@ class OpsSettings(Section):
     port: int = Field(9108, ge=0, le=65535, description="listen port; 0 = any free port")
     token: SecretStr | None = Field(
         None, description="bearer token for POST /kill (and every state-changing route); from MMBOT_OPS__TOKEN "
-        "or the secret file mmbot_ops__token, never a committed file"
+        "or the secret file mmbot_ops__token, never a committed file; required when host is not loopback"
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description="Host header names the ops server answers besides host, localhost, "
+        "127.0.0.1 and [::1] (e.g. the compose service name Prometheus scrapes); others get 421"
     )
 
 

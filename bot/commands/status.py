@@ -74,6 +74,8 @@ def _get_json(base: str, path: str, timeout: float) -> dict[str, Any]:
             raw = response.read()
     except urllib.error.HTTPError as exc:
         raw = exc.read()
+        if exc.code in (401, 403, 421):
+            raise UserError(f"the bot at {base} refused GET {path}: HTTP {exc.code}{_error_of(raw)}") from None
         if exc.code not in (500, 503):
             raise UserError(f"no bot answering at {base} (GET {path}: HTTP {exc.code})") from None
     except (urllib.error.URLError, OSError) as exc:
@@ -86,6 +88,15 @@ def _get_json(base: str, path: str, timeout: float) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise UserError(f"no bot answering at {base} (GET {path} did not return a JSON object)")
     return body
+
+
+def _error_of(raw: bytes) -> str:
+    """``": <error>"`` from an ops server's refusal body ``{"error": ...}`` (one line, cut short), else ``""``."""
+    try:
+        error = json.loads(raw).get("error")
+    except (ValueError, AttributeError):
+        return ""
+    return f": {' '.join(str(error).split())[:200]}" if error else ""
 
 
 def _fmt(value: Any, spec: str) -> str:

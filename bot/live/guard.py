@@ -7,10 +7,11 @@
 - :class:`Guard` wires the hooks (pre-trade worst-case check, journal writes, error and pause reports)
   into each symbol's order manager, fill book and gate, and runs :meth:`Guard.monitor`, which evaluates
   the triggers of :mod:`bot.risk.triggers` every ``interval`` seconds: position beyond the limit, trailing
-  drawdown, absolute loss, market data past the hard timeout, the error rate, the kill file, and (on the
+  drawdown, absolute loss, no streamed market data for the hard timeout (a snapshot on resubscribing does
+  not count: :meth:`MarketState.silence`), the error rate, the kill file, and (on the
   REST reconcile period, when ``balance_drift_tolerance`` is set) balance drift. A 418 ban or too many
   pauses trip at once. Tripping calls ``on_kill(reason)``; the service acts (see ``Service.trip_kill``).
-- :func:`kill_routes`: ``POST /kill`` for the ops server (loopback clients only).
+- :func:`kill_routes`: ``POST /kill`` for the ops server (behind its guard: token, Origin, Host).
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ class Guard:
             reason = position_breach(run.inventory.q, run.cfg.risk.max_position)
             if reason is not None:
                 return f"{run.symbol}: {reason}"
-            reason = stale_breach(run.state.age(now), run.cfg.risk.stale_kill_after)
+            reason = stale_breach(run.state.silence(now), run.cfg.risk.stale_kill_after)
             if reason is not None:
                 return f"{run.symbol}: {reason}"
         equity = self.equity()
@@ -290,12 +291,15 @@ def restore(journal: Journal, run: SymbolRun) -> int:
 
 
 def kill_routes(trip: Callable[[str], None]) -> list[Any]:
-    """aiohttp routes for the ops server: ``POST /kill`` (loopback only) trips the kill switch."""
+    """aiohttp routes for the ops server: ``POST /kill`` trips the kill switch.
+
+    Serve them only through :func:`bot.ops.http.build_app`: its guard admits a POST only with an allowed
+    ``Host``, no foreign ``Origin``, a JSON content type and the ops token (without a token: loopback
+    clients only), so a web page cannot send it. The body is not read.
+    """
     from aiohttp import web
 
-    async def kill(request: web.Request) -> web.Response:
-        if request.remote not in ("127.0.0.1", "::1"):
-            return web.json_response({"error": "loopback only"}, status=403)
+    async def kill(_: web.Request) -> web.Response:
         trip("manual: POST /kill")
         return web.json_response({"killed": True})
 

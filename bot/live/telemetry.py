@@ -9,8 +9,9 @@ asked — inventory and P&L marked to the current mid, feed ages, the kill state
 Readiness (``/readyz``): :func:`bot.ops.health.readiness` over every symbol's book age and its
 ``risk.stale_after``, not ready while killed or stopping. Status (``/status``): per symbol ``q``, the
 limit, mid, the bid/ask the bot last decided to rest (after the risk gate; ``None`` = side not
-quoted), P&L, fills and feed age, plus the kill state. ``POST /kill`` (loopback clients only) is the
-manual kill switch of :func:`bot.live.guard.kill_routes`.
+quoted), P&L, fills and feed age, plus the kill state. ``POST /kill`` is the manual kill switch of
+:func:`bot.live.guard.kill_routes`, behind the ops server's guard (``ops.token``, ``ops.allowed_hosts``:
+see :mod:`bot.ops.http`).
 """
 
 from __future__ import annotations
@@ -86,13 +87,16 @@ class ServiceOps:
 
     # -- the server -------------------------------------------------------------------------------
     async def start(self) -> None:
-        """Serve the ops routes per ``settings.ops``; a port that cannot be bound is a one-line UserError."""
+        """Serve the ops routes per ``settings.ops``; a port that cannot be bound, or an address beyond
+        loopback without ``ops.token``, is a one-line UserError."""
         cfg = self.service.settings.ops
         if not cfg.enabled:
             return
         try:
-            self.server = await start_ops_server(self.metrics, self.ready, self.status, cfg.host, cfg.port,
-                                                 routes=kill_routes(self.service.trip_kill))
+            self.server = await start_ops_server(
+                self.metrics, self.ready, self.status, cfg.host, cfg.port, routes=kill_routes(self.service.trip_kill),
+                token=cfg.token, allowed_hosts=cfg.allowed_hosts, log=self.service.log,
+            )
         except OSError as exc:
             why = (exc.strerror or str(exc)).rsplit(": ", 1)[-1].lower()
             raise UserError(

@@ -132,7 +132,7 @@ async def test_post_kill_trips_the_kill_switch(tmp_path: Path) -> None:
         await until(lambda: run.events("order_placed") != [], what="orders")
         url = run.url
         async with aiohttp.ClientSession() as session:
-            async with session.post(url + "/kill") as response:
+            async with session.post(url + "/kill", json={}) as response:
                 assert response.status == 200 and (await response.json())["killed"] is True
             status, body = await get_json(session, url + "/readyz")
             assert status == 503 and body["reason"] == "killed: manual: POST /kill"
@@ -144,6 +144,37 @@ async def test_post_kill_trips_the_kill_switch(tmp_path: Path) -> None:
     assert summary.kill_reason == "manual: POST /kill" and summary.open_orders_left == 0
     assert run.service.ops.server is None  # stopped at shutdown
     assert [e["reason"] for e in run.events("kill_switch")] == ["manual: POST /kill"]
+
+
+async def test_a_web_page_cannot_kill_a_running_bot_and_the_token_can(tmp_path: Path) -> None:
+    """A browser's simple cross-origin POST (text/plain, foreign Origin) and a POST without the configured
+    token are refused and logged once each without the token; the kill is not tripped. The token kills."""
+    token = "live-ops-token-5d1c"
+    sim = await started(fast_sim(seed=9))
+    try:
+        run = LiveRun(overrides(sim, tmp_path, ops={"port": 0, "token": token}), 60.0)
+        await until(lambda: run.events("order_placed") != [], what="orders")
+        url = run.url
+        async with aiohttp.ClientSession() as session:
+            page = {"Origin": "http://evil.example", "Content-Type": "text/plain"}
+            async with session.post(url + "/kill", data="x", headers=page) as response:
+                assert response.status == 403
+                assert token not in await response.text()
+            async with session.post(url + "/kill", json={}) as response:
+                assert response.status == 401
+            assert run.service.kill.reason is None
+            status, _ = await get_json(session, url + "/readyz")
+            assert status == 200
+            auth = {"Authorization": f"Bearer {token}"}
+            async with session.post(url + "/kill", json={}, headers=auth) as response:
+                assert response.status == 200
+        summary = await run.task
+    finally:
+        await sim.stop()
+    assert summary.kill_reason == "manual: POST /kill"
+    refused = run.events("ops_refused")
+    assert [(e["reason"], e["status"]) for e in refused] == [("origin", 403), ("token", 401)]
+    assert token not in run.stream.getvalue()
 
 
 def test_a_taken_ops_port_is_a_one_line_error(
@@ -160,6 +191,20 @@ def test_a_taken_ops_port_is_a_one_line_error(
     assert err.count("\n") == 1, err
     assert err.startswith(f"mmbot: cannot serve the ops endpoint on 127.0.0.1:{port}: address already in use")
     assert "ops.port" in err and "Traceback" not in err
+
+
+def test_serving_beyond_loopback_without_a_token_is_a_one_line_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MMBOT_OPS__HOST", "0.0.0.0")
+    monkeypatch.setenv("MMBOT_OPS__PORT", "0")
+    monkeypatch.setenv("MMBOT_RISK__STATE_DIR", str(tmp_path))
+    monkeypatch.delenv("MMBOT_OPS__TOKEN", raising=False)
+    assert main(["run", "--duration", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith("mmbot: ops.host = 0.0.0.0 serves the ops endpoint beyond loopback")
+    assert "ops.token" in err and "Traceback" not in err
 
 
 async def test_ops_disabled_serves_nothing(tmp_path: Path) -> None:
