@@ -27,10 +27,11 @@ later gets it without asking):
 - its ``Host`` header must name the bound address, ``localhost``, ``127.0.0.1``, ``[::1]`` or one of
   ``allowed_hosts`` (any port): else 421. This defeats DNS rebinding, where a web page reaches the
   server under the page's own host name.
-- a state-changing request (any method but GET, HEAD and OPTIONS, e.g. ``POST /kill``) must carry no
-  ``Origin`` or a loopback one (``http://127.0.0.1:*``, ``http://localhost:*``, ``http://[::1]:*``),
-  ``Content-Type: application/json``, and ``Authorization: Bearer <token>`` when a token is configured
-  (compared in constant time); without a token only loopback clients may send one. Else 401 or 403.
+- a state-changing request (any method but GET, HEAD and OPTIONS: ``POST /kill`` and any route added
+  later) must carry no ``Origin`` or a loopback one (``http://127.0.0.1:*``, ``http://localhost:*``,
+  ``http://[::1]:*``), ``Content-Type: application/json``, and ``Authorization: Bearer <token>`` when a
+  token is configured (compared in constant time); without a token only loopback clients may send one.
+  Else 401 or 403.
   A browser can send neither a JSON body nor an ``Authorization`` header to another origin without a
   CORS preflight, and no CORS header is ever sent: an ``OPTIONS`` preflight is answered 403.
 

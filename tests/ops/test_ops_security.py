@@ -7,6 +7,7 @@ run against the server before the guard existed (they failed there: see the issu
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +15,7 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
+from bot.cli import main
 from bot.errors import UserError
 from bot.live.guard import kill_routes
 from bot.ops import Metrics, OpsServer, start_ops_server
@@ -249,3 +251,18 @@ async def test_all_interfaces_with_a_token_serve_loopback_clients() -> None:
     finally:
         await served.server.stop()
     assert served.kills == ["manual: POST /kill"]
+
+
+async def test_mmbot_status_passes_the_guard_and_explains_a_refusal(capsys: pytest.CaptureFixture[str]) -> None:
+    """``mmbot status`` reads a token-guarded bot bound to all interfaces; asked under a Host the bot does not
+    answer (127.0.0.2 is loopback on Linux, but not an allowed name), it says so in one line, exit 2."""
+    served = await serve("0.0.0.0", token=SecretStr(TOKEN))
+    try:
+        assert await asyncio.to_thread(main, ["status", "--url", served.url]) == 0
+        assert "BTC/USDT" in capsys.readouterr().out
+        other = f"http://127.0.0.2:{served.server.port}"
+        assert await asyncio.to_thread(main, ["status", "--url", other]) == 2
+    finally:
+        await served.server.stop()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "refused GET /status: HTTP 421: Host not allowed" in err, err
