@@ -3,7 +3,10 @@
 Precedence, highest first: CLI flags (passed as ``overrides``) > environment (``MMBOT_`` prefix,
 ``__`` for nesting, e.g. ``MMBOT_STRATEGY__SKEW=0.02``) > secret files > the TOML file given by
 ``--config`` > defaults. The defaults select the built-in simulated exchange, so no file is needed.
-Every section forbids unknown keys: a typo is an error, never silently ignored.
+Every section forbids unknown keys: a typo is an error, never silently ignored. Likewise an ``MMBOT_``
+variable that names no setting, a per-symbol override of a symbol that is not traded, a number that is not
+finite (``inf``, ``nan``), and an API key or token in the TOML file (keys come only from the environment or
+secret files).
 
 Prices are in quote currency, sizes and positions in base currency, times in seconds.
 The defaults suit the default venue's default market (the simulator's BTC/USDT: mid ~30000, tick 0.01,
@@ -13,12 +16,16 @@ Per-symbol overrides live under ``[symbols."ETH/USDT".strategy]`` (likewise ``ri
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
+import types
+import typing
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -33,12 +40,18 @@ from bot.sim.settings import SimSettings
 SECRET_FIELDS = frozenset({"api_key", "api_secret", "api_password"})
 # secrets of other sections, as (section, field); each also comes from the file ``mmbot_<section>__<field>``
 OTHER_SECRETS = (("ops", "token"),)
+# every secret of the bot as (section, field): never read from the TOML file
+ALL_SECRETS = tuple(("venue", name) for name in sorted(SECRET_FIELDS)) + OTHER_SECRETS
+ENV_PREFIX = "MMBOT_"
+# MMBOT_ variables that are not settings: the secret-file folder, the pure-Python switch of the compiled
+# build (bot/_native_guard.py, setup.py), and docker compose's choice of env file (docker/docker-compose.yml)
+NOT_SETTINGS = frozenset({"MMBOT_SECRETS_DIR", "MMBOT_PURE", "MMBOT_ENV_FILE"})
 
 
 class Section(BaseModel):
-    """A config section: unknown keys are errors, values are checked on assignment too."""
+    """A config section: unknown keys are errors, values are checked on assignment too, numbers are finite."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class VenueSettings(Section):
@@ -88,36 +101,56 @@ class RiskSettings(Section):
     stale_after: float = Field(5.0, gt=0, description="pause quoting when the book is this old (s)")
     stale_kill_after: float = Field(60.0, gt=0, description="kill when the book is this old (s)")
     max_errors: int = Field(20, ge=1, description="kill: this many rejects/exceptions ...")
-    error_window: float = Field(60.0, gt=0, description="... within this many seconds")
+    error_window: float = Field(
+        60.0, ge=1, description="... within this many seconds (>= 1)"
+    )
     kill_file: Path | None = Field(None, description="kill when this file exists")
     state_dir: Path = Field(Path("var"), description="where the journal and the kill latch live")
     flatten_on_kill: bool = Field(False, description="after a kill, flatten q with a marketable order")
     pause_escalation_count: int = Field(5, ge=2, description="kill: this many pauses ...")
-    pause_escalation_window: float = Field(300.0, gt=0, description="... within this many seconds")
+    pause_escalation_window: float = Field(
+        300.0, ge=1, description="... within this many seconds (>= 1)"
+    )
     balance_drift_tolerance: float | None = Field(
         None, ge=0, description="kill: |venue base change - q| beyond this (base units); unset = off"
     )
     venue_outage_after: int = Field(3, ge=1, description="pause after this many venue failures in a row")
     dead_man_seconds: float = Field(
-        60.0, ge=0, description="exchange-side cancel-all-after timeout, where supported; 0 = off"
+        60.0, ge=0, le=86400, description="exchange-side cancel-all-after timeout, where supported; 0 = off, "
+        "else at least 1 (refreshed every third of it; below 1 ms the venue would read it as off)"
     )
+
+    @field_validator("dead_man_seconds")
+    @classmethod
+    def _dead_man_is_off_or_usable(cls, value: float) -> float:
+        if 0 < value < 1:
+            raise ValueError("must be 0 (off) or >= 1")
+        return value
 
 
 class ExecutionSettings(Section):
     order_size: float = Field(0.002, gt=0, description="size of each quote, base units")
     max_order_size: float | None = Field(None, gt=0, description="cap on a single order's size, base units")
     post_only: bool = Field(True, description="maker-only orders (LIMIT_MAKER); a crossing order is rejected")
-    requote_ticks: int = Field(1, ge=0, description="requote when the price moved by more ticks than this")
-    requote_bps: float = Field(0.0, ge=0, description="... or by more basis points than this")
+    requote_ticks: int = Field(
+        1, ge=0, le=10000, description="requote when the price moved by more ticks than this"
+    )
+    requote_bps: float = Field(0.0, ge=0, le=10000, description="... or by more basis points than this")
     size_tolerance: float = Field(0.1, ge=0, le=1, description="requote when size changed by this fraction")
-    max_order_age: float = Field(30.0, gt=0, description="requote orders older than this (s)")
+    max_order_age: float = Field(
+        30.0, ge=1, description="requote orders older than this (s; >= 1, else every order is replaced at once)"
+    )
     orders_per_second: float = Field(
-        5.0, gt=0, description="creates and cancels per second, all symbols together (reads are paced by the rate gate)"
+        5.0, ge=0.1, le=10000, description="creates and cancels per second, all symbols together (reads are paced "
+        "by the rate gate); >= 0.1 so the throttle never holds an order back for more than 10 s"
     )
     client_id_prefix: str = Field(
         "mmbot", pattern=r"^[A-Za-z0-9_-]{1,12}$", description="client order ids start with `<prefix>-`"
     )
-    reconcile_interval: float = Field(5.0, gt=0, description="REST safety-net reconciliation period (s)")
+    reconcile_interval: float = Field(
+        5.0, ge=0.25, le=3600, description="REST safety-net reconciliation period (s; also the balance-drift "
+        "check's); >= 0.25 so it cannot flood the venue, <= 3600 so the safety net runs"
+    )
 
 
 class LoggingSettings(Section):
@@ -125,7 +158,9 @@ class LoggingSettings(Section):
     format: Literal["auto", "json", "console"] = Field(
         "auto", description="auto: console on a terminal, JSON lines otherwise"
     )
-    inventory_interval: float = Field(5.0, gt=0, description="seconds between periodic inventory events")
+    inventory_interval: float = Field(
+        5.0, ge=0.5, description="seconds between periodic inventory events (and journal snapshots)"
+    )
 
 
 class OpsSettings(Section):
@@ -152,11 +187,16 @@ class SymbolOverrides(Section):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="MMBOT_",
+        env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
         extra="forbid",
         validate_assignment=True,
+        allow_inf_nan=False,
     )
+    # symbols traded besides ``venue.symbols`` when the overrides are checked: ``load_settings`` puts the
+    # symbols of a ``venue.symbols`` override (``--symbol``) here, so picking one of several configured
+    # symbols does not make the others' overrides errors
+    also_traded: ClassVar[tuple[str, ...]] = ()
 
     venue: VenueSettings = Field(default_factory=VenueSettings)
     strategy: StrategySettings = Field(default_factory=StrategySettings)
@@ -181,31 +221,75 @@ class Settings(BaseSettings):
             init_settings,
             env_settings,
             SecretFilesSource(settings_cls),
-            TomlConfigSettingsSource(settings_cls),
+            KeylessTomlSource(settings_cls),
         )
 
     @model_validator(mode="after")
     def _overrides_are_valid(self) -> Settings:
+        """Every override names a traded symbol and gives valid values (ConfigError with full paths)."""
+        traded = [*self.venue.symbols, *self.also_traded]
+        lines = [line for symbol in self.symbols for line in untraded_override(symbol, traded)]
+        if lines:
+            raise ConfigError(lines)
         for symbol in self.symbols:
             self.for_symbol(symbol)
         return self
 
     def for_symbol(self, symbol: str) -> SymbolSettings:
-        """The strategy, risk and execution sections with this symbol's overrides applied."""
+        """The strategy, risk and execution sections with this symbol's overrides applied.
+
+        Raises ConfigError naming each bad override by its full path (``symbols."ETH/USDT".risk.x: ...``).
+        """
         over = self.symbols.get(symbol)
         if over is None:
             return SymbolSettings(symbol, self.strategy, self.risk, self.execution)
-        return SymbolSettings(
-            symbol,
-            StrategySettings.model_validate(self.strategy.model_dump() | over.strategy),
-            RiskSettings.model_validate(self.risk.model_dump() | over.risk),
-            ExecutionSettings.model_validate(self.execution.model_dump() | over.execution),
-        )
+        lines: list[str] = []
+        strategy = _overridden(symbol, "strategy", self.strategy, over.strategy, lines)
+        risk = _overridden(symbol, "risk", self.risk, over.risk, lines)
+        execution = _overridden(symbol, "execution", self.execution, over.execution, lines)
+        if lines:
+            raise ConfigError(lines)
+        return SymbolSettings(symbol, strategy, risk, execution)  # type: ignore[arg-type]
 
     def secret_values(self) -> list[str]:
         """Every secret's plain value, for the log redactor."""
         secrets = (self.venue.api_key, self.venue.api_secret, self.venue.api_password, self.ops.token)
         return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
+
+
+def _overridden(symbol: str, name: str, base: Section, over: dict[str, Any], lines: list[str]) -> Section | None:
+    """``base`` with ``over`` applied; on bad values appends one line per error to ``lines``, returns None."""
+    try:
+        return type(base).model_validate(base.model_dump() | over)
+    except ValidationError as exc:
+        lines.extend(f'symbols."{symbol}".{name}.{line}' for line in describe_validation_error(exc))
+        return None
+
+
+def untraded_override(symbol: str, traded: list[str]) -> list[str]:
+    """The error line for an override of ``symbol`` when it is not among ``traded`` (else nothing)."""
+    if symbol in traded:
+        return []
+    same = [s for s in traded if s.upper() == symbol.upper()]
+    hint = f"; did you mean {same[0]!r}? (symbols are case-sensitive)" if same else ""
+    return [f'symbols."{symbol}": not a traded symbol, so its overrides would be ignored '
+            f"(venue.symbols: {', '.join(traded)}){hint}"]
+
+
+class KeylessTomlSource(TomlConfigSettingsSource):
+    """The TOML file, refusing API keys and tokens in it: they come only from the environment or secret files."""
+
+    def __call__(self) -> dict[str, Any]:
+        found = []
+        for section, name in ALL_SECRETS:
+            table = self.toml_data.get(section)
+            if isinstance(table, dict) and name in table:
+                found.append(f"{section}.{name}: keys are not read from the config file {self.toml_file_path}; "
+                             f"set {ENV_PREFIX}{section.upper()}__{name.upper()} or the secret file "
+                             f"mmbot_{section}__{name} (in $MMBOT_SECRETS_DIR, default /run/secrets)")
+        if found:
+            raise ConfigError(found)
+        return super().__call__()
 
 
 class SecretFilesSource(PydanticBaseSettingsSource):
@@ -272,17 +356,122 @@ def load_settings(
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError([f"{path}: cannot read: {exc}"]) from None
 
+    env_errors = environment_errors(os.environ)
+    if env_errors:
+        raise ConfigError(env_errors)
     folder = secrets_dir or os.environ.get("MMBOT_SECRETS_DIR") or "/run/secrets"
+    rest, picked = _split_symbols(overrides or {})
 
     class _FileSettings(Settings):
         model_config = SettingsConfigDict(toml_file=path, secrets_dir=folder)
+        also_traded = tuple(picked or ())
 
     try:
-        return _FileSettings(**(overrides or {}))
+        settings = _FileSettings(**rest)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
-    except ValueError as exc:  # a source that cannot parse its input (e.g. bad JSON in an env var)
+    except ValueError as exc:  # a source that cannot parse its input (environment_errors catches the known ones)
         raise ConfigError([str(exc).splitlines()[0]]) from None
+    if picked is not None:
+        try:
+            settings.venue.symbols = picked
+        except ValidationError as exc:
+            raise ConfigError([f"venue.{line}" for line in describe_validation_error(exc)]) from None
+    return settings
+
+
+def _split_symbols(overrides: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """``overrides`` without ``venue.symbols``, and that value (None when absent)."""
+    venue = overrides.get("venue")
+    if not isinstance(venue, dict) or "symbols" not in venue:
+        return overrides, None
+    rest = {k: v for k, v in venue.items() if k != "symbols"}
+    return {**overrides, "venue": rest}, venue["symbols"]
+
+
+_NO_SETTING = object()
+_BELOW_DICT = object()
+
+
+def _strip_optional(tp: Any) -> Any:
+    """``X | None`` -> ``X``; anything else unchanged."""
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        parts = [a for a in args if a is not type(None)]
+        if len(parts) == 1:
+            return parts[0]
+    return tp
+
+
+def env_target(parts: list[str]) -> Any:
+    """The annotation of the setting that ``MMBOT_<parts joined by __>`` sets.
+
+    Names match case-insensitively, as pydantic-settings reads them. ``_NO_SETTING`` when no setting has
+    that name; ``(_BELOW_DICT, n)`` when the name goes below a dict setting (its first ``n`` parts): such a
+    variable would replace the whole dict with one lower-cased key, so the dict must be set as JSON.
+    """
+    tp: Any = Settings
+    for i, part in enumerate(parts):
+        tp = _strip_optional(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            fields = {name.lower(): info for name, info in tp.model_fields.items()}
+            info = fields.get(part.lower())
+            if info is None:
+                return _NO_SETTING
+            tp = info.annotation
+        elif typing.get_origin(tp) is dict and part:
+            return (_BELOW_DICT, i)
+        else:
+            return _NO_SETTING
+    return _strip_optional(tp)
+
+
+def environment_errors(environ: Mapping[str, str]) -> list[str]:
+    """One line per ``MMBOT_`` variable that names no setting or holds unusable JSON; values never shown.
+
+    The variables in ``NOT_SETTINGS`` are skipped. A table, dict or list setting takes a JSON value.
+    """
+    lines = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in NOT_SETTINGS:
+            continue
+        parts = upper[len(ENV_PREFIX):].split("__")
+        target = env_target(parts)
+        if target is _NO_SETTING:
+            lines.append(f"{name}: no such setting (check the spelling; sections are joined by '__', "
+                         f"e.g. MMBOT_RISK__MAX_POSITION)")
+            continue
+        if isinstance(target, tuple) and target[0] is _BELOW_DICT:
+            whole = ENV_PREFIX + "__".join(parts[: target[1]])
+            lines.append(f"{name}: a key of {'.'.join(parts[: target[1]]).lower()} cannot be set on its own "
+                         f"(its name would be lower-cased and the rest dropped); set all of {whole} as JSON")
+            continue
+        problem = _json_problem(target, environ[name])
+        if problem:
+            lines.append(f"{name}: {problem}")
+    return lines
+
+
+def _json_problem(target: Any, value: str) -> str | None:
+    """Why ``value`` cannot set a setting of type ``target`` (None when it can, or it is not JSON-valued)."""
+    origin = typing.get_origin(target)
+    is_table = origin is dict or (isinstance(target, type) and issubclass(target, BaseModel))
+    is_list = origin in (list, tuple, set, frozenset)
+    if not (is_table or is_list):
+        return None
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        parsed = _NO_SETTING
+    if is_list and not isinstance(parsed, list):
+        example = '["BTC/USDT"]' if typing.get_args(target) == (str,) else "[...]"
+        return f"must be a JSON list, e.g. '{example}'"
+    if is_table and parsed is _NO_SETTING:
+        return "not valid JSON (value hidden)"
+    if is_table and not isinstance(parsed, dict):
+        return "must be a JSON object, e.g. '{\"key\": 1}' (value hidden)"
+    return None
 
 
 def describe_validation_error(exc: ValidationError) -> list[str]:
@@ -309,6 +498,10 @@ def _explain(err: Any) -> str:
         return f"must be {bounds[kind]} {_show(bound)}{got}"
     if kind == "literal_error":
         return f"must be one of {ctx['expected']}{got}"
+    if kind == "value_error":
+        return f"{str(err['msg']).removeprefix('Value error, ')}{got}"
+    if kind == "finite_number":
+        return f"must be a finite number{got}"
     if kind == "string_pattern_mismatch":
         return f"must match {ctx['pattern']}{got}"
     msg = str(err["msg"])

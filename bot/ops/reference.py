@@ -33,13 +33,23 @@ Generated from the pydantic models in `bot/config.py` (and `bot/sim/settings.py`
 file is out of date. Do not edit by hand.
 
 Sources, highest precedence first: `mmbot run` flags, environment variables (`MMBOT_` prefix, `__`
-between levels, values of lists/dicts as JSON), secret files (`MMBOT_SECRETS_DIR`, default
-`/run/secrets`: `mmbot_venue__api_key`, `mmbot_venue__api_secret`, `mmbot_venue__api_password`), the
-TOML file given by `--config`, the defaults below. Unknown keys are errors. Prices are in quote
+between levels, values of lists/dicts/tables as JSON), secret files (`MMBOT_SECRETS_DIR`, default
+`/run/secrets`: `mmbot_venue__api_key`, `mmbot_venue__api_secret`, `mmbot_venue__api_password`,
+`mmbot_ops__token`), the TOML file given by `--config`, the defaults below. Prices are in quote
 currency, sizes and positions in base units, times in seconds.
 
+Refused with one line and exit code 2, never ignored: unknown keys; an `MMBOT_` variable that names no
+setting (except `MMBOT_SECRETS_DIR`, `MMBOT_PURE`, `MMBOT_ENV_FILE`) or a key below a dict setting
+(`MMBOT_PAPER__BALANCES__USDT`: set `MMBOT_PAPER__BALANCES` as JSON); a list, dict or table variable
+that is not JSON of that shape (its value is never shown); a number that is not finite (`inf`, `nan`:
+a limit that may be off says so, e.g. `unset = off` or `0 = off`); API keys and `ops.token` in the
+TOML file (they come only from the environment or secret files; the simulator's own `[sim.accounts]`
+are local test fixtures and stay in the file).
+
 Per-symbol overrides: `[symbols."ETH/USDT".strategy]` (likewise `risk`, `execution`) takes any key of
-that section and overrides it for that symbol only.
+that section and overrides it for that symbol only. The symbol must be traded (in `venue.symbols`, or
+given with `--symbol`), spelled exactly (symbols are case-sensitive); errors name the full path, e.g.
+`symbols."ETH/USDT".risk.max_position`.
 """
 
 # -- config ---------------------------------------------------------------------------------------

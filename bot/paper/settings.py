@@ -24,7 +24,7 @@ def default_balances() -> dict[str, float]:
 
 
 class PaperSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
     balances: dict[str, float] = Field(
         default_factory=default_balances, description="starting balances of the paper account, asset -> amount"

@@ -32,7 +32,7 @@ DEFAULT_API_SECRET = "mmbot-sim-secret"  # a documented, non-secret local defaul
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class SymbolSpec(_Model):
