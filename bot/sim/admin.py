@@ -1,5 +1,10 @@
 """Admin endpoint (loopback only): inspect the exchange and switch faults at run time.
 
+Loopback clients only (else 403 ``-2015``), and behind the ops server's guard (:func:`bot.ops.http.refusal`,
+no token): the ``Host`` must be the sim's address or a loopback name (else 421, against DNS rebinding),
+and a POST must be ``Content-Type: application/json`` with no foreign ``Origin`` (else 403), so a web page
+in a browser on the same host can neither read the state nor switch faults on.
+
 - ``GET /admin/state``: symbols (mid, update id, touch), accounts' balances, fees, total funds,
   connection counts, the current fault settings, and the rate limits with, per client address, the
   429s (``limited``) and 418s (``refused``, ``bans`` begun) it was answered.
@@ -20,6 +25,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from bot.ops.http import allowed_host_names, facts_of, refusal
 from bot.sim.accounts import fmt_atoms
 from bot.sim.wire import SIM
 
@@ -33,6 +39,14 @@ def _loopback(request: web.Request) -> bool:
 
 def _forbidden() -> web.Response:
     return web.json_response({"code": -2015, "msg": "admin endpoint is loopback-only"}, status=403)
+
+
+def _refused(request: web.Request) -> web.Response | None:
+    """The response refusing a request that is not from loopback or fails the ops guard, else None."""
+    if not _loopback(request):
+        return _forbidden()
+    why = refusal(facts_of(request), allowed_host_names(request.app[SIM].host), None)
+    return None if why is None else web.json_response({"error": why.error}, status=why.status)
 
 
 def state(sim: Any) -> dict[str, Any]:
@@ -69,15 +83,18 @@ def state(sim: Any) -> dict[str, Any]:
 
 
 async def get_state(request: web.Request) -> web.Response:
-    if not _loopback(request):
-        return _forbidden()
+    refused = _refused(request)
+    if refused is not None:
+        return refused
     return web.json_response(state(request.app[SIM]))
 
 
 async def _body(request: web.Request) -> dict[str, Any] | web.Response:
-    """The request's JSON object, or the response refusing it (not loopback: 403; not an object: 400)."""
-    if not _loopback(request):
-        return _forbidden()
+    """The request's JSON object, or the response refusing it (not loopback, foreign Origin or not JSON:
+    403; foreign Host: 421; not an object: 400)."""
+    refused = _refused(request)
+    if refused is not None:
+        return refused
     try:
         body = json.loads(await request.text() or "{}")
     except ValueError:

@@ -111,9 +111,31 @@ async def test_admin_endpoint(sim: SimServer) -> None:
             async with http.post(f"{sim.url}/admin/faults", json=bad) as resp:
                 assert resp.status == 400, bad
                 assert "error" in await resp.json()
-        async with http.post(f"{sim.url}/admin/faults", data="not json") as resp:
+        json_type = {"Content-Type": "application/json"}
+        async with http.post(f"{sim.url}/admin/faults", data="not json", headers=json_type) as resp:
             assert resp.status == 400
         assert sim.faults.settings.frozen  # bad requests changed nothing
+
+
+async def test_a_web_page_cannot_use_the_admin_endpoint(sim: SimServer) -> None:
+    """A browser's simple cross-origin POST (text/plain, foreign Origin) and a JSON POST from a foreign
+    Origin are refused; under a foreign Host (DNS rebinding) even the state is not shown."""
+    page = {"Origin": "http://evil.example", "Content-Type": "text/plain"}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{sim.url}/admin/faults", data='{"http_5xx_fraction": 1}', headers=page) as resp:
+            assert resp.status == 403
+        async with http.post(f"{sim.url}/admin/faults", json={"frozen": True},
+                             headers={"Origin": "http://evil.example"}) as resp:
+            assert resp.status == 403
+        async with http.post(f"{sim.url}/admin/rate_limits", data='{"weight_per_minute": 1}',
+                             headers={"Content-Type": "text/plain"}) as resp:
+            assert resp.status == 403
+        async with http.get(f"{sim.url}/admin/state", headers={"Host": "evil.example"}) as resp:
+            assert resp.status == 421 and "accounts" not in await resp.text()
+        async with http.get(f"{sim.url}/admin/state", headers={"Host": "localhost"}) as resp:
+            assert resp.status == 200
+    assert sim.faults.settings.http_5xx_fraction == 0 and not sim.faults.settings.frozen
+    assert sim.limiter.settings.weight_per_minute != 1
 
 
 async def test_malformed_rest_requests_get_binance_errors(sim: SimServer) -> None:
