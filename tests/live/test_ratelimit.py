@@ -196,7 +196,7 @@ async def test_a_balance_read_held_by_the_gate_does_not_hold_up_the_other_kill_t
 
     kill_file = tmp_path / "KILL"
     settings = load_settings(None, {"risk": {"kill_file": str(kill_file), "balance_drift_tolerance": 0.001},
-                                    "execution": {"reconcile_interval": 0.01}})
+                                    "execution": {"reconcile_interval": 0.25}})
     run = SimpleNamespace(symbol="BTC/USDT", inventory=Inventory("BTC", "USDT"), state=MarketState("BTC/USDT"),
                           market={"base": "BTC"}, cfg=settings.for_symbol("BTC/USDT"),
                           orders=SimpleNamespace(tracker=OrderTracker()), gate=RiskGate(KillSwitch()))
