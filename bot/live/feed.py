@@ -8,6 +8,13 @@ or any other ccxt ``NetworkError``/``ExchangeError``, the feed waits a capped ex
 jitter and calls ``watch_order_book`` again, which resubscribes and refetches the snapshot. If no book
 arrives for ``resubscribe_after`` seconds (a frozen feed), it unsubscribes and subscribes again.
 Staleness itself (pulling the quotes) is the quoter's job; the feed only records arrival times.
+
+Freshness is a streamed update: the first book of every (re)subscription is the snapshot ccxt starts
+from (on Binance: ``fetch_order_book_snapshot`` resets the book to a REST depth snapshot, plus any diffs
+buffered meanwhile, and resolves it) and only seeds the levels, so a frozen stream's book ages through
+its resubscriptions until the stale kill. A streamed book's venue event time (``timestamp``: the diff's
+``E``) gives its lateness (:class:`~bot.live.market.EventLag`): a backlog read after the process was
+frozen is as old as its data, not as new as its arrival.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from typing import Any
 
 import ccxt
 
-from bot.live.market import MarketState
+from bot.live.market import EventLag, MarketState
 from bot.live.turns import yield_turns
 from bot.live.watchdog import IdleWatchdog
 
@@ -121,10 +128,32 @@ class BookFeed:
         self.resubscribe_after = resubscribe_after
         self.wake_turns = wake_turns  # after waking the quoter (bot/live/turns.py)
         self.on_reconnect: Callable[[], None] | None = None  # the reconnect metric
+        self.lag = EventLag()
+        self._seed = True  # the next book starts a subscription: a snapshot, not a streamed update
+        self._stamped = False  # the previous book carried a venue event time
+
+    def _resubscribed(self) -> None:
+        """The watch loop subscribes again (after an error or an idle timeout): the next book is a snapshot."""
+        self._seed = True
+        if self.on_reconnect is not None:
+            self.on_reconnect()
 
     def _handle(self, book: Any) -> bool:
-        """Update the state; wake the quoter when the book is news. Returns whether it woke it."""
-        if self.state.on_book(time.monotonic(), book["bids"], book["asks"]):
+        """Update the state; wake the quoter when the book is news. Returns whether it woke it.
+
+        The first book of a subscription is not streamed (it only seeds the levels); nor is a book whose
+        event time vanished (ccxt's ``reset`` to a snapshot clears it), whatever path led there.
+        """
+        t = time.monotonic()
+        event = book.get("timestamp")
+        stamped = event is not None
+        if self._seed or (self._stamped and not stamped):
+            self._seed = False
+            streamed, late = False, 0.0
+        else:
+            streamed, late = True, self.lag.late(t, event * 0.001) if stamped else 0.0
+        self._stamped = stamped
+        if self.state.on_book(t, book["bids"], book["asks"], streamed, late):
             self.state.received = time.perf_counter()
             self.wake.set()
             return True
@@ -142,7 +171,7 @@ class BookFeed:
             self.backoff,
             idle_timeout=self.resubscribe_after,
             on_timeout=self._unwatch,
-            on_reconnect=self.on_reconnect,
+            on_reconnect=self._resubscribed,
             wake_turns=self.wake_turns,
         )
 

@@ -6,7 +6,8 @@ Each trigger answers "should the bot be killed now?" with a reason string or Non
 - :class:`DrawdownTracker`: trailing drawdown ``peak - equity > max_drawdown``, where ``peak`` is the
   highest equity seen (equity = mark-to-market P&L net of fees, quote currency).
 - :func:`loss_breach`: absolute loss ``-equity > max_loss``.
-- :func:`stale_breach`: the book is older than the hard timeout ``stale_kill_after``.
+- :func:`stale_breach`: no streamed market-data update for the hard timeout ``stale_kill_after`` (the
+  caller measures that silence: a snapshot on resubscribing is not an update).
 - :class:`ErrorWindow`: ``max_errors`` rejects/exceptions within ``window`` seconds; a 418 ban kills at once.
 - :class:`DriftCheck`: ``|venue_delta - q| > tolerance`` on ``confirm`` consecutive checks (one check
   may race with a fill in flight between the venue's balance and the bot's trade feed).
@@ -33,7 +34,8 @@ def loss_breach(equity: float, max_loss: float | None) -> str | None:
 
 
 def stale_breach(age: float, stale_kill_after: float) -> str | None:
-    """``age`` is infinite before the first book: that is not stale data, so it never kills here."""
+    """``age``: seconds without a streamed update; infinite before any book, which is not stale data, so it
+    never kills here."""
     if math.isfinite(age) and age > stale_kill_after:
         return f"market data {age:.1f}s old (hard timeout {stale_kill_after:g}s)"
     return None
