@@ -2,10 +2,11 @@
 
 Settings come from ``--config FILE``, the environment (``MMBOT_...``) and the defaults; the flags here
 override them. Ctrl-C (SIGINT) or SIGTERM stops cleanly: quoting stops, every order of ours is
-cancelled and confirmed gone, and a summary is printed. A second Ctrl-C exits at once.
+cancelled until the venue confirms none is open (for at most ``execution.stop_grace`` seconds), and a
+summary is printed. A second Ctrl-C exits at once.
 SIGUSR1 trips the kill switch (it latches: later runs refuse to start until ``mmbot reset-kill``).
-Exit codes: 0 clean stop, 1 stopped by an error or the kill switch or with orders left open, 2 bad
-config/venue/keys or a latched kill switch.
+Exit codes: 0 clean stop, 1 stopped by an error or the kill switch, or with orders left open or not
+confirmed gone (the venue did not answer), 2 bad config/venue/keys or a latched kill switch.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ async def _main(service: Service) -> int:
         for sig in installed:
             loop.remove_signal_handler(sig)
     print(format_summary(summary), flush=True)
-    if summary.open_orders_left or summary.kill_reason:
+    if not summary.clean or summary.kill_reason:
         return 1
     return 0
 

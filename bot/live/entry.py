@@ -1,7 +1,9 @@
 """How creates and cancels reach the venue (``venue.order_entry``): REST, or Binance's WebSocket API.
 
-Both entries hand :class:`~bot.live.orders.OrderManager` the same ccxt order dicts and the same ccxt
-exceptions, so every rule there (rejections, rate limits, orders of unknown fate) holds for both.
+Both entries hand :class:`~bot.live.orders.OrderManager` the same ccxt order dicts and ccxt exceptions,
+which it reads through one table (:func:`bot.venue.answers.classify`: the venue's error code first, ccxt's
+class second, since ccxt maps a code to different classes on the two transports), so every rule there
+(rejections, outages, rate limits, orders of unknown fate, clock skew) holds for both.
 
 - :class:`RestOrderEntry`: ``create_order`` / ``cancel_order``, one HTTP request each (every venue and the
   paper venue).
@@ -44,8 +46,9 @@ import ccxt
 from ccxt.async_support.base.exchange import Exchange as AsyncExchange
 
 from bot.errors import UserError
-from bot.live.ratelimit import RATE_LIMITED, GatedThrottler, RateGate
+from bot.live.ratelimit import GatedThrottler, RateGate
 from bot.live.watchdog import IdleWatchdog
+from bot.venue.answers import Answer, classify, venue_code
 
 ENTRIES = ("auto", "rest", "websocket")
 
@@ -175,11 +178,11 @@ class WsOrderEntry:
             result = await self._deadline().call(lambda: call(*args))
         except TimeoutError:
             raise ccxt.RequestTimeout(f"{method}: no answer on the WebSocket API within {self.timeout:g} s") from None
-        except RATE_LIMITED as exc:
-            self.gate.limited(f"ws {method}", exc)
-            raise
-        except ccxt.ExchangeError:
-            self.gate.answered(sent)
+        except ccxt.BaseError as exc:  # the venue's code decides, as over REST (bot.venue.answers)
+            if classify(exc) is Answer.RATE_LIMITED:
+                self.gate.limited(f"ws {method}", exc)
+            elif isinstance(exc, ccxt.ExchangeError) or venue_code(exc) is not None:
+                self.gate.answered(sent)
             raise
         finally:
             self._prune(client)

@@ -28,6 +28,7 @@ from typing import Any
 import ccxt
 
 from bot.core.inventory import Fill, Inventory
+from bot.live.clock import venue_ms
 from bot.live.feed import Backoff, _watch_loop
 from bot.live.market import MarketState
 from bot.live.orders import TERMINAL, LiveOrder, OrderManager, client_id_of, filled_of
@@ -366,7 +367,7 @@ class FillBook:
         began = time.monotonic()
         venue_open = {client_id_of(o): o for o in await self.orders.fetch_own_open()}
         since = max(self.start_ms, self.last_seen_ms - MARGIN_MS)
-        for t in await trades_since(self._page, since, int(self.exchange.milliseconds())):
+        for t in await trades_since(self._page, since, venue_ms(self.exchange)):
             self.on_trade(t, "rest")
             ts = t.get("timestamp")
             if ts is not None:
@@ -387,7 +388,7 @@ class FillBook:
         floor = max(self.start_ms, self.last_seen_ms - MARGIN_MS)
         if self.unknown_since:
             age_s = time.monotonic() - min(self.unknown_since.values())
-            floor = min(floor, int(self.exchange.milliseconds()) - int(age_s * 1000.0))
+            floor = min(floor, venue_ms(self.exchange) - int(age_s * 1000.0))
         return floor - REREAD_SLACK_MS
 
     async def _page(self, since: int | None, params: dict[str, Any]) -> list[dict[str, Any]]:

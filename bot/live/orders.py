@@ -27,6 +27,7 @@ rules below hold for both. Order lookups and open-order reads are always REST.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from collections import deque
@@ -37,9 +38,11 @@ from typing import Any
 import ccxt
 
 from bot.core.reconcile import Action, Cancel, Create, Side, WorkingOrder
+from bot.live.clock import ClockSync
 from bot.live.entry import OrderEntry, RestOrderEntry
 from bot.live.ratelimit import OrderThrottle, RateGate
 from bot.risk.exposure import unbooked
+from bot.venue.answers import VENUE_TROUBLE, Answer, classify
 
 DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -238,6 +241,16 @@ class OrderTracker:
         return buy, sell
 
 
+@dataclass(frozen=True)
+class OpenCheck:
+    """Our open orders on one symbol by the venue's word: ``left`` is what its last read after our last
+    cancel showed when ``confirmed``; otherwise the venue did not answer and ``left`` orders of ours may
+    still be open (the tracked ones, or more where an earlier read showed more)."""
+
+    left: int
+    confirmed: bool
+
+
 TERMINAL = ("closed", "canceled", "cancelled", "expired", "rejected")
 
 
@@ -277,6 +290,7 @@ class OrderManager:
         settle_after: float = 1.0,
         unknown_after: float = 15.0,
         entry: OrderEntry | None = None,
+        clock: ClockSync | None = None,
     ) -> None:
         self.exchange, self.symbol, self.prefix = exchange, symbol, prefix
         self.entry: OrderEntry = entry if entry is not None else RestOrderEntry(exchange)  # creates, cancels
@@ -297,7 +311,10 @@ class OrderManager:
         self.journal: Any = None
         self.on_error: Callable[[str, BaseException], None] | None = None
         self.on_unknown: Callable[[LiveOrder], None] | None = None  # a create of unknown fate (fills.py)
-        self.failures = 0  # venue calls failed in a row (network errors): an outage pauses quoting
+        self.failures = 0  # venue calls failed in a row (venue trouble): an outage pauses quoting
+        self.clock = clock  # measures the clock offset to the venue again after a -1021
+        self._errored: set[str] = set()  # keys of retried calls whose failure the error rate has counted
+        self.last_check = OpenCheck(0, confirmed=False)  # what cancel_all last learned (read after a timeout)
         self.settle_after = settle_after  # see resolve_settling
         self.unknown_after = unknown_after
         # ops: bot.ops.Metrics, and the perf_counter() arrival of the book the current cycle reacts to
@@ -361,29 +378,8 @@ class OrderManager:
                     result = await self.entry.create(self.symbol, side, amount, price, params)
                 finally:
                     self._observe(reaction)
-        except ccxt.OrderImmediatelyFillable as exc:
-            self._rejected(order, "would_cross", exc, cooldown=False)
-            return None
-        except ccxt.InsufficientFunds as exc:
-            self._rejected(order, "insufficient_funds", exc)
-            return None
-        except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
-            self.tracker.close(cid, filled=0.0)  # refused before it was processed
-            self._rate_limited("create", exc)
-            return None
-        except (ccxt.InvalidOrder, ccxt.BadRequest) as exc:
-            self._rejected(order, "invalid", exc)
-            return None
-        except ccxt.ExchangeError as exc:
-            self._rejected(order, "exchange_error", exc)
-            return None
-        except ccxt.OperationFailed as exc:  # network errors, 5xx, Binance -1006/-1007: it may have executed
-            self.log.warning("order_unknown", client_id=cid, side=side, price=price, amount=amount,
-                             error=type(exc).__name__, detail=str(exc)[:200])
-            self._failed("create", exc)
-            if self.on_unknown is not None:
-                self.on_unknown(order)
-            return order
+        except ccxt.BaseError as exc:
+            return self._create_failed(order, exc)
         self.rate.success()
         self.failures = 0
         self.placed += 1
@@ -399,6 +395,36 @@ class OrderManager:
         if result.get("status") in TERMINAL:
             self.tracker.close(cid, filled=filled_of(result))
         return order
+
+    def _create_failed(self, order: LiveOrder, exc: ccxt.BaseError) -> LiveOrder | None:
+        """Act on a create's error by what the venue's answer means (:func:`bot.venue.answers.classify`);
+        returns the order while its fate is unknown (it stays tracked and is looked up), else None."""
+        answer = classify(exc)
+        cid = order.client_id
+        if answer is Answer.WOULD_CROSS:
+            self._rejected(order, "would_cross", exc, cooldown=False)
+        elif answer is Answer.NO_FUNDS:
+            self._rejected(order, "insufficient_funds", exc)
+        elif answer is Answer.RATE_LIMITED:
+            self.tracker.close(cid, filled=0.0)  # refused before it was processed
+            self._rate_limited("create", exc)
+        elif answer is Answer.UNKNOWN:  # network errors, timeouts, -1006/-1007: it may have executed
+            self.log.warning("order_unknown", client_id=cid, side=order.side, price=order.price,
+                             amount=order.amount, error=type(exc).__name__, detail=str(exc)[:200])
+            self._failed("create", exc)
+            if self.on_unknown is not None:
+                self.on_unknown(order)
+            return order
+        elif answer in VENUE_TROUBLE:  # busy (-1008) or our clock outside the recvWindow: not executed
+            self.tracker.close(cid, filled=0.0)
+            self.log.warning("order_not_sent", client_id=cid, side=order.side, price=order.price,
+                             amount=order.amount, answer=answer.value, error=type(exc).__name__,
+                             detail=str(exc)[:200])
+            self._failed("create", exc)
+        else:
+            reason = "invalid" if isinstance(exc, ccxt.InvalidOrder | ccxt.BadRequest) else "exchange_error"
+            self._rejected(order, reason, exc)
+        return None
 
     def _reacted(self) -> float | None:
         """The reaction time, once per book: its arrival -> now, the first request being handed to ccxt."""
@@ -427,15 +453,30 @@ class OrderManager:
         :meth:`RateGate.limited` counts each answer once and tells the service, which logs it)."""
         self.rate.limited(op, exc, self.entry.headers())
 
-    def _failed(self, op: str, exc: BaseException) -> None:
-        """Network errors count towards an outage (a pause); other venue errors towards the error rate."""
-        if isinstance(exc, ccxt.NetworkError):
+    def _failed(self, op: str, exc: BaseException, key: str | None = None) -> None:
+        """Venue trouble (outage, unknown fate, clock skew) counts towards an outage (a pause), and a clock
+        skew has the offset measured again; any other error counts towards the error rate, once per
+        ``key`` (an order whose cancel is retried each cycle is one error until that cancel succeeds)."""
+        answer = classify(exc)
+        if answer in VENUE_TROUBLE:
             self.failures += 1
-        elif self.on_error is not None:
+            if answer is Answer.CLOCK and self.clock is not None:
+                self.clock.skewed()
+            return
+        if key is not None:
+            if key in self._errored:
+                return
+            if len(self._errored) >= 64:  # forget the keys of orders that are done
+                live = self.tracker.open.keys() | self.tracker.settling.keys()
+                self._errored = {k for k in self._errored if k.removeprefix("lookup:") in live}
+            self._errored.add(key)
+        if self.on_error is not None:
             self.on_error(f"{op}_failed", exc)
 
-    async def cancel(self, client_id: str, reason: str = "") -> bool:
-        """Cancel one of our orders; True when it is known not to rest any more.
+    async def cancel(self, client_id: str, reason: str = "", ceiling: bool = True) -> bool:
+        """Cancel one of our orders; True when it is known not to rest any more. ``ceiling=False`` (the
+        shutdown's cancels) skips the order ceiling, never the rate gate: a venue's order-count limits
+        count new orders, and a stop must not wait out our own pacing.
 
         The cancel's answer carries the order's final executed size, so fills of it still on their way
         keep counting until they are booked. An order the venue does not find (most often: just filled)
@@ -446,7 +487,7 @@ class OrderManager:
         if order is None:
             return True
         try:
-            async with self.throttler:
+            async with self.throttler if ceiling else contextlib.nullcontext():
                 reaction = self._reacted()
                 try:
                     if order.order_id:
@@ -455,19 +496,22 @@ class OrderManager:
                         result = await self.entry.cancel(None, self.symbol, {"clientOrderId": client_id})
                 finally:
                     self._observe(reaction)
-        except ccxt.OrderNotFound:
-            self.tracker.close(client_id)
-            self.log.info("order_gone", client_id=client_id, side=order.side, reason=reason,
-                          unbooked=order.unbooked())
-            return True
-        except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
-            self._rate_limited("cancel", exc)
-            return False
-        except (ccxt.NetworkError, ccxt.ExchangeError) as exc:
-            self.log.warning("cancel_failed", client_id=client_id, error=type(exc).__name__,
+        except ccxt.BaseError as exc:
+            answer = classify(exc)
+            if answer is Answer.NOT_FOUND:
+                self._errored.discard(client_id)
+                self.tracker.close(client_id)
+                self.log.info("order_gone", client_id=client_id, side=order.side, reason=reason,
+                              unbooked=order.unbooked())
+                return True
+            if answer is Answer.RATE_LIMITED:
+                self._rate_limited("cancel", exc)
+                return False
+            self.log.warning("cancel_failed", client_id=client_id, answer=answer.value, error=type(exc).__name__,
                              detail=str(exc)[:200])
-            self._failed("cancel", exc)
+            self._failed("cancel", exc, key=client_id)
             return False
+        self._errored.discard(client_id)
         self.rate.success()
         self.failures = 0
         self.canceled += 1
@@ -506,17 +550,18 @@ class OrderManager:
                 found = await self.exchange.fetch_order(order.order_id, self.symbol)
             else:
                 found = await self.exchange.fetch_order(None, self.symbol, {"origClientOrderId": cid})
-        except ccxt.OrderNotFound:
-            if order.acked or now - order.created_at >= self.unknown_after:
-                self.tracker.close(cid, filled=order.amount - order.remaining)
-                self.log.info("order_settled", client_id=cid, status="not_found", acked=order.acked)
-            return
-        except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
-            self._rate_limited("fetch_order", exc)
-            return
         except ccxt.BaseError as exc:
-            self.log.warning("order_lookup_failed", client_id=cid, error=type(exc).__name__, detail=str(exc)[:200])
-            self._failed("fetch_order", exc)
+            answer = classify(exc)
+            if answer is Answer.NOT_FOUND:
+                if order.acked or now - order.created_at >= self.unknown_after:
+                    self.tracker.close(cid, filled=order.amount - order.remaining)
+                    self.log.info("order_settled", client_id=cid, status="not_found", acked=order.acked)
+            elif answer is Answer.RATE_LIMITED:
+                self._rate_limited("fetch_order", exc)
+            else:
+                self.log.warning("order_lookup_failed", client_id=cid, error=type(exc).__name__,
+                                 detail=str(exc)[:200])
+                self._failed("fetch_order", exc, key=f"lookup:{cid}")
             return
         if found.get("id") is not None and not order.order_id:
             self.tracker.set_order_id(order, str(found["id"]))
@@ -533,44 +578,58 @@ class OrderManager:
         orders = await self.exchange.fetch_open_orders(self.symbol)
         return [o for o in orders if self.is_ours(client_id_of(o))]
 
-    async def cancel_all(self, attempts: int = 8) -> int:
-        """Cancel every order of ours on this symbol until the venue confirms none is open.
+    async def cancel_all(self, attempts: int = 8) -> OpenCheck:
+        """Cancel every order of ours on this symbol until a venue read shows none open.
 
-        Returns how many of ours the venue still reports open at the end (0 on success).
-        Waits out rate-limit backoffs instead of giving up.
+        The count is confirmed only by an open-order read that succeeded after the last cancel was sent;
+        when none did (the venue did not answer), the check is unconfirmed and counts the orders of ours
+        that may still be open. Waits out rate-limit backoffs instead of giving up; a caller bounds the
+        whole call with a deadline (``asyncio.timeout``) and reads :attr:`last_check` after a timeout.
         """
-        remaining: list[dict[str, Any]] = []
+        self.last_check = OpenCheck(len(self.tracker.open), confirmed=False)
         for attempt in range(1, attempts + 1):
             await self.rate.wait()
             try:
                 remaining = await self.fetch_own_open()
-            except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as exc:
-                self._rate_limited("fetch_open_orders", exc)
-                continue
-            except ccxt.NetworkError as exc:
-                self.log.warning("cancel_all_retry", attempt=attempt, error=type(exc).__name__)
+            except ccxt.BaseError as exc:
+                if classify(exc) is Answer.RATE_LIMITED:
+                    self._rate_limited("fetch_open_orders", exc)
+                    continue
+                self.log.warning("cancel_all_retry", attempt=attempt, error=type(exc).__name__,
+                                 detail=str(exc)[:200])
                 await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
                 continue
-            known = set(self.tracker.open)
-            for order in remaining:
-                cid = client_id_of(order)
-                if cid in self.tracker.settling:
-                    self.tracker.reopen(self.tracker.settling[cid])
-                elif cid and cid not in known:
-                    self.tracker.add(LiveOrder(cid, order["side"], float(order.get("price") or 0.0),
-                                               float(order.get("amount") or 0.0),
-                                               float(order.get("remaining") or 0.0), time.monotonic(),
-                                               order_id=str(order["id"]), acked=True))
-            venue_open = {client_id_of(o) for o in remaining}
-            for cid in list(self.tracker.open):
-                if cid not in venue_open and self.tracker.open[cid].acked:
-                    self.tracker.close(cid)
+            self._adopt(remaining)
+            self.last_check = OpenCheck(len(remaining), confirmed=True)
             if not remaining and not self.tracker.open:
-                return 0
+                return self.last_check
+            # cancels go out: the read no longer confirms anything
+            self.last_check = OpenCheck(max(len(remaining), len(self.tracker.open)), confirmed=False)
             for cid in list(self.tracker.open):
                 await self.rate.wait()
-                await self.cancel(cid, "shutdown")
+                await self.cancel(cid, "shutdown", ceiling=False)
         try:
-            return len(await self.fetch_own_open())
+            remaining = await self.fetch_own_open()
         except ccxt.BaseError:
-            return len(remaining)
+            return self.last_check
+        self._adopt(remaining)
+        self.last_check = OpenCheck(len(remaining), confirmed=True)
+        return self.last_check
+
+    def _adopt(self, remaining: list[dict[str, Any]]) -> None:
+        """Align the tracker with a venue read of our open orders: track the unknown ones, reopen settling
+        ones the venue still has, close acked ones it no longer has."""
+        known = set(self.tracker.open)
+        for order in remaining:
+            cid = client_id_of(order)
+            if cid in self.tracker.settling:
+                self.tracker.reopen(self.tracker.settling[cid])
+            elif cid and cid not in known:
+                self.tracker.add(LiveOrder(cid, order["side"], float(order.get("price") or 0.0),
+                                           float(order.get("amount") or 0.0),
+                                           float(order.get("remaining") or 0.0), time.monotonic(),
+                                           order_id=str(order["id"]), acked=True))
+        venue_open = {client_id_of(o) for o in remaining}
+        for cid in list(self.tracker.open):
+            if cid not in venue_open and self.tracker.open[cid].acked:
+                self.tracker.close(cid)

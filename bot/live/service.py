@@ -36,6 +36,7 @@ from bot.core.estimators import EwmaVolatility, IntensityEstimator
 from bot.core.inventory import Inventory, to_decimal
 from bot.core.quote import MarketRules
 from bot.errors import UserError
+from bot.live.clock import ClockSync, venue_ms
 from bot.live.deadman import DeadMan
 from bot.live.entry import OrderEntry, make_order_entry
 from bot.live.feed import Backoff, BookFeed, TradeFeed
@@ -44,7 +45,7 @@ from bot.live.gate import KillSwitch, RiskGate
 from bot.live.guard import CLOCK_SLACK, Guard, catch_up_start, journal_for, refuse_if_latched, restore
 from bot.live.journal import Journal
 from bot.live.market import MarketState
-from bot.live.orders import LiveOrder, OrderManager, make_throttler
+from bot.live.orders import LiveOrder, OpenCheck, OrderManager, make_throttler
 from bot.live.quoter import Quoter, uses_estimators
 from bot.live.ratelimit import RATE_LIMITED, RateGate, gate_exchange
 from bot.live.summary import RunSummary, SymbolSummary
@@ -164,6 +165,7 @@ class Service:
         self.runs: list[SymbolRun] = []
         self.exchange: Any = None
         self.entry: OrderEntry | None = None  # how creates and cancels are sent (set on connecting)
+        self.clock: ClockSync | None = None  # the clock offset to the venue (set on connecting)
         self.endpoint: Endpoint | None = None
         self.started_at = 0.0
         self.journal: Journal | None = None
@@ -237,6 +239,7 @@ class Service:
         except (ccxt.BaseError, ValueError, AttributeError) as exc:
             raise UserError(f"cannot set up venue {endpoint.exchange_id} ({endpoint.kind}): {_describe(exc)}") from None
         gate_exchange(self.exchange, self.rate)  # every REST request waits while the gate is closed
+        self.clock = ClockSync(self.exchange, self.log)
         self.entry = make_order_entry(self.settings.venue.order_entry, self.exchange, self.rate)
         where = endpoint.url or f"{endpoint.exchange_id} {endpoint.kind}"
         try:
@@ -245,6 +248,8 @@ class Service:
             raise UserError(f"the venue rejected the API keys ({where}): {_describe(exc)}") from None
         except ccxt.BaseError as exc:
             raise UserError(f"cannot load markets from {where}: {type(exc).__name__}: {_describe(exc)}") from None
+        if self.clock.supported:  # signed requests carry the venue's time from the first one on
+            await self.clock.sync("start")
 
     def _check_symbols(self) -> None:
         markets = self.exchange.markets or {}
@@ -303,7 +308,8 @@ class Service:
         )
         log = get_logger(symbol=symbol)
         orders = OrderManager(self.exchange, symbol, market["id"], cfg.execution.client_id_prefix,
-                              self.throttler, self.rate, log, post_only=cfg.execution.post_only, entry=self.entry)
+                              self.throttler, self.rate, log, post_only=cfg.execution.post_only, entry=self.entry,
+                              clock=self.clock)
         orders.metrics = self.metrics
         inventory = Inventory(base=market["base"], quote=market["quote"])
         return SymbolRun(cfg, market, rules, state, asyncio.Event(), orders, inventory, RiskGate(self.kill), log)
@@ -392,9 +398,10 @@ class Service:
             self.guard.install(run)
         await self._check_balance(balance)
         for run in self.runs:
-            left = await run.orders.cancel_all()
-            if run.orders.canceled:
-                run.log.info("leftover_orders_canceled", count=run.orders.canceled, still_open=left)
+            check = await run.orders.cancel_all()
+            if run.orders.canceled or not check.confirmed:
+                run.log.info("leftover_orders_canceled", count=run.orders.canceled, still_open=check.left,
+                             confirmed=check.confirmed)
             run.orders.canceled = 0
         for run in self.runs:
             await self._catch_up(run)
@@ -407,7 +414,7 @@ class Service:
         except ccxt.BaseError as exc:  # quoting without it is still safe: the bot cancels its own orders
             self.log.warning("dead_man_arm_failed", error=type(exc).__name__, detail=_describe(exc))
         self.started_at = time.monotonic()
-        start_ms = int(self.exchange.milliseconds()) - 5000
+        start_ms = venue_ms(self.exchange) - 5000
         self.log.info("started", venue=endpoint.kind, exchange=endpoint.exchange_id, url=endpoint.url,
                       symbols=[r.symbol for r in self.runs], duration=self.duration,
                       order_entry=self.entry.name if self.entry is not None else None, build=bot.compiled())
@@ -430,15 +437,20 @@ class Service:
             if run.quoter is not None:
                 run.quoter.stopped = True
                 run.wake.set()
+        grace = self.settings.execution.stop_grace
+        deadline = time.monotonic() + grace
         quoters = [t for run in self.runs for t in run.tasks if t.get_name().endswith(":quoter")]
         if quoters:
-            _done, pending = await asyncio.wait(quoters, timeout=10.0)
+            _done, pending = await asyncio.wait(quoters, timeout=min(10.0, grace / 2))
             for task in pending:
                 task.cancel()
         for task in self.side_tasks:
             task.cancel()
-        # 2. cancel every order of ours until the venue confirms none is open (after a kill: harder)
-        left = await asyncio.gather(*(self._cancel_until_none(run) for run in self.runs), return_exceptions=True)
+        # 2. cancel every order of ours until a venue read confirms none is open, within the stop grace
+        results = await asyncio.gather(*(self._cancel_until_none(run, deadline) for run in self.runs),
+                                       return_exceptions=True)
+        checks = [r if isinstance(r, OpenCheck) else run.orders.last_check
+                  for run, r in zip(self.runs, results, strict=True)]
         # 3. the last fills, over REST (orders of unknown fate settled first), retried through transient errors
         for run in self.runs:
             if run.fills is not None:
@@ -453,8 +465,16 @@ class Service:
         if self.kill.tripped and self.settings.risk.flatten_on_kill:
             for run in self.runs:
                 await self._flatten(run)
+        for i, (run, check) in enumerate(zip(self.runs, checks, strict=True)):
+            if not (check.confirmed and check.left == 0):  # one more read: no cancel is sent after it
+                with contextlib.suppress(ccxt.BaseError, TimeoutError):
+                    async with asyncio.timeout(5.0):
+                        checks[i] = OpenCheck(len(await run.orders.fetch_own_open()), confirmed=True)
         if self.deadman is not None and not self.kill.tripped:
-            await self.deadman.disarm()
+            if all(c.confirmed and c.left == 0 for c in checks):
+                await self.deadman.disarm()
+            elif self.deadman.armed:  # the venue cancels what we could not confirm cancelled
+                self.log.warning("dead_man_left_armed", timeout=self.deadman.timeout)
         tasks = [t for run in self.runs for t in run.tasks]
         for task in tasks:
             task.cancel()
@@ -474,14 +494,8 @@ class Service:
             kill_reason=self.kill.reason,
             rate_limit_hits=self.rate.hits,
         )
-        for run, remaining in zip(self.runs, left, strict=True):
-            open_left = remaining if isinstance(remaining, int) else -1
-            if open_left != 0:
-                try:
-                    open_left = len(await run.orders.fetch_own_open())
-                except ccxt.BaseError:
-                    open_left = max(open_left, 1)
-            summary.symbols.append(self._symbol_summary(run, open_left))
+        for run, check in zip(self.runs, checks, strict=True):
+            summary.symbols.append(self._symbol_summary(run, check))
         for sym in summary.to_dict()["symbols"]:
             self.log.info("summary", **sym, duration=round(summary.duration, 3), stop_reason=summary.stop_reason)
         return summary
@@ -537,17 +551,29 @@ class Service:
                 self.trip_kill(f"{run.symbol}: balance drift {drift} at start-up: venue change "
                                f"{venue - baseline} vs journaled inventory {run.inventory.q_exact}")
 
-    async def _cancel_until_none(self, run: SymbolRun) -> int:
-        """``cancel_all``; after a kill, repeated (with pauses) until the venue confirms none is open."""
-        rounds = 6 if self.kill.tripped else 1
-        left = 0
-        for attempt in range(rounds):
-            left = await run.orders.cancel_all()
-            if left == 0:
-                break
-            run.log.error("orders_still_open", open=left, attempt=attempt + 1)
-            await asyncio.sleep(min(10.0, 0.5 * 2**attempt))
-        return left
+    async def _cancel_until_none(self, run: SymbolRun, deadline: float) -> OpenCheck:
+        """``cancel_all`` in rounds (with pauses) until a venue read confirms none of ours is open or the
+        stop grace runs out at ``deadline`` (monotonic); nothing here waits past it, not even the order
+        ceiling or a rate-limit backoff. Returns the last check (unconfirmed when the venue did not answer)."""
+        attempt = 0
+        try:
+            async with asyncio.timeout_at(asyncio.get_running_loop().time() + deadline - time.monotonic()):
+                while True:
+                    check = await run.orders.cancel_all()
+                    if check.confirmed and check.left == 0:
+                        return check
+                    attempt += 1
+                    run.log.error("orders_still_open", open=check.left, confirmed=check.confirmed, attempt=attempt)
+                    await asyncio.sleep(min(5.0, 0.5 * 2 ** min(attempt, 4)))
+        except TimeoutError:
+            pass
+        check = run.orders.last_check
+        grace = self.settings.execution.stop_grace
+        if check.confirmed:
+            run.log.error("orders_still_open", open=check.left, confirmed=True, attempt=attempt, stop_grace=grace)
+        else:
+            run.log.error("orders_unconfirmed", may_be_open=check.left, attempt=attempt, stop_grace=grace)
+        return check
 
     async def _flatten(self, run: SymbolRun) -> None:
         """After a kill with ``flatten_on_kill``: one marketable order taking ``q`` towards 0."""
@@ -576,7 +602,7 @@ class Service:
             with contextlib.suppress(ccxt.BaseError):
                 await run.fills.reconcile_once()
 
-    def _symbol_summary(self, run: SymbolRun, open_left: int) -> SymbolSummary:
+    def _symbol_summary(self, run: SymbolRun, check: OpenCheck) -> SymbolSummary:
         inv, mid = run.inventory, run.state.mid
         snap = inv.snapshot(mid)
         delta = None
@@ -589,6 +615,7 @@ class Service:
             unrealized_pnl=snap["unrealized_pnl"], fees=snap["fees"], total_pnl=snap["total_pnl"],
             spread_captured=inv.spread_captured, skew_cost=inv.skew_cost,
             orders_placed=run.orders.placed, orders_canceled=run.orders.canceled,
-            orders_rejected=run.orders.rejected, open_orders_left=open_left, q_exact=inv.q_exact,
+            orders_rejected=run.orders.rejected, open_orders_left=check.left if check.confirmed else None,
+            open_orders_unconfirmed=0 if check.confirmed else check.left, q_exact=inv.q_exact,
             venue_base_delta=delta,
         )

@@ -27,9 +27,10 @@ class SymbolSummary:
     orders_placed: int
     orders_canceled: int
     orders_rejected: int
-    open_orders_left: int
+    open_orders_left: int | None  # by a venue read after our last cancel; None: the venue did not answer
     q_exact: Decimal = Decimal(0)
     venue_base_delta: Decimal | None = None  # end minus start base balance at the venue
+    open_orders_unconfirmed: int = 0  # when open_orders_left is None: orders of ours that may be open
 
 
 @dataclass
@@ -43,7 +44,22 @@ class RunSummary:
 
     @property
     def open_orders_left(self) -> int:
-        return sum(s.open_orders_left for s in self.symbols)
+        """Orders of ours left open by the venue's word (symbols whose venue did not answer not counted)."""
+        return sum(s.open_orders_left or 0 for s in self.symbols)
+
+    @property
+    def open_orders_confirmed(self) -> bool:
+        """Whether the venue answered for every symbol after our last cancel."""
+        return all(s.open_orders_left is not None for s in self.symbols)
+
+    @property
+    def open_orders_unconfirmed(self) -> int:
+        return sum(s.open_orders_unconfirmed for s in self.symbols if s.open_orders_left is None)
+
+    @property
+    def clean(self) -> bool:
+        """No order of ours left open, as confirmed by the venue."""
+        return self.open_orders_confirmed and self.open_orders_left == 0
 
     @property
     def fills(self) -> int:
@@ -66,6 +82,17 @@ def _num(x: float | None, digits: int = 4) -> str:
     return "-" if x is None else f"{x:,.{digits}f}"
 
 
+def open_orders_line(run: RunSummary) -> str:
+    """What the venue said of our open orders at the end: "none" only when a read after the last cancel said so."""
+    left, unknown = run.open_orders_left, run.open_orders_unconfirmed
+    if not run.open_orders_confirmed:
+        known = f"; {left} more confirmed open" if left else ""
+        return (f"OPEN ORDERS LEFT: unknown (the venue did not answer: {unknown} order{'s' * (unknown != 1)} of ours "
+                f"may be open{known})")
+    return "open orders left: none (confirmed with the venue)" if left == 0 else \
+        f"OPEN ORDERS LEFT: {left} (confirmed with the venue)"
+
+
 def format_summary(run: RunSummary) -> str:
     """A short human report, one block per symbol."""
     lines = [
@@ -86,10 +113,7 @@ def format_summary(run: RunSummary) -> str:
             f"unrealized {_num(s.unrealized_pnl)}, fees {_num(s.fees)}, total {_num(s.total_pnl)}",
             f"    spread captured {_num(s.spread_captured)}, given up to skew {_num(s.skew_cost)}",
         ]
-    left = run.open_orders_left
-    lines.append(
-        "  open orders left: none (confirmed with the venue)" if left == 0 else f"  OPEN ORDERS LEFT: {left}"
-    )
+    lines.append("  " + open_orders_line(run))
     if run.rate_limit_hits:
         lines.append(f"  rate-limit backoffs: {run.rate_limit_hits}")
     return "\n".join(lines)

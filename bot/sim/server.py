@@ -40,8 +40,8 @@ class SimServer:
         self.settings = settings
         self.host = host
         self.port = 0
-        self.exchange = SimExchange(settings, self.now_ms())
         self.faults = Faults(settings.faults.model_copy(), settings.seed)
+        self.exchange = SimExchange(settings, self.now_ms())
         self.limiter = RateLimiter(settings.rate_limits)
         self.market_hub = ws_market.MarketHub(self.exchange.symbols)
         self.user_hub = ws_api.UserHub()
@@ -58,12 +58,12 @@ class SimServer:
         self._log = get_logger(component="sim")
 
     # -- time --------------------------------------------------------------------------------
-    @staticmethod
-    def now() -> float:
-        return time.time()
+    def now(self) -> float:
+        """The sim's clock (the host's, shifted by the ``clock_offset_ms`` fault)."""
+        return time.time() + self.faults.settings.clock_offset_ms / 1000.0
 
     def now_ms(self) -> int:
-        return int(time.time() * 1000)
+        return int(time.time() * 1000) + self.faults.settings.clock_offset_ms
 
     @property
     def url(self) -> str:

@@ -127,6 +127,11 @@ class FaultSettings(_Model):
     unknown_fate_fraction: float = Field(
         0.0, ge=0, le=1, description="order requests executed but answered 503 -1007 (status unknown)"
     )
+    clock_offset_ms: int = Field(
+        0, ge=-86_400_000, le=86_400_000,
+        description="the sim's clock runs this many ms ahead of the host's (negative: behind); signed requests "
+        "are judged by it (-1021) and every timestamp it sends is on it",
+    )
 
 
 class RateLimitSettings(_Model):
