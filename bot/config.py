@@ -120,6 +120,13 @@ class RiskSettings(Section):
         "else at least 1 (refreshed every third of it; below 1 ms the venue would read it as off)"
     )
 
+    @field_validator("kill_file", mode="before")
+    @classmethod
+    def _kill_file_is_a_path(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():  # Path("") is ".", which exists: a kill at start
+            raise ValueError("must not be empty (leave it unset for no kill file)")
+        return value
+
     @field_validator("dead_man_seconds")
     @classmethod
     def _dead_man_is_off_or_usable(cls, value: float) -> float:
@@ -257,8 +264,24 @@ class Settings(BaseSettings):
         return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
 
 
+# settings the bot reads once for the whole account (the kill triggers, the journal, the shared order
+# throttle, the dead man's switch, shutdown): a per-symbol override of one would be silently ignored
+ACCOUNT_WIDE = {
+    "risk": frozenset({"max_total_notional", "max_drawdown", "max_loss", "max_errors", "error_window", "kill_file",
+                       "state_dir", "flatten_on_kill", "pause_escalation_count", "pause_escalation_window",
+                       "dead_man_seconds"}),
+    "execution": frozenset({"orders_per_second", "stop_grace"}),
+    "strategy": frozenset(),
+}
+
+
 def _overridden(symbol: str, name: str, base: Section, over: dict[str, Any], lines: list[str]) -> Section | None:
     """``base`` with ``over`` applied; on bad values appends one line per error to ``lines``, returns None."""
+    shared = sorted(ACCOUNT_WIDE[name] & set(over))
+    if shared:
+        lines.extend(f'symbols."{symbol}".{name}.{key}: applies to the whole account, not to one symbol; '
+                     f"set it in [{name}]" for key in shared)
+        return None
     try:
         return type(base).model_validate(base.model_dump() | over)
     except ValidationError as exc:

@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.config import NOT_SETTINGS, environment_errors, load_settings, untraded_override
+from bot.config import (
+    ACCOUNT_WIDE,
+    NOT_SETTINGS,
+    ExecutionSettings,
+    RiskSettings,
+    environment_errors,
+    load_settings,
+    untraded_override,
+)
 from bot.errors import ConfigError
 
 TWO = '[venue]\nsymbols = ["BTC/USDT", "ETH/USDT"]\n'
@@ -75,6 +83,32 @@ def test_per_symbol_errors_name_the_full_path(tmp_path: Path) -> None:
         'symbols."ETH/USDT".risk.max_positon: unknown field (check the spelling)',
         'symbols."ETH/USDT".risk.stale_after: must be > 0 (got -1)',
     ]
+
+
+@pytest.mark.parametrize(("section", "key", "value"), [("risk", "max_loss", 10.0), ("risk", "max_drawdown", 5.0),
+                                                        ("risk", "dead_man_seconds", 10.0),
+                                                        ("risk", "kill_file", "/tmp/kill"),
+                                                        ("execution", "orders_per_second", 1.0)])
+def test_override_of_an_account_wide_setting_is_an_error(section: str, key: str, value: object) -> None:
+    """These are read once for the account (kill triggers, throttle, dead man): a per-symbol value was ignored."""
+    lines = refused(overrides={"venue": {"symbols": ["BTC/USDT", "ETH/USDT"]},
+                               "symbols": {"ETH/USDT": {section: {key: value}}}})
+    assert lines == [f'symbols."ETH/USDT".{section}.{key}: applies to the whole account, not to one symbol; '
+                     f"set it in [{section}]"]
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_empty_kill_file_is_an_error(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Path("")`` is ``.``, which exists: the bot would kill itself at start over a blank variable."""
+    monkeypatch.setenv("MMBOT_RISK__KILL_FILE", value)
+    (line,) = refused()
+    assert line.startswith("risk.kill_file: must not be empty (leave it unset for no kill file)")
+
+
+def test_account_wide_names_are_settings() -> None:
+    fields = {"risk": set(RiskSettings.model_fields), "execution": set(ExecutionSettings.model_fields)}
+    for section, names in fields.items():
+        assert ACCOUNT_WIDE[section] - {"stop_grace"} <= names  # stop_grace: the shutdown work's, may be absent
 
 
 @given(st.text(min_size=1, max_size=12), st.lists(st.sampled_from(["BTC/USDT", "ETH/USDT", "SOL/BTC"]), min_size=1))

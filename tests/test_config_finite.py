@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from bot.config import ExecutionSettings, RiskSettings, Settings, StrategySettings, load_settings
+from bot.config import ACCOUNT_WIDE, ExecutionSettings, RiskSettings, Settings, StrategySettings, load_settings
 from bot.errors import ConfigError
 
 NUMERIC = (float, int, Decimal)
@@ -53,10 +53,10 @@ def numeric_paths(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> Itera
 
 
 def all_paths() -> list[tuple[str, ...]]:
-    """Every numeric setting's path, including each overridable field under ``symbols."BTC/USDT"``."""
+    """Every numeric setting's path, including each per-symbol field under ``symbols."BTC/USDT"``."""
     paths = list(numeric_paths(Settings))
     for section, model in OVERRIDDEN.items():
-        paths += [("symbols", SYMBOL, section, *p) for p in numeric_paths(model)]
+        paths += [("symbols", SYMBOL, section, *p) for p in numeric_paths(model) if p[0] not in ACCOUNT_WIDE[section]]
     return paths
 
 
@@ -107,7 +107,7 @@ def test_the_walk_finds_the_known_risk_and_timing_fields() -> None:
                      "execution.max_order_size", "strategy.kappa", "strategy.target_q",
                      "logging.inventory_interval", "ops.port", "paper.first_book_timeout", "paper.balances.<KEY>",
                      "sim.faults.drop_sockets_rate", "sim.symbols.<KEY>.mid", "sim.accounts.<ITEM>.maker_fee",
-                     "symbols.BTC/USDT.risk.max_position"):
+                     "symbols.BTC/USDT.risk.max_position", "symbols.BTC/USDT.execution.max_order_age"):
         assert expected in names
     assert len(PATHS) > 60
 

@@ -46,8 +46,8 @@ a limit that may be off says so, e.g. `unset = off` or `0 = off`); API keys and 
 TOML file (they come only from the environment or secret files; the simulator's own `[sim.accounts]`
 are local test fixtures and stay in the file).
 
-Per-symbol overrides: `[symbols."ETH/USDT".strategy]` (likewise `risk`, `execution`) takes any key of
-that section and overrides it for that symbol only. The symbol must be traded (in `venue.symbols`, or
+Per-symbol overrides: `[symbols."ETH/USDT".strategy]` (likewise `risk`, `execution`) overrides keys of
+that section for that symbol only. The symbol must be traded (in `venue.symbols`, or
 given with `--symbol`), spelled exactly (symbols are case-sensitive); errors name the full path, e.g.
 `symbols."ETH/USDT".risk.max_position`.
 """
@@ -155,9 +155,11 @@ def _tables(prefix: str, model: type[BaseModel], env: bool) -> Iterable[_Table]:
 
 def config_reference() -> str:
     """The Markdown reference of every setting (``docs/CONFIG.md``)."""
-    from bot.config import Settings
+    from bot.config import ACCOUNT_WIDE, Settings
 
-    lines = [HEADER]
+    shared = "; ".join(f"`{section}`: " + ", ".join(f"`{k}`" for k in sorted(keys))
+                       for section, keys in ACCOUNT_WIDE.items() if keys)
+    lines = [HEADER + f"These apply to the whole account and cannot be overridden per symbol: {shared}.\n"]
     for name, info in Settings.model_fields.items():
         tp = info.annotation
         if not _is_model(tp):
