@@ -15,7 +15,8 @@ Binance's WebSocket API answers them:
 - unknown fate (``order.place``, ``order.cancel``, ``openOrders.cancelAll``: REST's mutating handlers)
   -> executed, then answered like REST: ``status`` 503, -1007 "... execution status unknown.".
 
-Every bad message gets an error reply.
+Every bad message gets an error reply. An upgrade from a web page (a foreign ``Origin`` or ``Host``) is
+refused before it happens, as on the market streams (:func:`bot.sim.ws_market.refuse_upgrade`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from bot.sim.accounts import Account
 from bot.sim.auth import check_ws, ws_value
 from bot.sim.events import SimError
 from bot.sim.wire import SIM, Connection, dumps, request_id
+from bot.sim.ws_market import refuse_upgrade
 
 
 def _reply(req_id: Any, result: Any) -> str:
@@ -192,7 +194,10 @@ async def _trade(sim: Any, conn: Connection, client: str, msg: dict[str, Any]) -
     conn.send(reply)
 
 
-async def handle(request: web.Request) -> web.WebSocketResponse:
+async def handle(request: web.Request) -> web.StreamResponse:
+    refused = refuse_upgrade(request)
+    if refused is not None:
+        return refused
     sim = request.app[SIM]
     hub: UserHub = sim.user_hub
     ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 20)

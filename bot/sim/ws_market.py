@@ -4,16 +4,24 @@
 Streams: ``<sym>@depth`` and ``<sym>@depth@100ms`` (diffs), ``<sym>@trade``, ``<sym>@bookTicker``,
 ``<sym>@ticker``, ``<sym>@miniTicker``. Each event is serialized once and the same text is queued to
 every subscriber.
+
+Both WebSocket endpoints (this one and ``/ws-api/v3``) refuse an upgrade from a web page
+(:func:`refuse_upgrade`, once per connection): an ``Origin`` that is not a loopback page -> 403, and, when
+the sim listens on a specific address, a ``Host`` that is neither that address nor a loopback name -> 421
+(against DNS rebinding). Browsers apply no CORS to WebSockets and the sim's default keys are public, so
+without this any page open on the host could trade on a running sim. ccxt sends no ``Origin``.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Callable, Collection
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from bot.ops.http import Refusal, address, allowed_host_names, host_name, origin_is_loopback
 from bot.sim.wire import SIM, Connection, dumps, request_id
 
 CHANNELS = {"depth": "depth", "depth@100ms": "depth", "trade": "trade", "bookTicker": "bookTicker",
@@ -22,6 +30,38 @@ CHANNELS = {"depth": "depth", "depth@100ms": "depth", "trade": "trade", "bookTic
 
 def _error(code: int, msg: str, req_id: Any) -> str:
     return dumps({"error": {"code": code, "msg": msg}, "id": req_id})
+
+
+def _wildcard(bind_host: str) -> bool:
+    """True when ``bind_host`` is an unspecified address (``0.0.0.0``, ``::``, empty): every interface."""
+    name = address(bind_host)
+    try:
+        return not name or ipaddress.ip_address(name).is_unspecified
+    except ValueError:
+        return False
+
+
+def upgrade_refusal(host: str | None, origin: str | None, bind_host: str) -> Refusal | None:
+    """None when a WebSocket upgrade with these ``Host`` and ``Origin`` headers (None: absent) may be
+    served by a sim bound to ``bind_host``, else why not.
+
+    ``Origin``, when present, must be a loopback page (else 403). ``Host`` must be ``bind_host`` or a
+    loopback name (else 421) unless the sim listens on every interface (``0.0.0.0``: reachable by any name,
+    e.g. ``exchange-sim`` in docker-compose, and by any host on the network anyway).
+    """
+    if not _wildcard(bind_host):
+        name = host_name(host) if host is not None else None
+        if name is None or name not in allowed_host_names(bind_host):
+            return Refusal(421, "host", "Host not allowed: connect to the sim's address, 127.0.0.1 or localhost")
+    if origin is not None and not origin_is_loopback(origin):
+        return Refusal(403, "origin", "cross-origin WebSocket connections are not allowed")
+    return None
+
+
+def refuse_upgrade(request: web.Request) -> web.Response | None:
+    """The HTTP response refusing ``request``'s WebSocket upgrade (see :func:`upgrade_refusal`), else None."""
+    why = upgrade_refusal(request.headers.get("Host"), request.headers.get("Origin"), request.app[SIM].host)
+    return None if why is None else web.json_response({"error": why.error}, status=why.status)
 
 
 class MarketHub:
@@ -100,7 +140,10 @@ class MarketHub:
         return _error(2, "Invalid request: unknown method", req_id)
 
 
-async def handle(request: web.Request) -> web.WebSocketResponse:
+async def handle(request: web.Request) -> web.StreamResponse:
+    refused = refuse_upgrade(request)
+    if refused is not None:
+        return refused
     hub: MarketHub = request.app[SIM].market_hub
     ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 20)
     await ws.prepare(request)
