@@ -158,6 +158,10 @@ class ExecutionSettings(Section):
         5.0, ge=0.25, le=3600, description="REST safety-net reconciliation period (s; also the balance-drift "
         "check's); >= 0.25 so it cannot flood the venue, <= 3600 so the safety net runs"
     )
+    stop_grace: float = Field(
+        20.0, ge=1, le=3600, description="on a stop, keep cancelling our orders until the venue confirms none is "
+        "open for at most this long (s); nothing at shutdown waits longer (keep it under docker's stop_grace_period)"
+    )
 
 
 class LoggingSettings(Section):
