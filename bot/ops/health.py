@@ -16,7 +16,7 @@ def readiness(
     stale_after: Mapping[str, float] | float,
     kill_reason: str | None = None,
 ) -> tuple[bool, str]:
-    """``(ready, reason)`` from each symbol's book age in seconds (``inf`` = no book yet).
+    """``(ready, reason)`` from each symbol's book age in seconds (``inf`` = no streamed update yet).
 
     ``stale_after`` is one threshold for every symbol or one per symbol (per-symbol risk overrides).
     """
@@ -30,7 +30,7 @@ def readiness(
 
     missing = sorted(s for s, age in feed_ages.items() if math.isinf(age) or math.isnan(age))
     if missing:
-        return False, "no order book yet: " + ", ".join(missing)
+        return False, "no streamed book update yet: " + ", ".join(missing)
     stale = {s: age for s, age in feed_ages.items() if age > limit(s)}
     if stale:
         symbol = max(stale, key=lambda s: stale[s] - limit(s))

@@ -26,7 +26,7 @@ def test_kill_wins_over_everything() -> None:
 
 def test_no_symbols_and_no_book_yet_are_not_ready() -> None:
     assert readiness({}, 5.0) == (False, "no symbol running yet")
-    assert readiness({"ETH/USDT": math.inf, "BTC/USDT": 0.1}, 5.0) == (False, "no order book yet: ETH/USDT")
+    assert readiness({"ETH/USDT": math.inf, "BTC/USDT": 0.1}, 5.0) == (False, "no streamed book update yet: ETH/USDT")
 
 
 def test_stale_names_the_worst_symbol_and_its_own_threshold() -> None:
