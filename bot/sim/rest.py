@@ -1,14 +1,18 @@
 """REST API under ``/api/v3`` with Binance's weights, signatures and error bodies.
 
-Every handler runs inside ``_endpoint``: injected faults, request weight (``X-MBX-USED-WEIGHT-1M``, named
-after the weight window), signature and time checks, then the handler; any ``SimError`` becomes
-``{"code", "msg"}`` with its HTTP status (a weight 429/418 also carries ``Retry-After``) and anything
-unexpected becomes -1000 with HTTP 500 — a request never crashes the server.
+Every handler runs inside ``_endpoint``: first the web-page guard (:func:`request_refusal`: the ``Host``
+rule of the sim's WebSockets -> 421, against DNS rebinding; a foreign ``Origin`` on a non-GET -> 403; both
+answered ``{"code": -1002, "msg"}``, which ccxt raises as ``AuthenticationError``), then injected faults,
+request weight (``X-MBX-USED-WEIGHT-1M``, named after the weight window), signature and time checks, then
+the handler; any ``SimError`` becomes ``{"code", "msg"}`` with its HTTP status (a weight 429/418 also
+carries ``Retry-After``) and anything unexpected becomes -1000 with HTTP 500 — a request never crashes the
+server.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import uuid
 from collections.abc import Awaitable, Callable
@@ -18,6 +22,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from bot.logs import get_logger
+from bot.ops.http import Refusal, origin_is_loopback
 from bot.sim import protocol
 from bot.sim.accounts import Account
 from bot.sim.auth import check_rest
@@ -26,6 +31,7 @@ from bot.sim.events import SimError
 from bot.sim.filters import missing, parse_int, parse_new_order
 from bot.sim.ratelimit import weight_header
 from bot.sim.wire import SIM, dumps
+from bot.sim.ws_market import upgrade_refusal
 
 Params = dict[str, str]
 Handler = Callable[[Any, Params, Account | None], Awaitable[Any]]
@@ -60,6 +66,31 @@ def _json(body: Any, status: int = 200) -> web.Response:
     return web.Response(text=dumps(body), status=status, content_type="application/json")
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+CROSS_ORIGIN = Refusal(403, "origin", "cross-origin requests are not allowed")
+
+
+def request_refusal(method: str, host: str | None, origin: str | None, bind_host: str) -> Refusal | None:
+    """None when a REST request with these ``Host`` and ``Origin`` headers (None: absent) may be served by
+    a sim bound to ``bind_host``, else why not.
+
+    ``Host`` follows the WebSockets' rule (:func:`bot.sim.ws_market.upgrade_refusal`: the sim's address or
+    a loopback name, else 421; any name when the sim listens on every interface). A method other than GET
+    and HEAD with an ``Origin`` that is not a loopback page -> 403 (a DNS-rebinding page is same-origin to
+    the browser, so CORS does not stop it; the sim's default keys are public). ccxt sends no ``Origin``.
+    """
+    why = _host_refusal(host, bind_host)
+    if why is None and origin is not None and method not in SAFE_METHODS and not origin_is_loopback(origin):
+        return CROSS_ORIGIN
+    return why
+
+
+@functools.lru_cache(maxsize=64)
+def _host_refusal(host: str | None, bind_host: str) -> Refusal | None:
+    """The WebSockets' ``Host`` rule, memoized: a client sends the same ``Host`` on every request."""
+    return upgrade_refusal(host, None, bind_host)
+
+
 def _endpoint(
     fn: Handler, weight: Weight, signed: bool = False, order: bool = False
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -67,6 +98,10 @@ def _endpoint(
 
     async def handler(request: web.Request) -> web.Response:
         sim = request.app[SIM]
+        headers = request.headers
+        refused = request_refusal(request.method, headers.get("Host"), headers.get("Origin"), sim.host)
+        if refused is not None:
+            return _json({"code": -1002, "msg": refused.error}, refused.status)
         client = request.remote or "?"
         used = 0
         order_count = 0
