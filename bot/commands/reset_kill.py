@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
+from pathlib import Path
 from typing import Any
 
 from bot.config import load_settings
+from bot.errors import UserError
 from bot.live.guard import MEMORY, describe_kill, journal_for, journal_path
+from bot.live.journal import LATCH_SUFFIX, Journal, JournalError
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -32,21 +35,28 @@ def run(args: argparse.Namespace) -> int:
     if path == MEMORY:
         print("mmbot: this venue keeps no journal (in-process sim or paper): nothing is latched")
         return 0
-    if not path.exists():
+    if not path.exists() and not path.with_name(path.name + LATCH_SUFFIX).exists():
         print(f"mmbot: no journal at {path}: nothing is latched")
         return 0
     journal = journal_for(settings)
     try:
-        line = describe_kill(journal)
-        if line is None:
-            print(f"mmbot: no kill latched ({path})")
-            return 0
-        try:
-            who = getpass.getuser()
-        except (KeyError, OSError):
-            who = "operator"
-        journal.clear_kills(f"mmbot reset-kill by {who}")
-        print(f"mmbot: cleared: {line} ({path})")
-        return 0
+        return _reset(journal, path)
+    except JournalError as exc:  # unreadable, or it cannot take the clearing (disk full, read-only)
+        raise UserError(f"{exc}; the kill stays latched") from None
     finally:
         journal.close()
+
+
+def _reset(journal: Journal, path: Path) -> int:
+    """Clear what is latched (in the journal and in the latch file next to it); prints what."""
+    line = describe_kill(journal)
+    if line is None:
+        print(f"mmbot: no kill latched ({path})")
+        return 0
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):
+        who = "operator"
+    journal.clear_kills(f"mmbot reset-kill by {who}")
+    print(f"mmbot: cleared: {line} ({path})")
+    return 0

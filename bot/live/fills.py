@@ -20,6 +20,7 @@ order that could own it is settled.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ import ccxt
 from bot.core.inventory import Fill, Inventory
 from bot.live.clock import venue_ms
 from bot.live.feed import Backoff, _watch_loop
+from bot.live.journal import JournalWriteError
 from bot.live.market import MarketState
 from bot.live.orders import TERMINAL, LiveOrder, OrderManager, client_id_of, filled_of
 
@@ -292,8 +294,9 @@ class FillBook:
         """The venue has this order under ``order_id``: its REST trades are ours from now on."""
         if order_id is not None and order.order_id is None:
             self.orders.tracker.set_order_id(order, order_id)
-            if self.orders.journal is not None:
-                self.orders.journal.order_acked(order.client_id, order_id)
+            if self.orders.journal is not None:  # refused: the kill trips; the next start looks it up
+                with contextlib.suppress(JournalWriteError):
+                    self.orders.journal.order_acked(order.client_id, order_id)
 
     def _known(self, order: LiveOrder, source: str, status: str | None = None) -> None:
         """A stream trade or order update named an unresolved order with its id: it is settled (its
@@ -306,8 +309,9 @@ class FillBook:
         """Done at the venue, ``filled`` executed: off the tracker (settling until that is booked) and
         closed in the journal (also when the tracker had closed it already)."""
         self.orders.tracker.close(cid, filled=filled)
-        if self.orders.journal is not None:
-            self.orders.journal.order_closed(cid)
+        if self.orders.journal is not None:  # refused: the kill trips; it stays unsettled for the next start
+            with contextlib.suppress(JournalWriteError):
+                self.orders.journal.order_closed(cid)
 
     async def resolve_loop(self, delay: float = 0.5, cap: float = 5.0) -> None:
         """Resolve orders of unknown fate ``delay`` s after the error, retrying (doubling, up to ``cap``)."""

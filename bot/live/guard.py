@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import time
 from collections.abc import Callable, Sequence
@@ -27,9 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 import ccxt
 
-from bot.core.inventory import to_decimal
+from bot.core.inventory import Fill, to_decimal
 from bot.errors import UserError
-from bot.live.journal import Journal, JournalError
+from bot.live.journal import MEMORY, Journal, JournalError, JournalWriteError
 from bot.live.orders import LiveOrder
 from bot.risk.exposure import Exposure, ExposureLimits, check_order
 from bot.risk.triggers import (
@@ -46,9 +47,6 @@ from bot.risk.triggers import (
 if TYPE_CHECKING:
     from bot.config import Settings
     from bot.live.service import SymbolRun
-
-MEMORY = Path(":memory:")
-
 
 def journal_path(settings: Settings) -> Path:
     """Where this account's journal lives (``:memory:`` for venues that do not outlive the process)."""
@@ -68,12 +66,14 @@ def journal_for(settings: Settings) -> Journal:
 
 
 def describe_kill(journal: Journal) -> str | None:
-    """One line about the latched kill, or None when nothing is latched."""
+    """One line about the latched kill, or None when nothing is latched (a journal that cannot be read:
+    :class:`JournalError`)."""
     kill = journal.active_kill()
     if kill is None:
         return None
-    when = datetime.fromtimestamp(kill.ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    return f"kill switch latched at {when}: {kill.reason}"
+    when = datetime.fromtimestamp(kill.ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if kill.ts else "an unknown time"
+    where = "" if kill.source == "journal" else f" (in the latch file {kill.source}: the journal could not be written)"
+    return f"kill switch latched at {when}: {kill.reason}{where}"
 
 
 def refuse_if_latched(journal: Journal) -> None:
@@ -115,7 +115,14 @@ class Guard:
         symbol = run.symbol
         journal = self.journal
         run.orders.journal = journal
-        run.orders.tracker.on_close = lambda order: journal.order_closed(order.client_id)
+
+        def on_close(order: LiveOrder) -> None:
+            # a refused write has tripped the kill (Journal.on_write_failed); the order stays unsettled in
+            # the journal, so the next start's catch-up covers its trades
+            with contextlib.suppress(JournalWriteError):
+                journal.order_closed(order.client_id)
+
+        run.orders.tracker.on_close = on_close
         run.orders.precheck = lambda side, amount, price: check_order(
             symbol, side, amount, price, self.exposures(), self.exposure_limits[symbol])
         run.orders.on_error = lambda what, exc: self.on_error(symbol, what, exc)
@@ -141,7 +148,18 @@ class Guard:
             if reason is not None:
                 self.on_kill(f"{symbol}: {reason}")
 
-        fills.record = lambda fill: self.journal.record_fill(symbol, fill)
+        def record(fill: Fill) -> bool:
+            """Journal the fill; when the journal refuses it (the kill has tripped) it is still booked in
+            memory (the position is real: q and the limit stay true), not durably: the next start's
+            catch-up reads it from the venue (:func:`catch_up_start`) and journals it then."""
+            try:
+                return self.journal.record_fill(symbol, fill)
+            except JournalWriteError:
+                self.log.error("fill_not_journaled", symbol=symbol, trade_id=fill.trade_id, side=fill.side,
+                               amount=str(fill.amount))
+                return True  # the in-memory trade ids still book it once
+
+        fills.record = record
         fills.on_fill = after_fill
 
     def exposures(self) -> dict[str, Exposure]:
@@ -239,7 +257,8 @@ class Guard:
                     for run in self.runs:
                         mid = run.state.mid
                         equity = run.inventory.total_pnl(mid) if mid is not None else None
-                        self.journal.snapshot(run.symbol, run.inventory.q_exact, equity, mid)
+                        with contextlib.suppress(JournalWriteError):  # has tripped the kill; the triggers go on
+                            self.journal.snapshot(run.symbol, run.inventory.q_exact, equity, mid)
                 if reason is not None:
                     self.on_kill(reason)
                     return

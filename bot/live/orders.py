@@ -40,6 +40,7 @@ import ccxt
 from bot.core.reconcile import Action, Cancel, Create, Side, WorkingOrder
 from bot.live.clock import ClockSync
 from bot.live.entry import OrderEntry, RestOrderEntry
+from bot.live.journal import JournalWriteError
 from bot.live.ratelimit import OrderThrottle, RateGate
 from bot.risk.exposure import unbooked
 from bot.venue.answers import VENUE_TROUBLE, Answer, classify
@@ -366,7 +367,12 @@ class OrderManager:
         order = LiveOrder(cid, side, price, amount, amount, time.monotonic(), quote_mid=quote_mid,
                           half_spread=half_spread)
         if self.journal is not None:
-            self.journal.order_sent(cid, self.symbol, side, price, amount)
+            try:
+                self.journal.order_sent(cid, self.symbol, side, price, amount)
+            except JournalWriteError as exc:  # no row, no create (the refusal has tripped the kill switch)
+                self.log.warning("order_not_sent", client_id=cid, side=side, price=price, amount=amount,
+                                 answer="journal", error=type(exc).__name__, detail=str(exc)[:200])
+                return None
         self.tracker.add(order)
         params: dict[str, Any] = {"clientOrderId": cid}
         if self.post_only:
@@ -387,8 +393,9 @@ class OrderManager:
             self.metrics.on_order(self.symbol, "placed")
         order_id = result.get("id")
         if order_id is not None:
-            if self.journal is not None:
-                self.journal.order_acked(cid, str(order_id))
+            if self.journal is not None:  # refused: the kill trips; the next start looks it up by client id
+                with contextlib.suppress(JournalWriteError):
+                    self.journal.order_acked(cid, str(order_id))
             self.tracker.set_order_id(order, str(order_id))
         self.log.info("order_placed", client_id=cid, order_id=order.order_id, side=side, price=price,
                       amount=amount, reason=reason)

@@ -43,7 +43,7 @@ from bot.live.feed import Backoff, BookFeed, TradeFeed
 from bot.live.fills import FillBook
 from bot.live.gate import KillSwitch, RiskGate
 from bot.live.guard import CLOCK_SLACK, Guard, catch_up_start, journal_for, refuse_if_latched, restore
-from bot.live.journal import Journal
+from bot.live.journal import Journal, JournalError, JournalWriteError, Latch
 from bot.live.market import MarketState
 from bot.live.orders import LiveOrder, OpenCheck, OrderManager, make_throttler
 from bot.live.quoter import Quoter, uses_estimators
@@ -52,6 +52,10 @@ from bot.live.summary import RunSummary, SymbolSummary
 from bot.live.telemetry import ServiceOps
 from bot.logs import get_logger
 from bot.ops import Metrics
+
+#: what the next start does about writes the journal refused (the summary and ``journal_incomplete`` say it)
+JOURNAL_CATCH_UP = ("fills booked only in memory are read again from the venue's trades by the next start's "
+                    "catch-up and journaled then (each trade id once)")
 
 
 @dataclass
@@ -169,6 +173,7 @@ class Service:
         self.endpoint: Endpoint | None = None
         self.started_at = 0.0
         self.journal: Journal | None = None
+        self.latch: Latch | None = None  # where the kill was latched (set when it trips)
         self.guard: Guard | None = None
         self.deadman: DeadMan | None = None
         self.side_tasks: list[asyncio.Task[Any]] = []
@@ -180,18 +185,27 @@ class Service:
 
         Shutdown cancels every order until the venue confirms none is open, flattens when
         ``risk.flatten_on_kill``, and the run ends with exit code 1; later starts refuse to quote
-        until ``mmbot reset-kill``.
+        until ``mmbot reset-kill``. When the journal cannot take the latch it goes to the latch file next
+        to it, and when that fails too the kill still happens and the event and summary say "NOT LATCHED".
         """
         self.kill.trip(reason)  # -> _on_kill, also when another component trips ``self.kill`` directly
 
     def _on_kill(self, reason: str) -> None:
-        state = self.guard.state() if self.guard is not None else {}
-        if self.journal is not None:
-            self.journal.record_kill(reason, state)
-        self.log.error("kill_switch", reason=reason, state=state)
-        for run in self.runs:
-            run.wake.set()
-        self.request_stop("kill")
+        try:
+            state = self.guard.state() if self.guard is not None else {}
+            latch = self.journal.latch(reason, state) if self.journal is not None else Latch("none", "NOT LATCHED")
+            self.latch = latch
+            self.log.error("kill_switch", reason=reason, state=state, latch=latch.where, latch_note=latch.note)
+        finally:  # whatever happened above, the kill acts
+            for run in self.runs:
+                run.wake.set()
+            self.request_stop("kill")
+
+    def _on_journal_failed(self, op: str, line: str) -> None:
+        """The journal refused a write mid-run (disk full, read-only): without it the bot cannot promise
+        exactly-once, so the kill switch trips with the journal's line as the reason."""
+        self.log.error("journal_failed", op=op, path=str(self.journal.path if self.journal else ""), error=line)
+        self.trip_kill(line)
 
     def _on_rate_limit(self, op: str, exc: BaseException, pause: float, hint: float | None) -> None:
         """Every rate-limit answer, from whichever REST call met it: logged, counted, a ban trips the kill."""
@@ -368,21 +382,29 @@ class Service:
         require_keys(self.settings)
         self.journal = journal_for(self.settings)
         try:
-            refuse_if_latched(self.journal)
-            await self.ops.start()
             try:
-                async with open_endpoint(self.settings) as endpoint:
-                    self.endpoint = endpoint
-                    try:
-                        return await self._run_connected(endpoint)
-                    finally:
-                        if self.exchange is not None:
-                            with contextlib.suppress(Exception):
-                                await self.exchange.close()
-            finally:
-                await self.ops.stop()
+                return await self._run_journaled()
+            except JournalError as exc:  # a read, or a write before quoting began: one line, exit 2
+                raise UserError(f"{exc}; refusing to quote (no exactly-once without the journal)") from None
         finally:
             self.journal.close()
+
+    async def _run_journaled(self) -> RunSummary:
+        assert self.journal is not None
+        refuse_if_latched(self.journal)
+        self.journal.touch()  # a journal that cannot be written is found here, before anything is quoted
+        await self.ops.start()
+        try:
+            async with open_endpoint(self.settings) as endpoint:
+                self.endpoint = endpoint
+                try:
+                    return await self._run_connected(endpoint)
+                finally:
+                    if self.exchange is not None:
+                        with contextlib.suppress(Exception):
+                            await self.exchange.close()
+        finally:
+            await self.ops.stop()
 
     async def _run_connected(self, endpoint: Endpoint) -> RunSummary:
         await self._connect(endpoint)
@@ -413,6 +435,7 @@ class Service:
             await self.deadman.arm()
         except ccxt.BaseError as exc:  # quoting without it is still safe: the bot cancels its own orders
             self.log.warning("dead_man_arm_failed", error=type(exc).__name__, detail=_describe(exc))
+        self.journal.on_write_failed = self._on_journal_failed  # from now on a refused write kills
         self.started_at = time.monotonic()
         start_ms = venue_ms(self.exchange) - 5000
         self.log.info("started", venue=endpoint.kind, exchange=endpoint.exchange_id, url=endpoint.url,
@@ -460,8 +483,9 @@ class Service:
                     run.log.warning("orders_unresolved", client_ids=sorted(run.fills.unresolved),
                                     trades_held=len(run.fills.held))
                     for order in run.fills.unresolved.values():  # sent, fate unknown: the next start asks
-                        self.journal.order_sent(order.client_id, run.symbol, order.side, order.price,  # type: ignore[union-attr]
-                                                order.amount)
+                        with contextlib.suppress(JournalWriteError):  # its row from the create stays unsettled
+                            self.journal.order_sent(order.client_id, run.symbol, order.side,  # type: ignore[union-attr]
+                                                    order.price, order.amount)
         if self.kill.tripped and self.settings.risk.flatten_on_kill:
             for run in self.runs:
                 await self._flatten(run)
@@ -493,7 +517,13 @@ class Service:
             stop_reason=self.stop_reason,
             kill_reason=self.kill.reason,
             rate_limit_hits=self.rate.hits,
+            kill_latch=self.latch.note if self.latch is not None and self.kill.tripped else None,
+            journal_error=self.journal.failed if self.journal is not None else None,
+            journal_failed_writes=self.journal.write_failures if self.journal is not None else 0,
         )
+        if summary.journal_error is not None:
+            self.log.warning("journal_incomplete", failed_writes=summary.journal_failed_writes,
+                             error=summary.journal_error, next_start=JOURNAL_CATCH_UP)
         for run, check in zip(self.runs, checks, strict=True):
             summary.symbols.append(self._symbol_summary(run, check))
         for sym in summary.to_dict()["symbols"]:
@@ -585,7 +615,11 @@ class Service:
             return
         side = "sell" if q > 0 else "buy"
         cid = run.orders.next_client_id()
-        self.journal.order_sent(cid, run.symbol, side, run.state.mid or 0.0, amount)  # type: ignore[union-attr]
+        try:
+            self.journal.order_sent(cid, run.symbol, side, run.state.mid or 0.0, amount)  # type: ignore[union-attr]
+        except JournalWriteError as exc:  # an order the journal does not know would be lost to the next start
+            run.log.error("flatten_failed", side=side, amount=amount, error=type(exc).__name__, detail=str(exc))
+            return
         order = LiveOrder(cid, side, run.state.mid or 0.0, amount, amount, time.monotonic())  # type: ignore[arg-type]
         run.orders.tracker.add(order)
         try:

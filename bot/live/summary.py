@@ -41,6 +41,9 @@ class RunSummary:
     stop_reason: str = ""
     kill_reason: str | None = None
     rate_limit_hits: int = 0
+    kill_latch: str | None = None  # when the kill was not latched in the journal: where it was, or NOT LATCHED
+    journal_error: str | None = None  # the first journal write refused this run
+    journal_failed_writes: int = 0
 
     @property
     def open_orders_left(self) -> int:
@@ -97,7 +100,8 @@ def format_summary(run: RunSummary) -> str:
     """A short human report, one block per symbol."""
     lines = [
         f"mmbot run summary: {run.venue}, {run.duration:.1f} s, stopped by {run.stop_reason or 'end'}"
-        + (f", kill switch: {run.kill_reason}" if run.kill_reason else ""),
+        + (f", kill switch: {run.kill_reason}" if run.kill_reason else "")
+        + (f" [{run.kill_latch}]" if run.kill_reason and run.kill_latch else ""),
     ]
     for s in run.symbols:
         check = ""
@@ -114,6 +118,10 @@ def format_summary(run: RunSummary) -> str:
             f"    spread captured {_num(s.spread_captured)}, given up to skew {_num(s.skew_cost)}",
         ]
     lines.append("  " + open_orders_line(run))
+    if run.journal_error:
+        lines.append(f"  JOURNAL INCOMPLETE: {run.journal_failed_writes} write{'s' * (run.journal_failed_writes != 1)} "
+                     f"refused ({run.journal_error}); the next start reads the venue's trades since the last "
+                     "journaled fill or unsettled order and books those the journal missed")
     if run.rate_limit_hits:
         lines.append(f"  rate-limit backoffs: {run.rate_limit_hits}")
     return "\n".join(lines)
