@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import re
 import time
 from collections import deque
@@ -292,6 +293,7 @@ class OrderManager:
         unknown_after: float = 15.0,
         entry: OrderEntry | None = None,
         clock: ClockSync | None = None,
+        max_data_age: float = math.inf,
     ) -> None:
         self.exchange, self.symbol, self.prefix = exchange, symbol, prefix
         self.entry: OrderEntry = entry if entry is not None else RestOrderEntry(exchange)  # creates, cancels
@@ -314,6 +316,7 @@ class OrderManager:
         self.on_unknown: Callable[[LiveOrder], None] | None = None  # a create of unknown fate (fills.py)
         self.failures = 0  # venue calls failed in a row (venue trouble): an outage pauses quoting
         self.clock = clock  # measures the clock offset to the venue again after a -1021
+        self.max_data_age = max_data_age  # a create whose data is older than this is dropped (risk.stale_after)
         self._errored: set[str] = set()  # keys of retried calls whose failure the error rate has counted
         self.last_check = OpenCheck(0, confirmed=False)  # what cancel_all last learned (read after a timeout)
         self.settle_after = settle_after  # see resolve_settling
@@ -334,8 +337,10 @@ class OrderManager:
     def side_paused(self, side: Side, now: float | None = None) -> bool:
         return (time.monotonic() if now is None else now) < self._cooldown[side]
 
-    async def execute(self, actions: Iterable[Action], quote_mid: float | None, half_spread: float | None) -> None:
-        """Run reconciler actions in order; a side whose cancel failed gets no create this cycle."""
+    async def execute(self, actions: Iterable[Action], quote_mid: float | None, half_spread: float | None,
+                      data_time: float | None = None) -> None:
+        """Run reconciler actions in order; a side whose cancel failed gets no create this cycle.
+        ``data_time`` is when the data the actions were decided on was current (monotonic; see :meth:`create`)."""
         blocked_sides: set[Side] = set()
         for action in actions:
             if self.rate.blocked():
@@ -346,7 +351,8 @@ class OrderManager:
             elif isinstance(action, Create):
                 if action.side in blocked_sides or self.side_paused(action.side):
                     continue
-                await self.create(action.side, action.price, action.amount, quote_mid, half_spread, action.reason)
+                await self.create(action.side, action.price, action.amount, quote_mid, half_spread, action.reason,
+                                  data_time)
 
     async def create(
         self,
@@ -356,36 +362,25 @@ class OrderManager:
         quote_mid: float | None = None,
         half_spread: float | None = None,
         reason: str = "new",
+        data_time: float | None = None,
     ) -> LiveOrder | None:
-        if self.precheck is not None:
-            breach = self.precheck(side, amount, price)
-            if breach is not None:
-                self.blocked += 1
-                self.log.warning("order_blocked", side=side, price=price, amount=amount, limit=breach)
+        """Send one create once the order ceiling lets it through; what may stop it is checked then, not
+        before that wait (:meth:`_admit`). Returns the order (also while its fate is unknown), else None."""
+        async with self.throttler:
+            order = self._admit(side, price, amount, quote_mid, half_spread, data_time)
+            if order is None:
                 return None
-        cid = self.next_client_id()
-        order = LiveOrder(cid, side, price, amount, amount, time.monotonic(), quote_mid=quote_mid,
-                          half_spread=half_spread)
-        if self.journal is not None:
+            params: dict[str, Any] = {"clientOrderId": order.client_id}
+            if self.post_only:
+                params["postOnly"] = True
+            reaction = self._reacted()
             try:
-                self.journal.order_sent(cid, self.symbol, side, price, amount)
-            except JournalWriteError as exc:  # no row, no create (the refusal has tripped the kill switch)
-                self.log.warning("order_not_sent", client_id=cid, side=side, price=price, amount=amount,
-                                 answer="journal", error=type(exc).__name__, detail=str(exc)[:200])
-                return None
-        self.tracker.add(order)
-        params: dict[str, Any] = {"clientOrderId": cid}
-        if self.post_only:
-            params["postOnly"] = True
-        try:
-            async with self.throttler:
-                reaction = self._reacted()
-                try:
-                    result = await self.entry.create(self.symbol, side, amount, price, params)
-                finally:
-                    self._observe(reaction)
-        except ccxt.BaseError as exc:
-            return self._create_failed(order, exc)
+                result = await self.entry.create(self.symbol, side, amount, price, params)
+            except ccxt.BaseError as exc:
+                return self._create_failed(order, exc)
+            finally:
+                self._observe(reaction)
+        cid = order.client_id
         self.rate.success()
         self.failures = 0
         self.placed += 1
@@ -401,6 +396,35 @@ class OrderManager:
                       amount=amount, reason=reason)
         if result.get("status") in TERMINAL:
             self.tracker.close(cid, filled=filled_of(result))
+        return order
+
+    def _admit(self, side: Side, price: float, amount: float, quote_mid: float | None, half_spread: float | None,
+               data_time: float | None) -> LiveOrder | None:
+        """The order about to be sent, tracked and journaled; None when it must not go: the data its price
+        came from is older than ``max_data_age`` (the process was frozen, or waited for the ceiling, since the
+        decision: newer data is the next cycle's to price), the pre-trade worst-case check refuses it, or its
+        journal row cannot be written (no row, no create)."""
+        now = time.monotonic()
+        if data_time is not None and now - data_time > self.max_data_age:
+            self.log.info("create_dropped", side=side, price=price, amount=amount, reason="stale_data",
+                          data_age=round(now - data_time, 3))
+            return None
+        if self.precheck is not None:
+            breach = self.precheck(side, amount, price)
+            if breach is not None:
+                self.blocked += 1
+                self.log.warning("order_blocked", side=side, price=price, amount=amount, limit=breach)
+                return None
+        cid = self.next_client_id()
+        if self.journal is not None:
+            try:
+                self.journal.order_sent(cid, self.symbol, side, price, amount)
+            except JournalWriteError as exc:  # no row, no create (the refusal has tripped the kill switch)
+                self.log.warning("order_not_sent", client_id=cid, side=side, price=price, amount=amount,
+                                 answer="journal", error=type(exc).__name__, detail=str(exc)[:200])
+                return None
+        order = LiveOrder(cid, side, price, amount, amount, now, quote_mid=quote_mid, half_spread=half_spread)
+        self.tracker.add(order)
         return order
 
     def _create_failed(self, order: LiveOrder, exc: ccxt.BaseError) -> LiveOrder | None:

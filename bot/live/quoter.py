@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import ccxt
@@ -29,7 +29,7 @@ from bot.core.limits import LimitParams
 from bot.core.models import ModelParams
 from bot.core.pipeline import make_quote
 from bot.core.quote import MarketRules, Quote, QuoteInputs
-from bot.core.reconcile import Action, Create, Side, Target, Tolerance, reconcile
+from bot.core.reconcile import Side, Target, Tolerance, reconcile
 from bot.live.gate import RiskGate
 from bot.live.market import MarketState
 from bot.live.orders import OrderManager
@@ -147,20 +147,13 @@ class Quoter:
             call_after_turns(self.orders.entry.wire_turns + 1, self._log_quote, quote, targets, mid, q, paused)
         self.orders.reaction_start = fresh_book
         try:
-            await self.orders.execute(self._while_fresh(actions), mid, quote.half_spread if quote else None)
+            # each create is sent only while the data this cycle was decided on is not older than stale_after
+            # (the process may freeze, or wait for the order ceiling, between two requests of the cycle)
+            born = self.state.updated
+            await self.orders.execute(actions, mid, quote.half_spread if quote else None,
+                                      data_time=-math.inf if born is None else born)
         finally:
             self._report(quote, targets, mid)  # nothing waits for the metrics: after the venue calls
-
-    def _while_fresh(self, actions: list[Action]) -> Iterator[Action]:
-        """The cycle's actions, minus each create whose turn comes once the data the cycle was decided on
-        is older than ``stale_after``: the process may have been frozen (SIGSTOP, a stalled host) while an
-        earlier request of the cycle was in flight, and newer data, if any, is the next cycle's to price.
-        Cancels always go."""
-        born, stale_after = self.state.updated, self.stale_after
-        for action in actions:
-            if type(action) is Create and (born is None or time.monotonic() - born > stale_after):
-                continue
-            yield action
 
     def _report(self, quote: Quote | None, targets: dict[Side, Target | None], mid: float | None) -> None:
         """The decision's metrics (desired bid/ask, sizes, centre, the mid it was made at)."""

@@ -323,7 +323,7 @@ class Service:
         log = get_logger(symbol=symbol)
         orders = OrderManager(self.exchange, symbol, market["id"], cfg.execution.client_id_prefix,
                               self.throttler, self.rate, log, post_only=cfg.execution.post_only, entry=self.entry,
-                              clock=self.clock)
+                              clock=self.clock, max_data_age=cfg.risk.stale_after)
         orders.metrics = self.metrics
         inventory = Inventory(base=market["base"], quote=market["quote"])
         return SymbolRun(cfg, market, rules, state, asyncio.Event(), orders, inventory, RiskGate(self.kill), log)
@@ -472,8 +472,12 @@ class Service:
         # 2. cancel every order of ours until a venue read confirms none is open, within the stop grace
         results = await asyncio.gather(*(self._cancel_until_none(run, deadline) for run in self.runs),
                                        return_exceptions=True)
-        checks = [r if isinstance(r, OpenCheck) else run.orders.last_check
-                  for run, r in zip(self.runs, results, strict=True)]
+        checks = []
+        for run, result in zip(self.runs, results, strict=True):
+            if not isinstance(result, OpenCheck):  # a bug: said, and what the venue last told stands
+                run.log.error("cancel_all_failed", error=type(result).__name__, detail=_describe(result))
+                result = run.orders.last_check
+            checks.append(result)
         # 3. the last fills, over REST (orders of unknown fate settled first), retried through transient errors
         for run in self.runs:
             if run.fills is not None:

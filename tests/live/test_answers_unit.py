@@ -8,6 +8,7 @@ injected faults: ccxt turns Binance's -1008 into ``ExchangeNotAvailable`` over R
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import ccxt
@@ -213,3 +214,25 @@ async def test_a_read_after_the_cancels_confirms() -> None:
 
 async def _no_sleep(_delay: float) -> None:
     """The retry pauses of ``cancel_all``, skipped."""
+
+
+class CountingEntry(FailingEntry):
+    """Creates that are accepted (and counted)."""
+
+    async def create(self, symbol: str, side: str, amount: float, price: float, params: dict[str, Any]) -> Any:
+        self.calls += 1
+        return {"id": str(self.calls), "status": "open"}
+
+
+async def test_a_create_whose_data_went_stale_waiting_for_the_ceiling_is_not_sent() -> None:
+    """One order per second: the second create waits ~1 s for the ceiling, longer than the data may age
+    (``max_data_age``, the service's ``risk.stale_after``): it is dropped at its turn, not sent on old data."""
+    entry = CountingEntry(ccxt.ExchangeError("unused"))
+    manager = OrderManager(None, "BTC/USDT", "BTCUSDT", "mmbot", make_throttler(1), RateGate(), get_logger(),
+                           entry=entry, max_data_age=0.2)
+    born = time.monotonic()
+    assert await manager.create("buy", 100.0, 0.01, data_time=born) is not None
+    assert await manager.create("sell", 101.0, 0.01, data_time=born) is None
+    assert entry.calls == 1 and len(manager.tracker.open) == 1
+    assert await manager.create("sell", 101.0, 0.01) is not None  # no data age given (e.g. a flatten): it goes
+    assert entry.calls == 2

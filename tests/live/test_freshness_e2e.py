@@ -146,15 +146,17 @@ async def test_frozen_mid_cycle_the_resumed_process_sends_no_create_priced_from_
         await _until(lambda: bool(service.runs) and len(service.runs[0].orders.tracker.open) == 2)
         run = service.runs[0]
         orders, state = run.orders, run.state
-        real_execute, real_cancel, real_create = orders.execute, orders.cancel, orders.create
+        real_execute, real_cancel = orders.execute, orders.cancel
+        entry = orders.entry
+        real_send = entry.create
 
-        async def execute(actions: Any, mid: Any, half_spread: Any) -> None:
+        async def execute(actions: Any, mid: Any, half_spread: Any, data_time: Any = None) -> None:
             decided[0] = state.updated
             frozen["cycle"] = False
-            await real_execute(actions, mid, half_spread)
+            await real_execute(actions, mid, half_spread, data_time)
 
-        async def cancel(client_id: str, reason: str = "") -> bool:
-            ok = await real_cancel(client_id, reason)
+        async def cancel(client_id: str, reason: str = "", ceiling: bool = True) -> bool:
+            ok = await real_cancel(client_id, reason, ceiling)
             actions = decided[1]
             index = next((i for i, a in enumerate(actions) if type(a) is Cancel and a.client_id == client_id), None)
             later = [a for a in actions[index + 1:] if type(a) is Create] if index is not None else []
@@ -163,12 +165,13 @@ async def test_frozen_mid_cycle_the_resumed_process_sends_no_create_priced_from_
                 time.sleep(freeze_for)  # noqa: ASYNC251 (SIGSTOP: the whole process stops; the venue goes on)
             return ok
 
-        async def create(side: Any, price: float, amount: float, *args: Any) -> Any:
+        async def send(*args: Any) -> Any:  # a create handed to the venue
             assert decided[0] is not None
             creates.append((time.monotonic() - decided[0], frozen["cycle"], time.time()))
-            return await real_create(side, price, amount, *args)
+            return await real_send(*args)
 
-        orders.execute, orders.cancel, orders.create = execute, cancel, create  # type: ignore[method-assign]
+        orders.execute, orders.cancel = execute, cancel  # type: ignore[method-assign]
+        entry.create = send  # type: ignore[method-assign]
         await _until(lambda: frozen["at"] is not None and any(w > frozen["at"] + freeze_for for *_, w in creates))
 
     overrides = bot_overrides(box.sim, risk={"stale_after": stale_after},

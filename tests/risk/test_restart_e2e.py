@@ -23,8 +23,7 @@ def _config(sim: SimServer, state_dir: Path, path: Path, **risk: Any) -> Path:
     risk_lines = "".join(f"{k} = {json.dumps(v)}\n" for k, v in risk.items())
     path.write_text(
         "[venue]\nkind = \"sim\"\n"
-        f"url = {json.dumps(sim.url)}\napi_key = {json.dumps(sim.api_key)}\n"
-        f"api_secret = {json.dumps(sim.api_secret)}\nsymbols = [\"{SYMBOL}\"]\n"
+        f"url = {json.dumps(sim.url)}\nsymbols = [\"{SYMBOL}\"]\n"
         "[strategy]\nmodel = \"linear\"\nhalf_spread = 0.02\nskew = 5.0\n"
         f"[risk]\nmax_position = 0.05\nstate_dir = {json.dumps(str(state_dir))}\n{risk_lines}"
         "[execution]\norder_size = 0.002\norders_per_second = 20\nrequote_ticks = 1\nreconcile_interval = 1.0\n"
@@ -35,6 +34,8 @@ def _config(sim: SimServer, state_dir: Path, path: Path, **risk: Any) -> Path:
 
 
 def _env() -> dict[str, str]:
+    """No MMBOT_ settings of ours but a free ops port; keys never in the file: the sim's documented local
+    account is what a sim venue without keys uses, and it is the account of these sims."""
     return {k: v for k, v in os.environ.items() if not k.startswith("MMBOT_")} | {"MMBOT_OPS__PORT": "0"}
 
 
