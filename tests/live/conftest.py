@@ -59,6 +59,20 @@ class BotRun:
         return [e for e in self.log if e.get("event") == name]
 
 
+async def until(predicate: Callable[[], bool], limit: float = 10.0) -> bool:
+    """Wait until ``predicate()`` holds (checked every 50 ms), at most ``limit`` seconds; whether it did."""
+    for _ in range(int(limit / 0.05)):
+        if predicate():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+def ours(orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The orders with the bot's default client id prefix."""
+    return [o for o in orders if str(o.get("clientOrderId") or "").startswith("mmbot-")]
+
+
 async def stop_after_fills(service: Service, fills: int, poll: float = 0.02) -> None:
     """Ask ``service`` to stop once its first symbol has booked ``fills`` fills (a few more may follow)."""
     while not service.runs or service.runs[0].inventory.fills < fills:  # noqa: ASYNC110 (polls a counter)

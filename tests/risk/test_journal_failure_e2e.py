@@ -6,7 +6,6 @@ journal q equals the venue's base balance change: no fill lost, none booked twic
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sqlite3
 from pathlib import Path
@@ -23,19 +22,19 @@ from bot.live.service import Service
 from bot.live.summary import format_summary
 from bot.sim.server import SimServer
 from bot.venue.connect import create_exchange
-from tests.live.conftest import START_BTC, SYMBOL, BotRun, bot_overrides, fast_sim, run_bot, started, venue_view
+from tests.live.conftest import (
+    START_BTC,
+    SYMBOL,
+    BotRun,
+    bot_overrides,
+    fast_sim,
+    ours,
+    run_bot,
+    started,
+    until,
+    venue_view,
+)
 from tests.risk.journal_faults import DiskFull, disk_full
-
-
-async def _until(predicate: Any, limit: float = 15.0) -> None:
-    for _ in range(int(limit / 0.05)):
-        if predicate():
-            return
-        await asyncio.sleep(0.05)
-
-
-def _ours(orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [o for o in orders if str(o.get("clientOrderId") or "").startswith("mmbot-")]
 
 
 async def _venue_history(sim: SimServer) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -69,7 +68,7 @@ def _assert_killed_safely(run: BotRun, open_orders: list[dict[str, Any]], words:
     assert len(failed) == 1 and failed[0]["level"] == "error" and failed[0]["error"] == reason
     kills = run.events("kill_switch")
     assert len(kills) == 1 and kills[0]["reason"] == reason
-    assert run.summary.open_orders_left == 0 and not _ours(open_orders)  # the venue confirms: none of ours open
+    assert run.summary.open_orders_left == 0 and not ours(open_orders)  # the venue confirms: none of ours open
     assert not run.events("task_failed")  # handled, not a crash
     s = run.summary.symbols[0]
     assert s.venue_base_delta == s.q_exact  # fills booked in memory: the summary's q is still true
@@ -81,14 +80,14 @@ async def _restart_books_every_fill_once(sim: SimServer, overrides: dict[str, An
     run = await run_bot(overrides, duration=3.0)
     open_orders, btc = await venue_view(sim)
     orders, trades = await _venue_history(sim)
-    assert run.summary.kill_reason is None and not _ours(open_orders)
+    assert run.summary.kill_reason is None and not ours(open_orders)
     assert run.summary.symbols[0].q_exact == btc - START_BTC  # no fill lost, none booked twice
     journal_orders, journal_fills = _journaled(jpath)
-    order_ids = {str(o["id"]) for o in _ours(orders)}
-    ours = {str(t["id"]) for t in trades if str(t["order"]) in order_ids}
-    assert ours == journal_fills  # every trade of ours journaled once the journal could take it
+    order_ids = {str(o["id"]) for o in ours(orders)}
+    our_trades = {str(t["id"]) for t in trades if str(t["order"]) in order_ids}
+    assert our_trades == journal_fills  # every trade of ours journaled once the journal could take it
     # no create ever went out without its order row: every order of ours at the venue is in the journal
-    assert {o["clientOrderId"] for o in _ours(orders)} <= journal_orders
+    assert {o["clientOrderId"] for o in ours(orders)} <= journal_orders
     return run
 
 
@@ -101,12 +100,12 @@ async def test_disk_full_on_a_fill_kills_books_it_in_memory_and_the_restart_jour
     seen: dict[str, Any] = {}
 
     async def fill_up(service: Service) -> None:
-        await _until(lambda: service.journal is not None and service.started_at > 0
+        await until(lambda: service.journal is not None and service.started_at > 0
                      and bool(service.runs) and len(service.runs[0].orders.tracker.open) >= 1)
         assert service.journal is not None
         os.mkdir(str(jpath) + LATCH_SUFFIX)  # a directory where the latch file goes: it cannot be written
         seen["proxy"] = disk_full(service.journal, after="INSERT OR IGNORE INTO fills")
-        await _until(lambda: service.kill.tripped)
+        await until(lambda: service.kill.tripped)
 
     try:
         run = await run_bot(overrides, duration=30.0, during=fill_up)
@@ -140,7 +139,7 @@ async def test_read_only_journal_kills_latches_in_a_file_and_the_restart_refuses
     jpath = journal_path(load_settings(None, overrides))
 
     async def read_only(service: Service) -> None:
-        await _until(lambda: service.journal is not None and service.started_at > 0
+        await until(lambda: service.journal is not None and service.started_at > 0
                      and bool(service.runs) and service.runs[0].inventory.fills >= 1)
         assert service.journal is not None
         service.journal.db.execute("PRAGMA query_only = ON")
@@ -187,4 +186,4 @@ async def test_a_journal_that_cannot_be_written_at_start_is_one_line_exit_2(tmp_
     text = str(err.value)
     assert "\n" not in text and str(jpath) in text and "readonly" in text
     assert text.startswith(f"journal: cannot write {jpath}: attempt to write a readonly database; refusing")
-    assert not _ours(open_orders) and btc == START_BTC  # nothing was quoted
+    assert not ours(open_orders) and btc == START_BTC  # nothing was quoted
