@@ -277,7 +277,8 @@ async def test_post_kill_on_the_ops_endpoint_cancels_everything_and_latches(tmp_
         await until(lambda: bool(service.runs) and len(service.runs[0].orders.tracker.open) >= 2, 30.0,
                     "the bot never quoted both sides")
         assert service.ops.server is not None
-        async with aiohttp.ClientSession() as session, session.post(service.ops.server.url + "/kill") as response:
+        url = service.ops.server.url + "/kill"
+        async with aiohttp.ClientSession() as session, session.post(url, json={}) as response:  # JSON: the guard
             answers.append(response.status)
 
     try:
