@@ -115,6 +115,16 @@ async def host_jitter(gap: float = 0.045, reps: int = 500, cpu: int = 1) -> dict
     return {**d, "p99_over_p50": d["p99"] / d["p50"], "gap_s": gap}
 
 
+async def _nudge(sym: Any, done: Any, every: float = 0.2) -> None:
+    """Move ``sym``'s mid one tick up and back down every ``every`` s until ``done()`` (the sim's own loop
+    steps the engine and publishes the diffs)."""
+    direction = 1
+    while not done():
+        sym.market.mid += direction
+        direction = -direction
+        await asyncio.sleep(every)
+
+
 async def _measure(stamps: SocketStamps, rounds: int, settle: float, extra_args: tuple[str, ...],
                    entry: str) -> dict[str, Any]:
     settings = sim_settings(
@@ -177,7 +187,11 @@ async def _measure(stamps: SocketStamps, rounds: int, settle: float, extra_args:
     pin(bot.proc.pid, {1})
     missed = 0
     try:
+        # the still market publishes nothing by itself, and the bot quotes only once a streamed update
+        # arrives (a subscription's snapshot alone is not fresh data): move the mid a tick to and fro
+        nudger = asyncio.create_task(_nudge(sym, lambda: resting() == 2 or bot.proc.returncode is not None))
         await wait_until(lambda: resting() == 2 or bot.proc.returncode is not None, 30.0, "the bot to quote")
+        nudger.cancel()
         if bot.proc.returncode is not None:
             raise RuntimeError("bot exited:\n" + bot.tail())
         await wait_until(lambda: time.monotonic() - state["last_req"] > 0.3, 10.0, "a quiet bot")
