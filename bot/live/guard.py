@@ -46,7 +46,7 @@ from bot.risk.triggers import (
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.live.service import SymbolRun
+    from bot.live.symbolrun import SymbolRun
 
 def journal_path(settings: Settings) -> Path:
     """Where this account's journal lives (``:memory:`` for venues that do not outlive the process)."""

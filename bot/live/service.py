@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -31,7 +31,7 @@ import ccxt
 import structlog
 
 import bot
-from bot.config import Settings, SymbolSettings
+from bot.config import Settings
 from bot.core.estimators import EwmaVolatility, IntensityEstimator
 from bot.core.inventory import Inventory, to_decimal
 from bot.core.quote import MarketRules
@@ -49,6 +49,7 @@ from bot.live.orders import LiveOrder, OpenCheck, OrderManager, make_throttler
 from bot.live.quoter import Quoter, uses_estimators
 from bot.live.ratelimit import RATE_LIMITED, RateGate, gate_exchange
 from bot.live.summary import RunSummary, SymbolSummary
+from bot.live.symbolrun import SymbolRun
 from bot.live.telemetry import ServiceOps
 from bot.logs import get_logger
 from bot.ops import Metrics
@@ -125,32 +126,6 @@ def require_keys(settings: Settings) -> None:
 def _describe(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text if len(text) <= 200 else text[:197] + "..."
-
-
-@dataclass
-class SymbolRun:
-    """Everything the service holds for one symbol."""
-
-    cfg: SymbolSettings
-    market: dict[str, Any]
-    rules: MarketRules
-    state: MarketState
-    wake: asyncio.Event
-    orders: OrderManager
-    inventory: Inventory
-    gate: RiskGate
-    log: Any
-    fills: FillBook | None = None
-    quoter: Quoter | None = None
-    start_base: Decimal | None = None
-    end_base: Decimal | None = None
-    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
-    # orders of unknown fate the restart catch-up could not settle yet: (order, unknown since, monotonic)
-    unresolved: list[tuple[LiveOrder, float]] = field(default_factory=list)
-
-    @property
-    def symbol(self) -> str:
-        return self.cfg.symbol
 
 
 class Service:

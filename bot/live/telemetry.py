@@ -16,15 +16,32 @@ see :mod:`bot.ops.http`).
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.errors import UserError
 from bot.live.guard import kill_routes
 from bot.ops import Metrics, OpsServer, readiness, start_ops_server, status_document, symbol_status
 
 if TYPE_CHECKING:
-    from bot.live.service import Service, SymbolRun
+    from bot.config import Settings
+    from bot.live.gate import KillSwitch
+    from bot.live.symbolrun import SymbolRun
+
+
+class Observed(Protocol):
+    """What the ops side reads of the live service (:class:`bot.live.service.Service` is one)."""
+
+    settings: Settings
+    runs: list[SymbolRun]
+    kill: KillSwitch
+    stop_event: asyncio.Event
+    stop_reason: str
+    endpoint: Any  # bot.live.service.Endpoint once connected: its ``kind``
+    log: Any
+
+    def trip_kill(self, reason: str) -> None: ...
 
 
 def quoted(run: SymbolRun) -> tuple[float | None, float | None]:
@@ -39,7 +56,7 @@ def quoted(run: SymbolRun) -> tuple[float | None, float | None]:
 class ServiceOps:
     """Metrics, readiness and status of one :class:`~bot.live.service.Service`."""
 
-    def __init__(self, service: Service, metrics: Metrics) -> None:
+    def __init__(self, service: Observed, metrics: Metrics) -> None:
         self.service = service
         self.metrics = metrics
         self.server: OpsServer | None = None

@@ -27,7 +27,7 @@ from bot.live.journal import Journal
 from bot.live.market import MarketState
 from bot.live.orders import OrderManager, make_throttler
 from bot.live.ratelimit import RateGate
-from bot.live.service import SymbolRun
+from bot.live.symbolrun import SymbolRun
 from bot.logs import get_logger
 
 SYMBOL = "BTC/USDT"
