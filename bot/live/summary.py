@@ -57,7 +57,8 @@ class RunSummary:
 
     @property
     def open_orders_unconfirmed(self) -> int:
-        return sum(s.open_orders_unconfirmed for s in self.symbols if s.open_orders_left is None)
+        """Orders of ours that may be open on symbols whose venue did not answer (0 on the others)."""
+        return sum(s.open_orders_unconfirmed for s in self.symbols)
 
     @property
     def clean(self) -> bool:
