@@ -32,8 +32,10 @@ COMPILED = [
     "bot/core/reconcile.py",
     "bot/core/inventory.py",
     "bot/core/estimators.py",
+    "bot/core/strategy.py",
     "bot/paper/fills.py",
     "bot/research/events.py",
+    "bot/research/l2book.py",
     "bot/research/backtest.py",
 ]
 GROUP = "bot._native"  # the shared library is bot/_native__mypyc.<ext-suffix>

@@ -33,6 +33,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bot.core.models import ModelName
 from bot.errors import ConfigError
 from bot.paper.settings import PaperSettings
 from bot.sim.settings import SimSettings
@@ -74,7 +75,7 @@ class VenueSettings(Section):
 
 
 class StrategySettings(Section):
-    model: Literal["symmetric", "linear", "as", "glft"] = Field(
+    model: ModelName = Field(
         "linear", description="quote model: symmetric, linear skew, Avellaneda-Stoikov, GLFT"
     )
     half_spread: float = Field(0.02, ge=0, description="symmetric/linear: distance from centre to each quote")

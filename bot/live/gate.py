@@ -1,21 +1,15 @@
-"""The risk gate between the quote model and the order reconciler.
+"""The risk gate's state: the process-wide :class:`KillSwitch` and each symbol's pauses (:class:`RiskGate`).
 
-Each symbol's :class:`RiskGate` turns a :class:`~bot.core.quote.Quote` into the reconciler's targets.
-While the shared :class:`KillSwitch` is tripped, or the symbol has any pause reason (a stale book,
-a venue outage), every target is withdrawn, so the reconciler cancels what rests. Pauses clear
-themselves (``resume``); a kill does not. This is the seam where the risk-controls work (worst-case
-limits, loss limits, latching and persistence of the kill) plugs in: :mod:`bot.live.guard` trips the kill switch
-from the triggers in :mod:`bot.risk.triggers` and counts pauses (stale or crossed book, venue outage)
-towards escalation.
+What they do to the quotes is the decision layer's rule (:func:`bot.core.strategy.decide` withdraws both sides
+while the kill is tripped or any pause holds); which pauses hold is :func:`bot.core.strategy.pauses`, applied
+by the quoter. Pauses clear themselves (``resume``); a kill does not. :mod:`bot.live.guard` trips the kill
+switch from the triggers in :mod:`bot.risk.triggers` and counts pauses towards escalation (``on_pause``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from bot.core.quote import Quote
-from bot.core.reconcile import Side, Target
 
 
 @dataclass
@@ -65,11 +59,3 @@ class RiskGate:
     @property
     def open(self) -> bool:
         return not self.kill.tripped and not self.pauses
-
-    def targets(self, quote: Quote | None) -> dict[Side, Target | None]:
-        """What the reconciler should have resting: both sides withdrawn unless the gate is open."""
-        if quote is None or not self.open:
-            return {"buy": None, "sell": None}
-        bid = Target("buy", quote.bid, quote.bid_size) if quote.bid is not None and quote.bid_size > 0 else None
-        ask = Target("sell", quote.ask, quote.ask_size) if quote.ask is not None and quote.ask_size > 0 else None
-        return {"buy": bid, "sell": ask}

@@ -1,16 +1,13 @@
-"""The conflated quoting loop of one symbol.
+"""The conflated quoting loop of one symbol: it waits, asks the decision layer, and executes.
 
-It sleeps on an ``asyncio.Event`` that the book feed sets; on waking it clears the event, reads the
-latest :class:`MarketState` (however many books arrived meanwhile), computes ``make_quote``, passes it
-through the :class:`RiskGate` and lets the reconciler decide the cancels/creates, which the
-:class:`OrderManager` executes before the next wake-up. It also wakes every ``tick`` seconds without a
-book, so the staleness watchdog can pull the quotes when the book is older than ``stale_after`` (and
-restore them when data returns) and the periodic ``inventory`` event is logged. After a cycle it lets
-the order manager look up orders off the book whose fills are overdue (``resolve_settling``).
-
-Estimators: for ``as``/``glft`` with ``use_estimators`` the live sigma and (A, kappa) replace the
-configured values once warm; before that the configured values are the fallback, so the bot quotes
-from its first book.
+It sleeps on an ``asyncio.Event`` that the book feed sets (and wakes every ``heartbeat`` seconds without one);
+on waking it applies the pauses :func:`bot.core.strategy.pauses` names to the :class:`RiskGate` (logging each
+change), asks the strategy's wake rule whether a decision is due and, when it is, lets
+:func:`bot.core.strategy.decide` turn the latest :class:`MarketState` (however many books arrived meanwhile),
+``q``, the committed size and the pauses into targets, which the reconciler turns into the cancels/creates the
+:class:`OrderManager` executes before the next wake-up. After a cycle it lets the order manager look up orders
+off the book whose fills are overdue (``resolve_settling``). Every rule of the decision lives in
+:mod:`bot.core.strategy`, which the backtest drives the same way.
 """
 
 from __future__ import annotations
@@ -19,17 +16,26 @@ import asyncio
 import contextlib
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import ccxt
 
-from bot.config import StrategySettings, SymbolSettings
 from bot.core.inventory import Inventory
-from bot.core.limits import LimitParams
-from bot.core.models import ModelParams
-from bot.core.pipeline import make_quote
-from bot.core.quote import MarketRules, Quote, QuoteInputs
-from bot.core.reconcile import Side, Target, Tolerance, reconcile
+from bot.core.quote import Quote, QuoteInputs
+from bot.core.reconcile import Side, Target, reconcile
+from bot.core.strategy import (
+    CROSSED,
+    STALE,
+    VENUE,
+    Decision,
+    StrategyParams,
+    Wake,
+    decide,
+    estimates,
+    halt_reason,
+    pauses,
+)
 from bot.live.gate import RiskGate
 from bot.live.market import MarketState
 from bot.live.orders import OrderManager
@@ -37,17 +43,11 @@ from bot.live.turns import call_after_turns
 from bot.live.watchdog import IdleWatchdog
 
 
-def uses_estimators(strategy: StrategySettings) -> bool:
-    """Whether the quote model reads the live estimates (sigma, A, kappa): ``as``/``glft`` with
-    ``use_estimators``. Otherwise nothing reads them, and the service neither feeds nor subscribes for them."""
-    return strategy.use_estimators and strategy.model in ("as", "glft")
-
-
 class Quoter:
     def __init__(
         self,
-        cfg: SymbolSettings,
-        rules: MarketRules,
+        symbol: str,
+        params: StrategyParams,
         state: MarketState,
         orders: OrderManager,
         inventory: Inventory,
@@ -55,101 +55,116 @@ class Quoter:
         wake: asyncio.Event,
         log: Any,
         inventory_interval: float = 5.0,
+        metrics: Any = None,
+        clock: Callable[[], float] = time.monotonic,
+        on_decision: Callable[[float, Decision], None] | None = None,
     ) -> None:
-        self.symbol = cfg.symbol
-        self.model = ModelParams.from_settings(cfg.strategy)
-        self.limits = LimitParams.from_settings(cfg.risk, cfg.execution)
-        self.use_estimators = uses_estimators(cfg.strategy)
-        ex = cfg.execution
-        self.tol = Tolerance(rules.tick, ex.requote_ticks, ex.requote_bps, ex.size_tolerance, ex.max_order_age)
-        self.rules, self.state, self.orders, self.inventory = rules, state, orders, inventory
+        self.symbol = symbol
+        self.params = params
+        self.use_estimators = params.estimates_read
+        self.state, self.orders, self.inventory = state, orders, inventory
         self.gate, self.wake, self.log = gate, wake, log
-        self.stale_after = cfg.risk.stale_after
-        self.outage_after = cfg.risk.venue_outage_after
         self.inventory_interval = inventory_interval
-        self.tick = max(0.05, min(0.5, self.stale_after / 4))
-        self.t0 = time.monotonic()
+        self.tick = self.params.heartbeat
+        self.clock = clock
+        self.t0 = clock()
+        self.wake_rule = Wake(self.params.heartbeat)
+        self.on_decision = on_decision
         self.last_quote: Quote | None = None
         self.last_targets: dict[Side, Target | None] | None = None  # after the gate: what should rest
-        self.metrics: Any = None  # bot.ops.Metrics, when the service has one
+        self.metrics = metrics  # bot.ops.Metrics, when the service has one
         self._last_book: float | None = None  # arrival (perf_counter) of the book of the previous cycle
         self.cycles = 0
+        self.decisions = 0
         self._next_inventory_log = self.t0 + inventory_interval
         self.stopped = False
 
     # -- one decision -----------------------------------------------------------------------------
     def estimates(self, now: float) -> tuple[float | None, float | None, float | None]:
         """(sigma, A, kappa) to use: live estimates when enabled and warm, else None (= fallback)."""
-        if not self.use_estimators:
-            return None, None, None
-        fit = self.state.intensity.estimate(now)
-        A, kappa = fit if fit is not None else (None, None)
-        return self.state.vol.sigma, A, kappa
+        return estimates(self.params, self.state.vol, self.state.intensity, now)
 
-    def compute(self, now: float, q: float | None = None) -> Quote | None:
-        """The quote for the current book; ``q`` is the inventory (read here when not given)."""
+    def decide(self, now: float, q: float, halt: str | None) -> Decision:
+        """The decision for the current book and ``q`` (see :func:`bot.core.strategy.decide`)."""
         state = self.state
         mid = state.mid
         if mid is None:
-            return None
-        sigma, A, kappa = self.estimates(now) if self.use_estimators else (None, None, None)
-        # unconfirmed creates and orders off the book with fills still to come are not replaced
-        # by this quote: they count (the acked open orders are what this quote replaces)
+            return decide(self.params, None, halt)
+        sigma, A, kappa = self.estimates(now)
+        # unconfirmed creates and orders off the book with fills still to come are not replaced by this
+        # quote: they count (bot.core.strategy.committed)
         open_buy, open_sell = self.orders.tracker.committed_both()
-        inputs = QuoteInputs(
-            mid, self.inventory.q if q is None else q, state.best_bid, state.best_ask, now - self.t0,
-            sigma, A, kappa, open_buy, open_sell,
-        )
-        return make_quote(inputs, self.model, self.limits, self.rules)
+        inputs = QuoteInputs(mid, q, state.best_bid, state.best_ask, now - self.t0, sigma, A, kappa,
+                             open_buy, open_sell)
+        return decide(self.params, inputs, halt)
 
     def watchdog(self, now: float) -> None:
-        """Pause on a stale or crossed book or a venue outage; resume when healthy again."""
-        gate = self.gate
-        age = self.state.age(now)
-        # a resume only acts on a pause that is set: with none set (the usual cycle) it is not called
-        if age > self.stale_after:
-            if gate.pause("stale", f"book {age:.1f}s old") and self.state.updated is not None:
-                self.log.warning("feed_stale", age=round(age, 3), stale_after=self.stale_after)
-        elif gate.pauses and gate.resume("stale"):
-            self.log.info("feed_restored", age=round(age, 3))
-        if self.state.crossed:
-            if gate.pause("crossed", "crossed or one-sided book"):
+        """Set the pauses that hold now (:func:`bot.core.strategy.pauses`) on the gate and clear the others
+        (a venue outage only once a call succeeded), logging each change."""
+        gate, state = self.gate, self.state
+        held = pauses(self.params, state.age(now), state.crossed, self.orders.failures)
+        for key, detail in held.items():
+            if gate.pause(key, detail):
+                self._log_pause(key, now, begins=True)
+        if gate.pauses:
+            for key in [k for k in gate.pauses if k not in held]:
+                if key == VENUE and self.orders.failures:
+                    continue
+                gate.resume(key)
+                self._log_pause(key, now, begins=False)
+
+    def _log_pause(self, key: str, now: float, begins: bool) -> None:
+        if key == STALE:
+            if not begins:
+                self.log.info("feed_restored", age=round(self.state.age(now), 3))
+            elif self.state.updated is not None:  # waiting for the first book is not a pause
+                self.log.warning("feed_stale", age=round(self.state.age(now), 3), stale_after=self.params.stale_after)
+        elif key == CROSSED:
+            if begins:
                 self.log.warning("book_crossed")
-        elif gate.pauses and gate.resume("crossed"):
-            self.log.info("book_uncrossed")
-        failures = self.orders.failures
-        if failures >= self.outage_after:
-            if gate.pause("venue", f"{failures} venue calls failed in a row"):
-                self.log.warning("venue_outage", failures=failures)
-        elif failures == 0 and gate.pauses and gate.resume("venue"):
+            else:
+                self.log.info("book_uncrossed")
+        elif begins:
+            self.log.warning("venue_outage", failures=self.orders.failures)
+        else:
             self.log.info("venue_restored")
 
     async def cycle(self) -> None:
-        now = time.monotonic()
+        now = self.clock()
         self.cycles += 1
         self.watchdog(now)
-        received, previous = self.state.received, self._last_book
+        state = self.state
+        received, previous = state.received, self._last_book
         self._last_book = received
         fresh_book = received if received != previous else None  # a tick without a new book reacts to nothing
         q = self.inventory.q  # one Decimal -> float conversion per cycle
-        quote = self.compute(now, q)
+        halt = halt_reason(self.gate.kill.reason, self.gate.pauses)
+        bid, ask = state.best_bid, state.best_ask
+        if not self.wake_rule.due(now, bid, ask, q, halt is not None):
+            return
+        decision = self.decide(now, q, halt)
+        self.decisions += 1
+        quote = decision.quote
         self.last_quote = quote
-        targets = self.gate.targets(quote)
+        targets = decision.targets
         self.last_targets = targets
-        mid = self.state.mid
-        actions = reconcile(targets, self.orders.tracker.working(), q, now, self.tol)
+        mid = state.mid
+        actions = reconcile(targets, self.orders.tracker.working(), q, now, self.params.tolerance)
+        self.wake_rule.decided(now, bid, ask, q, halt is not None, bool(actions))
+        if self.on_decision is not None:
+            self.on_decision(now, decision)
         if not actions or self.orders.rate.blocked():
             self._report(quote, targets, mid)
             return
         if quote is not None:
             # rendered once the cycle's first request is on the wire (bot/live/turns.py), not before
-            paused = sorted(pauses) if (pauses := self.gate.pauses) else None
+            paused = sorted(held) if (held := self.gate.pauses) else None
             call_after_turns(self.orders.entry.wire_turns + 1, self._log_quote, quote, targets, mid, q, paused)
         self.orders.reaction_start = fresh_book
         try:
             # each create is sent only while the data this cycle was decided on is not older than stale_after
             # (the process may freeze, or wait for the order ceiling, between two requests of the cycle)
-            born = self.state.updated
+            born = state.updated
             await self.orders.execute(actions, mid, quote.half_spread if quote else None,
                                       data_time=-math.inf if born is None else born)
         finally:
@@ -188,7 +203,7 @@ class Quoter:
             "open_orders": len(self.orders.tracker.open),
         }
         if self.use_estimators:
-            sigma, A, kappa = self.estimates(time.monotonic())
+            sigma, A, kappa = self.estimates(self.clock())
             fields.update(sigma=sigma, A=A, kappa=kappa)
         self.log.info("inventory", **fields)
         return fields
@@ -219,7 +234,7 @@ class Quoter:
             except ccxt.BaseError as exc:  # a venue error the order manager did not classify: next cycle
                 self.log.warning("cycle_failed", error=type(exc).__name__, detail=str(exc)[:200])
                 await asyncio.sleep(self.tick)
-            now = time.monotonic()
+            now = self.clock()
             if now >= self._next_inventory_log:
                 self._next_inventory_log = now + self.inventory_interval
                 self.inventory_event("periodic")

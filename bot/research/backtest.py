@@ -1,31 +1,37 @@
-"""Replay a recording through the live service's quoting and accounting, with paper fills (pure).
+"""Replay a recording through the live service's decision layer and accounting, with paper fills (pure).
 
-Per event of the chosen symbol, in file order:
+Events of the chosen symbol are taken in file order, one timestamp at a time:
 
 1. Order actions whose time has come take effect (see latency below): a create rests in the
    :class:`~bot.paper.fills.PaperBook` behind the size shown at its price, unless it would cross the
    last book (post-only: rejected, like ``OrderImmediatelyFillable`` live); a cancel removes what is
    left of the order.
-2. The event is applied: a book snapshot/diff updates the book and is shown to the fill model
-   (``on_book``: crosses, queue cancellations); a trade goes to ``on_trade`` (trade through, queue).
-   Fills are booked in an :class:`~bot.core.inventory.Inventory` exactly as the live service books
-   them (mid at the fill = the latest valid mid; quote mid and half-spread of the order's quote), so
-   P&L, spread captured and spread given up to skew have the live definitions.
-3. If no action is in flight and the touch changed (for as/glft: any valid book), a fill happened, or
-   the oldest working order reached ``max_order_age``, the quoter decides: ``make_quote`` (same
-   models, limits and market rules; ``t`` = seconds since the first event) -> targets ->
-   :func:`bot.core.reconcile.reconcile` with the service's tolerance -> actions. Like the live
-   service, a one-sided or crossed book does not replace the last valid touch, and as/glft with
-   ``use_estimators`` use the same estimators (EWMA sigma, rolling (A, kappa)), fed with the
-   recorded times.
+2. Every event of that timestamp is applied: a book snapshot/diff updates the :class:`L2Book` and is shown to
+   the fill model (``on_book``: crosses, queue cancellations); a trade goes to ``on_trade`` (trade through,
+   queue). Fills are booked in an :class:`~bot.core.inventory.Inventory` exactly as the live service books
+   them (mid at the fill = the latest valid mid; quote mid and half-spread of the order's quote), so P&L,
+   spread captured and spread given up to skew have the live definitions. The prints of one taker sweep
+   share a timestamp: they are one matching pass, so no decision falls between them (a requote there would
+   be filled again by the same sweep).
+3. Then, if no action is in flight, the decision layer (:mod:`bot.core.strategy`, the same rules the live
+   quoter follows) is asked: the wake rule says whether a decision is due; the pauses (a book older than
+   ``stale_after``, a crossed or one-sided book) withdraw the quotes; ``decide`` quotes with ``make_quote``
+   (``t`` = seconds since the first event; as/glft with ``use_estimators`` read the same estimators,
+   fed with the recorded times) and :func:`bot.core.reconcile.reconcile` turns the targets into actions.
+   Like the live service, a one-sided or crossed book does not replace the last valid touch.
 
 Latency: every action of a decision takes effect ``latency`` seconds after it (creates become active,
 cancels remove the order; a cancelled order can still fill meanwhile). Like the live executor, which
-awaits each venue call, the quoter makes no new decision while actions are in flight. With latency 0
-actions take effect at once. Hard limits at arrival: an order being replaced can fill while its cancel
-is in flight, so a create on the side that grows ``|q|`` is re-sized when it arrives with the same
-``side_sizes``/``apply_market_rules`` against the inventory and the active orders of that moment
-(dropped if nothing is left; counted in ``orders_clipped``): ``max |q|`` never exceeds the limit.
+awaits each venue call, no new decision is made while actions are in flight, so the committed size
+(:func:`bot.core.strategy.committed`: creates not yet active) is 0 at every decision. With latency 0 actions
+take effect at once. Hard limits at arrival: an order being replaced can fill while its cancel is in flight,
+so a create on the side that grows ``|q|`` is re-sized when it arrives with the same
+``side_sizes``/``apply_market_rules`` against the inventory and the active orders of that moment (dropped if
+nothing is left; counted in ``orders_clipped``), as the live pre-trade check does: ``max |q|`` never exceeds
+the limit.
+
+Partial fills: the fill model sizes each fill from the displayed queue ahead of the order and the traded
+size (docs/research.md, "Partial fills"); what is left of an order keeps its place and can fill later.
 
 Inventory statistics: ``max_abs_q`` over fills; ``q_std`` is the time-weighted standard deviation of
 ``q`` over the replayed span. P&L is marked at the last valid mid.
@@ -35,26 +41,38 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from itertools import pairwise
 from typing import Any
 
-from bot.core.estimators import EwmaVolatility, IntensityEstimator
 from bot.core.inventory import Inventory
 from bot.core.limits import LimitParams, apply_market_rules, side_sizes
 from bot.core.models import ModelParams
-from bot.core.pipeline import quote_fields
-from bot.core.quote import MarketRules
-from bot.core.reconcile import Cancel, Create, Side, Target, Tolerance, grows_exposure, reconcile
+from bot.core.quote import MarketRules, Side
+from bot.core.reconcile import Cancel, Create, Tolerance, grows_exposure, reconcile
+from bot.core.strategy import (
+    Decision,
+    StrategyParams,
+    Wake,
+    committed,
+    decide,
+    estimates,
+    halt_reason,
+    heartbeat_of,
+    make_estimators,
+    paused,
+    pauses,
+)
 from bot.paper.fills import CancelModel, PaperBook
 from bot.research.events import BookEvent, Event, TradeEvent
-
-_Decision = tuple[float, dict[Side, Target | None]]  # (half-spread of the quote, targets per side)
+from bot.research.l2book import L2Book
 
 
 @dataclass(frozen=True)
 class BacktestParams:
+    """The decision layer's parameters (as :class:`~bot.core.strategy.StrategyParams`) and the simulation's."""
+
     model: ModelParams
     limits: LimitParams
     rules: MarketRules
@@ -66,6 +84,18 @@ class BacktestParams:
     post_only: bool = True
     base: str = "BASE"
     quote: str = "QUOTE"
+    stale_after: float = math.inf  # pause: the book's data older than this (s)
+
+    @property
+    def strategy(self) -> StrategyParams:
+        return StrategyParams(self.model, self.limits, self.rules, self.tolerance, self.use_estimators,
+                              self.stale_after, heartbeat=heartbeat_of(self.stale_after))
+
+    @classmethod
+    def of(cls, strategy: StrategyParams, **simulation: Any) -> BacktestParams:
+        """From the live decision layer's parameters plus the simulation's (``latency``, ``maker_fee``...)."""
+        return cls(strategy.model, strategy.limits, strategy.rules, strategy.tolerance,
+                   use_estimators=strategy.use_estimators, stale_after=strategy.stale_after, **simulation)
 
 
 @dataclass
@@ -108,7 +138,7 @@ _MEMO_MAX = 4096  # quotes remembered per replay (the touch revisits a few hundr
 class _Inputs:
     """The fields of :class:`~bot.core.quote.QuoteInputs` that ``quote_fields`` reads, as one mutable
     object the replay refills for every quote (building a frozen QuoteInputs per quote costs more
-    than the rest of the decision); open sizes are always 0 here (see ``Backtest._decide``)."""
+    than the rest of the decision)."""
 
     mid: float = 0.0
     q: float = 0.0
@@ -135,6 +165,15 @@ class _Order:
     half_spread: float | None
     active: bool = False
 
+    @property
+    def remaining(self) -> float:
+        return self.amount
+
+    @property
+    def acked(self) -> bool:
+        """Active at the venue: a create not yet active is in flight (:func:`bot.core.strategy.committed`)."""
+        return self.active
+
 
 def _has_price(levels: tuple[tuple[float, float], ...], price: float) -> bool:
     """Whether ``levels`` has a level at ``price``."""
@@ -144,95 +183,40 @@ def _has_price(levels: tuple[tuple[float, float], ...], price: float) -> bool:
     return False
 
 
-class _Book:
-    """L2 book with a cached touch (diffs rarely move it, so max/min are rarely recomputed)."""
-
-    __slots__ = ("asks", "best_ask", "best_bid", "bids")
-
-    def __init__(self) -> None:
-        self.bids: dict[float, float] = {}
-        self.asks: dict[float, float] = {}
-        self.best_bid: float | None = None
-        self.best_ask: float | None = None
-
-    def apply(self, event: BookEvent) -> None:
-        # The dicts take the event's own price and size objects (``Any`` here): typed as floats, the
-        # compiled build would unbox each one and box it again for the dict, two allocations a level.
-        # Comparisons use unboxed copies, and the touch is a plain float (-inf / inf: that side is empty).
-        bids: dict[Any, Any] = self.bids
-        asks: dict[Any, Any] = self.asks
-        bid_levels: tuple[tuple[Any, Any], ...] = event.bids
-        ask_levels: tuple[tuple[Any, Any], ...] = event.asks
-        price: float
-        size: float
-        if event.snapshot:
-            bids.clear()
-            asks.clear()
-            for p, q in bid_levels:
-                size = q
-                if size > 0.0:
-                    bids[p] = q
-            for p, q in ask_levels:
-                size = q
-                if size > 0.0:
-                    asks[p] = q
-            self.best_bid = max(bids) if bids else None
-            self.best_ask = min(asks) if asks else None
-            return
-        best: float = -math.inf if self.best_bid is None else self.best_bid
-        for p, q in bid_levels:
-            size, price = q, p
-            if size > 0.0:
-                bids[p] = q
-                if price > best:
-                    best = price
-            elif bids.pop(p, None) is not None and price == best:
-                best = max(bids) if bids else -math.inf
-        self.best_bid = None if best == -math.inf else best
-        best = math.inf if self.best_ask is None else self.best_ask
-        for p, q in ask_levels:
-            size, price = q, p
-            if size > 0.0:
-                asks[p] = q
-                if price < best:
-                    best = price
-            elif asks.pop(p, None) is not None and price == best:
-                best = min(asks) if asks else math.inf
-        self.best_ask = None if best == math.inf else best
-
-
 class Backtest:
-    """One symbol's replay; feed events with :meth:`replay` (or :func:`run_backtest`), then :meth:`result`."""
+    """One symbol's replay; feed events with :meth:`replay` (or :func:`run_backtest`), then :meth:`result`.
 
-    def __init__(self, symbol: str, params: BacktestParams) -> None:
+    ``on_decision(now, decision)`` sees every decision (the parity check with the live path reads them)."""
+
+    def __init__(self, symbol: str, params: BacktestParams,
+                 on_decision: Callable[[float, Decision], None] | None = None) -> None:
         self.symbol = symbol
         self.p = params
-        self.book = _Book()
+        self.strategy = sp = params.strategy
+        self.on_decision = on_decision
+        self.book = L2Book()
         self.paper = PaperBook(params.maker_fee, params.cancel_model, lot=params.rules.lot)
         self.inventory = Inventory(base=params.base, quote=params.quote)
         self.orders: dict[str, _Order] = {}
         self.pending: deque[tuple[float, Cancel | Create, str]] = deque()
-        self.vol = EwmaVolatility(halflife=30.0, min_samples=20)
-        self.intensity = IntensityEstimator(window=120.0, min_trades=30, min_time=10.0)
-        self.use_estimators = params.use_estimators and params.model.model in ("as", "glft")
-        # symmetric/linear quotes depend only on the touch and q; A-S/GLFT also on time and estimators,
-        # so for them every valid book is a decision point, as in the live quoter
-        self._every_book = params.model.model in ("as", "glft")
-        # quote memo (see _decide) when the quote depends only on the touch and q
-        memo = not (self.use_estimators or params.model.reads_time)
-        self._memo: dict[tuple[float, float, float], _Decision] | None = {} if memo else None
-        self._decisions: dict[tuple[float | None, float, float | None, float, float], _Decision] = {}
+        self.vol, self.intensity = make_estimators()
+        self.use_estimators = sp.estimates_read
+        self.wake = Wake(sp.heartbeat)
+        self._asked_at = -math.inf
+        # decision memo (see _maybe_decide) when the quote depends only on the touch and q
+        self._memo: dict[tuple[float, float, float], Decision] | None = None if sp.depends_on_time else {}
         self._inputs = _Inputs()
         self.bid: float | None = None  # the last valid touch (what the quoter sees)
         self.ask: float | None = None
+        self.crossed = False  # the latest book was crossed or one-sided
+        self.fresh: float | None = None  # time of the latest valid book (the data's freshness)
         self.t0: float | None = None
         self.last_ts: float | None = None
         self.events = 0
+        self.decisions = 0
         self.placed = self.canceled = self.rejected = self.clipped = 0
         self.buys = self.sells = 0
         self._ids = 0
-        self._dirty = False
-        self._age_due = math.inf
         # time-weighted moments of q
         self._qw = self._qqw = self._w = 0.0
         self._q = 0.0  # float copy of inventory.q
@@ -244,11 +228,12 @@ class Backtest:
         self.replay((event,))
 
     def replay(self, events: Iterable[Event]) -> None:
-        """Replay ``events`` in order (steps 1-3 of the module docstring); other symbols are skipped."""
+        """Replay ``events`` in order (steps 1-3 of the module docstring); other symbols are skipped. The
+        decision after the events of the last timestamp waits for the next event (or :meth:`finish`)."""
         symbol = self.symbol
         book, paper, pending = self.book, self.paper, self.pending
         resting = paper._orders  # the fill model's open orders: nothing to fill while empty
-        every_book, use_estimators = self._every_book, self.use_estimators
+        use_estimators = self.use_estimators
         t0, last_ts, count = self.t0, self.last_ts, self.events
         w, qw, qqw = self._w, self._qw, self._qqw
         vbid, vask = self.bid, self.ask  # local copies of the last valid touch (written back on change)
@@ -269,6 +254,10 @@ class Backtest:
             if t0 is None:
                 t0 = self.t0 = ts
             elif ts > last_ts:  # type: ignore[operator]
+                # every event of the previous timestamp is in: the decision point
+                if not pending and vbid is not None:
+                    self._maybe_decide(last_ts)  # type: ignore[arg-type]
+                    self._idle(ts)
                 dt = ts - last_ts  # type: ignore[operator]
                 q = self._q
                 w += dt
@@ -289,13 +278,14 @@ class Backtest:
                 else:
                     paper.best_bid, paper.best_ask = bid, ask
                 if bid is not None and ask is not None and bid < ask:
+                    self.crossed = False
+                    self.fresh = ts
                     if use_estimators:
                         self.vol.update(ts, 0.5 * (bid + ask))
                     if bid != vbid or ask != vask:
                         self.bid, self.ask = vbid, vask = bid, ask
-                        self._dirty = True
-                    elif every_book:
-                        self._dirty = True
+                else:
+                    self.crossed = True
             elif trade is not None:
                 if use_estimators and vbid is not None:
                     self.intensity.add_trade(ts, trade.price, 0.5 * (vbid + vask))  # type: ignore[operator]
@@ -303,10 +293,13 @@ class Backtest:
                     fills = paper.on_trade(trade.price, trade.amount, trade.side)  # type: ignore[arg-type]
                     if fills:
                         self._book_fills(fills, ts)
-            if not pending and (self._dirty or ts >= self._age_due) and vbid is not None:
-                self._decide(ts)
         self.last_ts, self.events = last_ts, count
         self._w, self._qw, self._qqw = w, qw, qqw
+
+    def finish(self) -> None:
+        """The decision after the last timestamp's events (idempotent)."""
+        if self.last_ts is not None and not self.pending and self.bid is not None:
+            self._maybe_decide(self.last_ts)
 
     def _touches(self, event: BookEvent, bid: float | None, ask: float | None) -> bool:
         """Whether a diff can matter to the fill model: it has a level at one of our orders' prices
@@ -336,34 +329,47 @@ class Backtest:
         return False
 
     # -- decisions --------------------------------------------------------------------------------
-    def _decide(self, now: float) -> None:
-        """Quote, reconcile against our orders, and send the actions (effective after the latency).
-
-        Decisions wait until no action is in flight, so every order the replay knows is resting:
-        ``open_buy``/``open_sell`` (size in flight that the quote does not replace) are 0.
-        """
-        self._dirty = False
+    def _maybe_decide(self, now: float) -> None:
+        """Ask the decision layer at ``now`` (no action in flight, a valid touch seen): when the wake rule
+        says a decision is due, quote, reconcile against our orders and send the actions (effective after
+        the latency)."""
+        if now == self._asked_at:
+            return  # once per timestamp (finish() may have asked already)
+        self._asked_at = now
+        sp = self.strategy
         bid, ask, q = self.bid, self.ask, self._q
-        # make_quote is pure: with the same inputs it gives the same quote. The models read t only
-        # for the A-S session horizon and sigma/A/kappa only with estimators, so without those the
-        # inputs are (touch, q) and the quote (with its targets) is looked up
-        memo = self._memo
-        if memo is None:
-            decision = self._quote(now)
-        else:
-            key = (bid, ask, q)
-            found = memo.get(key)  # type: ignore[arg-type]
-            if found is None:
-                decision = self._quote(now)
-                if len(memo) >= _MEMO_MAX:
-                    memo.clear()
-                memo[key] = decision  # type: ignore[index]
-            else:
-                decision = found
-        half_spread, targets = decision
+        fresh = self.fresh
+        age = math.inf if fresh is None else now - fresh
+        halted = paused(sp, age, self.crossed, 0)
+        if not self.wake.due(now, bid, ask, q, halted):
+            return
+        self.decisions += 1
         orders = self.orders
-        actions = reconcile(targets, orders.values(), q, now, self.p.tolerance)
+        if halted:
+            decision = decide(sp, self._fill_inputs(now), halt_reason(None, pauses(sp, age, self.crossed, 0)))
+        else:
+            # decide is pure: with the same inputs it gives the same decision. Without the clock and live
+            # estimates the inputs are (touch, q) (committed is 0: nothing is in flight), so it is looked up
+            memo = self._memo
+            if memo is None:
+                decision = decide(sp, self._fill_inputs(now), None)
+            else:
+                key = (bid, ask, q)
+                found = memo.get(key)  # type: ignore[arg-type]
+                if found is None:
+                    decision = decide(sp, self._fill_inputs(now), None)
+                    if len(memo) >= _MEMO_MAX:
+                        memo.clear()
+                    memo[key] = decision  # type: ignore[index]
+                else:
+                    decision = found
+        actions = reconcile(decision.targets, orders.values(), q, now, sp.tolerance)
+        self.wake.decided(now, bid, ask, q, halted, bool(actions))
+        if self.on_decision is not None:
+            self.on_decision(now, decision)
         if actions:
+            quote = decision.quote
+            half_spread = quote.half_spread if quote is not None else None
             mid = 0.5 * (bid + ask)  # type: ignore[operator]
             latency = self.p.latency
             due = now + latency
@@ -378,34 +384,28 @@ class Backtest:
                     self.pending.append((due, action, cid))
                 else:
                     self._effect(due, action, cid)
-        oldest = math.inf
-        for o in orders.values():
-            if o.created_at < oldest:
-                oldest = o.created_at
-        self._age_due = oldest + self.p.tolerance.max_order_age
 
-    def _quote(self, now: float) -> _Decision:
-        """The quote for the current touch and q (``quote_fields``, i.e. ``make_quote``), as (half-spread,
-        targets per side); equal quotes share one decision object (the targets repeat a lot)."""
+    def _idle(self, until: float) -> None:
+        """The decisions the live quoter makes without news (woken by its idle timer) before ``until``: the
+        pauses and time-based requotes of a gap in the data."""
+        wake = self.wake
+        while not self.pending:
+            at = wake.idle_until(until)
+            before = self.decisions
+            if at is None:
+                return
+            self._maybe_decide(at)
+            if self.decisions == before:  # not due after all (rounding): the next news decides
+                return
+
+    def _fill_inputs(self, now: float) -> _Inputs:
+        """The quote's inputs now: the last valid touch, q, the clock, the estimates, the committed size."""
         bid, ask = self.bid, self.ask
         x = self._inputs
         x.mid, x.q, x.best_bid, x.best_ask, x.t = 0.5 * (bid + ask), self._q, bid, ask, now - self.t0  # type: ignore[operator]
-        if self.use_estimators:
-            x.sigma = self.vol.sigma
-            fit = self.intensity.estimate(now)
-            x.A, x.kappa = fit if fit is not None else (None, None)
-        p = self.p
-        bid_price, bid_size, ask_price, ask_size, _, half, _, _ = quote_fields(x, p.model, p.limits, p.rules)
-        key = (bid_price, bid_size, ask_price, ask_size, half)
-        decision = self._decisions.get(key)
-        if decision is None:
-            if len(self._decisions) >= _MEMO_MAX:
-                self._decisions.clear()
-            decision = self._decisions[key] = half, {
-                "buy": Target("buy", bid_price, bid_size) if bid_price is not None and bid_size > 0 else None,
-                "sell": Target("sell", ask_price, ask_size) if ask_price is not None and ask_size > 0 else None,
-            }
-        return decision
+        x.sigma, x.A, x.kappa = estimates(self.strategy, self.vol, self.intensity, now)
+        x.open_buy, x.open_sell = committed(self.orders.values())
+        return x
 
     def _effect(self, due: float, action: Cancel | Create, cid: str) -> None:
         order = self.orders.get(cid)
@@ -419,14 +419,12 @@ class Backtest:
         if self.p.post_only and self.paper.would_cross(order.side, order.price):  # type: ignore[arg-type]
             del self.orders[cid]
             self.rejected += 1
-            self._dirty = True  # price it again from the newer book, as the live service does
             return
         if self.p.latency > 0 and grows_exposure(order.side, self._q):  # type: ignore[arg-type]
             amount = self._room(order)
             if amount <= 0:
                 del self.orders[cid]
                 self.clipped += 1
-                self._dirty = True
                 return
             if amount < order.amount:
                 order.amount = amount
@@ -464,10 +462,11 @@ class Backtest:
             if f.remaining <= 0:
                 del orders[f.order_id]
         self._q = inventory.q
-        self._dirty = True
 
     # -- results ----------------------------------------------------------------------------------
     def result(self) -> BacktestResult:
+        """The replay's figures, after the decision that closes its last timestamp (:meth:`finish`)."""
+        self.finish()
         inv = self.inventory
         mid = 0.5 * (self.bid + self.ask) if self.bid is not None else None  # type: ignore[operator]
         snap = inv.snapshot(mid)

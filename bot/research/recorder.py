@@ -3,7 +3,7 @@
 :class:`BookDiffer` (pure) turns the sequence of full books that ``watch_order_book`` gives into a
 first snapshot and then diffs: only the levels whose size changed, a size of 0 for a level that left
 the recorded depth (the top ``depth`` levels per side). Replaying the events with
-:class:`bot.research.replay.BookState` rebuilds exactly the top ``depth`` levels seen at each update.
+:class:`bot.research.l2book.L2Book` rebuilds exactly the top ``depth`` levels seen at each update.
 A full snapshot is also written every ``snapshot_every`` seconds, so a reader can start from any
 snapshot and a truncated file is still usable.
 

@@ -1,45 +1,14 @@
-"""Rebuild a book from recorded events and extract calibration samples (pure, no I/O)."""
+"""Extract calibration samples from recorded events (pure, no I/O)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from bot.research.events import BookEvent, Event, TradeEvent
-
-
-@dataclass
-class BookState:
-    """An L2 book maintained from snapshot and diff events (size 0 removes a level)."""
-
-    bids: dict[float, float] = field(default_factory=dict)
-    asks: dict[float, float] = field(default_factory=dict)
-
-    def apply(self, event: BookEvent) -> None:
-        if event.snapshot:
-            self.bids.clear()
-            self.asks.clear()
-        for side, levels in ((self.bids, event.bids), (self.asks, event.asks)):
-            for price, size in levels:
-                if size > 0:
-                    side[price] = size
-                else:
-                    side.pop(price, None)
-
-    def best_bid(self) -> float | None:
-        return max(self.bids) if self.bids else None
-
-    def best_ask(self) -> float | None:
-        return min(self.asks) if self.asks else None
-
-    def mid(self) -> float | None:
-        """Mid of the touch; None while a side is empty or the book is crossed."""
-        bid, ask = self.best_bid(), self.best_ask()
-        if bid is None or ask is None or bid >= ask:
-            return None
-        return 0.5 * (bid + ask)
+from bot.research.l2book import L2Book
 
 
 @dataclass(frozen=True)
@@ -76,7 +45,7 @@ def calibration_samples(events: Iterable[Event], symbol: str) -> CalibrationSamp
     of arrivals, not of prints or volume). The span runs from the first valid mid to the last
     event of the symbol.
     """
-    book = BookState()
+    book = L2Book()
     times: list[float] = []
     mids: list[float] = []
     halves: list[float] = []
@@ -99,7 +68,7 @@ def calibration_samples(events: Iterable[Event], symbol: str) -> CalibrationSamp
                     first_ts = event.ts
                 times.append(event.ts)
                 mids.append(mid)
-                halves.append(0.5 * (book.best_ask() - book.best_bid()))  # type: ignore[operator]
+                halves.append(0.5 * (book.best_ask - book.best_bid))  # type: ignore[operator]
             continue
         assert isinstance(event, TradeEvent)
         if mid is None:

@@ -48,11 +48,10 @@ def test_without_estimates_the_volatility_estimator_is_not_fed_but_the_feed_stay
 
 
 def test_only_as_and_glft_with_use_estimators_read_the_estimates() -> None:
-    from bot.config import StrategySettings
-    from bot.live.quoter import uses_estimators
+    from bot.core.strategy import uses_estimators
 
-    assert uses_estimators(StrategySettings(model="as", use_estimators=True))
-    assert uses_estimators(StrategySettings(model="glft", use_estimators=True))
-    assert not uses_estimators(StrategySettings(model="glft", use_estimators=False))
-    assert not uses_estimators(StrategySettings(model="linear", use_estimators=True))
-    assert not uses_estimators(StrategySettings(model="symmetric", use_estimators=True))
+    assert uses_estimators("as", True)
+    assert uses_estimators("glft", True)
+    assert not uses_estimators("glft", False)
+    assert not uses_estimators("linear", True)
+    assert not uses_estimators("symmetric", True)

@@ -125,6 +125,46 @@ def test_post_only_order_that_would_cross_on_arrival_is_rejected() -> None:
     assert r.orders_rejected == 1 and r.fills == 0
 
 
+def test_a_sweep_is_one_matching_pass() -> None:
+    """Three prints of one taker sweep share a timestamp: they fill the bid once; no requote falls between
+    them (at zero latency the old replay requoted after the first print and the same sweep filled it again)."""
+    events: list[Event] = [
+        book(0.0, 99.99, 100.01),  # bid 99.98, 1.0
+        TradeEvent(1.0, S, 99.97, 1.0, "sell"),
+        TradeEvent(1.0, S, 99.97, 1.0, "sell"),
+        TradeEvent(1.0, S, 99.96, 1.0, "sell"),
+        book(2.0, 99.99, 100.01),
+    ]
+    r = run_backtest(events, S, params())
+    assert r.fill_log == [(1.0, "buy", 99.98, 1.0)]
+    assert r.final_q == 1.0
+
+
+def test_a_one_sided_book_withdraws_the_quotes() -> None:
+    """The live pause: a crossed or one-sided book cancels what rests (the last valid touch is kept), so a
+    print at our old bid fills nothing; a valid book brings the quotes back."""
+    events: list[Event] = [
+        book(0.0, 99.99, 100.01),
+        BookEvent(1.0, S, ((99.99, 1.0),), ()),  # one-sided
+        TradeEvent(1.5, S, 99.97, 1.0, "sell"),
+        book(3.0, 99.99, 100.01),
+        TradeEvent(4.0, S, 99.97, 1.0, "sell"),
+    ]
+    r = run_backtest(events, S, params())
+    assert r.fill_log == [(4.0, "buy", 99.98, 1.0)]
+    assert r.orders_canceled == 2
+
+
+def test_a_gap_in_the_data_pauses_quoting_like_the_live_watchdog() -> None:
+    """No book for longer than ``stale_after``: the quotes are withdrawn at the heartbeat after the book grew
+    stale (the live quoter's idle wake-up), so a print after the gap fills nothing."""
+    events: list[Event] = [book(0.0, 99.99, 100.01), TradeEvent(10.0, S, 99.97, 1.0, "sell")]
+    stale = run_backtest(events, S, BacktestParams(**{**params().__dict__, "stale_after": 5.0}))
+    assert stale.fills == 0 and stale.orders_canceled == 2
+    fresh = run_backtest(events, S, params())  # stale_after unset: nothing pauses
+    assert fresh.fill_log == [(10.0, "buy", 99.98, 1.0)]
+
+
 def test_infer_tick() -> None:
     assert infer_tick([book(0.0, 99.99, 100.01)], S) == pytest.approx(0.01)
     with pytest.raises(ValueError):

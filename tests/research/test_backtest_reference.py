@@ -4,9 +4,12 @@
 ``bench.backtest_bench.synthetic_events(1200, seed=7)``: one snapshot, 40-level depth diffs and public
 trades every 50 ms; times rounded to 1 ms, prices to 0.01, sizes to 1e-8; see its meta line).
 
-``EXPECTED`` was produced by running exactly these cases through ``run_backtest`` at commit d5ef576,
-i.e. with the straightforward replay before the session-2 speed-ups (grid snapping once per quote,
-quote memo, cheaper reconcile and book apply). Counts must be equal; floats are compared to 1e-9
+``EXPECTED`` pins the replay's output so that making it faster cannot change what it decides. The figures
+were first produced at d5ef576 by the straightforward replay before the session-2 speed-ups; issue 18
+changed the behaviour on purpose and they were produced again (every decision now comes from
+bot/core/strategy.py: decisions only once all events of a timestamp are applied, on the live wake rule, with the
+live pauses). What the backtest decides is checked independently by tests/research/test_parity.py, which runs
+the same recording through the live code path. Counts must be equal; floats are compared to 1e-9
 relative (they are sums of the same float operations, so any behavioural change moves them far more);
 ``log`` is the first 16 hex digits of the SHA-256 of the fill log rendered as
 ``f"{ts:.3f},{side},{price:.2f},{size:.8f};"`` per fill. A mismatch means the replay now decides,
@@ -66,34 +69,34 @@ FIELDS = (
 )
 EXPECTED: dict[str, tuple[Any, ...]] = {
     "linear-50ms": (
-        219, 111, 108, 385, 206, 0, 0,
-        0.0198, 0.00569, 0.012377299999792486,
-        0.010934899999963641, -0.0018455000004236693, 0.006346089755111454, "d750507f160653e8",
+        208, 104, 104, 370, 197, 0, 0,
+        0.01522, 0.00385, 0.013107699999816076,
+        0.01073329999994716, -0.0016947000003902915, 0.004967956017624912, "cf4e09c3737c437f",
     ),
     "symmetric-0ms-age": (
-        655, 331, 324, 1864, 1415, 0, 0,
-        0.01, -0.01, 0.015089499999902833,
-        0.015787999999887115, -2.4143810151144883e-12, 0.0068681545798748205, "5366e0d83d47ed5b",
+        444, 227, 217, 1424, 1114, 0, 0,
+        0.01, -0.00871, 0.009033099999973416,
+        0.010105499999919476, -1.5370824257843204e-12, 0.006043879799686251, "b0b3cfeca3275e0f",
     ),
     "linear-notional-200ms": (
-        149, 78, 71, 137, 20, 2, 1,
-        0.015, 0.01073, -2.1345133555001246,
-        0.006959099999956749, -0.0019758999997900174, 0.008113590647778684, "cf2dc2538912a67e",
+        143, 75, 68, 127, 16, 2, 0,
+        0.015, 0.01199, -2.009894252639981,
+        0.006615799999936359, -0.0018367999998150117, 0.007991677010764064, "d77075978a145758",
     ),
     "as-session-estimators": (
-        252, 133, 119, 633, 430, 0, 0,
-        0.02, 0.01063, 0.013101700000165839,
-        0.00944379999996284, -0.0021271323954407126, 0.01063087017957282, "e8f35daf2628397e",
+        261, 138, 123, 617, 411, 0, 0,
+        0.02, 0.00863, 0.012744600000144268,
+        0.00988059999999976, -0.0021670072752881233, 0.009335466325609953, "dcfdde5ebd37f464",
     ),
     "glft-estimators": (
-        221, 118, 103, 384, 209, 0, 0,
-        0.02, 0.01063, 1.1340621987799127,
-        0.01016989999997081, -0.0019686072342439006, 0.007659705953596121, "543b6afc47d35897",
+        224, 121, 103, 365, 185, 0, 0,
+        0.02, 0.00863, 1.1588652011904075,
+        0.010866099999952823, -0.00200601271355663, 0.006663668524122086, "2b5b3a17f8b3919f",
     ),
     "as-rolling": (
-        249, 130, 119, 602, 405, 0, 0,
-        0.02, 0.01063, 0.014608499999855232,
-        0.011729899999948824, -0.003114246573341772, 0.00953438053396177, "818f2f55904145e3",
+        279, 144, 135, 625, 406, 0, 0,
+        0.02, 0.0086, 0.01573710000011004,
+        0.013380599999937648, -0.0034841540636031303, 0.010748427391558135, "42401f87367c7e96",
     ),
 }
 COUNTS = ("fills", "buys", "sells", "placed", "canceled", "rejected", "clipped", "log")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.research.l2book import L2Book
 from bot.research.recording import (
     BookEvent,
     TradeEvent,
@@ -16,7 +17,7 @@ from bot.research.recording import (
     read_recording,
     write_recording,
 )
-from bot.research.replay import BookState, calibration_samples
+from bot.research.replay import calibration_samples
 
 SIGMA, A_SIDE, KAPPA = 0.05, 1.5, 40.0
 
@@ -31,12 +32,12 @@ def test_round_trip_plain_and_gzip(tmp_path: Path, make_events) -> None:
         assert json.loads(fh.readline())["type"] == "meta"
 
 
-def test_book_state_snapshot_and_diffs() -> None:
-    book = BookState()
+def test_l2_book_snapshot_and_diffs() -> None:
+    book = L2Book()
     book.apply(BookEvent(0.0, "X", ((99.0, 1.0), (98.0, 2.0)), ((101.0, 1.0),)))
     assert book.mid() == 100.0
     book.apply(BookEvent(1.0, "X", ((99.0, 0.0), (99.5, 3.0)), (), snapshot=False))
-    assert (book.best_bid(), book.best_ask()) == (99.5, 101.0)
+    assert (book.best_bid, book.best_ask) == (99.5, 101.0)
     book.apply(BookEvent(2.0, "X", (), ((101.0, 0.0),), snapshot=False))
     assert book.mid() is None  # one-sided
     book.apply(BookEvent(3.0, "X", ((50.0, 1.0),), ((51.0, 1.0),)))

@@ -14,9 +14,9 @@ import pytest
 
 from bot.cli import main
 from bot.logs import configure_logging
+from bot.research.l2book import L2Book
 from bot.research.recorder import BookDiffer, record
 from bot.research.recording import BookEvent, TradeEvent, iter_events, read_meta, read_recording
-from bot.research.replay import BookState
 
 S = "BTC/USDT"
 
@@ -73,7 +73,7 @@ def test_differ_writes_a_snapshot_then_changed_levels_only() -> None:
 def test_replaying_the_diffs_rebuilds_every_recorded_book() -> None:
     rng = random.Random(5)
     d = BookDiffer(S, depth=5, snapshot_every=1e9)
-    state = BookState()
+    state = L2Book()
     for t in range(300):
         bids = sorted({round(100 - rng.randint(1, 12) * 0.01, 2) for _ in range(8)}, reverse=True)
         asks = sorted({round(100 + rng.randint(1, 12) * 0.01, 2) for _ in range(8)})
