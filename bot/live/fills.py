@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -117,7 +116,10 @@ class FillBook:
         log: Any,
         start_ms: int,
         on_fill: Callable[[], None] | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
+        # monotonic seconds: unknown-fate ages (the order manager's clock unless given: a simulated one in a replay)
+        self.now: Callable[[], float] = clock if clock is not None else orders.now
         self.exchange, self.symbol, self.orders = exchange, symbol, orders
         self.inventory, self.state, self.log = inventory, state, log
         self.start_ms = start_ms
@@ -224,7 +226,7 @@ class FillBook:
         """A create was answered with an error of unknown fate (at ``since``, monotonic; default now):
         resolve it soon. The hook ``OrderManager.on_unknown``."""
         self.unresolved[order.client_id] = order
-        self.unknown_since.setdefault(order.client_id, time.monotonic() if since is None else since)
+        self.unknown_since.setdefault(order.client_id, self.now() if since is None else since)
         self._unknown.set()
 
     def _settled(self, cid: str) -> bool:
@@ -264,7 +266,7 @@ class FillBook:
             try:
                 found = await self.exchange.fetch_order(None, self.symbol, {"origClientOrderId": cid})
             except ccxt.OrderNotFound:
-                if time.monotonic() - self.unknown_since.get(cid, 0.0) < NOT_FOUND_AFTER:
+                if self.now() - self.unknown_since.get(cid, 0.0) < NOT_FOUND_AFTER:
                     continue  # the venue may still be processing it: ask again later
                 self._settled(cid)
                 self._close(cid, filled=0.0)  # it never reached the venue: nothing to book
@@ -368,7 +370,7 @@ class FillBook:
         finished an order before that read is in the trades read after it)."""
         if self.unresolved:
             await self.resolve_unknown()
-        began = time.monotonic()
+        began = self.now()
         venue_open = {client_id_of(o): o for o in await self.orders.fetch_own_open()}
         since = max(self.start_ms, self.last_seen_ms - MARGIN_MS)
         for t in await trades_since(self._page, since, venue_ms(self.exchange)):
@@ -391,7 +393,7 @@ class FillBook:
         fate (read by order id) are not older than its unknown-fate answer minus the slack."""
         floor = max(self.start_ms, self.last_seen_ms - MARGIN_MS)
         if self.unknown_since:
-            age_s = time.monotonic() - min(self.unknown_since.values())
+            age_s = self.now() - min(self.unknown_since.values())
             floor = min(floor, venue_ms(self.exchange) - int(age_s * 1000.0))
         return floor - REREAD_SLACK_MS
 

@@ -298,7 +298,7 @@ class Service:
         log = get_logger(symbol=symbol)
         orders = OrderManager(self.exchange, symbol, market["id"], cfg.execution.client_id_prefix,
                               self.throttler, self.rate, log, post_only=cfg.execution.post_only, entry=self.entry,
-                              clock=self.clock, max_data_age=cfg.risk.stale_after)
+                              clock_sync=self.clock, max_data_age=cfg.risk.stale_after)
         orders.metrics = self.metrics
         inventory = Inventory(base=market["base"], quote=market["quote"])
         return SymbolRun(cfg, market, rules, state, asyncio.Event(), orders, inventory, RiskGate(self.kill), log)

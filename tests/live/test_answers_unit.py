@@ -167,7 +167,7 @@ async def test_a_clock_skew_answer_has_the_clock_measured_again() -> None:
     errors: list[str] = []
     clock = ClockSpy()
     manager = OrderManager(None, "BTC/USDT", "BTCUSDT", "mmbot", make_throttler(1000), RateGate(), get_logger(),
-                           entry=FailingEntry(SKEW), clock=clock)  # type: ignore[arg-type]
+                           entry=FailingEntry(SKEW), clock_sync=clock)  # type: ignore[arg-type]
     await manager.create("buy", 100.0, 0.01)
     assert clock.calls == 1 and errors == []
 
