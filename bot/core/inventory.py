@@ -39,9 +39,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
 
-Side = Literal["buy", "sell"]
+from bot.core.quote import Side
 
 
 def to_decimal(x: float | str | Decimal) -> Decimal:

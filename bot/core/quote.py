@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
+
+Side = Literal["buy", "sell"]  # the side of an order, a quote or a fill: the one definition
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
-Side = Literal["buy", "sell"]
+from bot.core.quote import Side
+
 SIDES: tuple[Side, Side] = ("buy", "sell")
 
 

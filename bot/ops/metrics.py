@@ -36,9 +36,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from bot import __version__
+from bot.core.quote import Side
 
 OrderAction = Literal["placed", "canceled", "rejected"]
-FillSide = Literal["buy", "sell"]
 
 ORDER_ACTIONS: Final = ("placed", "canceled", "rejected")
 FILL_SIDES: Final = ("buy", "sell")
@@ -182,7 +182,7 @@ class Metrics:
         self.fees.labels(symbol).set(float(fees))
         self.pnl_total.labels(symbol).set(float(pnl_realized) + float(pnl_unrealized) - float(fees))
 
-    def on_fill(self, symbol: str, side: FillSide, price: float, amount: float, fee: float = 0.0) -> None:
+    def on_fill(self, symbol: str, side: Side, price: float, amount: float, fee: float = 0.0) -> None:
         """One fill of ``amount`` base at ``price``; ``fee`` in quote currency (negative = rebate)."""
         if side not in FILL_SIDES:
             raise ValueError(f"fill side must be one of {FILL_SIDES}, got {side!r}")

@@ -1,5 +1,5 @@
 """Paper trading: orders that live only in the bot, filled by a model of the public tape and book."""
 
-from bot.paper.fills import Fill, PaperBook, PaperOrder
+from bot.paper.fills import PaperBook, PaperMatch, PaperOrder
 
-__all__ = ["Fill", "PaperBook", "PaperOrder"]
+__all__ = ["PaperBook", "PaperMatch", "PaperOrder"]

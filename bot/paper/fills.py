@@ -43,13 +43,17 @@ from typing import Literal
 
 from mypy_extensions import mypyc_attr
 
-Side = Literal["buy", "sell"]
+from bot.core.quote import Side
+
 CancelModel = Literal["proportional", "conservative"]
 _EPS = 1e-12
 
 
 @dataclass(frozen=True, init=False)
-class Fill:
+class PaperMatch:
+    """What the paper fill model says one resting paper order traded: ``size`` at ``price`` (not yet a booked
+    :class:`bot.core.inventory.Fill`; the paper venue turns it into a trade report)."""
+
     order_id: str
     side: Side
     price: float
@@ -150,11 +154,11 @@ class PaperBook:
         return self._orders.pop(order_id, None)
 
     # -- market data ------------------------------------------------------------------------
-    def on_trade(self, price: float, size: float, taker_side: Side | None = None) -> list[Fill]:
+    def on_trade(self, price: float, size: float, taker_side: Side | None = None) -> list[PaperMatch]:
         """A public trade. ``taker_side`` None means unknown: it may reach orders on either side."""
         if not (math.isfinite(price) and price > 0 and math.isfinite(size) and size > 0):
             raise ValueError(f"trade price and size must be positive, got {price!r}, {size!r}")
-        fills: list[Fill] = []
+        fills: list[PaperMatch] = []
         # A taker sell reaches our bids at >= price, a taker buy our asks at <= price.
         for maker_side in ("buy", "sell"):
             if taker_side is not None and taker_side == maker_side:
@@ -193,14 +197,14 @@ class PaperBook:
         best_ask: float | None,
         bid_sizes: Mapping[float, float] | None = None,
         ask_sizes: Mapping[float, float] | None = None,
-    ) -> list[Fill]:
+    ) -> list[PaperMatch]:
         """A book update: the touch, and optionally the displayed size per price of each side.
 
         Levels at prices within the range the mapping covers but absent from it are empty; prices
         beyond its deepest level are unknown and leave those orders' queues unchanged.
         """
         self.best_bid, self.best_ask = best_bid, best_ask
-        fills: list[Fill] = []
+        fills: list[PaperMatch] = []
         if not self._orders:
             return fills
         proportional = self.cancel_model == "proportional"
@@ -251,7 +255,7 @@ class PaperBook:
 
     def _fill(
         self, order: PaperOrder, size: float, reason: Literal["trade_through", "queue", "cross"]
-    ) -> Fill | None:
+    ) -> PaperMatch | None:
         size = min(size, order.remaining)
         if self.lot > 0:
             size = round(math.floor(size / self.lot + 1e-9) * self.lot, 12)
@@ -264,4 +268,4 @@ class PaperBook:
             order.filled = order.size
             del self._orders[order.order_id]
         fee = size * order.price * self.maker_fee
-        return Fill(order.order_id, order.side, order.price, size, fee, reason, remaining)
+        return PaperMatch(order.order_id, order.side, order.price, size, fee, reason, remaining)

@@ -57,7 +57,7 @@ import ccxt
 from bot.core.inventory import to_decimal
 from bot.core.quote import MarketRules
 from bot.logs import get_logger
-from bot.paper.fills import Fill, PaperBook
+from bot.paper.fills import PaperBook, PaperMatch
 from bot.paper.settings import PaperSettings
 
 BUFFER = 1000
@@ -252,7 +252,7 @@ class PaperExchange:
 
         await self._retry_loop("trades", state, step)
 
-    def on_book(self, symbol: str, bids: Any, asks: Any) -> list[Fill]:
+    def on_book(self, symbol: str, bids: Any, asks: Any) -> list[PaperMatch]:
         """A public book of ``symbol`` (ccxt lists of ``[price, size, ...]``, best first)."""
         state = self._symbols[symbol]
         n = self.settings.book_levels
@@ -266,7 +266,7 @@ class PaperExchange:
         self._book_fills(state, fills)
         return fills
 
-    def on_public_trade(self, symbol: str, trade: dict[str, Any]) -> list[Fill]:
+    def on_public_trade(self, symbol: str, trade: dict[str, Any]) -> list[PaperMatch]:
         """A public trade of ``symbol`` (ccxt trade dict); each trade id is used once."""
         state = self._symbols[symbol]
         price, amount = trade.get("price"), trade.get("amount")
@@ -303,7 +303,7 @@ class PaperExchange:
         while len(self._finished) > FINISHED_ORDERS:
             self._orders.pop(self._finished.popleft(), None)
 
-    def _book_fills(self, state: _Symbol, fills: list[Fill]) -> None:
+    def _book_fills(self, state: _Symbol, fills: list[PaperMatch]) -> None:
         for fill in fills:
             order = self._orders[fill.order_id]
             amount = to_decimal(fill.size)
@@ -366,7 +366,7 @@ class PaperExchange:
             "info": {"paper": True, "clientOrderId": order.client_id, "orderId": order.id},
         }
 
-    def _trade_dict(self, order: _Order, fill: Fill, amount: Decimal, fee: Decimal, ts: int) -> dict[str, Any]:
+    def _trade_dict(self, order: _Order, fill: PaperMatch, amount: Decimal, fee: Decimal, ts: int) -> dict[str, Any]:
         trade_id = f"paper-{self._run}-{next(self._trade_ids)}"
         exact = format(amount.normalize(), "f")
         return {

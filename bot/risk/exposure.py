@@ -25,9 +25,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
 
-Side = Literal["buy", "sell"]
+from bot.core.quote import Side
 
 POSITION = "position limit"
 NOTIONAL = "max notional"

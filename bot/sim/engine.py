@@ -24,7 +24,7 @@ import numpy as np
 
 from bot.sim.accounts import ATOMS, Account, InsufficientBalanceError, Ledger, fee_atoms, to_atoms
 from bot.sim.book import BUY, SELL, Book, Order
-from bot.sim.events import BalanceUpdate, DepthDiff, ExecReport, Fill, PublicTrade, SimError
+from bot.sim.events import BalanceUpdate, DepthDiff, ExecReport, Execution, PublicTrade, SimError
 from bot.sim.market import MarketProcess
 from bot.sim.settings import SimSettings, SymbolSpec
 
@@ -101,7 +101,7 @@ class SimExchange:
         self.orders: dict[int, Order] = {}
         self.client_ids: dict[tuple[str, str, str], Order] = {}
         self._open: dict[str, dict[int, Order]] = {}  # per account; pruned lazily
-        self.fills: dict[str, dict[str, deque[Fill]]] = {}
+        self.fills: dict[str, dict[str, deque[Execution]]] = {}
         self._closed: deque[Order] = deque()  # finished orders, oldest first, pruned past order_history
         self._next_order_id = 1
         self._next_house_id = -1
@@ -203,7 +203,7 @@ class SimExchange:
             raise SimError(-2013, "Order does not exist.")
         return order
 
-    def my_trades(self, account: Account, symbol_id: str) -> list[Fill]:
+    def my_trades(self, account: Account, symbol_id: str) -> list[Execution]:
         return list(self.fills.get(account.name, {}).get(symbol_id, ()))
 
     def total_funds(self) -> dict[str, int]:
@@ -226,7 +226,7 @@ class SimExchange:
         client_id: str,
         now_ms: int,
         quote_qty: int = 0,
-    ) -> tuple[Order, list[Fill]]:
+    ) -> tuple[Order, list[Execution]]:
         """Validate, lock, match and rest an order. ``price`` in ticks (0 for MARKET); ``lots`` may be
         0 for a MARKET buy by ``quote_qty`` (atoms). Raises SimError with Binance's code."""
         self.now = now_ms
@@ -335,7 +335,7 @@ class SimExchange:
             budget -= afford * price * sym.k
         return out
 
-    def _execute(self, sym: SymbolState, order: Order) -> list[Fill]:
+    def _execute(self, sym: SymbolState, order: Order) -> list[Execution]:
         """Match ``order`` as a taker, then rest or expire what is left."""
         limit = None if order.type == "MARKET" else order.price
         if order.tif == "FOK":
@@ -343,7 +343,7 @@ class SimExchange:
             if available < order.remaining:
                 self._expire(sym, order)
                 return []
-        fills: list[Fill] = []
+        fills: list[Execution] = []
         for maker, price, lots in sym.book.match(order.side, limit, order.remaining):
             fill = self._settle(sym, maker, order, price, lots)
             if fill is not None:
@@ -380,8 +380,8 @@ class SimExchange:
             order.locked = 0
             self._touch(order.account, sym)
 
-    def _settle(self, sym: SymbolState, maker: Order, taker: Order, price: int, lots: int) -> Fill | None:
-        """Move funds for one fill at the maker's price; returns the taker's Fill (if not house)."""
+    def _settle(self, sym: SymbolState, maker: Order, taker: Order, price: int, lots: int) -> Execution | None:
+        """Move funds for one fill at the maker's price; returns the taker's Execution (if not house)."""
         taker.executed += lots
         quote = price * lots * sym.k
         base = lots * sym.step_atoms
@@ -416,7 +416,7 @@ class SimExchange:
                 if is_maker and order.status == "FILLED":
                     sym.house_orders.pop((order.side, order.price), None)
                 continue
-            fill = Fill(
+            fill = Execution(
                 symbol=sym.id,
                 id=trade_id,
                 order_id=order.id,
@@ -564,7 +564,7 @@ class SimExchange:
             self.events.append(BalanceUpdate(name, self.now, rows))
         self._touched.clear()
 
-    def _report(self, order: Order, exec_type: str, fill: Fill | None) -> None:
+    def _report(self, order: Order, exec_type: str, fill: Execution | None) -> None:
         if order.account == HOUSE:
             return
         sym = self.symbols[order.symbol]

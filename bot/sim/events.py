@@ -27,8 +27,8 @@ class PublicTrade:
 
 
 @dataclass(slots=True, frozen=True)
-class Fill:
-    """One fill seen by one account (a row of myTrades)."""
+class Execution:
+    """One execution seen by one account (a row of myTrades); not the bot's booked ``bot.core.inventory.Fill``."""
 
     symbol: str
     id: int
@@ -64,7 +64,7 @@ class ExecReport:
     cum_quote: int
     order_time: int
     time: int
-    fill: Fill | None
+    fill: Execution | None
     quote_order_qty: int = 0
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from bot.sim.accounts import Account, fmt_atoms
 from bot.sim.book import Order
 from bot.sim.engine import SimExchange, SymbolState
-from bot.sim.events import BalanceUpdate, DepthDiff, ExecReport, Fill, PublicTrade
+from bot.sim.events import BalanceUpdate, DepthDiff, ExecReport, Execution, PublicTrade
 from bot.sim.filters import MAX_PRICE, MAX_QTY
 from bot.sim.ratelimit import interval
 from bot.sim.settings import RateLimitSettings
@@ -170,7 +170,7 @@ def order(o: Order, sym: SymbolState) -> dict[str, Any]:
     }
 
 
-def new_order(o: Order, sym: SymbolState, fills: list[Fill], resp_type: str) -> dict[str, Any]:
+def new_order(o: Order, sym: SymbolState, fills: list[Execution], resp_type: str) -> dict[str, Any]:
     if resp_type == "ACK":
         return {"symbol": o.symbol, "orderId": o.id, "orderListId": -1, "clientOrderId": o.client_id,
                 "transactTime": o.time}
@@ -196,7 +196,7 @@ def canceled(o: Order, sym: SymbolState) -> dict[str, Any]:
     return body
 
 
-def my_trade(f: Fill) -> dict[str, Any]:
+def my_trade(f: Execution) -> dict[str, Any]:
     return {
         "symbol": f.symbol,
         "id": f.id,

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.paper.fills import Fill, PaperBook
+from bot.paper.fills import PaperBook, PaperMatch
 
 
-def summary(fills: list[Fill]) -> list[tuple[str, float, float, str, float]]:
+def summary(fills: list[PaperMatch]) -> list[tuple[str, float, float, str, float]]:
     return [(f.order_id, f.price, round(f.size, 9), f.reason, round(f.remaining, 9)) for f in fills]
 
 
@@ -211,8 +211,8 @@ def test_queue_only_shrinks_and_conservative_is_never_ahead(events, start: float
 class _PlainBook(PaperBook):
     """The fill rules as first written (one helper per rule): the reference for the inlined ones."""
 
-    def on_trade(self, price: float, size: float, taker_side: str | None = None) -> list[Fill]:  # type: ignore[override]
-        fills: list[Fill] = []
+    def on_trade(self, price: float, size: float, taker_side: str | None = None) -> list[PaperMatch]:  # type: ignore[override]
+        fills: list[PaperMatch] = []
         for maker_side in ("buy", "sell"):
             if taker_side is not None and taker_side == maker_side:
                 continue
@@ -236,9 +236,9 @@ class _PlainBook(PaperBook):
                     fills.append(fill)
         return fills
 
-    def on_book(self, best_bid, best_ask, bid_sizes=None, ask_sizes=None) -> list[Fill]:  # type: ignore[no-untyped-def]
+    def on_book(self, best_bid, best_ask, bid_sizes=None, ask_sizes=None) -> list[PaperMatch]:  # type: ignore[no-untyped-def]
         self.best_bid, self.best_ask = best_bid, best_ask
-        fills: list[Fill] = []
+        fills: list[PaperMatch] = []
         for order in list(self._orders.values()):
             opposite = best_ask if order.side == "buy" else best_bid
             if opposite is not None and self._reach(order, opposite):
@@ -312,10 +312,10 @@ def test_fills_and_queues_equal_the_plain_rules(ops, model: str, lot: float) -> 
 def test_fill_is_a_frozen_dataclass_with_its_usual_behaviour() -> None:
     import dataclasses
 
-    fill = Fill("o1", "buy", 100.0, 0.5, 0.01, "queue", 0.5)
-    assert fill == Fill(order_id="o1", side="buy", price=100.0, size=0.5, fee=0.01, reason="queue", remaining=0.5)
+    fill = PaperMatch("o1", "buy", 100.0, 0.5, 0.01, "queue", 0.5)
+    assert fill == PaperMatch(order_id="o1", side="buy", price=100.0, size=0.5, fee=0.01, reason="queue", remaining=0.5)
     assert hash(fill) == hash(dataclasses.replace(fill)) and dataclasses.asdict(fill)["remaining"] == 0.5
-    assert repr(fill).startswith("Fill(order_id='o1', side='buy', price=100.0")
+    assert repr(fill).startswith("PaperMatch(order_id='o1', side='buy', price=100.0")
     with pytest.raises(dataclasses.FrozenInstanceError):
         fill.size = 1.0  # type: ignore[misc]
 
