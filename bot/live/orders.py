@@ -119,7 +119,8 @@ class OrderTracker:
     indexes.
     """
 
-    def __init__(self, keep_closed: int = 200) -> None:
+    def __init__(self, keep_closed: int = 200, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock  # monotonic seconds: when an order starts settling
         self.open: dict[str, LiveOrder] = {}
         self.settling: dict[str, LiveOrder] = {}
         self.by_client_id: dict[str, LiveOrder] = {}
@@ -160,7 +161,7 @@ class OrderTracker:
         if order is not None:
             if self.on_close is not None:
                 self.on_close(order)
-            order.settling_since = time.monotonic() if now is None else now
+            order.settling_since = self.clock() if now is None else now
             self.settling[client_id] = order
             target = order
         else:
@@ -293,15 +294,17 @@ class OrderManager:
         settle_after: float = 1.0,
         unknown_after: float = 15.0,
         entry: OrderEntry | None = None,
-        clock: ClockSync | None = None,
+        clock_sync: ClockSync | None = None,
         max_data_age: float = math.inf,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.exchange, self.symbol, self.prefix = exchange, symbol, prefix
         self.entry: OrderEntry = entry if entry is not None else RestOrderEntry(exchange)  # creates, cancels
         self.throttler, self.rate, self.log = throttler, rate, log
         self.post_only = post_only
         self.reject_cooldown = reject_cooldown
-        self.tracker = OrderTracker()
+        self.now = clock  # monotonic seconds: order ages, cooldowns, data age (a simulated clock in a replay)
+        self.tracker = OrderTracker(clock=clock)
         self._tag = symbol_tag(market_id)
         self._stamp = base36(int(time.time()))
         self._counter = 0
@@ -316,7 +319,7 @@ class OrderManager:
         self.on_error: Callable[[str, BaseException], None] | None = None
         self.on_unknown: Callable[[LiveOrder], None] | None = None  # a create of unknown fate (fills.py)
         self.failures = 0  # venue calls failed in a row (venue trouble): an outage pauses quoting
-        self.clock = clock  # measures the clock offset to the venue again after a -1021
+        self.clock_sync = clock_sync  # measures the clock offset to the venue again after a -1021
         self.max_data_age = max_data_age  # a create whose data is older than this is dropped (risk.stale_after)
         self._errored: set[str] = set()  # keys of retried calls whose failure the error rate has counted
         self.last_check = OpenCheck(0, confirmed=False)  # what cancel_all last learned (read after a timeout)
@@ -336,7 +339,7 @@ class OrderManager:
 
     # -- the cycle --------------------------------------------------------------------------------
     def side_paused(self, side: Side, now: float | None = None) -> bool:
-        return (time.monotonic() if now is None else now) < self._cooldown[side]
+        return (self.now() if now is None else now) < self._cooldown[side]
 
     async def execute(self, actions: Iterable[Action], quote_mid: float | None, half_spread: float | None,
                       data_time: float | None = None) -> None:
@@ -405,7 +408,7 @@ class OrderManager:
         came from is older than ``max_data_age`` (the process was frozen, or waited for the ceiling, since the
         decision: newer data is the next cycle's to price), the pre-trade worst-case check refuses it, or its
         journal row cannot be written (no row, no create)."""
-        now = time.monotonic()
+        now = self.now()
         if data_time is not None and now - data_time > self.max_data_age:
             self.log.info("create_dropped", side=side, price=price, amount=amount, reason="stale_data",
                           data_age=round(now - data_time, 3))
@@ -474,7 +477,7 @@ class OrderManager:
         if self.metrics is not None:
             self.metrics.on_order(self.symbol, "rejected")
         if cooldown:
-            self._cooldown[order.side] = time.monotonic() + self.reject_cooldown
+            self._cooldown[order.side] = self.now() + self.reject_cooldown
             if self.on_error is not None:
                 self.on_error(f"order_rejected:{reason}", exc)
         self.log.warning("order_rejected", client_id=order.client_id, side=order.side, price=order.price,
@@ -492,8 +495,8 @@ class OrderManager:
         answer = classify(exc)
         if answer in VENUE_TROUBLE:
             self.failures += 1
-            if answer is Answer.CLOCK and self.clock is not None:
-                self.clock.skewed()
+            if answer is Answer.CLOCK and self.clock_sync is not None:
+                self.clock_sync.skewed()
             return
         if key is not None:
             if key in self._errored:
@@ -564,7 +567,7 @@ class OrderManager:
         answer never came, once ``unknown_after`` seconds have passed since it was sent (the venue
         refuses a request older than its receive window).
         """
-        now = time.monotonic() if now is None else now
+        now = self.now() if now is None else now
         due = [o for o in self.tracker.settling.values()
                if o.final_filled is None and o.settling_since is not None
                and now - o.settling_since >= self.settle_after and now >= o.next_lookup]
@@ -659,7 +662,7 @@ class OrderManager:
             elif cid and cid not in known:
                 self.tracker.add(LiveOrder(cid, order["side"], float(order.get("price") or 0.0),
                                            float(order.get("amount") or 0.0),
-                                           float(order.get("remaining") or 0.0), time.monotonic(),
+                                           float(order.get("remaining") or 0.0), self.now(),
                                            order_id=str(order["id"]), acked=True))
         venue_open = {client_id_of(o) for o in remaining}
         for cid in list(self.tracker.open):
