@@ -21,7 +21,7 @@ Times are the driver's clock in seconds (monotonic live, the recording's time in
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -29,8 +29,8 @@ from bot.core.estimators import EwmaVolatility, IntensityEstimator
 from bot.core.limits import LimitParams
 from bot.core.models import ModelParams, reads_estimates
 from bot.core.pipeline import quote_fields
-from bot.core.quote import MarketRules, Quote, QuoteState
-from bot.core.reconcile import Side, Target, Tolerance
+from bot.core.quote import MarketRules, Quote, QuoteState, Side
+from bot.core.reconcile import Target, Tolerance
 
 if TYPE_CHECKING:
     from bot.config import SymbolSettings
@@ -108,12 +108,13 @@ def pauses(p: StrategyParams, age: float, crossed: bool, failures: int) -> dict[
     return out
 
 
-def halt_reason(killed: str | None, paused: Iterable[str]) -> str | None:
+def halt_reason(killed: str | None, paused: Collection[str]) -> str | None:
     """Why nothing may rest now: the kill, or the pauses in force (sorted), else None."""
     if killed is not None:
         return f"killed: {killed}"
-    keys = sorted(paused)
-    return f"paused: {','.join(keys)}" if keys else None
+    if not paused:
+        return None
+    return f"paused: {','.join(sorted(paused))}"
 
 
 # -- estimates ------------------------------------------------------------------------------------
@@ -162,13 +163,15 @@ def committed(open_orders: Iterable[Committable], settling_buy: float = 0.0,
 
 # -- the wake rule --------------------------------------------------------------------------------
 class Wake:
-    """When the next decision is due (see the module docstring); :meth:`decided` after each decision."""
+    """When the next decision is due (see the module docstring); a driver calls :meth:`due` each time it may
+    decide (a wake-up) and :meth:`decided` after each decision."""
 
-    __slots__ = ("acted", "ask", "bid", "halted", "heartbeat", "last", "q")
+    __slots__ = ("acted", "ask", "asked", "bid", "halted", "heartbeat", "last", "q")
 
     def __init__(self, heartbeat: float) -> None:
         self.heartbeat = heartbeat
-        self.last = -math.inf
+        self.last = -math.inf  # the last decision
+        self.asked = -math.inf  # the last wake-up
         self.bid: float | None = None
         self.ask: float | None = None
         self.q = 0.0
@@ -176,6 +179,8 @@ class Wake:
         self.acted = False
 
     def due(self, now: float, bid: float | None, ask: float | None, q: float, halted: bool) -> bool:
+        """Whether a decision is due at the wake-up ``now`` (recorded for :meth:`idle_until`)."""
+        self.asked = now
         return (
             self.acted
             or bid != self.bid or ask != self.ask or q != self.q or halted != self.halted
@@ -183,11 +188,11 @@ class Wake:
         )
 
     def idle_until(self, t: float) -> float | None:
-        """A driver with a clock of its own (a backtest) asks here, before news at ``t``, when the live quoter
-        would have woken without news: the time ``heartbeat`` after the last decision if that is before ``t``,
-        else None."""
-        at = self.last + self.heartbeat
-        return at if at < t and self.last > -math.inf else None
+        """The live quoter also wakes without news, ``heartbeat`` seconds after its previous wake-up. A driver
+        with a clock of its own (a backtest) asks here, before news at ``t``, when that idle wake-up falls:
+        its time if before ``t``, else None (also before any wake-up)."""
+        at = self.asked + self.heartbeat
+        return at if at < t and self.asked > -math.inf else None
 
     def decided(self, now: float, bid: float | None, ask: float | None, q: float, halted: bool,
                 acted: bool) -> None:

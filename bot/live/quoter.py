@@ -22,8 +22,8 @@ from typing import Any
 import ccxt
 
 from bot.core.inventory import Inventory
-from bot.core.quote import Quote, QuoteInputs
-from bot.core.reconcile import Side, Target, reconcile
+from bot.core.quote import Quote, QuoteInputs, Side
+from bot.core.reconcile import Target, reconcile
 from bot.core.strategy import (
     CROSSED,
     STALE,
@@ -34,6 +34,7 @@ from bot.core.strategy import (
     decide,
     estimates,
     halt_reason,
+    paused,
     pauses,
 )
 from bot.live.gate import RiskGate
@@ -102,7 +103,10 @@ class Quoter:
         """Set the pauses that hold now (:func:`bot.core.strategy.pauses`) on the gate and clear the others
         (a venue outage only once a call succeeded), logging each change."""
         gate, state = self.gate, self.state
-        held = pauses(self.params, state.age(now), state.crossed, self.orders.failures)
+        age, crossed, failures = state.age(now), state.crossed, self.orders.failures
+        if not gate.pauses and not paused(self.params, age, crossed, failures):
+            return  # the usual cycle: nothing held, nothing to clear
+        held = pauses(self.params, age, crossed, failures)
         for key, detail in held.items():
             if gate.pause(key, detail):
                 self._log_pause(key, now, begins=True)

@@ -202,7 +202,6 @@ class Backtest:
         self.vol, self.intensity = make_estimators()
         self.use_estimators = sp.estimates_read
         self.wake = Wake(sp.heartbeat)
-        self._asked_at = -math.inf
         # decision memo (see _maybe_decide) when the quote depends only on the touch and q
         self._memo: dict[tuple[float, float, float], Decision] | None = None if sp.depends_on_time else {}
         self._inputs = _Inputs()
@@ -333,9 +332,8 @@ class Backtest:
         """Ask the decision layer at ``now`` (no action in flight, a valid touch seen): when the wake rule
         says a decision is due, quote, reconcile against our orders and send the actions (effective after
         the latency)."""
-        if now == self._asked_at:
+        if now <= self.wake.asked:
             return  # once per timestamp (finish() may have asked already)
-        self._asked_at = now
         sp = self.strategy
         bid, ask, q = self.bid, self.ask, self._q
         fresh = self.fresh
@@ -386,17 +384,14 @@ class Backtest:
                     self._effect(due, action, cid)
 
     def _idle(self, until: float) -> None:
-        """The decisions the live quoter makes without news (woken by its idle timer) before ``until``: the
-        pauses and time-based requotes of a gap in the data."""
+        """The wake-ups the live quoter has without news (its idle timer) before ``until``: the pauses and
+        time-based requotes of a gap in the data."""
         wake = self.wake
         while not self.pending:
             at = wake.idle_until(until)
-            before = self.decisions
             if at is None:
                 return
             self._maybe_decide(at)
-            if self.decisions == before:  # not due after all (rounding): the next news decides
-                return
 
     def _fill_inputs(self, now: float) -> _Inputs:
         """The quote's inputs now: the last valid touch, q, the clock, the estimates, the committed size."""

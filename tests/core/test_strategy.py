@@ -81,17 +81,18 @@ def test_no_market_withdraws_both_sides() -> None:
 
 def test_the_wake_rule() -> None:
     w = Wake(0.5)
+    assert w.idle_until(10.0) is None  # no idle wake-up before the first wake-up
     assert w.due(0.0, 1.0, 2.0, 0.0, False)  # never decided
-    assert w.idle_until(10.0) is None  # no idle wake before the first decision
     w.decided(0.0, 1.0, 2.0, 0.0, False, acted=False)
     assert not w.due(0.4, 1.0, 2.0, 0.0, False)
     assert w.due(0.4, 1.01, 2.0, 0.0, False)  # the touch moved
     assert w.due(0.4, 1.0, 2.0, 0.1, False)  # a fill
     assert w.due(0.4, 1.0, 2.0, 0.0, True)  # a pause or the kill
     assert w.due(0.5, 1.0, 2.0, 0.0, False)  # the heartbeat
-    assert w.idle_until(0.5) is None and w.idle_until(3.0) == 0.5
-    w.decided(0.4, 1.0, 2.0, 0.0, False, acted=True)
-    assert w.due(0.41, 1.0, 2.0, 0.0, False)  # the last decision sent actions: their answers count
+    # the idle wake-up comes a heartbeat after the last wake-up (0.5), not after the last decision
+    assert w.idle_until(1.0) is None and w.idle_until(3.0) == 1.0
+    w.decided(0.5, 1.0, 2.0, 0.0, False, acted=True)
+    assert w.due(0.51, 1.0, 2.0, 0.0, False)  # the last decision sent actions: their answers count
 
 
 def test_heartbeat_is_a_quarter_of_stale_after_within_bounds() -> None:
