@@ -25,6 +25,7 @@ from bot.config import (
     load_settings,
 )
 from bot.core import LimitParams, MarketRules, ModelParams, QuoteInputs, make_quote
+from bot.core.models import MODELS
 from bot.errors import UserError
 
 # settings field -> the flag that sets it (for error messages)
@@ -54,7 +55,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="FILE", help="TOML config whose strategy/risk/execution are the defaults")
     p.add_argument("--symbol", help="apply this symbol's overrides from --config")
     m = p.add_argument_group("model")
-    m.add_argument("--model", help="symmetric | linear | as | glft")
+    m.add_argument("--model", help=" | ".join(MODELS))
     m.add_argument("--half-spread", type=_finite, help="symmetric/linear: centre-to-quote distance")
     m.add_argument("--skew", type=_finite, help="linear: price shift per unit of inventory")
     m.add_argument("--target-q", type=_finite, help="inventory target q*")
