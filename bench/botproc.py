@@ -38,7 +38,8 @@ import numpy as np
 from bench.common import SocketStamps
 from bot.config import load_settings
 from bot.live import journal as journal_module
-from bot.live.service import Endpoint, Service
+from bot.live.endpoint import Endpoint
+from bot.live.service import Service
 from bot.logs import configure_logging
 
 CAP = 1 << 18

@@ -25,7 +25,7 @@ import ccxt
 from bot.config import Settings, load_settings
 from bot.core.quote import MarketRules
 from bot.errors import UserError
-from bot.live.service import Endpoint, open_endpoint
+from bot.live.endpoint import Endpoint, open_endpoint
 from bot.logs import configure_logging, get_logger
 from bot.research.recorder import RecordStats, record
 from bot.research.recording import open_recording

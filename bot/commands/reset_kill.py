@@ -14,8 +14,7 @@ from typing import Any
 
 from bot.config import load_settings
 from bot.errors import UserError
-from bot.live.guard import MEMORY, describe_kill, journal_for, journal_path
-from bot.live.journal import LATCH_SUFFIX, Journal, JournalError
+from bot.live.journal import LATCH_SUFFIX, MEMORY, Journal, JournalError, describe_kill, journal_for, journal_path
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:

@@ -122,12 +122,13 @@ class BookFeed:
         backoff: Backoff | None = None,
         resubscribe_after: float = 10.0,
         wake_turns: int = 1,
+        on_reconnect: Callable[[], None] | None = None,
     ) -> None:
         self.exchange, self.symbol, self.state, self.wake, self.log = exchange, symbol, state, wake, log
         self.backoff = backoff or Backoff()
         self.resubscribe_after = resubscribe_after
         self.wake_turns = wake_turns  # after waking the quoter (bot/live/turns.py)
-        self.on_reconnect: Callable[[], None] | None = None  # the reconnect metric
+        self.on_reconnect = on_reconnect  # the reconnect metric
         self.lag = EventLag()
         self._seed = True  # the next book starts a subscription: a snapshot, not a streamed update
         self._stamped = False  # the previous book carried a venue event time
@@ -179,10 +180,11 @@ class BookFeed:
 class TradeFeed:
     """Public trades into the intensity estimator."""
 
-    def __init__(self, exchange: Any, symbol: str, state: MarketState, log: Any, backoff: Backoff | None = None):
+    def __init__(self, exchange: Any, symbol: str, state: MarketState, log: Any, backoff: Backoff | None = None,
+                 on_reconnect: Callable[[], None] | None = None) -> None:
         self.exchange, self.symbol, self.state, self.log = exchange, symbol, state, log
         self.backoff = backoff or Backoff()
-        self.on_reconnect: Callable[[], None] | None = None  # the reconnect metric
+        self.on_reconnect = on_reconnect  # the reconnect metric
 
     def _handle(self, trades: Any) -> None:
         now = time.monotonic()

@@ -21,22 +21,33 @@ one also calls ``on_write_failed`` (the running service trips the kill switch: w
 cannot promise exactly-once). A read that fails raises :class:`JournalError`. The kill latch
 (:meth:`Journal.latch`) falls back to a small file next to the journal (``<journal>.kill``) when the
 journal cannot take it; :meth:`Journal.active_kill` and :meth:`Journal.clear_kills` see both.
+
+Which journal (:func:`journal_path`, :func:`journal_for`): one file per account under ``risk.state_dir``
+(``journal-<kind>-<exchange>-<account tag>.sqlite``, the tag a hash of URL and API key, never the key
+itself), or an in-memory one for venues that forget everything when the process ends (the in-process sim,
+paper). :func:`refuse_if_latched` stops a start while a kill is latched (:func:`describe_kill` says it).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.core.inventory import Fill
+from bot.errors import UserError
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 SCHEMA_VERSION = 1
 FILE_NAME = "journal.sqlite"
@@ -116,12 +127,12 @@ class OrderRecord:
 class Journal:
     """One journal file; every method commits before it returns."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, on_write_failed: Callable[[str, str], None] | None = None) -> None:
         self.path = path
         self.failed: str | None = None  # the first failed write's line
         self.write_failures = 0
         #: told ``(operation, line)`` on the first failed write (the service trips the kill switch)
-        self.on_write_failed: Callable[[str, str], None] | None = None
+        self.on_write_failed = on_write_failed
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(str(path), isolation_level=None, timeout=10.0)
@@ -341,3 +352,40 @@ def read_latch_file(path: Path) -> KillRecord | None:
         return KillRecord(0, float(data["ts"]), str(data["reason"]), dict(data.get("state") or {}), str(path))
     except (ValueError, KeyError, TypeError):
         return KillRecord(0, 0.0, "kill latch file not valid (a kill was being latched)", {}, str(path))
+
+
+def journal_path(settings: Settings) -> Path:
+    """Where this account's journal lives (``:memory:`` for venues that do not outlive the process)."""
+    venue = settings.venue
+    if venue.kind == "paper" or (venue.kind == "sim" and not venue.url):
+        return MEMORY
+    key = venue.api_key.get_secret_value() if venue.api_key is not None else ""
+    tag = hashlib.sha256(f"{venue.kind}|{venue.exchange}|{venue.url or ''}|{key}".encode()).hexdigest()[:12]
+    return Path(settings.risk.state_dir) / f"journal-{venue.kind}-{venue.exchange}-{tag}.sqlite"
+
+
+def journal_for(settings: Settings, on_write_failed: Callable[[str, str], None] | None = None) -> Journal:
+    """Open this account's journal (:func:`journal_path`); one that cannot be opened is a UserError."""
+    try:
+        return Journal(journal_path(settings), on_write_failed)
+    except JournalError as exc:
+        raise UserError(str(exc)) from None
+
+
+def describe_kill(journal: Journal) -> str | None:
+    """One line about the latched kill, or None when nothing is latched (a journal that cannot be read:
+    :class:`JournalError`)."""
+    kill = journal.active_kill()
+    if kill is None:
+        return None
+    when = datetime.fromtimestamp(kill.ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if kill.ts else "an unknown time"
+    where = "" if kill.source == "journal" else f" (in the latch file {kill.source}: the journal could not be written)"
+    return f"kill switch latched at {when}: {kill.reason}{where}"
+
+
+def refuse_if_latched(journal: Journal) -> None:
+    """A UserError while a kill is latched (the start refuses to quote until ``mmbot reset-kill``)."""
+    line = describe_kill(journal)
+    if line is not None:
+        raise UserError(f"{line}; refusing to quote. Check the account, then run `mmbot reset-kill` "
+                        "(with the same --config)")

@@ -88,13 +88,16 @@ class RateGate:
     rate-limit answer once (the service logs, counts and checks for a ban there).
     """
 
-    def __init__(self, base: float = 1.0, cap: float = 60.0) -> None:
+    def __init__(
+        self, base: float = 1.0, cap: float = 60.0,
+        on_limit: Callable[[str, BaseException, float, float | None], None] | None = None,
+    ) -> None:
         self.base, self.cap = base, cap
         self.delay = 0.0
         self.until = 0.0
         self.hits = 0
         self.hinted = False  # the last hit came with the venue's own wait (see answered)
-        self.on_limit: Callable[[str, BaseException, float, float | None], None] | None = None
+        self.on_limit = on_limit
 
     def hit(self, now: float | None = None, at_least: float | None = None) -> float:
         """Close the gate; ``at_least`` is the venue's own hint (see :func:`retry_hint`), if any."""

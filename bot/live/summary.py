@@ -1,10 +1,15 @@
-"""The end-of-run summary: numbers per symbol and their plain-text rendering."""
+"""The end-of-run summary: numbers per symbol (:func:`symbol_summary` reads them off a run) and their
+plain-text rendering."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.live.orders import OpenCheck
+    from bot.live.symbolrun import SymbolRun
 
 
 @dataclass
@@ -31,6 +36,26 @@ class SymbolSummary:
     q_exact: Decimal = Decimal(0)
     venue_base_delta: Decimal | None = None  # end minus start base balance at the venue
     open_orders_unconfirmed: int = 0  # when open_orders_left is None: orders of ours that may be open
+
+
+def symbol_summary(run: SymbolRun, check: OpenCheck) -> SymbolSummary:
+    """One symbol's numbers at the end of a run; ``check`` is the venue's last word on our open orders."""
+    inv, mid = run.inventory, run.state.mid
+    snap = inv.snapshot(mid)
+    delta = None
+    if run.start_base is not None and run.end_base is not None:
+        delta = run.end_base - run.start_base
+    return SymbolSummary(
+        symbol=run.symbol, base=inv.base, quote=inv.quote, fills=inv.fills,
+        volume_base=float(inv.volume_base), volume_quote=inv.volume_quote, q=inv.q,
+        max_abs_q=float(inv.max_abs_q), mid=mid, realized_pnl=snap["realized_pnl"],
+        unrealized_pnl=snap["unrealized_pnl"], fees=snap["fees"], total_pnl=snap["total_pnl"],
+        spread_captured=inv.spread_captured, skew_cost=inv.skew_cost,
+        orders_placed=run.orders.placed, orders_canceled=run.orders.canceled,
+        orders_rejected=run.orders.rejected, open_orders_left=check.left if check.confirmed else None,
+        open_orders_unconfirmed=0 if check.confirmed else check.left, q_exact=inv.q_exact,
+        venue_base_delta=delta,
+    )
 
 
 @dataclass

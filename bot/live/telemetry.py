@@ -10,7 +10,7 @@ Readiness (``/readyz``): :func:`bot.ops.health.readiness` over every symbol's bo
 ``risk.stale_after``, not ready while killed or stopping. Status (``/status``): per symbol ``q``, the
 limit, mid, the bid/ask the bot last decided to rest (after the risk gate; ``None`` = side not
 quoted), P&L, fills and feed age, plus the kill state. ``POST /kill`` is the manual kill switch of
-:func:`bot.live.guard.kill_routes`, behind the ops server's guard (``ops.token``, ``ops.allowed_hosts``:
+:func:`bot.ops.http.kill_routes`, behind the ops server's guard (``ops.token``, ``ops.allowed_hosts``:
 see :mod:`bot.ops.http`).
 """
 
@@ -21,8 +21,7 @@ import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.errors import UserError
-from bot.live.guard import kill_routes
-from bot.ops import Metrics, OpsServer, readiness, start_ops_server, status_document, symbol_status
+from bot.ops import Metrics, OpsServer, kill_routes, readiness, start_ops_server, status_document, symbol_status
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -38,7 +37,7 @@ class Observed(Protocol):
     kill: KillSwitch
     stop_event: asyncio.Event
     stop_reason: str
-    endpoint: Any  # bot.live.service.Endpoint once connected: its ``kind``
+    endpoint: Any  # bot.live.endpoint.Endpoint once connected: its ``kind``
     log: Any
 
     def trip_kill(self, reason: str) -> None: ...

@@ -1,12 +1,13 @@
 """The ops HTTP server: metrics, liveness, readiness and status of a running bot.
 
-Routes (all GET):
+Routes (GET, but the service's ``POST /kill``):
 
 - ``/metrics``: the bot's :class:`~bot.ops.metrics.Metrics` registry in the Prometheus text format.
 - ``/healthz``: 200 ``{"alive": true}`` while the event loop answers (liveness).
 - ``/readyz``: 200 ``{"ready": true, "reason": ...}`` when ``readiness()`` returns ``(True, reason)``,
   else 503 ``{"ready": false, "reason": ...}``. A readiness callback that raises counts as not ready.
 - ``/status``: ``status()`` as JSON; 500 ``{"error": ...}`` if it raises. Non-finite floats become null.
+- ``POST /kill`` (the live service adds it: :func:`kill_routes`): trips the kill switch.
 
 The callbacks may be plain functions or coroutine functions. The status document the ``mmbot status``
 command understands (extra top-level keys are shown as they are; a symbol's keys are those of
@@ -285,6 +286,24 @@ def check_binding(host: str, token: SecretStr | None, allowed_hosts: Iterable[st
         raise UserError(f"ops.host = {host} serves the ops endpoint beyond loopback, which needs a token: set "
                         "ops.token (MMBOT_OPS__TOKEN or the secret file mmbot_ops__token) or ops.host = 127.0.0.1")
     return value
+
+
+# -- the routes a service adds ------------------------------------------------------------------
+
+
+def kill_routes(trip: Callable[[str], None]) -> list[web.RouteDef]:
+    """aiohttp routes for the ops server: ``POST /kill`` trips the kill switch (``trip(reason)``).
+
+    Serve them only through :func:`build_app`: its guard admits a POST only with an allowed ``Host``, no
+    foreign ``Origin``, a JSON content type and the ops token (without a token: loopback clients only), so
+    a web page cannot send it. The body is not read.
+    """
+
+    async def kill(_: web.Request) -> web.Response:
+        trip("manual: POST /kill")
+        return web.json_response({"killed": True})
+
+    return [web.post("/kill", kill)]
 
 
 # -- the server ----------------------------------------------------------------------------------

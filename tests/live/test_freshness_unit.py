@@ -127,3 +127,12 @@ def test_a_backlog_after_a_freeze_is_not_fresh(monkeypatch: Any) -> None:
     now[0] = 6.0  # frozen 5 s; the first message read was sent 0.1 s after the last one before the freeze
     feed._handle(_book(7_000_000 + 1_100))
     assert feed.state.age(6.0) > 4.5  # arrived now, but its data is ~5 s old: still stale
+
+
+def test_the_reconnect_hook_is_given_at_construction_and_told_on_resubscribing() -> None:
+    told: list[str] = []
+    feed = BookFeed(object(), "X", MarketState("X"), asyncio.Event(), RecordingLog(),
+                    on_reconnect=lambda: told.append("X"))
+    feed._handle(_book(1_000))
+    feed._resubscribed()
+    assert told == ["X"] and feed._seed  # counted, and the next book is a snapshot again

@@ -17,8 +17,8 @@ from pydantic import SecretStr
 
 from bot.cli import main
 from bot.errors import UserError
-from bot.live.guard import kill_routes
 from bot.ops import Metrics, OpsServer, start_ops_server
+from bot.ops.http import kill_routes
 
 TOKEN = "s3cret-ops-token-0123456789abcdef"
 GET_ROUTES = ("/status", "/metrics", "/healthz", "/readyz")

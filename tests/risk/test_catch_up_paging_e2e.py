@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from bot.config import load_settings
-from bot.live.guard import journal_for
+from bot.live.journal import journal_for
 from bot.sim.book import BUY, SELL
 from bot.sim.settings import AccountSpec
 from tests.live.conftest import START_BTC, SYMBOL, bot_overrides, fast_sim, run_bot, started, venue_view

@@ -16,8 +16,7 @@ import pytest
 from bot.commands import reset_kill
 from bot.config import load_settings
 from bot.errors import UserError
-from bot.live.guard import journal_path
-from bot.live.journal import LATCH_SUFFIX, Journal
+from bot.live.journal import LATCH_SUFFIX, Journal, journal_path
 from bot.live.service import Service
 from bot.live.summary import format_summary
 from bot.sim.server import SimServer

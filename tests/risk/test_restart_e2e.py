@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import load_settings
-from bot.live.guard import journal_for
+from bot.live.journal import journal_for
 from bot.sim.server import SimServer
 from bot.venue.connect import create_exchange
 from tests.live.conftest import START_BTC, SYMBOL, bot_overrides, fast_sim, run_bot, started, venue_view

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.config import load_settings
-from bot.live.guard import journal_for
+from bot.live.journal import journal_for
 from bot.live.service import Service
 from bot.sim.server import SimServer
 from bot.sim.settings import FaultSettings, RateLimitSettings

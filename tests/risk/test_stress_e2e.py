@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from bot.config import load_settings
-from bot.live.guard import journal_for
+from bot.live.journal import journal_for
 from bot.live.service import Service
 from bot.risk.exposure import NOTIONAL, POSITION, TOTAL_NOTIONAL
 from bot.sim.admin import state as sim_state
