@@ -4,7 +4,12 @@ Strategy, limits and requote tolerance come from ``--config`` (per-symbol overri
 defaults; the maker fee and queue model from its ``[paper]`` section. Tick and lot come from the
 recording's meta line (``mmbot record`` stores them), else ``--tick``/``--lot``, else the tick is
 inferred from the recorded prices. See :mod:`bot.research.backtest` for the replay rules.
-Exit codes: 0 done, 2 bad arguments, config or data.
+
+``--driver live`` replays the recording through the live bot's own quoter, order manager and fill intake
+against the paper venue on a simulated clock (:mod:`bot.research.livereplay`, latency 0) and prints the
+same table; ``--driver both`` runs both drivers and says whether they decide and fill alike (the first
+difference otherwise): a check that the backtest decides as the live bot would.
+Exit codes: 0 done (``both``: the drivers agree), 1 the drivers disagree, 2 bad arguments, config or data.
 """
 
 from __future__ import annotations
@@ -13,17 +18,21 @@ import argparse
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.config import load_settings
-from bot.core.limits import LimitParams
-from bot.core.models import ModelParams
+from bot.config import Settings, SymbolSettings, load_settings
 from bot.core.quote import MarketRules
-from bot.core.reconcile import Tolerance
+from bot.core.strategy import StrategyParams
 from bot.errors import UserError
 from bot.research.backtest import BacktestParams, BacktestResult, infer_tick, run_backtest
 from bot.research.recording import iter_recording, read_meta
 from bot.research.replay import symbols_in
+
+if TYPE_CHECKING:
+    from bot.research.livereplay import ReplayRun
+
+
+DRIVERS = ("backtest", "live", "both")
 
 
 def _non_negative(text: str) -> float:
@@ -56,6 +65,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="order latency: creates and cancels take effect N ms after the decision (default 0)")
     p.add_argument("--tick", type=_positive, help="price tick (default: from the recording)")
     p.add_argument("--lot", type=_non_negative, help="size step, 0 = none (default: from the recording)")
+    p.add_argument("--driver", choices=DRIVERS, default="backtest",
+                   help="backtest (default); live: the live quoter, orders and fills over the paper venue on "
+                        "a simulated clock (latency 0); both: run both and compare their decisions and fills")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     return p
 
@@ -87,12 +99,41 @@ def _choose_symbol(path: Path, meta: dict[str, Any], wanted: str | None) -> str:
     return wanted
 
 
+class _Run:
+    """A backtest run without a decision log (what the default driver returns, without the live path's import)."""
+
+    def __init__(self, result: BacktestResult) -> None:
+        self.result = result
+
+
+def params_from_settings(settings: Settings, cfg: SymbolSettings, rules: MarketRules, latency: float = 0.0,
+                         base: str = "BASE", quote: str = "QUOTE") -> BacktestParams:
+    """The backtest's parameters: the decision layer's as the live service reads them for ``cfg.symbol``
+    (:meth:`StrategyParams.from_settings`), the fill model's from ``[paper]``."""
+    return BacktestParams.of(
+        StrategyParams.from_settings(cfg, rules), latency=latency, maker_fee=settings.paper.maker_fee,
+        cancel_model=settings.paper.queue_model, post_only=cfg.execution.post_only, base=base, quote=quote,
+    )
+
+
 def backtest(args: argparse.Namespace) -> tuple[BacktestResult, dict[str, Any]]:
     """Run the command's backtest; returns the result and a description of the setup.
 
     The file is streamed (read once for the replay, plus once more only when it has no meta line
     naming its symbols, or no tick and none is given).
     """
+    runs, setup = replays(args)
+    return runs[-1].result, setup
+
+
+def replays(args: argparse.Namespace) -> tuple[list[ReplayRun | _Run], dict[str, Any]]:
+    """Run the chosen driver(s) (``args.driver``, default backtest): one run, or with ``both`` the backtest's
+    then the live path's, each with its decision log; and a description of the setup (``driver`` in it
+    unless it is the backtest)."""
+    driver = getattr(args, "driver", "backtest")
+    if driver != "backtest" and args.latency_ms > 0:
+        raise UserError(f"--driver {driver} replays at latency 0 (the live path's venue answers at once): "
+                        "drop --latency-ms")
     settings = load_settings(args.config)
     path: Path = args.data
     meta = _reading(path, lambda: read_meta(path))
@@ -111,31 +152,36 @@ def backtest(args: argparse.Namespace) -> tuple[BacktestResult, dict[str, Any]]:
     cfg = settings.for_symbol(symbol)
     ex = cfg.execution
     base, _, quote = symbol.partition("/")
-    params = BacktestParams(
-        model=ModelParams.from_settings(cfg.strategy),
-        limits=LimitParams.from_settings(cfg.risk, ex),
-        rules=rules,
-        tolerance=Tolerance(rules.tick, ex.requote_ticks, ex.requote_bps, ex.size_tolerance, ex.max_order_age),
-        latency=args.latency_ms / 1000.0,
-        maker_fee=settings.paper.maker_fee,
-        cancel_model=settings.paper.queue_model,
-        use_estimators=cfg.strategy.use_estimators,
-        post_only=ex.post_only,
-        base=str(info.get("base") or base),
-        quote=str(info.get("quote") or quote.split(":")[0] or "QUOTE"),
-    )
+    base = str(info.get("base") or base)
+    quote = str(info.get("quote") or quote.split(":")[0] or "QUOTE")
+    params = params_from_settings(settings, cfg, rules, args.latency_ms / 1000.0, base, quote)
     setup = {"data": str(path), "symbol": symbol, "model": cfg.strategy.model, "latency_ms": args.latency_ms,
              "tick": rules.tick, "lot": rules.lot, "max_position": cfg.risk.max_position,
              "order_size": ex.order_size, "maker_fee": settings.paper.maker_fee}
-    result = _reading(path, lambda: run_backtest(iter_recording(path), symbol, params))
-    if result.events == 0:
+    if driver == "backtest":
+        result = _reading(path, lambda: run_backtest(iter_recording(path), symbol, params))
+        if result.events == 0:
+            raise UserError(f"--data: {path} holds no events of {symbol}")
+        return [_Run(result)], setup
+    setup["driver"] = driver
+    # the live path (and ccxt) is imported only when a run needs it
+    from bot.research.livereplay import run_backtest_logged, run_live_replay
+
+    runs: list[ReplayRun | _Run] = []
+    if driver == "both":
+        runs.append(_reading(path, lambda: run_backtest_logged(iter_recording(path), symbol, params)))
+    if driver != "backtest":
+        runs.append(_reading(path, lambda: run_live_replay(iter_recording(path), symbol, params)))
+    if runs[-1].result.events == 0:
         raise UserError(f"--data: {path} holds no events of {symbol}")
-    return result, setup
+    return runs, setup
 
 
-def format_result(r: BacktestResult, setup: dict[str, Any], base: str = "", quote: str = "") -> str:
+def format_result(r: BacktestResult, setup: dict[str, Any], base: str = "", quote: str = "",
+                  driver: str = "backtest") -> str:
+    what = "backtest" if driver == "backtest" else "live-path replay"
     lines = [
-        f"backtest of {r.symbol} from {setup['data']}: {r.events} events over {r.duration:.1f} s, "
+        f"{what} of {r.symbol} from {setup['data']}: {r.events} events over {r.duration:.1f} s, "
         f"model {setup['model']}, latency {setup['latency_ms']:g} ms",
         f"  fills        {r.fills} ({r.buys} buys, {r.sells} sells), volume {r.volume_base:g} {base}",
         f"  P&L          {r.total_pnl:.6g} {quote} = realized {r.realized_pnl:.6g} + unrealized "
@@ -151,10 +197,31 @@ def format_result(r: BacktestResult, setup: dict[str, Any], base: str = "", quot
 
 
 def run(args: argparse.Namespace) -> int:
-    result, setup = backtest(args)
+    runs, setup = replays(args)
+    driver = setup.get("driver", "backtest")
+    drivers = ["backtest", "live"] if driver == "both" else [driver]
+    found: list[str] = []
+    if len(runs) == 2:
+        from bot.research.livereplay import differences
+
+        found = differences(runs[0], runs[1])
     if args.json:
-        print(json.dumps({**setup, **result.to_dict()}))
+        results = {d: r.result.to_dict() for d, r in zip(drivers, runs, strict=True)}
+        if len(runs) == 1:
+            print(json.dumps({**setup, **results[drivers[0]]}))
+        else:
+            print(json.dumps({**setup, **results, "parity": not found, "differences": found}))
     else:
-        base, _, quote = result.symbol.partition("/")
-        print(format_result(result, setup, base, quote))
-    return 0
+        base, _, quote = runs[0].result.symbol.partition("/")
+        print("\n".join(format_result(r.result, setup, base, quote, d) for d, r in zip(drivers, runs, strict=True)))
+        if len(runs) == 2:
+            print(format_parity(runs[0], runs[1], found))
+    return 1 if found else 0
+
+
+def format_parity(backtest: ReplayRun, live: ReplayRun, found: list[str]) -> str:
+    """One line when the two drivers agree, else the first differences."""
+    if not found:
+        return (f"parity       the drivers agree: {len(live.decisions)} decisions, {len(live.fills)} fills, "
+                f"final q {live.result.final_q:g}")
+    return "\n".join(["parity       the drivers DIFFER:", *(f"  {line}" for line in found)])
