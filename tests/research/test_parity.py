@@ -96,6 +96,7 @@ SWEEP: list[Event] = [
     _book(1.2, [], [(100.01, 1.0), (100.02, 1.0)]),
     _book(1.5, [(99.99, 1.2)], []),
     _book(1.6, [(99.98, 1.5)], []),  # depth only: no decision is due
+    _book(1.8, [(99.97, 2.5)], []),  # depth only, WAKE_GAP after the last news: the quoter wakes, nothing is due
     # no data for longer than stale_after: the quotes are pulled in the gap, and return with the data
     _book(9.0, [(99.99, 1.1)], []),
     _book(9.05, [], [(100.01, 1.1)]),
