@@ -202,9 +202,11 @@ def run(args: argparse.Namespace) -> int:
     drivers = ["backtest", "live"] if driver == "both" else [driver]
     found: list[str] = []
     if len(runs) == 2:
-        from bot.research.livereplay import differences
+        from bot.research.livereplay import ReplayRun, differences
 
-        found = differences(runs[0], runs[1])
+        backtest_run, live_run = runs
+        assert isinstance(backtest_run, ReplayRun) and isinstance(live_run, ReplayRun)  # both carry decision logs
+        found = differences(backtest_run, live_run)
     if args.json:
         results = {d: r.result.to_dict() for d, r in zip(drivers, runs, strict=True)}
         if len(runs) == 1:
@@ -215,13 +217,13 @@ def run(args: argparse.Namespace) -> int:
         base, _, quote = runs[0].result.symbol.partition("/")
         print("\n".join(format_result(r.result, setup, base, quote, d) for d, r in zip(drivers, runs, strict=True)))
         if len(runs) == 2:
-            print(format_parity(runs[0], runs[1], found))
+            print(format_parity(runs[1].result, found))
     return 1 if found else 0
 
 
-def format_parity(backtest: ReplayRun, live: ReplayRun, found: list[str]) -> str:
-    """One line when the two drivers agree, else the first differences."""
+def format_parity(live: BacktestResult, found: list[str]) -> str:
+    """One line when the two drivers agree (``live``: the live path's result), else the first differences."""
     if not found:
-        return (f"parity       the drivers agree: {len(live.decisions)} decisions, {len(live.fills)} fills, "
-                f"final q {live.result.final_q:g}")
+        return (f"parity       the drivers agree: the same decisions and fills ({live.fills}), "
+                f"final q {live.final_q:g}")
     return "\n".join(["parity       the drivers DIFFER:", *(f"  {line}" for line in found)])
