@@ -24,7 +24,10 @@ Without news the quoter also runs a cycle each time its wait would time out: ``h
 end of its previous cycle (its idle timer; the first wait begins at the first event), at that simulated time.
 
 Nothing runs in the background: the paper venue's feed tasks wait forever on :class:`RecordingFeed`, and
-the driver drains the venue's user-stream buffers itself, so the run is deterministic.
+the driver drains the venue's user-stream buffers itself, so the run is deterministic. Not run: the REST
+safety net and the unknown-fate lookups (the paper venue answers every request at once, so they would find
+nothing new), and the guard's hooks (journal, pre-trade check, kill triggers: the quote already keeps the
+order inside the limits, and nothing here can trip a kill).
 
 The result is the backtest's :class:`~bot.research.backtest.BacktestResult` (same fields, same
 definitions) plus the decision log, so :func:`differences` can compare the two drivers decision by decision.
