@@ -54,13 +54,16 @@ ENTRIES = ("auto", "rest", "websocket")
 
 
 class OrderEntry(Protocol):
-    """Sends one create or cancel; answers and errors are ccxt's."""
+    """Sends one create (limit, or market: a flattening order) or cancel; answers and errors are ccxt's."""
 
     name: str
     wire_turns: int  # event-loop turns from the call's first suspension until its request is written
 
     def create(self, symbol: str, side: str, amount: float, price: float,
                params: dict[str, Any]) -> Awaitable[dict[str, Any]]: ...
+
+    def create_market(self, symbol: str, side: str, amount: float,
+                      params: dict[str, Any]) -> Awaitable[dict[str, Any]]: ...
 
     def cancel(self, order_id: str | None, symbol: str, params: dict[str, Any]) -> Awaitable[dict[str, Any]]: ...
 
@@ -81,6 +84,10 @@ class RestOrderEntry:
     def create(self, symbol: str, side: str, amount: float, price: float,
                params: dict[str, Any]) -> Awaitable[dict[str, Any]]:
         return self.exchange.create_order(symbol, "limit", side, amount, price, params)  # type: ignore[no-any-return]
+
+    def create_market(self, symbol: str, side: str, amount: float,
+                      params: dict[str, Any]) -> Awaitable[dict[str, Any]]:
+        return self.exchange.create_order(symbol, "market", side, amount, None, params)  # type: ignore[no-any-return]
 
     def cancel(self, order_id: str | None, symbol: str, params: dict[str, Any]) -> Awaitable[dict[str, Any]]:
         return self.exchange.cancel_order(order_id, symbol, params)  # type: ignore[no-any-return]
@@ -137,6 +144,10 @@ class WsOrderEntry:
         ex = self.exchange
         return await self._request("order.place", self.create_cost,
                                    ex.create_order_ws, symbol, "limit", side, amount, price, params)
+
+    async def create_market(self, symbol: str, side: str, amount: float, params: dict[str, Any]) -> dict[str, Any]:
+        return await self._request("order.place", self.create_cost, self.exchange.create_order_ws, symbol, "market",
+                                   side, amount, None, params)
 
     async def cancel(self, order_id: str | None, symbol: str, params: dict[str, Any]) -> dict[str, Any]:
         return await self._request("order.cancel", self.cancel_cost, self.exchange.cancel_order_ws,

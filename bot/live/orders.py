@@ -1,4 +1,8 @@
-"""Order management for one symbol: our working orders and the throttled venue calls that change them.
+"""Order management for one symbol: the throttled venue calls that change our orders, and what their
+answers mean. It only sends and classifies: the state of every order is the ledger's
+(:class:`bot.live.order_state.OrderLedger`, ``OrderManager.tracker``), told the result of each request;
+what it needs of the guard and the journal comes at construction (:class:`OrderHooks`); the venue's
+payloads are read through its adapter (:mod:`bot.venue.adapters`).
 
 Creates and cancels go through an order entry (:mod:`bot.live.entry`: REST or the WebSocket API); the
 rules below hold for both. Order lookups and open-order reads are always REST.
@@ -20,8 +24,11 @@ rules below hold for both. Order lookups and open-order reads are always REST.
 - ``InsufficientFunds`` and other ``InvalidOrder``/``BadRequest`` rejections are logged as
   ``order_rejected`` and pause that side for ``reject_cooldown`` seconds.
 - A create that fails with a network error (or another answer of unknown fate, ccxt ``OperationFailed``)
-  may or may not have reached the venue: the order stays tracked (``acked=False``) and ``on_unknown``
-  hands it to the fill book, which looks it up by client id (:meth:`bot.live.fills.FillBook.resolve_unknown`).
+  may or may not have reached the venue: the order stays tracked (``acked=False``) and the ledger holds it
+  as of unknown fate until the fill intake looks it up by client id (:meth:`bot.live.fills.FillIntake.resolve_unknown`).
+- A flattening order (:meth:`OrderManager.market`) takes the same path: order ceiling, journal row, order
+  entry, the same table for its answer; only the worst-case check meant for quotes is not asked of an order
+  that reduces the position.
 """
 
 from __future__ import annotations
@@ -31,7 +38,6 @@ import contextlib
 import math
 import re
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -39,13 +45,18 @@ from typing import Any
 import ccxt
 
 from bot.core.quote import Side
-from bot.core.reconcile import Action, Cancel, Create, WorkingOrder
+from bot.core.reconcile import Action, Cancel, Create
 from bot.live.clock import ClockSync
 from bot.live.entry import OrderEntry, RestOrderEntry
 from bot.live.journal import JournalWriteError
+from bot.live.order_state import EPS, LiveOrder, OrderJournal, OrderLedger, OrderTracker, State
 from bot.live.ratelimit import OrderThrottle, RateGate
-from bot.risk.exposure import unbooked
+from bot.venue.adapters import VenueAdapter, adapter_for
 from bot.venue.answers import VENUE_TROUBLE, Answer, classify
+from bot.venue.records import OrderStatus, OrderUpdate
+
+__all__ = ["EPS", "LiveOrder", "OpenCheck", "OrderHooks", "OrderLedger", "OrderManager", "OrderTracker", "State",
+           "filled_of", "make_throttler"]
 
 DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -71,180 +82,6 @@ def make_throttler(orders_per_second: float) -> OrderThrottle:
     return OrderThrottle(rate_limit=count, period=count / orders_per_second)
 
 
-@dataclass
-class LiveOrder:
-    """One of our orders as we believe it stands. ``remaining`` is the size not booked as filled.
-
-    ``final_filled`` is the venue's final executed size once the order is known to be done (a cancel's
-    answer, a terminal order lookup); ``settling_since`` is when it left the book with that still
-    unknown or not yet booked (see :class:`OrderTracker`).
-    """
-
-    client_id: str
-    side: Side
-    price: float
-    amount: float
-    remaining: float
-    created_at: float
-    order_id: str | None = None
-    acked: bool = False
-    quote_mid: float | None = None
-    half_spread: float | None = None
-    final_filled: float | None = None
-    settling_since: float | None = None
-    next_lookup: float = 0.0
-
-    def working(self) -> WorkingOrder:
-        return WorkingOrder(self.client_id, self.side, self.price, self.remaining, self.created_at)
-
-    def unbooked(self) -> float:
-        """What of this order may still be booked into the inventory (:func:`bot.risk.exposure.unbooked`)."""
-        return unbooked(self.amount, self.amount - self.remaining, self.final_filled)
-
-
-EPS = 1e-12
-
-
-class OrderTracker:
-    """Our orders: ``open`` (believed resting or in flight), ``settling`` (off the book, fills may still
-    come) and indexes by client id and order id.
-
-    :meth:`close` takes an order off the book. It is dropped only once nothing more can be booked for
-    it (:meth:`LiveOrder.unbooked` is 0: fully booked, or the venue's final executed size is known and
-    booked); until then it is ``settling`` and still counts in :meth:`exposure`, so a fill that arrives
-    after the order was cancelled, reported done or not found never takes the position past what the
-    pre-trade check allowed. Done orders of this run stay findable for the ``keep_closed`` most recent
-    ones (late order updates); every trade of a done order is booked, so a late duplicate of one is
-    refused by its trade id before any lookup. Open and settling orders are never dropped from the
-    indexes.
-    """
-
-    def __init__(self, keep_closed: int = 200, clock: Callable[[], float] = time.monotonic) -> None:
-        self.clock = clock  # monotonic seconds: when an order starts settling
-        self.open: dict[str, LiveOrder] = {}
-        self.settling: dict[str, LiveOrder] = {}
-        self.by_client_id: dict[str, LiveOrder] = {}
-        self.by_order_id: dict[str, LiveOrder] = {}
-        self.keep_closed = keep_closed
-        self._closed: deque[LiveOrder] = deque()
-        self.on_close: Callable[[LiveOrder], None] | None = None  # the journal's hook
-
-    def _index(self, order: LiveOrder) -> None:
-        self.by_client_id[order.client_id] = order
-        if order.order_id:
-            self.by_order_id[order.order_id] = order
-
-    def remember(self, order: LiveOrder) -> None:
-        """Know an order (of an earlier run) by its ids without counting it as open.
-
-        Remembered orders are never forgotten: their number is fixed at start, and the restart
-        catch-up needs every one that the journal still holds unsettled.
-        """
-        self._index(order)
-
-    def add(self, order: LiveOrder) -> None:
-        self.open[order.client_id] = order
-        self._index(order)
-
-    def set_order_id(self, order: LiveOrder, order_id: str) -> None:
-        order.order_id = order_id
-        order.acked = True
-        self.by_order_id[order_id] = order
-
-    def close(self, client_id: str, filled: float | None = None, now: float | None = None) -> LiveOrder | None:
-        """Take an order off the book; ``filled`` is the venue's final executed size when known.
-
-        Returns the order when it was open. An order with nothing left to book is dropped, any other
-        one settles (see the class docstring); a settling order learns ``filled`` here too.
-        """
-        order = self.open.pop(client_id, None)
-        if order is not None:
-            if self.on_close is not None:
-                self.on_close(order)
-            order.settling_since = self.clock() if now is None else now
-            self.settling[client_id] = order
-            target = order
-        else:
-            target = self.settling.get(client_id)  # type: ignore[assignment]
-        if target is not None:
-            if filled is not None:
-                target.final_filled = filled
-            self._sweep(target)
-        return order
-
-    def reopen(self, order: LiveOrder) -> None:
-        """The venue says a settling order still rests: it is open again (the quoter will cancel it)."""
-        if self.settling.pop(order.client_id, None) is not None:
-            order.settling_since = None
-            order.final_filled = None
-            self.add(order)
-
-    def _sweep(self, order: LiveOrder) -> None:
-        if order.unbooked() <= EPS and self.settling.pop(order.client_id, None) is not None:
-            self._retire(order)
-
-    def _retire(self, order: LiveOrder) -> None:
-        """Keep a done order findable among the ``keep_closed`` latest; forget older done ones."""
-        self._closed.append(order)
-        while len(self._closed) > self.keep_closed:
-            old = self._closed.popleft()
-            if old.client_id in self.open or old.client_id in self.settling:
-                continue  # reopened or re-added meanwhile: still live, never forgotten
-            if self.by_client_id.get(old.client_id) is old:
-                del self.by_client_id[old.client_id]
-            if old.order_id and self.by_order_id.get(old.order_id) is old:
-                del self.by_order_id[old.order_id]
-
-    def find(self, order_id: str | None, client_id: str | None) -> LiveOrder | None:
-        if client_id and client_id in self.by_client_id:
-            return self.by_client_id[client_id]
-        if order_id and order_id in self.by_order_id:
-            return self.by_order_id[order_id]
-        return None
-
-    def working(self) -> list[WorkingOrder]:
-        return [o.working() for o in self.open.values()]
-
-    def open_size(self, side: Side, acked: bool | None = None) -> float:
-        """Remaining size of the open orders on ``side`` (only acked or unacked ones when given)."""
-        return sum(o.remaining for o in self.open.values() if o.side == side and (acked is None or o.acked == acked))
-
-    def settling_size(self, side: Side) -> float:
-        """What settling orders on ``side`` may still book (done ones are dropped on the way)."""
-        total = 0.0
-        for order in list(self.settling.values()):
-            if order.side == side:
-                size = order.unbooked()
-                if size <= EPS:
-                    self._sweep(order)
-                total += size
-        return total
-
-    def exposure(self, side: Side) -> float:
-        """Everything on ``side`` that may still be booked: open orders plus settling ones."""
-        return self.open_size(side) + self.settling_size(side)
-
-    def committed(self, side: Side) -> float:
-        """The part of :meth:`exposure` a new quote does not replace: unacked open orders and settling ones."""
-        buy, sell = self.committed_both()
-        return buy if side == "buy" else sell
-
-    def committed_both(self) -> tuple[float, float]:
-        """(``committed("buy")``, ``committed("sell")``) in one pass over the open orders (the quoter reads
-        both on every decision): the unacked open orders' remaining size plus :meth:`settling_size`."""
-        buy = sell = 0.0
-        for o in self.open.values():
-            if not o.acked:
-                if o.side == "buy":
-                    buy += o.remaining
-                elif o.side == "sell":
-                    sell += o.remaining
-        if self.settling:
-            buy += self.settling_size("buy")
-            sell += self.settling_size("sell")
-        return buy, sell
-
-
 @dataclass(frozen=True)
 class OpenCheck:
     """Our open orders on one symbol by the venue's word: ``left`` is what its last read after our last
@@ -255,26 +92,25 @@ class OpenCheck:
     confirmed: bool
 
 
-TERMINAL = ("closed", "canceled", "cancelled", "expired", "rejected")
+@dataclass(frozen=True)
+class OrderHooks:
+    """What an order manager is given at construction besides the venue: the journal's order rows (to its
+    :class:`OrderLedger`), the pre-trade worst-case check (``precheck(side, amount, price)``: the breached
+    limit, or None), where errors that count towards the error-rate kill go (``on_error(what, exc)``), and
+    the metrics (``bot.ops.Metrics``). The guard's (:mod:`bot.live.guard`)."""
+
+    journal: OrderJournal | None = None
+    precheck: Callable[[Side, float, float], str | None] | None = None
+    on_error: Callable[[str, BaseException], None] | None = None
+    metrics: Any = None
 
 
-def filled_of(order: dict[str, Any]) -> float | None:
-    """The executed size a ccxt order reports (None when it does not say)."""
-    filled = order.get("filled")
-    return None if filled is None else float(filled)
+NO_HOOKS = OrderHooks()
 
 
-def client_id_of(order: dict[str, Any]) -> str | None:
-    """The client order id of a ccxt order or trade (falling back to Binance's raw fields)."""
-    cid = order.get("clientOrderId")
-    if cid:
-        return str(cid)
-    info = order.get("info") or {}
-    for key in ("C", "c", "clientOrderId", "origClientOrderId"):
-        value = info.get(key) if isinstance(info, dict) else None
-        if value:
-            return str(value)
-    return None
+def filled_of(update: OrderUpdate) -> float | None:
+    """The executed size an order update reports (None when it does not say)."""
+    return None if update.filled is None else float(update.filled)
 
 
 class OrderManager:
@@ -297,14 +133,17 @@ class OrderManager:
         clock_sync: ClockSync | None = None,
         max_data_age: float = math.inf,
         clock: Callable[[], float] = time.monotonic,
+        adapter: VenueAdapter | None = None,
+        hooks: OrderHooks = NO_HOOKS,
     ) -> None:
         self.exchange, self.symbol, self.prefix = exchange, symbol, prefix
+        self.venue: VenueAdapter = adapter if adapter is not None else adapter_for(exchange)  # payloads -> records
         self.entry: OrderEntry = entry if entry is not None else RestOrderEntry(exchange)  # creates, cancels
         self.throttler, self.rate, self.log = throttler, rate, log
         self.post_only = post_only
         self.reject_cooldown = reject_cooldown
         self.now = clock  # monotonic seconds: order ages, cooldowns, data age (a simulated clock in a replay)
-        self.tracker = OrderTracker(clock=clock)
+        self.tracker = OrderLedger(symbol, hooks.journal, clock=clock)  # the one owner of our orders' state
         self._tag = symbol_tag(market_id)
         self._stamp = base36(int(time.time()))
         self._counter = 0
@@ -313,11 +152,9 @@ class OrderManager:
         self.canceled = 0
         self.rejected = 0
         self.blocked = 0
-        # risk hooks (bot/live/guard.py): the pre-trade worst-case check, the journal, error reports
-        self.precheck: Callable[[Side, float, float], str | None] | None = None
-        self.journal: Any = None
-        self.on_error: Callable[[str, BaseException], None] | None = None
-        self.on_unknown: Callable[[LiveOrder], None] | None = None  # a create of unknown fate (fills.py)
+        # risk hooks (bot/live/guard.py): the pre-trade worst-case check, error reports (see OrderHooks)
+        self.precheck = hooks.precheck
+        self.on_error = hooks.on_error
         self.failures = 0  # venue calls failed in a row (venue trouble): an outage pauses quoting
         self.clock_sync = clock_sync  # measures the clock offset to the venue again after a -1021
         self.max_data_age = max_data_age  # a create whose data is older than this is dropped (risk.stale_after)
@@ -326,7 +163,7 @@ class OrderManager:
         self.settle_after = settle_after  # see resolve_settling
         self.unknown_after = unknown_after
         # ops: bot.ops.Metrics, and the perf_counter() arrival of the book the current cycle reacts to
-        self.metrics: Any = None
+        self.metrics: Any = hooks.metrics
         self.reaction_start: float | None = None
 
     # -- ids --------------------------------------------------------------------------------------
@@ -374,9 +211,7 @@ class OrderManager:
             order = self._admit(side, price, amount, quote_mid, half_spread, data_time)
             if order is None:
                 return None
-            params: dict[str, Any] = {"clientOrderId": order.client_id}
-            if self.post_only:
-                params["postOnly"] = True
+            params = self.venue.create_params(order.client_id, self.post_only)
             reaction = self._reacted()
             try:
                 result = await self.entry.create(self.symbol, side, amount, price, params)
@@ -384,51 +219,73 @@ class OrderManager:
                 return self._create_failed(order, exc)
             finally:
                 self._observe(reaction)
-        cid = order.client_id
+        return self._created(order, result, reason)
+
+    async def market(self, side: Side, amount: float, mark: float | None, reason: str,
+                     reduces: bool = False) -> LiveOrder | None:
+        """Send one market order through the same path as every create (order ceiling, journal row, order
+        entry, the venue's answer read by the same table); ``mark`` is the price its journal row carries.
+        The pre-trade worst-case check is skipped when the caller says it ``reduces`` the position (it can
+        only bring |q| towards 0: the check bounds what quotes may add). Returns the order (also while its
+        fate is unknown), None when it was not sent (already logged); re-raises the venue's refusal once it
+        is accounted for, so the caller can say what it was for."""
+        async with self.throttler:
+            order = self._admit(side, mark or 0.0, amount, None, None, None, reduces=reduces)
+            if order is None:
+                return None
+            params = self.venue.create_params(order.client_id, post_only=False)
+            try:
+                result = await self.entry.create_market(self.symbol, side, amount, params)
+            except ccxt.BaseError as exc:
+                if self._create_failed(order, exc) is None:
+                    raise
+                return order
+        return self._created(order, result, reason)
+
+    def _created(self, order: LiveOrder, result: dict[str, Any], reason: str) -> LiveOrder:
+        """A create's answer: the order is acknowledged under its order id (closed at once when the answer
+        says it is done already)."""
+        cid, side, price, amount = order.client_id, order.side, order.price, order.amount
         self.rate.success()
         self.failures = 0
         self.placed += 1
         if self.metrics is not None:
             self.metrics.on_order(self.symbol, "placed")
-        order_id = result.get("id")
-        if order_id is not None:
-            if self.journal is not None:  # refused: the kill trips; the next start looks it up by client id
-                with contextlib.suppress(JournalWriteError):
-                    self.journal.order_acked(cid, str(order_id))
-            self.tracker.set_order_id(order, str(order_id))
+        answer = self.venue.order(result)
+        if answer.order_id is not None:  # journaled (refused: the kill trips; the next start looks it up)
+            self.tracker.set_order_id(order, answer.order_id)
         self.log.info("order_placed", client_id=cid, order_id=order.order_id, side=side, price=price,
                       amount=amount, reason=reason)
-        if result.get("status") in TERMINAL:
-            self.tracker.close(cid, filled=filled_of(result))
+        if answer.done:
+            self.tracker.close(cid, filled=filled_of(answer))
         return order
 
     def _admit(self, side: Side, price: float, amount: float, quote_mid: float | None, half_spread: float | None,
-               data_time: float | None) -> LiveOrder | None:
+               data_time: float | None, reduces: bool = False) -> LiveOrder | None:
         """The order about to be sent, tracked and journaled; None when it must not go: the data its price
         came from is older than ``max_data_age`` (the process was frozen, or waited for the ceiling, since the
-        decision: newer data is the next cycle's to price), the pre-trade worst-case check refuses it, or its
+        decision: newer data is the next cycle's to price), the pre-trade worst-case check refuses it (not
+        asked for an order that ``reduces`` the position: the check bounds what quotes may add), or its
         journal row cannot be written (no row, no create)."""
         now = self.now()
         if data_time is not None and now - data_time > self.max_data_age:
             self.log.info("create_dropped", side=side, price=price, amount=amount, reason="stale_data",
                           data_age=round(now - data_time, 3))
             return None
-        if self.precheck is not None:
+        if self.precheck is not None and not reduces:
             breach = self.precheck(side, amount, price)
             if breach is not None:
                 self.blocked += 1
                 self.log.warning("order_blocked", side=side, price=price, amount=amount, limit=breach)
                 return None
         cid = self.next_client_id()
-        if self.journal is not None:
-            try:
-                self.journal.order_sent(cid, self.symbol, side, price, amount)
-            except JournalWriteError as exc:  # no row, no create (the refusal has tripped the kill switch)
-                self.log.warning("order_not_sent", client_id=cid, side=side, price=price, amount=amount,
-                                 answer="journal", error=type(exc).__name__, detail=str(exc)[:200])
-                return None
         order = LiveOrder(cid, side, price, amount, amount, now, quote_mid=quote_mid, half_spread=half_spread)
-        self.tracker.add(order)
+        try:
+            self.tracker.sent(order)  # its journal row first
+        except JournalWriteError as exc:  # no row, no create (the refusal has tripped the kill switch)
+            self.log.warning("order_not_sent", client_id=cid, side=side, price=price, amount=amount,
+                             answer="journal", error=type(exc).__name__, detail=str(exc)[:200])
+            return None
         return order
 
     def _create_failed(self, order: LiveOrder, exc: ccxt.BaseError) -> LiveOrder | None:
@@ -442,20 +299,19 @@ class OrderManager:
             self._rejected(order, "insufficient_funds", exc)
         elif answer is Answer.RATE_LIMITED:
             self.tracker.close(cid, filled=0.0)  # refused before it was processed
-            self._rate_limited("create", exc)
+            self.rate_limited("create", exc)
         elif answer is Answer.UNKNOWN:  # network errors, timeouts, -1006/-1007: it may have executed
             self.log.warning("order_unknown", client_id=cid, side=order.side, price=order.price,
                              amount=order.amount, error=type(exc).__name__, detail=str(exc)[:200])
-            self._failed("create", exc)
-            if self.on_unknown is not None:
-                self.on_unknown(order)
+            self.failed("create", exc)
+            self.tracker.unknown(order)  # looked up by client id (bot.live.fills)
             return order
         elif answer in VENUE_TROUBLE:  # busy (-1008) or our clock outside the recvWindow: not executed
             self.tracker.close(cid, filled=0.0)
             self.log.warning("order_not_sent", client_id=cid, side=order.side, price=order.price,
                              amount=order.amount, answer=answer.value, error=type(exc).__name__,
                              detail=str(exc)[:200])
-            self._failed("create", exc)
+            self.failed("create", exc)
         else:
             reason = "invalid" if isinstance(exc, ccxt.InvalidOrder | ccxt.BadRequest) else "exchange_error"
             self._rejected(order, reason, exc)
@@ -483,12 +339,12 @@ class OrderManager:
         self.log.warning("order_rejected", client_id=order.client_id, side=order.side, price=order.price,
                          amount=order.amount, reason=reason, error=type(exc).__name__, detail=str(exc)[:200])
 
-    def _rate_limited(self, op: str, exc: Exception) -> None:
+    def rate_limited(self, op: str, exc: Exception) -> None:
         """Close the shared gate for a rate-limit answer (a no-op when the exchange layer already did:
         :meth:`RateGate.limited` counts each answer once and tells the service, which logs it)."""
         self.rate.limited(op, exc, self.entry.headers())
 
-    def _failed(self, op: str, exc: BaseException, key: str | None = None) -> None:
+    def failed(self, op: str, exc: BaseException, key: str | None = None) -> None:
         """Venue trouble (outage, unknown fate, clock skew) counts towards an outage (a pause), and a clock
         skew has the offset measured again; any other error counts towards the error rate, once per
         ``key`` (an order whose cancel is retried each cycle is one error until that cancel succeeds)."""
@@ -521,6 +377,7 @@ class OrderManager:
         order = self.tracker.open.get(client_id)
         if order is None:
             return True
+        self.tracker.cancel_sent(order)
         try:
             async with self.throttler if ceiling else contextlib.nullcontext():
                 reaction = self._reacted()
@@ -528,7 +385,7 @@ class OrderManager:
                     if order.order_id:
                         result = await self.entry.cancel(order.order_id, self.symbol, {})
                     else:
-                        result = await self.entry.cancel(None, self.symbol, {"clientOrderId": client_id})
+                        result = await self.entry.cancel(None, self.symbol, self.venue.by_client_id(client_id))
                 finally:
                     self._observe(reaction)
         except ccxt.BaseError as exc:
@@ -539,12 +396,13 @@ class OrderManager:
                 self.log.info("order_gone", client_id=client_id, side=order.side, reason=reason,
                               unbooked=order.unbooked())
                 return True
+            self.tracker.cancel_failed(order)
             if answer is Answer.RATE_LIMITED:
-                self._rate_limited("cancel", exc)
+                self.rate_limited("cancel", exc)
                 return False
             self.log.warning("cancel_failed", client_id=client_id, answer=answer.value, error=type(exc).__name__,
                              detail=str(exc)[:200])
-            self._failed("cancel", exc, key=client_id)
+            self.failed("cancel", exc, key=client_id)
             return False
         self._errored.discard(client_id)
         self.rate.success()
@@ -552,7 +410,7 @@ class OrderManager:
         self.canceled += 1
         if self.metrics is not None:
             self.metrics.on_order(self.symbol, "canceled")
-        self.tracker.close(client_id, filled=filled_of(result if isinstance(result, dict) else {}))
+        self.tracker.close(client_id, filled=filled_of(self.venue.order(result)) if isinstance(result, dict) else None)
         self.log.info("order_canceled", client_id=client_id, order_id=order.order_id, side=order.side,
                       price=order.price, reason=reason)
         return True
@@ -579,12 +437,13 @@ class OrderManager:
 
     async def _lookup(self, order: LiveOrder, now: float) -> None:
         cid = order.client_id
-        order.next_lookup = now + self.settle_after
+        self.tracker.looked_up(order, now + self.settle_after)
         try:
-            if order.order_id:
-                found = await self.exchange.fetch_order(order.order_id, self.symbol)
+            if not order.order_id:
+                found = self.venue.order(await self.exchange.fetch_order(None, self.symbol,
+                                                                         self.venue.by_client_id(cid)))
             else:
-                found = await self.exchange.fetch_order(None, self.symbol, {"origClientOrderId": cid})
+                found = self.venue.order(await self.exchange.fetch_order(order.order_id, self.symbol))
         except ccxt.BaseError as exc:
             answer = classify(exc)
             if answer is Answer.NOT_FOUND:
@@ -592,26 +451,25 @@ class OrderManager:
                     self.tracker.close(cid, filled=order.amount - order.remaining)
                     self.log.info("order_settled", client_id=cid, status="not_found", acked=order.acked)
             elif answer is Answer.RATE_LIMITED:
-                self._rate_limited("fetch_order", exc)
+                self.rate_limited("fetch_order", exc)
             else:
                 self.log.warning("order_lookup_failed", client_id=cid, error=type(exc).__name__,
                                  detail=str(exc)[:200])
-                self._failed("fetch_order", exc, key=f"lookup:{cid}")
+                self.failed("fetch_order", exc, key=f"lookup:{cid}")
             return
-        if found.get("id") is not None and not order.order_id:
-            self.tracker.set_order_id(order, str(found["id"]))
-        status = found.get("status")
-        if status in TERMINAL:
+        if found.order_id is not None and not order.order_id:
+            self.tracker.set_order_id(order, found.order_id)
+        if found.status is OrderStatus.DONE:
             self.tracker.close(cid, filled=filled_of(found))
-        elif status == "open":
+        elif found.status is OrderStatus.OPEN:
             self.tracker.reopen(order)
-        self.log.info("order_settled", client_id=cid, status=status, filled=found.get("filled"),
+        self.log.info("order_settled", client_id=cid, status=found.venue_status, filled=filled_of(found),
                       unbooked=order.unbooked())
 
-    async def fetch_own_open(self) -> list[dict[str, Any]]:
+    async def fetch_own_open(self) -> list[OrderUpdate]:
         """Our orders the venue reports open for this symbol."""
-        orders = await self.exchange.fetch_open_orders(self.symbol)
-        return [o for o in orders if self.is_ours(client_id_of(o))]
+        orders = [self.venue.order(o) for o in await self.exchange.fetch_open_orders(self.symbol)]
+        return [o for o in orders if self.is_ours(o.client_id)]
 
     async def cancel_all(self, attempts: int = 8) -> OpenCheck:
         """Cancel every order of ours on this symbol until a venue read shows none open.
@@ -628,7 +486,7 @@ class OrderManager:
                 remaining = await self.fetch_own_open()
             except ccxt.BaseError as exc:
                 if classify(exc) is Answer.RATE_LIMITED:
-                    self._rate_limited("fetch_open_orders", exc)
+                    self.rate_limited("fetch_open_orders", exc)
                     continue
                 self.log.warning("cancel_all_retry", attempt=attempt, error=type(exc).__name__,
                                  detail=str(exc)[:200])
@@ -651,20 +509,19 @@ class OrderManager:
         self.last_check = OpenCheck(len(remaining), confirmed=True)
         return self.last_check
 
-    def _adopt(self, remaining: list[dict[str, Any]]) -> None:
+    def _adopt(self, remaining: list[OrderUpdate]) -> None:
         """Align the tracker with a venue read of our open orders: track the unknown ones, reopen settling
         ones the venue still has, close acked ones it no longer has."""
         known = set(self.tracker.open)
         for order in remaining:
-            cid = client_id_of(order)
+            cid = order.client_id
             if cid in self.tracker.settling:
                 self.tracker.reopen(self.tracker.settling[cid])
-            elif cid and cid not in known:
-                self.tracker.add(LiveOrder(cid, order["side"], float(order.get("price") or 0.0),
-                                           float(order.get("amount") or 0.0),
-                                           float(order.get("remaining") or 0.0), self.now(),
-                                           order_id=str(order["id"]), acked=True))
-        venue_open = {client_id_of(o) for o in remaining}
+            elif cid and cid not in known and order.side is not None:
+                self.tracker.add(LiveOrder(cid, order.side, order.price or 0.0, order.amount or 0.0,
+                                           order.remaining or 0.0, self.now(), order_id=order.order_id,
+                                           acked=True))
+        venue_open = {o.client_id for o in remaining}
         for cid in list(self.tracker.open):
             if cid not in venue_open and self.tracker.open[cid].acked:
                 self.tracker.close(cid)

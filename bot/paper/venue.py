@@ -31,8 +31,9 @@ Accounting: balances are exact decimals, starting at ``PaperSettings.balances``.
 ``p`` with fee ``f = a*p*maker_fee`` moves a buy by ``+a`` base and ``-(a*p + f)`` quote, a sell by
 ``-a`` base and ``+(a*p - f)`` quote; the fee is always in the quote currency. Fill amounts are whole
 lots of the market's amount step, so the account's base balance changes by exactly the sum of the
-signed fill amounts. The trade dicts carry the exact amount as a decimal string in ``info["qty"]``
-and ``info["l"]`` (the fields the live service reads for Binance).
+signed fill amounts. Each trade and order dict carries the venue-neutral record the live service reads
+under ``info`` (a :class:`~bot.venue.records.TradeUpdate` with the exact decimal amount, an
+:class:`~bot.venue.records.OrderUpdate`), which :class:`~bot.venue.adapters.PaperAdapter` hands on as it is.
 
 ``watch_orders``/``watch_my_trades`` return everything new since the previous call for that symbol
 (buffered from the first call naming the symbol, at most 1000 items); they are meant for one
@@ -59,6 +60,8 @@ from bot.core.quote import MarketRules
 from bot.logs import get_logger
 from bot.paper.fills import PaperBook, PaperMatch
 from bot.paper.settings import PaperSettings
+from bot.venue.adapters import PaperAdapter
+from bot.venue.records import OrderStatus, OrderUpdate, TradeUpdate
 
 BUFFER = 1000
 TRADE_HISTORY = 10000
@@ -144,11 +147,14 @@ class _Symbol:
 class PaperExchange:
     """A ccxt.pro-like exchange: ``feed`` for public data, paper orders and balances kept here."""
 
+    records_adapter = PaperAdapter()  # its dicts carry the neutral records under ``info`` (bot.venue.adapters)
+
     def __init__(
         self,
         feed: Any,
         settings: PaperSettings | None = None,
         clock: Callable[[], float] = time.time,
+        log: Any = None,
     ) -> None:
         self.feed = feed
         self.settings = settings or PaperSettings()
@@ -166,7 +172,7 @@ class PaperExchange:
         self._order_ids = itertools.count(1)
         self._trade_ids = itertools.count(1)
         self._closed = False
-        self.log = get_logger(component="paper")
+        self.log = log if log is not None else get_logger(component="paper")
 
     def __getattr__(self, name: str) -> Any:
         if name == "feed":  # not set yet (during construction)
@@ -363,12 +369,13 @@ class PaperExchange:
             "fee": {"cost": float(order.fee), "currency": order.quote},
             "fees": [{"cost": float(order.fee), "currency": order.quote}],
             "trades": [],
-            "info": {"paper": True, "clientOrderId": order.client_id, "orderId": order.id},
+            "info": OrderUpdate(order.id, order.client_id, order.side, order.price, order.amount,  # type: ignore[arg-type]
+                                order.filled, float(to_decimal(order.amount) - order.filled),
+                                OrderStatus.OPEN if order.status == "open" else OrderStatus.DONE, order.status),
         }
 
     def _trade_dict(self, order: _Order, fill: PaperMatch, amount: Decimal, fee: Decimal, ts: int) -> dict[str, Any]:
         trade_id = f"paper-{self._run}-{next(self._trade_ids)}"
-        exact = format(amount.normalize(), "f")
         return {
             "id": trade_id,
             "order": order.id,
@@ -384,7 +391,9 @@ class PaperExchange:
             "cost": float(amount * to_decimal(order.price)),
             "fee": {"cost": float(fee), "currency": order.quote},
             "fees": [{"cost": float(fee), "currency": order.quote}],
-            "info": {"paper": True, "qty": exact, "l": exact, "c": order.client_id, "reason": fill.reason},
+            "info": TradeUpdate(trade_id, order.id, order.client_id, order.symbol, order.side,  # type: ignore[arg-type]
+                                order.price, amount, float(fee), order.quote, ts, "ws"),
+            "reason": fill.reason,
         }
 
     # -- private API ------------------------------------------------------------------------------

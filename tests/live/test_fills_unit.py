@@ -1,4 +1,4 @@
-"""FillBook without a venue: exactly-once across sources, partial fills, foreign trades."""
+"""FillIntake without a venue: exactly-once across sources, partial fills, foreign trades."""
 
 from __future__ import annotations
 
@@ -7,19 +7,19 @@ from decimal import Decimal
 from typing import Any
 
 from bot.core.inventory import Inventory, TradeIds
-from bot.live.fills import MARGIN_MS, REREAD_SLACK_MS, FillBook
+from bot.live.fills import MARGIN_MS, REREAD_SLACK_MS, FillIntake
 from bot.live.market import MarketState
 from bot.live.orders import LiveOrder, OrderManager, make_throttler
 from bot.live.ratelimit import RateGate
 from bot.logs import get_logger
 
 
-def _book() -> tuple[FillBook, OrderManager]:
+def _book() -> tuple[FillIntake, OrderManager]:
     log = get_logger()
     orders = OrderManager(None, "BTC/USDT", "BTCUSDT", "mmbot", make_throttler(5), RateGate(), log)
     state = MarketState("BTC/USDT")
     state.on_book(0.0, [[99.9, 1.0]], [[100.1, 1.0]])
-    book = FillBook(None, "BTC/USDT", orders, Inventory("BTC", "USDT"), state, log, start_ms=0)
+    book = FillIntake(None, "BTC/USDT", orders, Inventory("BTC", "USDT"), state, log, start_ms=0)
     return book, orders
 
 
@@ -89,7 +89,7 @@ async def test_booked_trade_ids_stay_bounded_over_a_long_run_and_none_is_booked_
     orders = OrderManager(venue, "BTC/USDT", "BTCUSDT", "mmbot", make_throttler(1000), RateGate(), log)
     state = MarketState("BTC/USDT")
     state.on_book(0.0, [[99.9, 1.0]], [[100.1, 1.0]])
-    book = FillBook(venue, "BTC/USDT", orders, Inventory("BTC", "USDT"), state, log, start_ms=now)
+    book = FillIntake(venue, "BTC/USDT", orders, Inventory("BTC", "USDT"), state, log, start_ms=now)
     book.inventory.seen = TradeIds(keep=1)  # the floor alone must keep every id a read can return
     steps = 2000  # a fill every 10 s and a reconcile after each: 5.5 hours, well within the 24 h horizon
     for n in range(steps):
@@ -102,7 +102,7 @@ async def test_booked_trade_ids_stay_bounded_over_a_long_run_and_none_is_booked_
         if n % 2:
             assert book.on_trade(trade, "ws")  # the stream first: REST re-reads it in the margin
         venue.now += 4000
-        await book.reconcile_once()  # reads since the newest trade seen - MARGIN_MS: the last ones again
+        await book.safety_net_once()  # reads since the newest trade seen - MARGIN_MS: the last ones again
         venue.now += 6000
     assert book.inventory.fills == steps and book.inventory.q_exact == Decimal("0.001") * steps
     window = (MARGIN_MS + REREAD_SLACK_MS) // 10_000 + 1  # trades newer than the floor

@@ -8,7 +8,7 @@ from typing import Any
 import ccxt
 
 from bot.core.inventory import Inventory
-from bot.live.fills import NOT_FOUND_AFTER, FillBook
+from bot.live.fills import NOT_FOUND_AFTER, FillIntake
 from bot.live.market import MarketState
 from bot.live.orders import OrderManager, make_throttler
 from bot.live.ratelimit import RateGate
@@ -46,14 +46,13 @@ class NoVenue:
         raise ccxt.OrderNotFound("unknown order")
 
 
-def _setup(clock: SimClock) -> tuple[OrderManager, FillBook]:
+def _setup(clock: SimClock) -> tuple[OrderManager, FillIntake]:
     log = get_logger()
     orders = OrderManager(NoVenue(), SYMBOL, "BTCUSDT", "mmbot", make_throttler(1000), RateGate(), log,
                           entry=TimeoutEntry(), max_data_age=0.5, clock=clock)
     state = MarketState(SYMBOL)
     state.on_book(0.0, [[99.9, 1.0]], [[100.1, 1.0]])
-    fills = FillBook(NoVenue(), SYMBOL, orders, Inventory("BTC", "USDT"), state, log, start_ms=0)
-    orders.on_unknown = fills.on_unknown
+    fills = FillIntake(NoVenue(), SYMBOL, orders, Inventory("BTC", "USDT"), state, log, start_ms=0)
     return orders, fills
 
 

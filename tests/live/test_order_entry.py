@@ -82,9 +82,7 @@ async def test_an_unanswered_request_times_out_as_an_order_of_unknown_fate(
 ) -> None:
     exchange, gate = venue
     entry = WsOrderEntry(exchange, gate, timeout=0.2)
-    unknown: list[str] = []
     orders = OrderManager(exchange, SYMBOL, "BTCUSDT", "mmbot", make_throttler(1000), gate, RecordingLog(), entry=entry)
-    orders.on_unknown = lambda order: unknown.append(order.client_id)
     bid, _ = await _touch(exchange)
     sim.set_faults(slow_ack_ms=1500)
     with pytest.raises(ccxt.RequestTimeout):
@@ -92,7 +90,7 @@ async def test_an_unanswered_request_times_out_as_an_order_of_unknown_fate(
     # the abandoned request is forgotten
     assert _order_requests(entry) == 0 and not entry.exchange.client(entry.url).futures
     order = await orders.create("buy", bid - 2.5, 0.002)
-    assert order is not None and unknown == [order.client_id]  # handed to the lookup by client id
+    assert order is not None and list(orders.tracker.unresolved) == [order.client_id]  # looked up by client id
     assert not order.acked and order.client_id in orders.tracker.open
     sim.set_faults(slow_ack_ms=0)
     # the venue did execute both: the lookup will find them open (and the bot cancels them)

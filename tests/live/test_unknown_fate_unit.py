@@ -16,12 +16,13 @@ import ccxt
 import pytest
 
 from bot.core.inventory import Inventory, TradeIds
-from bot.live.fills import DAY_MS, NOT_FOUND_AFTER, FillBook, trades_since
+from bot.live.fills import NOT_FOUND_AFTER, FillIntake
 from bot.live.journal import Journal
 from bot.live.market import MarketState
 from bot.live.orders import LiveOrder, OrderManager, make_throttler
 from bot.live.ratelimit import RateGate
 from bot.logs import get_logger
+from bot.venue.paging import DAY_MS, trades_since
 
 SYMBOL = "BTC/USDT"
 NOW = 1_700_000_000_000
@@ -98,18 +99,17 @@ class Venue:
         return [dict(t) for t in rows[:limit]]
 
 
-def _setup(venue: Venue) -> tuple[FillBook, OrderManager]:
+def _setup(venue: Venue) -> tuple[FillIntake, OrderManager]:
     log = get_logger()
     orders = OrderManager(venue, SYMBOL, "BTCUSDT", "mmbot", make_throttler(1000), RateGate(), log)
     state = MarketState(SYMBOL)
     state.on_book(0.0, [[99.9, 1.0]], [[100.1, 1.0]])
-    book = FillBook(venue, SYMBOL, orders, Inventory("BTC", "USDT"), state, log, start_ms=NOW - 3_600_000)
-    orders.on_unknown = book.on_unknown
+    book = FillIntake(venue, SYMBOL, orders, Inventory("BTC", "USDT"), state, log, start_ms=NOW - 3_600_000)
     return book, orders
 
 
 async def _unknown(error: type[Exception], side: str, amount: float,
-                   fill_on_create: float = 0.0) -> tuple[Venue, FillBook, OrderManager, LiveOrder]:
+                   fill_on_create: float = 0.0) -> tuple[Venue, FillIntake, OrderManager, LiveOrder]:
     """A create the venue executes (filling ``fill_on_create`` at once) and answers with ``error``."""
     venue = Venue()
     venue.fail_create, venue.fill_on_create = error, fill_on_create
@@ -130,11 +130,11 @@ async def test_an_executed_create_answered_with_an_error_is_found_and_its_fill_b
     _venue, book, orders, order = await _unknown(error, "buy", 0.3, fill_on_create=0.3)
     assert set(book.unresolved) == {order.client_id}
     assert orders.tracker.open_size("buy") == pytest.approx(0.3)  # unresolved: it may rest, it counts
-    await book.reconcile_once()  # REST only: no user stream delivered anything
+    await book.safety_net_once()  # REST only: no user stream delivered anything
     assert book.inventory.q_exact == Decimal("0.3") and book.foreign == 0
     assert not book.unresolved and order.order_id == "1"
     assert orders.tracker.exposure("buy") == 0.0  # fully booked: nothing more to come
-    await book.reconcile_once()  # the same trade again over REST: counted once
+    await book.safety_net_once()  # the same trade again over REST: counted once
     assert book.inventory.fills == 1 and book.inventory.q_exact == Decimal("0.3")
 
 
@@ -173,7 +173,7 @@ async def test_not_found_is_final_only_once_the_venue_cannot_still_execute_it() 
     await book.resolve_unknown()
     assert set(book.unresolved) == {order.client_id}  # too young: the venue may still process it
     assert order.client_id in orders.tracker.open and stray["id"] in book.held
-    book.unknown_since[order.client_id] = _age(NOT_FOUND_AFTER + 1.0)
+    order.unknown_since = _age(NOT_FOUND_AFTER + 1.0)  # the answer is older now
     await book.resolve_unknown()
     assert not book.unresolved and order.client_id not in orders.tracker.open
     assert orders.tracker.exposure("buy") == 0.0  # nothing of it can be booked: it no longer counts
@@ -230,14 +230,14 @@ async def test_a_burst_of_more_than_a_page_between_reconciles_is_booked_in_full(
     venue.orders[order.client_id] = {"id": "1", "clientOrderId": order.client_id, "status": "open"}
     for i in range(2345):  # over the last ~4 minutes
         venue.trade("1", "buy", 0.001, ts=NOW - 240_000 + i * 100)
-    await book.reconcile_once()
+    await book.safety_net_once()
     assert book.inventory.fills == 2345 and book.inventory.q_exact == Decimal("2.345")
     assert [c[1].get("fromId") for c in venue.calls if c[0] == "fetch_my_trades"] == [None, 1001, 2001]
     venue.calls.clear()
     venue.now += 1000
     for _ in range(10):
         venue.trade("1", "buy", 0.001)
-    await book.reconcile_once()  # from just before the newest trade read: one short page
+    await book.safety_net_once()  # from just before the newest trade read: one short page
     assert book.inventory.fills == 2355 and book.inventory.q_exact == Decimal("2.355")
     assert len([c for c in venue.calls if c[0] == "fetch_my_trades"]) == 1
 
@@ -293,7 +293,7 @@ async def test_reads_do_not_wait_at_a_full_order_ceiling() -> None:
     venue, book, orders, _order = await _unknown(ccxt.RequestTimeout, "buy", 0.3, fill_on_create=0.3)
     orders.throttler = make_throttler(1.0 / 3600)  # one pass an hour ...
     await orders.throttler.acquire()  # ... and it is taken
-    await asyncio.wait_for(book.reconcile_once(), timeout=5.0)
+    await asyncio.wait_for(book.safety_net_once(), timeout=5.0)
     await asyncio.wait_for(orders.fetch_own_open(), timeout=5.0)
     assert book.inventory.q_exact == Decimal("0.3") and not book.unresolved
     assert [c for c in venue.calls if c[0] == "fetch_order"]  # the lookup was made
@@ -304,11 +304,11 @@ async def test_a_trade_the_trade_ids_forgot_is_not_booked_again_when_the_journal
     durable check: a re-read that reaches back further than the memory keeps books nothing twice."""
     venue, book, _orders, _order = await _unknown(ccxt.RequestTimeout, "buy", 0.3, fill_on_create=0.3)
     journal = Journal.open(tmp_path)
-    book.record = lambda fill: journal.record_fill(SYMBOL, fill)
-    await book.reconcile_once()
+    book.record = lambda fill: journal.record_fill(SYMBOL, fill)  # the journal's row before each booking
+    await book.safety_net_once()
     assert book.inventory.q_exact == Decimal("0.3") and book.inventory.fills == 1
     book.inventory.seen = TradeIds(keep=0)  # forgotten in memory (as after a restart past the horizon)
     assert not book.on_trade(venue.trades[0], "rest")
-    await book.reconcile_once()
+    await book.safety_net_once()
     assert book.inventory.q_exact == Decimal("0.3") and book.inventory.fills == 1
     journal.close()

@@ -137,7 +137,7 @@ async def test_trade_through_fills_by_trade_size_and_books_balances_exactly() ->
     await push_trade(feed, 99.99, 0.2, "sell", "t1")  # prints below our bid: passed through it
     trades = await ex.fetch_my_trades(SYMBOL)
     assert [(t["side"], t["price"], t["amount"], t["takerOrMaker"]) for t in trades] == [("buy", 100.0, 0.2, "maker")]
-    assert trades[0]["order"] == order["id"] and trades[0]["info"]["qty"] == "0.2"
+    assert trades[0]["order"] == order["id"] and trades[0]["info"].amount == Decimal("0.2")
     assert trades[0]["fee"] == {"cost": pytest.approx(0.02), "currency": "USDT"}
     await push_trade(feed, 99.99, 0.2, "sell", "t1")  # the same trade id again: ignored
     await push_trade(feed, 100.02, 5.0, "buy", "t2")  # a taker buy never fills our bid
@@ -207,7 +207,7 @@ async def test_fills_are_whole_lots() -> None:
     await ex.create_order(SYMBOL, "limit", "buy", 0.06, 100.0, {"postOnly": True})
     await push_trade(feed, 99.0, 0.0025, "sell", "p1")  # 2.5 lots of 0.001 -> 2 lots
     await push_trade(feed, 99.0, 0.0004, "sell", "p2")  # under one lot: nothing
-    assert [t["info"]["qty"] for t in await ex.fetch_my_trades(SYMBOL)] == ["0.002"]
+    assert [t["info"].amount for t in await ex.fetch_my_trades(SYMBOL)] == [Decimal("0.002")]
     await ex.close()
 
 

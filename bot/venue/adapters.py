@@ -1,0 +1,236 @@
+"""Venue adapters: the one place that reads a venue's payloads and speaks its request parameters.
+
+The generic live path (order manager, fill intake, recovery, service) hands every trade and order a venue
+returns to the adapter picked once at connect time (:func:`adapter_for`) and works on the neutral records of
+:mod:`bot.venue.records` only. The seam is :class:`VenueAdapter`; one implementation per venue family:
+
+- :class:`CcxtAdapter`: any ccxt venue, from ccxt's unified fields alone (amounts as ccxt parsed them);
+- :class:`BinanceSpotAdapter` (the simulator, Binance's spot testnet): ccxt's unified fields, but the exact
+  decimal strings Binance sends where ccxt rounds to a float (a REST trade's ``qty``, a stream trade's ``l``,
+  an order's ``executedQty`` / ``z``) and the client id from Binance's raw fields when ccxt has none (a
+  stream trade's ``c``, a cancel's ``origClientOrderId``);
+- :class:`PaperAdapter`: the paper venue builds the records itself; the adapter takes them off its dicts.
+
+Binance USDⓈ-M futures plugs in as one more :class:`VenueAdapter` (ccxt ``binanceusdm``: ``ORDER_TRADE_UPDATE``
+carries the stream trade's ``l`` and the client id ``c``, a REST ``userTrades`` row its ``qty``, as spot does,
+plus what a contract adds), picked in :func:`adapter_for` by the exchange id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
+
+from bot.venue import paging
+from bot.venue.paging import FetchPage
+from bot.venue.records import OrderStatus, OrderUpdate, Source, TradeUpdate
+
+#: ccxt's unified order statuses that mean the order will never execute again
+DONE_STATUSES = frozenset({"closed", "canceled", "cancelled", "expired", "rejected"})
+
+
+class VenueAdapter(Protocol):
+    """Turns one venue's payloads into neutral records and names orders in its requests."""
+
+    name: str
+
+    def trade(self, raw: Any, source: Source) -> TradeUpdate | None:
+        """The trade in ``raw`` (None when it is not a trade: no id, no side)."""
+
+    def order(self, raw: Any) -> OrderUpdate:
+        """The order in ``raw`` (a create's or cancel's answer, a lookup, an open order, a stream update)."""
+
+    def create_params(self, client_id: str, post_only: bool) -> dict[str, Any]:
+        """The parameters of a limit create carrying our client id (maker-only when ``post_only``)."""
+
+    def by_client_id(self, client_id: str) -> dict[str, Any]:
+        """The parameters that name an order by its client id (a lookup or a cancel without an order id)."""
+
+    async def trades_since(self, fetch: FetchPage, since_ms: int, now_ms: int) -> list[Any]:
+        """Every trade of ours at or after ``since_ms`` (venue ms), read through ``fetch`` (one
+        ``fetch_my_trades`` page: ``fetch(since, params)``), as the venue pages them."""
+
+    async def trades_of_order(self, fetch: FetchPage, order_id: str) -> list[Any]:
+        """Every trade of one order, read through ``fetch``."""
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return value if isinstance(value, Decimal) else Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+class CcxtAdapter:
+    """Any ccxt venue, read through ccxt's unified fields only."""
+
+    name = "ccxt"
+
+    def trade(self, raw: Any, source: Source) -> TradeUpdate | None:
+        trade_id = raw.get("id")
+        side = raw.get("side")
+        if trade_id is None or side not in ("buy", "sell"):
+            return None
+        amount = self.exact_amount(raw, source)
+        if amount is None:
+            return None
+        fee = raw.get("fee") or {}
+        ts = raw.get("timestamp")
+        return TradeUpdate(
+            trade_id=str(trade_id),
+            order_id=_text(raw.get("order")),
+            client_id=self.client_id(raw),
+            symbol=raw.get("symbol"),
+            side=side,
+            price=float(raw["price"]),
+            amount=amount,
+            fee=float(fee.get("cost") or 0.0),
+            fee_currency=fee.get("currency"),
+            timestamp_ms=None if ts is None else int(ts),
+            source=source,
+        )
+
+    def order(self, raw: Any) -> OrderUpdate:
+        venue_status = raw.get("status")
+        if venue_status in DONE_STATUSES:
+            status: OrderStatus | None = OrderStatus.DONE
+        elif venue_status == "open":
+            status = OrderStatus.OPEN
+        else:
+            status = None
+        side = raw.get("side")
+        return OrderUpdate(
+            order_id=_text(raw.get("id")),
+            client_id=self.client_id(raw),
+            side=side if side in ("buy", "sell") else None,
+            price=_float(raw.get("price")),
+            amount=_float(raw.get("amount")),
+            filled=self.exact_filled(raw),
+            remaining=_float(raw.get("remaining")),
+            status=status,
+            venue_status=venue_status,
+        )
+
+    def exact_amount(self, raw: Any, source: Source) -> Decimal | None:
+        return _decimal(raw.get("amount"))
+
+    def exact_filled(self, raw: Any) -> Decimal | None:
+        return _decimal(raw.get("filled"))
+
+    def client_id(self, raw: Any) -> str | None:
+        return _text(raw.get("clientOrderId"))
+
+    def create_params(self, client_id: str, post_only: bool) -> dict[str, Any]:
+        params: dict[str, Any] = {"clientOrderId": client_id}
+        if post_only:
+            params["postOnly"] = True
+        return params
+
+    def by_client_id(self, client_id: str) -> dict[str, Any]:
+        return {"clientOrderId": client_id}
+
+    async def trades_since(self, fetch: FetchPage, since_ms: int, now_ms: int) -> list[Any]:
+        return await fetch(since_ms, {})  # one page: ccxt has no unified paging
+
+    async def trades_of_order(self, fetch: FetchPage, order_id: str) -> list[Any]:
+        return [t for t in await fetch(None, {}) if str(t.get("order")) == order_id]
+
+
+def _info(raw: Any) -> dict[str, Any]:
+    info = raw.get("info")
+    return info if isinstance(info, dict) else {}
+
+
+class BinanceSpotAdapter(CcxtAdapter):
+    """Binance spot through ccxt (the simulator speaks it): the venue's exact decimals and raw client ids."""
+
+    name = "binance-spot"
+
+    def exact_amount(self, raw: Any, source: Source) -> Decimal | None:
+        info = _info(raw)
+        exact = _decimal(info.get("qty") if source == "rest" else info.get("l"))  # REST myTrades / stream
+        return exact if exact is not None else super().exact_amount(raw, source)
+
+    def exact_filled(self, raw: Any) -> Decimal | None:
+        info = _info(raw)
+        exact = _decimal(info.get("executedQty") if "executedQty" in info else info.get("z"))  # REST / stream
+        return exact if exact is not None else super().exact_filled(raw)
+
+    def client_id(self, raw: Any) -> str | None:
+        cid = super().client_id(raw)
+        if cid:
+            return cid
+        info = _info(raw)
+        # a cancel's answer names the cancelled order by origClientOrderId (its clientOrderId is the cancel's);
+        # a stream update's c is the cancel's own id when C (the original) is set
+        for key in ("C", "c", "clientOrderId", "origClientOrderId"):
+            value = _text(info.get(key))
+            if value:
+                return value
+        return None
+
+    def by_client_id(self, client_id: str) -> dict[str, Any]:
+        return {"origClientOrderId": client_id}
+
+    async def trades_since(self, fetch: FetchPage, since_ms: int, now_ms: int) -> list[Any]:
+        return await paging.trades_since(fetch, since_ms, now_ms)
+
+    async def trades_of_order(self, fetch: FetchPage, order_id: str) -> list[Any]:
+        return await paging.trades_of_order(fetch, order_id)
+
+
+class PaperAdapter:
+    """The paper venue's dicts carry the neutral record it built under ``info`` (no venue fields to read)."""
+
+    name = "paper"
+
+    def trade(self, raw: Any, source: Source) -> TradeUpdate | None:
+        record = raw.get("info")
+        if not isinstance(record, TradeUpdate):
+            return None
+        return record if record.source == source else replace(record, source=source)
+
+    def order(self, raw: Any) -> OrderUpdate:
+        record = raw.get("info")
+        if not isinstance(record, OrderUpdate):
+            raise TypeError(f"not a paper venue order: {raw!r:.200}")
+        return record
+
+    def create_params(self, client_id: str, post_only: bool) -> dict[str, Any]:
+        return {"clientOrderId": client_id, "postOnly": True} if post_only else {"clientOrderId": client_id}
+
+    def by_client_id(self, client_id: str) -> dict[str, Any]:
+        return {"clientOrderId": client_id}
+
+    async def trades_since(self, fetch: FetchPage, since_ms: int, now_ms: int) -> list[Any]:
+        return await paging.trades_since(fetch, since_ms, now_ms)  # it answers Binance's paging
+
+    async def trades_of_order(self, fetch: FetchPage, order_id: str) -> list[Any]:
+        return await paging.trades_of_order(fetch, order_id)
+
+
+BINANCE_SPOT = BinanceSpotAdapter()
+
+
+def adapter_for(exchange: Any) -> VenueAdapter:
+    """The adapter of ``exchange``, picked once at connect time: the one a venue brings
+    (``records_adapter`` on its class: the paper venue), Binance spot for Binance's ids and for an exchange
+    without an id (the simulator's protocol: test doubles), else ccxt's unified fields."""
+    own = getattr(type(exchange), "records_adapter", None)
+    if own is not None:
+        return own  # type: ignore[no-any-return]
+    exchange_id = getattr(exchange, "id", None) if exchange is not None else None
+    if not isinstance(exchange_id, str) or exchange_id in ("binance", "binanceus"):
+        return BINANCE_SPOT
+    return CcxtAdapter()
