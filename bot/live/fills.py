@@ -347,7 +347,7 @@ class FillIntake:
         while True:
             await asyncio.sleep(interval)
             if not self.orders.rate.blocked() and await self._guarded("reconcile", self.safety_net_once):
-                self.orders.failures = 0  # the venue answers: no outage
+                self.orders.venue_answered()
 
     async def _guarded(self, op: str, call: Callable[[], Awaitable[None]]) -> bool:
         """Run a periodic venue call: a rate limit closes the gate, other venue errors are logged and

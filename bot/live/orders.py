@@ -339,6 +339,10 @@ class OrderManager:
         self.log.warning("order_rejected", client_id=order.client_id, side=order.side, price=order.price,
                          amount=order.amount, reason=reason, error=type(exc).__name__, detail=str(exc)[:200])
 
+    def venue_answered(self) -> None:
+        """A venue call (a safety-net pass) succeeded: the venue answers, no outage."""
+        self.failures = 0
+
     def rate_limited(self, op: str, exc: Exception) -> None:
         """Close the shared gate for a rate-limit answer (a no-op when the exchange layer already did:
         :meth:`RateGate.limited` counts each answer once and tells the service, which logs it)."""
