@@ -141,10 +141,12 @@ class CcxtAdapter:
         return {"clientOrderId": client_id}
 
     async def trades_since(self, fetch: FetchPage, since_ms: int, now_ms: int) -> list[Any]:
-        return await fetch(since_ms, {})  # one page: ccxt has no unified paging
+        # ccxt has no unified paging: Binance's way (extra parameters other venues ignore), as the bot always
+        # paged; a venue that pages otherwise brings its own adapter
+        return await paging.trades_since(fetch, since_ms, now_ms)
 
     async def trades_of_order(self, fetch: FetchPage, order_id: str) -> list[Any]:
-        return [t for t in await fetch(None, {}) if str(t.get("order")) == order_id]
+        return await paging.trades_of_order(fetch, order_id)
 
 
 def _info(raw: Any) -> dict[str, Any]:
@@ -182,12 +184,6 @@ class BinanceSpotAdapter(CcxtAdapter):
 
     def by_client_id(self, client_id: str) -> dict[str, Any]:
         return {"origClientOrderId": client_id}
-
-    async def trades_since(self, fetch: FetchPage, since_ms: int, now_ms: int) -> list[Any]:
-        return await paging.trades_since(fetch, since_ms, now_ms)
-
-    async def trades_of_order(self, fetch: FetchPage, order_id: str) -> list[Any]:
-        return await paging.trades_of_order(fetch, order_id)
 
 
 class PaperAdapter:
