@@ -10,9 +10,12 @@ The live quoter (:mod:`bot.live.quoter`) waits, asks and executes; the backtest
   (A, kappa) once warm, otherwise the model's fallbacks; the estimators' settings are :func:`make_estimators`;
 - **committed size** (:func:`committed`): what a new quote does not replace and so counts against the hard
   limit inside the quote: the remaining size of unacknowledged creates plus what settling orders may still book;
-- **the wake rule** (:class:`Wake`): a decision is due when the touch, ``q`` or the halt state changed since
-  the last one, when the last one sent actions (their answers change our orders), or ``heartbeat`` seconds after
-  it (time-based requotes: order age, cooldowns, the A-S horizon, warming estimators);
+- **the wake rule**: the quoter is woken by a book that is news (:func:`is_news`: a touch price changed, the
+  previous book was crossed or one-sided, or ``WAKE_GAP`` passed since the last news), by a fill, and by its
+  idle timer ``heartbeat`` seconds after its previous wake-up; at a wake-up (:class:`Wake`) a decision is due
+  when the touch, ``q`` or the halt state changed since the last one, when the last one sent actions (their
+  answers change our orders), or ``heartbeat`` seconds after it (time-based requotes: order age, cooldowns,
+  the A-S horizon, warming estimators);
 - **the decision** (:func:`decide`): ``make_quote`` -> one :class:`Decision`: a target per side with its reason.
 
 Times are the driver's clock in seconds (monotonic live, the recording's time in a backtest).
@@ -162,6 +165,20 @@ def committed(open_orders: Iterable[Committable], settling_buy: float = 0.0,
 
 
 # -- the wake rule --------------------------------------------------------------------------------
+#: s: a valid book this long after the last news is news even with the same touch (so the quoter sees the book
+#: at least that often while books flow: a quoter paused on a stale feed resumes at once)
+WAKE_GAP = 0.25
+
+
+def is_news(t: float, bid: float, ask: float, last_bid: float | None, last_ask: float | None, was_crossed: bool,
+            last_news: float) -> bool:
+    """Whether a valid book (``bid < ask``) at ``t`` wakes the quoter: a touch price changed against the last
+    valid touch, the previous book was crossed or one-sided, or ``WAKE_GAP`` passed since the last news
+    (``-inf`` before any). A book that only changes deeper levels or sizes within that time is not: no input
+    of the decision reads them."""
+    return was_crossed or bid != last_bid or ask != last_ask or t - last_news >= WAKE_GAP
+
+
 class Wake:
     """When the next decision is due (see the module docstring); a driver calls :meth:`due` each time it may
     decide (a wake-up) and :meth:`decided` after each decision."""

@@ -12,12 +12,15 @@ its venue event time (a backlog read after the process was frozen is old data, h
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.core.estimators import EwmaVolatility, IntensityEstimator
+from bot.core.strategy import WAKE_GAP, is_news
 
-WAKE_GAP = 0.25  # seconds: a book this long after the last news is news even with the same touch
+__all__ = ["WAKE_GAP", "EventLag", "MarketState"]
+
 #: the lag estimate forgets this share of the elapsed time (s per s), so a drift between the venue's clock
 #: and ours (NTP keeps it under 0.0005) never builds up into a false lag
 LAG_CREEP = 0.01
@@ -99,14 +102,8 @@ class MarketState:
         A valid book (two-sided, not crossed) updates the touch and, when ``estimate``, the volatility
         estimator; when ``streamed`` (a streamed update, not the snapshot a subscription starts from) it
         also makes the book fresh: ``updated`` becomes ``t - late`` (``late``: how old its data already
-        was on arrival, see :class:`EventLag`) unless it is already later. It is
-        news for the quoter when a touch price changed, when the previous book was crossed or
-        one-sided, or when the last news is ``WAKE_GAP`` seconds old (so the quoter sees the book at
-        least that often while books flow: a quoter paused on a stale feed resumes at once, one whose
-        orders were held back, e.g. by a rate limit, retries soon, and time-based requotes run); a
-        diff that only changes deeper levels or the sizes at the touch within that time is not: no
-        input of the quote reads them (it is a function of the mid, the touch prices, ``q``, time and
-        the estimates), so such a cycle would decide the same again. The sizes are still recorded
+        was on arrival, see :class:`EventLag`) unless it is already later. Whether it is news for the quoter
+        is the decision layer's rule (:func:`bot.core.strategy.is_news`). The sizes are still recorded
         (``microprice``). False for a crossed or one-sided book (``crossed`` is set).
         """
         if self.first_book is None:
@@ -119,11 +116,8 @@ class MarketState:
         if bid >= ask:
             self.crossed = True
             return False
-        news = (
-            self.crossed
-            or bid != self.best_bid or ask != self.best_ask
-            or self.last_news is None or t - self.last_news >= WAKE_GAP
-        )
+        news = is_news(t, bid, ask, self.best_bid, self.best_ask, self.crossed,
+                       -math.inf if self.last_news is None else self.last_news)
         if news:
             self.last_news = t
         self.crossed = False

@@ -60,6 +60,7 @@ from bot.core.strategy import (
     estimates,
     halt_reason,
     heartbeat_of,
+    is_news,
     make_estimators,
     paused,
     pauses,
@@ -202,6 +203,9 @@ class Backtest:
         self.vol, self.intensity = make_estimators()
         self.use_estimators = sp.estimates_read
         self.wake = Wake(sp.heartbeat)
+        self._woken = False  # a book that is news or a fill woke the quoter (the live wake event)
+        self._last_news = -math.inf
+        self._subscribed = False  # a book arrived (the next ones are streamed updates)
         # decision memo (see _maybe_decide) when the quote depends only on the touch and q
         self._memo: dict[tuple[float, float, float], Decision] | None = None if sp.depends_on_time else {}
         self._inputs = _Inputs()
@@ -253,9 +257,11 @@ class Backtest:
             if t0 is None:
                 t0 = self.t0 = ts
             elif ts > last_ts:  # type: ignore[operator]
-                # every event of the previous timestamp is in: the decision point
+                # every event of the previous timestamp is in: the quoter, when woken, is asked
                 if not pending and vbid is not None:
-                    self._maybe_decide(last_ts)  # type: ignore[arg-type]
+                    if self._woken:
+                        self._woken = False
+                        self._maybe_decide(last_ts)  # type: ignore[arg-type]
                     self._idle(ts)
                 dt = ts - last_ts  # type: ignore[operator]
                 q = self._q
@@ -269,6 +275,8 @@ class Backtest:
                 self._effect(due, action, cid)
             if diff is not None:
                 book.apply(diff)
+                # the recording's first book is the snapshot a subscription starts from: not fresh data
+                streamed, self._subscribed = self._subscribed, True
                 bid, ask = book.best_bid, book.best_ask
                 if resting and (diff.snapshot or self._touches(diff, bid, ask)):
                     fills = paper.on_book(bid, ask, book.bids, book.asks)
@@ -277,8 +285,12 @@ class Backtest:
                 else:
                     paper.best_bid, paper.best_ask = bid, ask
                 if bid is not None and ask is not None and bid < ask:
+                    if is_news(ts, bid, ask, vbid, vask, self.crossed, self._last_news):
+                        self._last_news = ts
+                        self._woken = True
                     self.crossed = False
-                    self.fresh = ts
+                    if streamed:
+                        self.fresh = ts
                     if use_estimators:
                         self.vol.update(ts, 0.5 * (bid + ask))
                     if bid != vbid or ask != vask:
@@ -296,8 +308,9 @@ class Backtest:
         self._w, self._qw, self._qqw = w, qw, qqw
 
     def finish(self) -> None:
-        """The decision after the last timestamp's events (idempotent)."""
-        if self.last_ts is not None and not self.pending and self.bid is not None:
+        """The wake-up after the last timestamp's events (idempotent)."""
+        if self._woken and self.last_ts is not None and not self.pending and self.bid is not None:
+            self._woken = False
             self._maybe_decide(self.last_ts)
 
     def _touches(self, event: BookEvent, bid: float | None, ask: float | None) -> bool:
@@ -457,6 +470,7 @@ class Backtest:
             if f.remaining <= 0:
                 del orders[f.order_id]
         self._q = inventory.q
+        self._woken = True  # a fill wakes the quoter
 
     # -- results ----------------------------------------------------------------------------------
     def result(self) -> BacktestResult:

@@ -93,7 +93,8 @@ def test_position_limit_caps_the_growing_side() -> None:
 def adverse_case() -> list[Event]:
     """The mid drops two ticks; a seller then prints between the old and the new bid."""
     return [
-        book(0.0, 99.99, 100.01),  # bid 99.98
+        book(0.0, 99.99, 100.01),  # the snapshot the recording starts from (not fresh data, as live)
+        book(0.0, 99.99, 100.01),  # the first streamed update: bid 99.98
         book(1.0, 99.97, 99.99),  # mid 99.98: the bot wants its bid at 99.96
         TradeEvent(1.05, S, 99.97, 1.0, "sell"),  # reaches a bid still resting at 99.98 only
         book(2.0, 99.95, 99.97),  # and the price keeps falling
@@ -158,7 +159,8 @@ def test_a_one_sided_book_withdraws_the_quotes() -> None:
 def test_a_gap_in_the_data_pauses_quoting_like_the_live_watchdog() -> None:
     """No book for longer than ``stale_after``: the quotes are withdrawn at the heartbeat after the book grew
     stale (the live quoter's idle wake-up), so a print after the gap fills nothing."""
-    events: list[Event] = [book(0.0, 99.99, 100.01), TradeEvent(10.0, S, 99.97, 1.0, "sell")]
+    # the first book starts the subscription (not fresh data, as live): quoting starts on the next one
+    events: list[Event] = [book(0.0, 99.99, 100.01), book(0.1, 99.99, 100.01), TradeEvent(10.0, S, 99.97, 1.0, "sell")]
     stale = run_backtest(events, S, BacktestParams(**{**params().__dict__, "stale_after": 5.0}))
     assert stale.fills == 0 and stale.orders_canceled == 2
     fresh = run_backtest(events, S, params())  # stale_after unset: nothing pauses

@@ -4,9 +4,9 @@ The live path is :mod:`bot.research.livereplay`: the real ``Quoter``/``OrderMana
 paper venue fed from the recording on a simulated clock. At latency 0 with the same fill model, both drivers
 must make the same decisions (time, bid price/size, ask price/size), the same fills (time, side, price,
 size) and end at the same ``q``. The last tests break one driver's rule alone and show the comparison fails.
-
-``DIVERGES`` marks the comparisons that fail on the code as it stands, with the two rules that differ; once
-the drivers share them, the mark (strict) turns those tests into failures until it is removed.
+Before the drivers shared bot/core/strategy.py's wake rule, these comparisons failed at decision #1 of every
+recording: the backtest quoted on the recording's first book (the live bot waits for a streamed update) and
+asked the wake rule after every timestamp (the live quoter wakes only on news, a fill or its idle timer).
 """
 
 from __future__ import annotations
@@ -103,15 +103,6 @@ SWEEP: list[Event] = [
 ]
 
 
-# found by these tests (first difference: decision #1 on every recording, then decision #2-#17):
-DIVERGES = pytest.mark.xfail(strict=True, reason=(
-    "the drivers differ in two rules: (1) the backtest takes the recording's first book as fresh data and quotes "
-    "on it, the live bot waits for a streamed update (the first book is the snapshot a subscription starts "
-    "from); (2) the live quoter is woken only by a book that is news (MarketState.on_book: touch price "
-    "changed, after a crossed book, or WAKE_GAP since the last news), a fill, or its idle timer, while the "
-    "backtest asks the wake rule after every timestamp"))
-
-
 @pytest.fixture(scope="module")
 def events() -> list[Event]:
     return read_recording(RECORDING)
@@ -121,7 +112,6 @@ def both(events: list[Event], params: BacktestParams) -> tuple[ReplayRun, Replay
     return run_backtest_logged(events, SYMBOL, params), run_live_replay(events, SYMBOL, params)
 
 
-@DIVERGES
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_the_live_path_decides_and_fills_as_the_backtest(case: str, events: list[Event]) -> None:
     params = CASES[case]
@@ -132,7 +122,6 @@ def test_the_live_path_decides_and_fills_as_the_backtest(case: str, events: list
     assert live.result.final_q == pytest.approx(backtest.result.final_q, abs=1e-12)
 
 
-@DIVERGES
 def test_a_sweep_is_one_matching_pass_on_both_paths() -> None:
     backtest, live = both(SWEEP, SWEEP_PARAMS)
     assert differences(backtest, live) == []
@@ -198,7 +187,6 @@ def _agree(data: list[Event], params: BacktestParams) -> ReplayRun:
     return live
 
 
-@DIVERGES
 @pytest.mark.skipif(bot.compiled() == "mypyc", reason="subclasses the compiled Backtest: pure build only")
 @pytest.mark.parametrize("recording", ["sweep", "sim"])
 def test_parity_fails_when_the_backtest_decides_mid_sweep(recording: str, events: list[Event]) -> None:
@@ -215,7 +203,6 @@ class _EagerWake(Wake):
         return True
 
 
-@DIVERGES
 @pytest.mark.parametrize("recording", ["sweep", "sim"])
 def test_parity_fails_when_the_live_quoter_decides_on_every_wake(
     recording: str, events: list[Event], monkeypatch: pytest.MonkeyPatch
