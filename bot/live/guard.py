@@ -1,37 +1,35 @@
-"""The risk guard of a running service: kill-switch triggers, the journal hooks, the latch, manual kills.
+"""The risk guard of a running service: the kill-switch triggers and the pre-trade exposure check.
 
-- :func:`journal_for` picks the journal: one file per account under ``risk.state_dir``
-  (``journal-<kind>-<exchange>-<account tag>.sqlite``, the tag a hash of URL and API key, never the key
-  itself), or an in-memory one for venues that forget everything when the process ends (the in-process
-  sim, paper). :func:`refuse_if_latched` stops a start while a kill is latched.
-- :class:`Guard` wires the hooks (pre-trade worst-case check, journal writes, error and pause reports)
-  into each symbol's order manager, fill book and gate, and runs :meth:`Guard.monitor`, which evaluates
-  the triggers of :mod:`bot.risk.triggers` every ``interval`` seconds: position beyond the limit, trailing
-  drawdown, absolute loss, no streamed market data for the hard timeout (a snapshot on resubscribing does
-  not count: :meth:`MarketState.silence`), the error rate, the kill file, and (on the
-  REST reconcile period, when ``balance_drift_tolerance`` is set) balance drift. A 418 ban or too many
-  pauses trip at once. Tripping calls ``on_kill(reason)``; the service acts (see ``Service.trip_kill``).
-- :func:`kill_routes`: ``POST /kill`` for the ops server (behind its guard: token, Origin, Host).
+:class:`Tripwires` are the triggers told as things happen (an error, a pause); they read no symbol's
+state, so the order managers and gates get them at construction. :class:`Guard` reads every symbol
+through a narrow read-only view (:class:`Watched`) and runs :meth:`Guard.monitor`, which evaluates the
+triggers of :mod:`bot.risk.triggers` every ``interval`` seconds: position beyond the limit, trailing
+drawdown, absolute loss, no streamed market data for the hard timeout (a snapshot on resubscribing does
+not count: :meth:`MarketState.silence`), the error rate, the kill file, and (on the REST reconcile
+period, when ``balance_drift_tolerance`` is set) balance drift. A 418 ban (:meth:`Guard.on_rate_limit`)
+trips at once. Tripping calls ``on_kill(reason)``; the service acts (see ``Service.trip_kill``). Before
+every create the order manager asks :meth:`Guard.exposures` through the pre-trade worst-case check
+(:func:`bot.risk.exposure.check_order`).
+
+Elsewhere: the journal's file and the kill latch (:mod:`bot.live.journal`), restart recovery
+(:mod:`bot.live.recovery`), ``POST /kill`` (:func:`bot.ops.http.kill_routes`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import time
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Collection, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import ccxt
 
-from bot.core.inventory import Fill, to_decimal
-from bot.errors import UserError
-from bot.live.journal import MEMORY, Journal, JournalError, JournalWriteError
-from bot.live.orders import LiveOrder
+from bot.core.inventory import to_decimal
+from bot.core.quote import Side
+from bot.live.journal import Journal, JournalWriteError
 from bot.risk.exposure import Exposure, ExposureLimits, check_order
 from bot.risk.triggers import (
     DrawdownTracker,
@@ -45,129 +43,110 @@ from bot.risk.triggers import (
 )
 
 if TYPE_CHECKING:
-    from bot.config import Settings
-    from bot.live.symbolrun import SymbolRun
-
-def journal_path(settings: Settings) -> Path:
-    """Where this account's journal lives (``:memory:`` for venues that do not outlive the process)."""
-    venue = settings.venue
-    if venue.kind == "paper" or (venue.kind == "sim" and not venue.url):
-        return MEMORY
-    key = venue.api_key.get_secret_value() if venue.api_key is not None else ""
-    tag = hashlib.sha256(f"{venue.kind}|{venue.exchange}|{venue.url or ''}|{key}".encode()).hexdigest()[:12]
-    return Path(settings.risk.state_dir) / f"journal-{venue.kind}-{venue.exchange}-{tag}.sqlite"
+    from bot.config import RiskSettings, Settings
+    from bot.live.market import MarketState
 
 
-def journal_for(settings: Settings) -> Journal:
-    try:
-        return Journal(journal_path(settings))
-    except JournalError as exc:
-        raise UserError(str(exc)) from None
+class Watched(Protocol):
+    """What the guard reads of one symbol, read-only (:class:`bot.live.symbolrun.RunView` over a SymbolRun)."""
+
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def base(self) -> str: ...  # the base asset, whose venue balance the drift check reads
+    @property
+    def limits(self) -> RiskSettings: ...  # the symbol's risk settings
+    @property
+    def q(self) -> float: ...
+    @property
+    def q_exact(self) -> Decimal: ...
+    @property
+    def mid(self) -> float | None: ...
+    @property
+    def baseline(self) -> Decimal | None: ...  # the venue's base balance at q = 0 (set at start-up)
+    @property
+    def pauses(self) -> Collection[str]: ...
+    @property
+    def open_orders(self) -> int: ...
+    def exposure(self, side: Side) -> float: ...  # worst-case size still to fill on that side
+    def silence(self, now: float) -> float: ...  # s without a streamed book update
+    def pnl(self, mark: float) -> float: ...  # mark-to-market P&L net of fees
 
 
-def describe_kill(journal: Journal) -> str | None:
-    """One line about the latched kill, or None when nothing is latched (a journal that cannot be read:
-    :class:`JournalError`)."""
-    kill = journal.active_kill()
-    if kill is None:
-        return None
-    when = datetime.fromtimestamp(kill.ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if kill.ts else "an unknown time"
-    where = "" if kill.source == "journal" else f" (in the latch file {kill.source}: the journal could not be written)"
-    return f"kill switch latched at {when}: {kill.reason}{where}"
+class Tripwires:
+    """The kill triggers told as things happen: the error rate (``on_error``) and pause escalation (the
+    gate's ``on_pause``: :meth:`pause_hook`). Tripping calls ``on_kill(reason)``."""
 
-
-def refuse_if_latched(journal: Journal) -> None:
-    line = describe_kill(journal)
-    if line is not None:
-        raise UserError(f"{line}; refusing to quote. Check the account, then run `mmbot reset-kill` "
-                        "(with the same --config)")
-
-
-class Guard:
-    """Kill-switch triggers over every symbol of one service."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        journal: Journal,
-        runs: Sequence[SymbolRun],
-        on_kill: Callable[[str], None],
-        log: Any,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.settings, self.journal, self.runs, self.on_kill, self.log = settings, journal, runs, on_kill, log
-        risk = settings.risk
-        self.clock = clock
-        self.drawdown = DrawdownTracker(risk.max_drawdown)
+    def __init__(self, risk: RiskSettings, on_kill: Callable[[str], None], log: Any,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.on_kill, self.log, self.clock = on_kill, log, clock
         self.errors = ErrorWindow(risk.max_errors, risk.error_window)
         self.pauses = PauseEscalator(risk.pause_escalation_count, risk.pause_escalation_window)
-        self.drift = {run.symbol: DriftCheck(run.cfg.risk.balance_drift_tolerance) for run in runs}
-        self.baselines: dict[str, Decimal] = {}
-        self.exposure_limits = {
-            run.symbol: ExposureLimits(run.cfg.risk.max_position, run.cfg.risk.max_notional,
-                                       risk.max_total_notional)
-            for run in runs
-        }
 
-    # -- hooks ------------------------------------------------------------------------------------
-    def install(self, run: SymbolRun) -> None:
-        """Hook this symbol's order manager, tracker and gate (the fill book: :meth:`install_fills`)."""
-        symbol = run.symbol
-        journal = self.journal
-        run.orders.journal = journal
+    def on_error(self, symbol: str, what: str, exc: BaseException) -> None:
+        """A rejection or a failed venue call of ``symbol``: counts towards the error rate."""
+        reason = self.errors.add(self.clock())
+        if reason is not None:
+            self.on_kill(f"error rate: {reason} (latest: {symbol} {what} {type(exc).__name__})")
 
-        def on_close(order: LiveOrder) -> None:
-            # a refused write has tripped the kill (Journal.on_write_failed); the order stays unsettled in
-            # the journal, so the next start's catch-up covers its trades
-            with contextlib.suppress(JournalWriteError):
-                journal.order_closed(order.client_id)
+    def error_rate(self, now: float) -> str | None:
+        """The error-rate trigger as of ``now`` (errors age out of the window)."""
+        return self.errors.check(now) if self.errors.times else None
 
-        run.orders.tracker.on_close = on_close
-        run.orders.precheck = lambda side, amount, price: check_order(
-            symbol, side, amount, price, self.exposures(), self.exposure_limits[symbol])
-        run.orders.on_error = lambda what, exc: self.on_error(symbol, what, exc)
+    def pause_hook(self, symbol: str, state: MarketState) -> Callable[[str, str], None]:
+        """The ``on_pause`` of ``symbol``'s gate: logs ``quoting_paused`` and escalates (too many pauses in the
+        window trip the kill). Waiting for the first book (``state.updated`` unset) is not a pause."""
 
         def on_pause(key: str, detail: str) -> None:
-            if key == "stale" and run.state.updated is None:
+            if key == "stale" and state.updated is None:
                 return  # waiting for the first book is not a pause
             self.log.info("quoting_paused", symbol=symbol, pause=key, detail=detail)
             reason = self.pauses.paused(self.clock(), f"{symbol} {key}: {detail}")
             if reason is not None:
                 self.on_kill(f"pause escalation: {reason}")
 
-        run.gate.on_pause = on_pause
+        return on_pause
 
-    def install_fills(self, run: SymbolRun, fills: Any) -> None:
-        """Journal each fill before it is booked; check the position right after it is booked."""
-        symbol, booked = run.symbol, fills.on_fill
+class Guard:
+    """Kill-switch triggers over every symbol of one service, read through ``watched``."""
 
-        def after_fill() -> None:
-            if booked is not None:
-                booked()
-            reason = position_breach(run.inventory.q, run.cfg.risk.max_position)
-            if reason is not None:
-                self.on_kill(f"{symbol}: {reason}")
+    def __init__(
+        self,
+        settings: Settings,
+        journal: Journal,
+        watched: Sequence[Watched],
+        tripwires: Tripwires,
+        on_kill: Callable[[str], None],
+        log: Any,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings, self.journal, self.watched, self.on_kill, self.log = settings, journal, watched, on_kill, log
+        self.tripwires = tripwires
+        risk = settings.risk
+        self.clock = clock
+        self.drawdown = DrawdownTracker(risk.max_drawdown)
+        self.drift = {w.symbol: DriftCheck(w.limits.balance_drift_tolerance) for w in watched}
+        self.exposure_limits = {
+            w.symbol: ExposureLimits(w.limits.max_position, w.limits.max_notional, risk.max_total_notional)
+            for w in watched
+        }
 
-        def record(fill: Fill) -> bool:
-            """Journal the fill; when the journal refuses it (the kill has tripped) it is still booked in
-            memory (the position is real: q and the limit stay true), not durably: the next start's
-            catch-up reads it from the venue (:func:`catch_up_start`) and journals it then."""
-            try:
-                return self.journal.record_fill(symbol, fill)
-            except JournalWriteError:
-                self.log.error("fill_not_journaled", symbol=symbol, trade_id=fill.trade_id, side=fill.side,
-                               amount=str(fill.amount))
-                return True  # the in-memory trade ids still book it once
+    # -- hooks (the service hands them to each symbol's order manager and fill intake at construction) --
+    def precheck(self, symbol: str, side: Side, amount: float, price: float) -> str | None:
+        """The pre-trade worst-case check of one create on ``symbol``: the breached limit, or None."""
+        return check_order(symbol, side, amount, price, self.exposures(), self.exposure_limits[symbol])
 
-        fills.record = record
-        fills.on_fill = after_fill
+    def after_fill(self, symbol: str) -> None:
+        """Right after a fill of ``symbol`` is booked: a position beyond its limit trips the kill at once."""
+        for w in self.watched:
+            if w.symbol == symbol:
+                reason = position_breach(w.q, w.limits.max_position)
+                if reason is not None:
+                    self.on_kill(f"{symbol}: {reason}")
+                return
 
     def exposures(self) -> dict[str, Exposure]:
-        return {
-            run.symbol: Exposure(run.inventory.q, run.orders.tracker.exposure("buy"),
-                                 run.orders.tracker.exposure("sell"), run.state.mid)
-            for run in self.runs
-        }
+        return {w.symbol: Exposure(w.q, w.exposure("buy"), w.exposure("sell"), w.mid) for w in self.watched}
 
     def on_rate_limit(self, op: str, exc: BaseException) -> None:
         """A rate-limit answer to any REST call (the service's gate hook): a 418 ban trips the kill; a 429
@@ -175,22 +154,17 @@ class Guard:
         if is_ban(None, str(exc)):
             self.on_kill(f"the venue banned us (HTTP 418) on {op}: {' '.join(str(exc).split())[:120]}")
 
-    def on_error(self, symbol: str, what: str, exc: BaseException) -> None:
-        reason = self.errors.add(self.clock())
-        if reason is not None:
-            self.on_kill(f"error rate: {reason} (latest: {symbol} {what} {type(exc).__name__})")
-
     # -- the triggers -----------------------------------------------------------------------------
     def equity(self) -> float | None:
         """Mark-to-market P&L net of fees over every symbol (quote currency); None without marks."""
         total = 0.0
-        for run in self.runs:
-            mid = run.state.mid
+        for w in self.watched:
+            mid = w.mid
             if mid is None:
-                if run.inventory.q_exact:
+                if w.q_exact:
                     return None
                 mid = 0.0
-            total += run.inventory.total_pnl(mid)
+            total += w.pnl(mid)
         return total
 
     def evaluate(self, now: float) -> str | None:
@@ -198,30 +172,30 @@ class Guard:
         kill_file = self.settings.risk.kill_file
         if kill_file is not None and Path(kill_file).exists():
             return f"manual: kill file {kill_file} exists"
-        for run in self.runs:
-            reason = position_breach(run.inventory.q, run.cfg.risk.max_position)
+        for w in self.watched:
+            reason = position_breach(w.q, w.limits.max_position)
             if reason is not None:
-                return f"{run.symbol}: {reason}"
-            reason = stale_breach(run.state.silence(now), run.cfg.risk.stale_kill_after)
+                return f"{w.symbol}: {reason}"
+            reason = stale_breach(w.silence(now), w.limits.stale_kill_after)
             if reason is not None:
-                return f"{run.symbol}: {reason}"
+                return f"{w.symbol}: {reason}"
         equity = self.equity()
         if equity is not None:
             reason = self.drawdown.update(equity) or loss_breach(equity, self.settings.risk.max_loss)
             if reason is not None:
                 return reason
-        return self.errors.check(now) if self.errors.times else None
+        return self.tripwires.error_rate(now)
 
     def check_drift(self, balance: dict[str, Any]) -> str | None:
         totals = balance.get("total") or {}
-        for run in self.runs:
-            baseline = self.baselines.get(run.symbol)
+        for w in self.watched:
+            baseline = w.baseline
             if baseline is None:
                 continue
-            venue = to_decimal(totals.get(run.market["base"]) or 0) - baseline
-            reason = self.drift[run.symbol].update(float(venue), run.inventory.q)
+            venue = to_decimal(totals.get(w.base) or 0) - baseline
+            reason = self.drift[w.symbol].update(float(venue), w.q)
             if reason is not None:
-                return f"{run.symbol}: {reason}"
+                return f"{w.symbol}: {reason}"
         return None
 
     async def _read_drift(self, exchange: Any) -> str | None:
@@ -254,11 +228,11 @@ class Guard:
                     drift = asyncio.create_task(self._read_drift(exchange), name="drift_check")
                 if now >= next_snapshot:
                     next_snapshot = now + self.settings.logging.inventory_interval
-                    for run in self.runs:
-                        mid = run.state.mid
-                        equity = run.inventory.total_pnl(mid) if mid is not None else None
+                    for w in self.watched:
+                        mid = w.mid
+                        equity = w.pnl(mid) if mid is not None else None
                         with contextlib.suppress(JournalWriteError):  # has tripped the kill; the triggers go on
-                            self.journal.snapshot(run.symbol, run.inventory.q_exact, equity, mid)
+                            self.journal.snapshot(w.symbol, w.q_exact, equity, mid)
                 if reason is not None:
                     self.on_kill(reason)
                     return
@@ -269,57 +243,6 @@ class Guard:
     def state(self) -> dict[str, Any]:
         """What the operator needs in the ``kill_switch`` event."""
         out: dict[str, Any] = {"equity": self.equity(), "peak_equity": self.drawdown.peak}
-        for run in self.runs:
-            out[run.symbol] = {"q": run.inventory.q, "mid": run.state.mid,
-                               "open_orders": len(run.orders.tracker.open),
-                               "pauses": sorted(run.gate.pauses)}
+        for w in self.watched:
+            out[w.symbol] = {"q": w.q, "mid": w.mid, "open_orders": w.open_orders, "pauses": sorted(w.pauses)}
         return out
-
-
-#: s the restart catch-up reads before its start (trades published late)
-CATCH_UP_MARGIN = 5.0
-#: s between the venue's trade times and our clock that an order closed before the catch-up is still kept for
-CLOCK_SLACK = 60.0
-
-
-def catch_up_start(journal: Journal, symbol: str) -> float | None:
-    """The wall-clock time (s) from which a restart reads the trades made meanwhile; None: no order journaled."""
-    since = journal.catch_up_since(symbol)
-    return None if since is None else since - CATCH_UP_MARGIN
-
-
-def restore(journal: Journal, run: SymbolRun) -> int:
-    """Replay this symbol's journaled fills into its inventory and make its orders known; returns fills.
-
-    Known are the orders a trade of the catch-up can belong to (:meth:`Journal.orders` with
-    ``active_since``: every unsettled one, and those closed after the catch-up's start less
-    :data:`CLOCK_SLACK`): an order closed before that has no trade left to read, so memory at start
-    does not grow with the journal's history.
-    """
-    count = 0
-    for fill in journal.fills(run.symbol):
-        if run.inventory.apply(fill):
-            count += 1
-    start = catch_up_start(journal, run.symbol)
-    records = [] if start is None else journal.orders(run.symbol, active_since=start - CLOCK_SLACK)
-    for rec in records:
-        run.orders.tracker.remember(LiveOrder(rec.client_id, rec.side, rec.price, rec.amount,  # type: ignore[arg-type]
-                                              rec.amount, 0.0, order_id=rec.order_id, acked=rec.order_id is not None))
-    run.orders._counter = max(run.orders._counter, journal.order_count(run.symbol))
-    return count
-
-
-def kill_routes(trip: Callable[[str], None]) -> list[Any]:
-    """aiohttp routes for the ops server: ``POST /kill`` trips the kill switch.
-
-    Serve them only through :func:`bot.ops.http.build_app`: its guard admits a POST only with an allowed
-    ``Host``, no foreign ``Origin``, a JSON content type and the ops token (without a token: loopback
-    clients only), so a web page cannot send it. The body is not read.
-    """
-    from aiohttp import web
-
-    async def kill(_: web.Request) -> web.Response:
-        trip("manual: POST /kill")
-        return web.json_response({"killed": True})
-
-    return [web.post("/kill", kill)]

@@ -1,12 +1,13 @@
 """The live quoting service: connect, check, quote every symbol, shut down cleanly, summarise.
 
-Start-up: resolve the venue (an in-process simulated exchange when ``venue.kind = "sim"`` and no
-``venue.url``; a running sim at ``venue.url``; a ccxt sandbox for ``testnet``; a public feed with local
-fills for ``paper``, configured by ``settings.paper``), create the ccxt exchange with
+Start-up: resolve the venue (:mod:`bot.live.endpoint`: an in-process simulated exchange when
+``venue.kind = "sim"`` and no ``venue.url``; a running sim at ``venue.url``; a ccxt sandbox for ``testnet``;
+a public feed with local fills for ``paper``, configured by ``settings.paper``), create the ccxt exchange with
 :func:`bot.venue.connect.create_exchange`, load markets, then check every symbol exists, the keys work
 and the balance covers one order per side (each failure is a one-line :class:`~bot.errors.UserError`).
-Our leftover orders (client id starting with ``<prefix>-``) are cancelled and the base balances recorded:
-the bot's inventory ``q`` starts at 0 and is the change of the base balance from here on. From then on
+Our leftover orders (client id starting with ``<prefix>-``) are cancelled; restart recovery
+(:mod:`bot.live.recovery`) restores the journal, books the trades made meanwhile and fixes the baseline: the
+bot's inventory ``q`` is the change of the base balance since the journal's first run. From then on
 the code path is the same for every venue.
 
 Run: per symbol one book feed, one trade feed, two user-stream consumers, a REST reconciliation loop and
@@ -22,9 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from decimal import Decimal
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import ccxt
@@ -32,95 +31,34 @@ import structlog
 
 import bot
 from bot.config import Settings
-from bot.core.estimators import EwmaVolatility, IntensityEstimator
-from bot.core.inventory import Inventory, to_decimal
-from bot.core.quote import MarketRules
+from bot.core.inventory import Inventory
+from bot.core.quote import MarketRules, Side
+from bot.core.strategy import StrategyParams, make_estimators, uses_estimators
 from bot.errors import UserError
 from bot.live.clock import ClockSync, venue_ms
 from bot.live.deadman import DeadMan
+from bot.live.endpoint import Endpoint, open_endpoint, require_keys
 from bot.live.entry import OrderEntry, make_order_entry
 from bot.live.feed import Backoff, BookFeed, TradeFeed
-from bot.live.fills import FillBook
+from bot.live.fills import FillIntake, fill_recorder
 from bot.live.gate import KillSwitch, RiskGate
-from bot.live.guard import CLOCK_SLACK, Guard, catch_up_start, journal_for, refuse_if_latched, restore
-from bot.live.journal import Journal, JournalError, JournalWriteError, Latch
+from bot.live.guard import Guard, Tripwires
+from bot.live.journal import Journal, JournalError, Latch, journal_for, refuse_if_latched
 from bot.live.market import MarketState
-from bot.live.orders import LiveOrder, OpenCheck, OrderManager, make_throttler
-from bot.live.quoter import Quoter, uses_estimators
+from bot.live.orders import OpenCheck, OrderHooks, OrderManager, make_throttler
+from bot.live.quoter import Quoter
 from bot.live.ratelimit import RATE_LIMITED, RateGate, gate_exchange
-from bot.live.summary import RunSummary, SymbolSummary
-from bot.live.symbolrun import SymbolRun
+from bot.live.recovery import base_total, catch_up, restore, set_baseline
+from bot.live.summary import RunSummary, symbol_summary
+from bot.live.symbolrun import RunView, SymbolRun
 from bot.live.telemetry import ServiceOps
 from bot.logs import get_logger
 from bot.ops import Metrics
+from bot.venue.adapters import adapter_for
 
 #: what the next start does about writes the journal refused (the summary and ``journal_incomplete`` say it)
 JOURNAL_CATCH_UP = ("fills booked only in memory are read again from the venue's trades by the next start's "
                     "catch-up and journaled then (each trade id once)")
-
-
-@dataclass
-class Endpoint:
-    """Where and as whom to connect."""
-
-    kind: str
-    exchange_id: str
-    url: str | None
-    api_key: str | None
-    api_secret: str | None
-    password: str | None = None
-    sim: Any = None  # the in-process SimServer, when we started one
-
-
-def _secret(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
-    return text or None
-
-
-def sim_settings(settings: Settings) -> Any:
-    """The ``[sim]`` section (the simulated exchange's own defaults when the settings have none)."""
-    from bot.sim.settings import SimSettings
-
-    sim = getattr(settings, "sim", None)
-    return sim if isinstance(sim, SimSettings) else SimSettings()
-
-
-@contextlib.asynccontextmanager
-async def open_endpoint(settings: Settings) -> AsyncIterator[Endpoint]:
-    """Resolve the venue; start (and finally stop) an in-process sim when none is configured."""
-    venue = settings.venue
-    key, secret = _secret(venue.api_key), _secret(venue.api_secret)
-    password = _secret(venue.api_password)
-    if venue.kind == "sim" and not venue.url:
-        from bot.sim.server import start_sim
-
-        server = await start_sim(sim_settings(settings))
-        try:
-            yield Endpoint("sim", venue.exchange, server.url, key or server.api_key,
-                           secret or _secret(server.api_secret), password, sim=server)
-        finally:
-            await server.stop()
-        return
-    if venue.kind == "sim":
-        if key is None or secret is None:
-            account = sim_settings(settings).accounts[0]
-            key, secret = key or account.api_key, secret or account.api_secret.get_secret_value()
-        yield Endpoint("sim", venue.exchange, venue.url, key, secret, password)
-        return
-    require_keys(settings)
-    yield Endpoint(venue.kind, venue.exchange, venue.url, key, secret, password)
-
-
-def require_keys(settings: Settings) -> None:
-    """A testnet needs API keys: say so in one line before anything is started."""
-    venue = settings.venue
-    if venue.kind == "testnet" and (_secret(venue.api_key) is None or _secret(venue.api_secret) is None):
-        raise UserError(
-            f"venue.kind = 'testnet' needs API keys for the {venue.exchange} testnet: "
-            "set MMBOT_VENUE__API_KEY and MMBOT_VENUE__API_SECRET (see README, 'Running the bot')"
-        )
 
 
 def _describe(exc: BaseException) -> str:
@@ -139,14 +77,16 @@ class Service:
         self.stop_event = asyncio.Event()
         self.stop_reason = ""
         self.throttler = make_throttler(settings.execution.orders_per_second)
-        self.rate = RateGate()
-        self.rate.on_limit = self._on_rate_limit
+        self.rate = RateGate(on_limit=self._on_rate_limit)
+        # the kill triggers told as things happen (errors, pauses): the gates and order managers get them
+        self.tripwires = Tripwires(settings.risk, self.trip_kill, self.log)
         self.runs: list[SymbolRun] = []
         self.exchange: Any = None
         self.entry: OrderEntry | None = None  # how creates and cancels are sent (set on connecting)
         self.clock: ClockSync | None = None  # the clock offset to the venue (set on connecting)
         self.endpoint: Endpoint | None = None
         self.started_at = 0.0
+        self.quoting = False  # from the start of quoting on, a write the journal refuses trips the kill
         self.journal: Journal | None = None
         self.latch: Latch | None = None  # where the kill was latched (set when it trips)
         self.guard: Guard | None = None
@@ -178,7 +118,10 @@ class Service:
 
     def _on_journal_failed(self, op: str, line: str) -> None:
         """The journal refused a write mid-run (disk full, read-only): without it the bot cannot promise
-        exactly-once, so the kill switch trips with the journal's line as the reason."""
+        exactly-once, so the kill switch trips with the journal's line as the reason. Before quoting began
+        a refused write ends the start instead (a JournalError: one line, exit 2)."""
+        if not self.quoting:
+            return
         self.log.error("journal_failed", op=op, path=str(self.journal.path if self.journal else ""), error=line)
         self.trip_kill(line)
 
@@ -289,24 +232,27 @@ class Service:
             rules = MarketRules.from_ccxt_market(market)
         except ValueError as exc:
             raise UserError(f"{symbol}: {exc}") from None
-        state = MarketState(
-            symbol,
-            vol=EwmaVolatility(halflife=30.0, min_samples=20),
-            intensity=IntensityEstimator(window=120.0, min_trades=30, min_time=10.0),
-            estimate=uses_estimators(cfg.strategy),
-        )
+        vol, intensity = make_estimators()
+        state = MarketState(symbol, vol=vol, intensity=intensity,
+                            estimate=uses_estimators(cfg.strategy.model, cfg.strategy.use_estimators))
         log = get_logger(symbol=symbol)
         orders = OrderManager(self.exchange, symbol, market["id"], cfg.execution.client_id_prefix,
                               self.throttler, self.rate, log, post_only=cfg.execution.post_only, entry=self.entry,
-                              clock_sync=self.clock, max_data_age=cfg.risk.stale_after)
-        orders.metrics = self.metrics
+                              clock_sync=self.clock, max_data_age=cfg.risk.stale_after,
+                              adapter=adapter_for(self.exchange), hooks=self._order_hooks(symbol))
         inventory = Inventory(base=market["base"], quote=market["quote"])
-        return SymbolRun(cfg, market, rules, state, asyncio.Event(), orders, inventory, RiskGate(self.kill), log)
+        gate = RiskGate(self.kill, on_pause=self.tripwires.pause_hook(symbol, state))
+        return SymbolRun(cfg, market, rules, state, asyncio.Event(), orders, inventory, gate, log)
 
-    @staticmethod
-    def _base_total(balance: dict[str, Any], asset: str) -> Decimal:
-        total = (balance.get("total") or {}).get(asset)
-        return to_decimal(total) if total is not None else Decimal(0)
+    def _order_hooks(self, symbol: str) -> OrderHooks:
+        """What ``symbol``'s order manager reports to and asks of the guard and the journal. The pre-trade
+        check reads every symbol through the guard, built once the runs are (no create is sent before)."""
+
+        def precheck(side: Side, amount: float, price: float) -> str | None:
+            return "guard_not_ready" if self.guard is None else self.guard.precheck(symbol, side, amount, price)
+
+        return OrderHooks(journal=self.journal, precheck=precheck, metrics=self.metrics,
+                          on_error=lambda what, exc: self.tripwires.on_error(symbol, what, exc))
 
     # -- tasks ------------------------------------------------------------------------------------
     def _spawn(self, run: SymbolRun, name: str, coro: Any) -> None:
@@ -325,37 +271,39 @@ class Service:
 
     def _start_symbol(self, run: SymbolRun, start_ms: int) -> None:
         execution = run.cfg.execution
-        quoter = Quoter(run.cfg, run.rules, run.state, run.orders, run.inventory, run.gate, run.wake, run.log,
-                        self.settings.logging.inventory_interval)
-        fills = FillBook(self.exchange, run.symbol, run.orders, run.inventory, run.state, run.log, start_ms,
-                         on_fill=quoter.on_fill)
-        quoter.metrics = fills.metrics = self.metrics
-        run.orders.on_unknown = fills.on_unknown
-        for order, since in run.unresolved:
-            fills.on_unknown(order, since)
-        fills.on_reconnect = lambda: self.metrics.on_reconnect(run.symbol)
-        if self.guard is not None:
-            self.guard.install_fills(run, fills)
+        quoter = Quoter(run.symbol, StrategyParams.from_settings(run.cfg, run.rules), run.state, run.orders,
+                        run.inventory, run.gate, run.wake, run.log, self.settings.logging.inventory_interval,
+                        metrics=self.metrics)
+        guard, symbol = self.guard, run.symbol
+
+        def on_fill() -> None:  # the quoter wakes; a position beyond its limit trips the kill at once
+            quoter.on_fill()
+            if guard is not None:
+                guard.after_fill(symbol)
+
+        assert self.journal is not None
+        fills = FillIntake(self.exchange, symbol, run.orders, run.inventory, run.state, run.log, start_ms,
+                           on_fill=on_fill, record=fill_recorder(self.journal, symbol, self.log),
+                           metrics=self.metrics, on_reconnect=lambda: self.metrics.on_reconnect(symbol))
         run.quoter, run.fills = quoter, fills
         stale = run.cfg.risk.stale_after
         book = BookFeed(self.exchange, run.symbol, run.state, run.wake, run.log,
-                        resubscribe_after=max(2.0 * stale, 5.0), wake_turns=run.orders.entry.wire_turns + 1)
-        book.on_reconnect = fills.on_reconnect
+                        resubscribe_after=max(2.0 * stale, 5.0), wake_turns=run.orders.entry.wire_turns + 1,
+                        on_reconnect=fills.on_reconnect)
         self._spawn(run, "book", book.run())
         if quoter.use_estimators:  # public trades feed only the intensity fit, which only as/glft read
-            trades = TradeFeed(self.exchange, run.symbol, run.state, run.log)
-            trades.on_reconnect = fills.on_reconnect
+            trades = TradeFeed(self.exchange, run.symbol, run.state, run.log, on_reconnect=fills.on_reconnect)
             self._spawn(run, "trades", trades.run())
         self._spawn(run, "my_trades", fills.watch_trades())
         self._spawn(run, "orders", fills.watch_orders())
-        self._spawn(run, "reconcile", fills.reconcile_loop(execution.reconcile_interval))
+        self._spawn(run, "reconcile", fills.safety_net_loop(execution.reconcile_interval))
         self._spawn(run, "resolve", fills.resolve_loop(cap=execution.reconcile_interval))
         self._spawn(run, "quoter", quoter.run())
 
     # -- the run ----------------------------------------------------------------------------------
     async def run(self) -> RunSummary:
         require_keys(self.settings)
-        self.journal = journal_for(self.settings)
+        self.journal = journal_for(self.settings, on_write_failed=self._on_journal_failed)
         try:
             try:
                 return await self._run_journaled()
@@ -387,12 +335,12 @@ class Service:
         balance = await self._fetch_balance()
         self.runs = [self._make_run(s) for s in self.settings.venue.symbols]
         assert self.journal is not None
-        self.guard = Guard(self.settings, self.journal, self.runs, self.trip_kill, self.log)
+        self.guard = Guard(self.settings, self.journal, [RunView(run) for run in self.runs], self.tripwires,
+                           self.trip_kill, self.log)
         for run in self.runs:
             restored = restore(self.journal, run)
             if restored:
                 run.log.info("journal_restored", fills=restored, q=run.inventory.q)
-            self.guard.install(run)
         await self._check_balance(balance)
         for run in self.runs:
             check = await run.orders.cancel_all()
@@ -401,16 +349,16 @@ class Service:
                              confirmed=check.confirmed)
             run.orders.canceled = 0
         for run in self.runs:
-            await self._catch_up(run)
+            await catch_up(self.journal, self.exchange, run, self._retrying)
         balance = await self._fetch_balance()
         for run in self.runs:
-            self._set_baseline(run, balance)
+            set_baseline(self.journal, run, balance, self.trip_kill)
         self.deadman = DeadMan(self.exchange, self.settings.risk.dead_man_seconds, self.log)
         try:
             await self.deadman.arm()
         except ccxt.BaseError as exc:  # quoting without it is still safe: the bot cancels its own orders
             self.log.warning("dead_man_arm_failed", error=type(exc).__name__, detail=_describe(exc))
-        self.journal.on_write_failed = self._on_journal_failed  # from now on a refused write kills
+        self.quoting = True  # from now on a refused write kills (_on_journal_failed)
         self.started_at = time.monotonic()
         start_ms = venue_ms(self.exchange) - 5000
         self.log.info("started", venue=endpoint.kind, exchange=endpoint.exchange_id, url=endpoint.url,
@@ -461,10 +409,7 @@ class Service:
                 if run.fills.unresolved:
                     run.log.warning("orders_unresolved", client_ids=sorted(run.fills.unresolved),
                                     trades_held=len(run.fills.held))
-                    for order in run.fills.unresolved.values():  # sent, fate unknown: the next start asks
-                        with contextlib.suppress(JournalWriteError):  # its row from the create stays unsettled
-                            self.journal.order_sent(order.client_id, run.symbol, order.side,  # type: ignore[union-attr]
-                                                    order.price, order.amount)
+                    run.orders.tracker.keep_unresolved()  # sent, fate unknown: the next start asks
         if self.kill.tripped and self.settings.risk.flatten_on_kill:
             for run in self.runs:
                 await self._flatten(run)
@@ -489,7 +434,7 @@ class Service:
         with contextlib.suppress(ccxt.BaseError):
             balance = await self.exchange.fetch_balance()
             for run in self.runs:
-                run.end_base = self._base_total(balance, run.market["base"])
+                run.end_base = base_total(balance, run.market["base"])
         summary = RunSummary(
             venue=f"{self.endpoint.kind if self.endpoint else '?'} {self.settings.venue.exchange}",
             duration=time.monotonic() - self.started_at,
@@ -504,62 +449,12 @@ class Service:
             self.log.warning("journal_incomplete", failed_writes=summary.journal_failed_writes,
                              error=summary.journal_error, next_start=JOURNAL_CATCH_UP)
         for run, check in zip(self.runs, checks, strict=True):
-            summary.symbols.append(self._symbol_summary(run, check))
+            summary.symbols.append(symbol_summary(run, check))
         for sym in summary.to_dict()["symbols"]:
             self.log.info("summary", **sym, duration=round(summary.duration, 3), stop_reason=summary.stop_reason)
         return summary
 
-    # -- risk: restart recovery, kill actions ------------------------------------------------------
-    async def _catch_up(self, run: SymbolRun) -> None:
-        """After a restart: settle journaled orders of unknown fate, then book trades made meanwhile.
-
-        Orders sent but never acknowledged are looked up by client id (found: their order id makes
-        their trades ours; not found: they never reached the venue). Trades are fetched from just
-        before the oldest unsettled order or the last journaled fill, whichever is earlier, every page
-        of them (:func:`bot.live.fills.trades_since`: 24 h windows, then ``fromId``).
-        """
-        assert self.journal is not None
-        start = catch_up_start(self.journal, run.symbol)
-        if start is None:
-            return
-        since_ms = int(start * 1000)
-        records = self.journal.orders(run.symbol, active_since=start - CLOCK_SLACK)
-        fills = FillBook(self.exchange, run.symbol, run.orders, run.inventory, run.state, run.log, since_ms)
-        for rec in records:
-            order = run.orders.tracker.by_client_id.get(rec.client_id)
-            if rec.status == "sent" and rec.order_id is None and order is not None:
-                # looked up by client id before the trades are read; the age is the journal's
-                fills.on_unknown(order, time.monotonic() - max(0.0, time.time() - rec.created_at))
-        if self.guard is not None:
-            fills.record = lambda fill: self.journal.record_fill(run.symbol, fill)  # type: ignore[union-attr]
-        before = run.inventory.fills
-        await self._retrying("catch_up", fills.reconcile_once)
-        run.unresolved = [(fills.unresolved[cid], fills.unknown_since[cid]) for cid in fills.unresolved]
-        for rec in records:
-            if rec.status != "closed" and rec.client_id not in fills.unresolved:
-                self.journal.order_closed(rec.client_id)  # cancelled at start-up or finished meanwhile
-        run.log.info("journal_caught_up", since_ms=since_ms, new_fills=run.inventory.fills - before,
-                     q=run.inventory.q)
-
-    def _set_baseline(self, run: SymbolRun, balance: dict[str, Any]) -> None:
-        """``q`` is the venue's base balance minus a baseline fixed by the first run of this journal."""
-        assert self.journal is not None and self.guard is not None
-        venue = self._base_total(balance, run.market["base"])
-        baseline = self.journal.baseline(run.symbol)
-        if baseline is None:
-            baseline = venue - run.inventory.q_exact
-            self.journal.set_baseline(run.symbol, run.market["base"], baseline)
-        run.start_base = baseline
-        self.guard.baselines[run.symbol] = baseline
-        drift = venue - baseline - run.inventory.q_exact
-        if drift:
-            run.log.warning("inventory_drift", venue_change=str(venue - baseline), q=str(run.inventory.q_exact),
-                            drift=str(drift))
-            tolerance = run.cfg.risk.balance_drift_tolerance
-            if tolerance is not None and abs(drift) > Decimal(str(tolerance)):
-                self.trip_kill(f"{run.symbol}: balance drift {drift} at start-up: venue change "
-                               f"{venue - baseline} vs journaled inventory {run.inventory.q_exact}")
-
+    # -- shutdown helpers, kill actions ----------------------------------------------------------
     async def _cancel_until_none(self, run: SymbolRun, deadline: float) -> OpenCheck:
         """``cancel_all`` in rounds (with pauses) until a venue read confirms none of ours is open or the
         stop grace runs out at ``deadline`` (monotonic); nothing here waits past it, not even the order
@@ -592,43 +487,19 @@ class Service:
         amount = floor_to(abs(q), run.rules.lot) if run.rules.lot > 0 else abs(q)
         if amount <= 0 or amount < run.rules.min_qty:
             return
-        side = "sell" if q > 0 else "buy"
-        cid = run.orders.next_client_id()
-        try:
-            self.journal.order_sent(cid, run.symbol, side, run.state.mid or 0.0, amount)  # type: ignore[union-attr]
-        except JournalWriteError as exc:  # an order the journal does not know would be lost to the next start
-            run.log.error("flatten_failed", side=side, amount=amount, error=type(exc).__name__, detail=str(exc))
-            return
-        order = LiveOrder(cid, side, run.state.mid or 0.0, amount, amount, time.monotonic())  # type: ignore[arg-type]
-        run.orders.tracker.add(order)
-        try:
-            result = await self.exchange.create_order(run.symbol, "market", side, amount, None,
-                                                      {"clientOrderId": cid})
+        side: Side = "sell" if q > 0 else "buy"
+        try:  # the submit path of every order; it only reduces |q|, so the quotes' worst-case check is not asked
+            order = await run.orders.market(side, amount, run.state.mid, "flatten", reduces=True)
         except ccxt.BaseError as exc:
             run.log.error("flatten_failed", side=side, amount=amount, error=type(exc).__name__,
                           detail=_describe(exc))
             return
-        if result.get("id") is not None:
-            run.orders.tracker.set_order_id(order, str(result["id"]))
+        if order is None or order.order_id is None:  # not sent (order_not_sent said why), or of unknown fate
+            run.log.error("flatten_failed", side=side, amount=amount, error="not_sent" if order is None else
+                          "unknown_fate", detail="see order_not_sent" if order is None else "see order_unknown")
+            if order is None:
+                return
         run.log.warning("flatten", side=side, amount=amount, q=q, order_id=order.order_id)
         if run.fills is not None:
             with contextlib.suppress(ccxt.BaseError):
-                await run.fills.reconcile_once()
-
-    def _symbol_summary(self, run: SymbolRun, check: OpenCheck) -> SymbolSummary:
-        inv, mid = run.inventory, run.state.mid
-        snap = inv.snapshot(mid)
-        delta = None
-        if run.start_base is not None and run.end_base is not None:
-            delta = run.end_base - run.start_base
-        return SymbolSummary(
-            symbol=run.symbol, base=inv.base, quote=inv.quote, fills=inv.fills,
-            volume_base=float(inv.volume_base), volume_quote=inv.volume_quote, q=inv.q,
-            max_abs_q=float(inv.max_abs_q), mid=mid, realized_pnl=snap["realized_pnl"],
-            unrealized_pnl=snap["unrealized_pnl"], fees=snap["fees"], total_pnl=snap["total_pnl"],
-            spread_captured=inv.spread_captured, skew_cost=inv.skew_cost,
-            orders_placed=run.orders.placed, orders_canceled=run.orders.canceled,
-            orders_rejected=run.orders.rejected, open_orders_left=check.left if check.confirmed else None,
-            open_orders_unconfirmed=0 if check.confirmed else check.left, q_exact=inv.q_exact,
-            venue_base_delta=delta,
-        )
+                await run.fills.safety_net_once()

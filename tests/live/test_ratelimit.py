@@ -161,9 +161,8 @@ async def test_a_429_to_any_rest_call_closes_the_gate_once_and_the_next_call_wai
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     ex = create_exchange("sim", "binance", f"http://127.0.0.1:{port}", None, None)
-    gate = RateGate(base=0.05)
     told: list[tuple[Any, ...]] = []
-    gate.on_limit = lambda *args: told.append(args)
+    gate = RateGate(base=0.05, on_limit=lambda *args: told.append(args))
     gate_exchange(ex, gate)
     try:
         with pytest.raises((ccxt.DDoSProtection, ccxt.RateLimitExceeded)) as caught:
@@ -189,17 +188,18 @@ async def test_a_balance_read_held_by_the_gate_does_not_hold_up_the_other_kill_t
     from bot.config import load_settings
     from bot.core.inventory import Inventory
     from bot.live.gate import KillSwitch, RiskGate
-    from bot.live.guard import Guard
+    from bot.live.guard import Guard, Tripwires
     from bot.live.journal import Journal
     from bot.live.market import MarketState
     from bot.live.orders import OrderTracker
+    from bot.live.symbolrun import RunView
 
     kill_file = tmp_path / "KILL"
     settings = load_settings(None, {"risk": {"kill_file": str(kill_file), "balance_drift_tolerance": 0.001},
                                     "execution": {"reconcile_interval": 0.25}})
     run = SimpleNamespace(symbol="BTC/USDT", inventory=Inventory("BTC", "USDT"), state=MarketState("BTC/USDT"),
                           market={"base": "BTC"}, cfg=settings.for_symbol("BTC/USDT"),
-                          orders=SimpleNamespace(tracker=OrderTracker()), gate=RiskGate(KillSwitch()))
+                          orders=SimpleNamespace(tracker=OrderTracker()), gate=RiskGate(KillSwitch()), start_base=None)
     reading, cancelled = asyncio.Event(), asyncio.Event()
 
     class HeldVenue:
@@ -214,7 +214,8 @@ async def test_a_balance_read_held_by_the_gate_does_not_hold_up_the_other_kill_t
 
     kills: list[str] = []
     journal = Journal(tmp_path / "j.sqlite")
-    guard = Guard(settings, journal, [run], kills.append, None)  # type: ignore[list-item]
+    guard = Guard(settings, journal, [RunView(run)], Tripwires(settings.risk, kills.append, None),  # type: ignore[arg-type]
+                  kills.append, None)
     try:
         monitor = asyncio.ensure_future(guard.monitor(HeldVenue(), interval=0.01))
         await asyncio.wait_for(reading.wait(), 30.0)

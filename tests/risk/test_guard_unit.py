@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.config import load_settings
+from bot.config import RiskSettings, load_settings
 from bot.errors import UserError
 from bot.live.gate import KillSwitch, RiskGate
-from bot.live.guard import MEMORY, journal_for, journal_path, kill_routes, refuse_if_latched
+from bot.live.journal import MEMORY, journal_for, journal_path, refuse_if_latched
 from bot.live.market import MarketState
+from bot.ops.http import kill_routes
 
 
 def test_gate_reports_only_new_pauses() -> None:
@@ -84,20 +87,22 @@ def _fake_run(symbol: str, q: str, mid: float | None, max_position: float = 5.0,
     cfg = load_settings(None, {"risk": {"max_position": max_position, "balance_drift_tolerance": 0.001}})
     return SimpleNamespace(symbol=symbol, inventory=inv, state=state, market={"base": base},
                            cfg=cfg.for_symbol(symbol), orders=SimpleNamespace(tracker=OrderTracker()),
-                           gate=RiskGate(KillSwitch()))
+                           gate=RiskGate(KillSwitch()), start_base=None)
 
 
 def test_guard_evaluates_every_symbol_and_sums_equity(tmp_path: Path) -> None:
     from decimal import Decimal
 
-    from bot.live.guard import Guard
+    from bot.live.guard import Guard, Tripwires
     from bot.live.journal import Journal
+    from bot.live.symbolrun import RunView
 
     kill_file = tmp_path / "KILL"
     settings = load_settings(None, {"risk": {"max_loss": 15.0, "kill_file": str(kill_file)}})
     a, b = _fake_run("A/USDT", "1", 100.0), _fake_run("B/USDT", "-2", 100.0, base="ETH")
     journal = Journal(tmp_path / "j.sqlite")
-    guard = Guard(settings, journal, [a, b], lambda r: None, None)  # type: ignore[list-item]
+    guard = Guard(settings, journal, [RunView(a), RunView(b)], Tripwires(settings.risk, lambda r: None, None),  # type: ignore[arg-type]
+                  lambda r: None, None)
     assert guard.equity() == 0.0 and guard.evaluate(1.0) is None  # both marked at their entry
     b.state.on_book(1.0, [[105.5, 1.0]], [[106.5, 1.0]])  # type: ignore[attr-defined]  # short 2 at 100, mark 106
     assert guard.equity() == -12.0 and guard.evaluate(1.0) is None
@@ -105,9 +110,86 @@ def test_guard_evaluates_every_symbol_and_sums_equity(tmp_path: Path) -> None:
     assert "max_loss" in (guard.evaluate(1.0) or "")
     kill_file.touch()
     assert "kill file" in (guard.evaluate(1.0) or "")  # manual first
-    guard.baselines = {"A/USDT": Decimal("2"), "B/USDT": Decimal("30")}
+    a.start_base, b.start_base = Decimal("2"), Decimal("30")  # type: ignore[attr-defined]  # set at start-up
     balance = {"total": {"BTC": "3", "ETH": "27.5"}}  # ETH moved 2.5, the bot's q is -2
     assert guard.check_drift(balance) is None  # first strike
     reason = guard.check_drift(balance)
     assert reason is not None and reason.startswith("B/USDT: balance drift")
     journal.close()
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, object]]] = []
+
+    def info(self, event: str, **fields: object) -> None:
+        self.events.append((event, fields))
+
+
+def test_pauses_are_reported_from_the_first_book_on_and_escalate_to_the_kill() -> None:
+    """The gate's pause hook (given at the gate's construction): no report while the first book is awaited;
+    each pause is logged, and ``pause_escalation_count`` of them in the window trip the kill."""
+    from bot.live.guard import Tripwires
+
+    settings = load_settings(None, {"risk": {"pause_escalation_count": 2, "pause_escalation_window": 60.0}})
+    kills: list[str] = []
+    log = _Log()
+    state = MarketState("X")
+    gate = RiskGate(KillSwitch(), on_pause=Tripwires(settings.risk, kills.append, log, clock=lambda: 1.0)
+                    .pause_hook("X", state))
+    gate.pause("stale", "no book yet")
+    assert log.events == [] and kills == []  # waiting for the first book is not a pause
+    gate.resume("stale")
+    state.on_book(1.0, [[100.0, 1.0]], [[100.5, 1.0]])
+    gate.pause("stale", "3s")
+    assert log.events == [("quoting_paused", {"symbol": "X", "pause": "stale", "detail": "3s"})] and kills == []
+    gate.pause("crossed", "bid >= ask")
+    assert len(kills) == 1 and kills[0].startswith("pause escalation")
+
+
+@dataclass
+class _View:
+    """A Watched that is no SymbolRun: what the guard reads, and nothing else."""
+
+    symbol: str
+    q: float
+    mid: float | None
+    limits: RiskSettings
+    base: str = "BTC"
+    baseline: Decimal | None = None
+    pauses: tuple[str, ...] = ()
+    open_orders: int = 0
+    buy: float = 0.0
+    sell: float = 0.0
+
+    @property
+    def q_exact(self) -> Decimal:
+        return Decimal(str(self.q))
+
+    def exposure(self, side: str) -> float:
+        return self.buy if side == "buy" else self.sell
+
+    def silence(self, now: float) -> float:
+        return 0.0
+
+    def pnl(self, mark: float) -> float:
+        return self.q * (mark - 100.0)
+
+
+def test_the_guard_reads_only_its_narrow_view(tmp_path: Path) -> None:
+    from bot.live.guard import Guard, Tripwires
+    from bot.live.journal import Journal
+    from bot.risk.exposure import Exposure
+
+    settings = load_settings(None, {"risk": {"max_position": 1.0, "max_loss": 50.0}})
+    view = _View("X/USDT", 0.5, 110.0, settings.risk, pauses=("stale",), open_orders=2, buy=0.25, sell=0.75)
+    journal = Journal(tmp_path / "j.sqlite")
+    try:
+        guard = Guard(settings, journal, [view], Tripwires(settings.risk, lambda r: None, None), lambda r: None, None)
+        assert guard.exposures() == {"X/USDT": Exposure(0.5, 0.25, 0.75, 110.0)}
+        assert guard.equity() == 5.0 and guard.evaluate(1.0) is None
+        assert guard.state()["X/USDT"] == {"q": 0.5, "mid": 110.0, "open_orders": 2, "pauses": ["stale"]}
+        view.q = 1.5
+        assert "X/USDT" in (guard.evaluate(1.0) or "")  # past max_position
+    finally:
+        journal.close()

@@ -130,8 +130,8 @@ def test_restore_knows_only_the_orders_the_catch_up_can_need(tmp_path: Path) -> 
     with every run's orders); the unsettled ones and those closed near the catch-up's start are."""
     from types import SimpleNamespace
 
-    from bot.live.guard import CATCH_UP_MARGIN, CLOCK_SLACK, restore
     from bot.live.orders import OrderTracker
+    from bot.live.recovery import CATCH_UP_MARGIN, CLOCK_SLACK, restore
 
     j = Journal.open(tmp_path)
     history = [f"mmbot-h{i}" for i in range(500)]

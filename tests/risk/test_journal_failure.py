@@ -11,9 +11,8 @@ import pytest
 
 from bot.core.inventory import Fill
 from bot.errors import UserError
-from bot.live.guard import describe_kill, refuse_if_latched
-from bot.live.journal import LATCH_SUFFIX, Journal, JournalError, JournalWriteError
-from bot.live.orders import OrderManager, make_throttler
+from bot.live.journal import LATCH_SUFFIX, Journal, JournalError, JournalWriteError, describe_kill, refuse_if_latched
+from bot.live.orders import OrderHooks, OrderManager, make_throttler
 from bot.live.ratelimit import RateGate
 from bot.live.summary import RunSummary, format_summary
 from bot.logs import get_logger
@@ -37,8 +36,8 @@ def _full(j: Journal) -> None:
     disk_full(j)
 
 
-def _journal(tmp_path: Path) -> Journal:
-    j = Journal(tmp_path / "journal-sim-binance-x.sqlite")
+def _journal(tmp_path: Path, on_write_failed: Any = None) -> Journal:
+    j = Journal(tmp_path / "journal-sim-binance-x.sqlite", on_write_failed)
     j.order_sent("mmbot-a1", "BTC/USDT", "buy", 100.0, 0.2)
     return j
 
@@ -49,9 +48,8 @@ def _journal(tmp_path: Path) -> Journal:
                          ids=["disk_full", "read_only"])
 def test_every_write_refused_raises_one_line_and_reports_the_first_once(
         tmp_path: Path, op: str, fault: Any, words: str) -> None:
-    j = _journal(tmp_path)
     told: list[tuple[str, str]] = []
-    j.on_write_failed = lambda o, line: told.append((o, line))
+    j = _journal(tmp_path, lambda o, line: told.append((o, line)))
     fault(j)
     line = f"journal: cannot write {j.path}: {words}"
     with pytest.raises(JournalWriteError) as err:
@@ -133,9 +131,9 @@ class _Venue:
 
 async def test_no_create_is_sent_when_its_order_row_cannot_be_written(tmp_path: Path) -> None:
     venue = _Venue()
-    orders = OrderManager(venue, "BTC/USDT", "BTCUSDT", "mmbot", make_throttler(100), RateGate(), get_logger())
     j = _journal(tmp_path)
-    orders.journal = j
+    orders = OrderManager(venue, "BTC/USDT", "BTCUSDT", "mmbot", make_throttler(100), RateGate(), get_logger(),
+                          hooks=OrderHooks(journal=j))
     assert await orders.create("buy", 100.0, 0.1) is not None and len(venue.creates) == 1  # writable: sent
     _full(j)
     assert await orders.create("buy", 100.0, 0.1) is None
@@ -151,3 +149,25 @@ def test_the_summary_says_where_the_kill_latched_and_that_the_journal_is_incompl
     assert "kill switch: journal: cannot write j: disk full [NOT LATCHED" in text
     assert "JOURNAL INCOMPLETE: 3 writes refused (journal: cannot write j: disk full)" in text
     assert "JOURNAL" not in format_summary(RunSummary("sim binance", 1.0))
+
+
+def test_the_services_journal_hook_trips_the_kill_only_once_quoting_began(tmp_path: Path) -> None:
+    """The service gives the journal its write-failure hook when it opens it; a write refused before quoting
+    began ends the start with one line (the JournalError) and trips nothing, one refused later kills."""
+    from bot.config import load_settings
+    from bot.live.service import Service
+
+    svc = Service(load_settings(None, {}))
+    early = Journal(tmp_path / "early.sqlite", svc._on_journal_failed)
+    disk_full(early)
+    with pytest.raises(JournalWriteError):
+        early.touch()
+    assert not svc.kill.tripped and not svc.stop_event.is_set()
+    svc.quoting = True
+    late = Journal(tmp_path / "late.sqlite", svc._on_journal_failed)
+    disk_full(late)
+    with pytest.raises(JournalWriteError):
+        late.order_sent("mmbot-c", "BTC/USDT", "buy", 100.0, 0.1)
+    assert svc.kill.tripped and svc.kill.reason is not None and svc.kill.reason.startswith("journal: cannot write")
+    early.close()
+    late.close()

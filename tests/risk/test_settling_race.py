@@ -19,15 +19,15 @@ import pytest
 
 from bot.config import load_settings
 from bot.core.inventory import Inventory
-from bot.core.quote import MarketRules
-from bot.live.fills import FillBook
+from bot.core.quote import MarketRules, Side
+from bot.live.fills import FillIntake, fill_recorder
 from bot.live.gate import KillSwitch, RiskGate
-from bot.live.guard import MEMORY, Guard
-from bot.live.journal import Journal
+from bot.live.guard import Guard, Tripwires
+from bot.live.journal import MEMORY, Journal
 from bot.live.market import MarketState
-from bot.live.orders import OrderManager, make_throttler
+from bot.live.orders import OrderHooks, OrderManager, make_throttler
 from bot.live.ratelimit import RateGate
-from bot.live.symbolrun import SymbolRun
+from bot.live.symbolrun import RunView, SymbolRun
 from bot.logs import get_logger
 
 SYMBOL = "BTC/USDT"
@@ -122,19 +122,29 @@ class Harness:
         settings = load_settings(None, {"risk": {"max_position": LIMIT}})
         self.venue = FakeVenue()
         log = get_logger()
-        self.orders = OrderManager(self.venue, SYMBOL, "BTCUSDT", "mmbot", make_throttler(1000), RateGate(), log)
+        self.kills: list[str] = []
+        self.journal = Journal(MEMORY)
+        tripwires = Tripwires(settings.risk, self.kills.append, log)
+        self.guard: Guard | None = None  # built over the run below; the hooks ask it at call time, as the service's
+
+        def precheck(side: Side, amount: float, price: float) -> str | None:
+            assert self.guard is not None
+            return self.guard.precheck(SYMBOL, side, amount, price)
+
+        hooks = OrderHooks(journal=self.journal, precheck=precheck,
+                           on_error=lambda what, exc: tripwires.on_error(SYMBOL, what, exc))
+        self.orders = OrderManager(self.venue, SYMBOL, "BTCUSDT", "mmbot", make_throttler(1000), RateGate(), log,
+                                   hooks=hooks)
         self.inventory = Inventory("BTC", "USDT")
         state = MarketState(SYMBOL)
         state.on_book(0.0, [[PRICE - 0.01, 1.0]], [[PRICE, 1.0]])
         self.run = SymbolRun(cfg=settings.for_symbol(SYMBOL), market={"base": "BTC"}, rules=MarketRules(0.01, 0.00001),
                              state=state, wake=asyncio.Event(), orders=self.orders, inventory=self.inventory,
                              gate=RiskGate(KillSwitch()), log=log)
-        self.kills: list[str] = []
-        self.journal = Journal(MEMORY)
-        guard = Guard(settings, self.journal, [self.run], self.kills.append, log)
-        guard.install(self.run)
-        self.fills = FillBook(self.venue, SYMBOL, self.orders, self.inventory, state, log, start_ms=0)
-        guard.install_fills(self.run, self.fills)
+        guard = self.guard = Guard(settings, self.journal, [RunView(self.run)], tripwires, self.kills.append, log)
+        self.fills = FillIntake(self.venue, SYMBOL, self.orders, self.inventory, state, log, start_ms=0,
+                                record=fill_recorder(self.journal, SYMBOL, log),
+                                on_fill=lambda: guard.after_fill(SYMBOL))
 
     def check(self) -> None:
         """The venue's truth: every fill booked or on its way plus every resting sell stays within -L."""
