@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
@@ -128,6 +129,59 @@ def test_a_sweep_is_one_matching_pass_on_both_paths() -> None:
     # each sweep fills our order once (at its price, from what the print left after the queue ahead)
     assert live.fills == [(0.5, "buy", 99.98, 0.1), (1.0, "sell", 100.02, 0.1)]
     assert live.result.final_q == pytest.approx(0.0, abs=1e-12)
+
+
+def random_stream(seed: int, n: int = 1000) -> list[Event]:
+    """A touch that random-walks in ticks with its depth refreshed, spreads of 1-3 ticks, crossed and one-sided
+    books, taker sweeps of 1-4 prints at one timestamp, and now and then a gap longer than ``stale_after``."""
+    rng = random.Random(seed)
+    bid, t = 9999, 0.0  # the best bid in ticks of 0.01
+
+    def px(ticks: int) -> float:
+        return round(ticks * 0.01, 2)
+
+    out: list[Event] = [_book(0.0, [(px(bid - i), 1.0) for i in range(10)], [(px(bid + 2 + i), 1.0) for i in range(10)],
+                              True)]
+    for _ in range(n):
+        t = round(t + (6.0 if rng.random() < 0.01 else rng.choice([0.05, 0.05, 0.1, 0.3])), 3)
+        r = rng.random()
+        if r < 0.5:
+            bid += rng.choice([-1, 0, 0, 1])
+            spread = rng.choice([1, 2, 2, 3])
+            out.append(_book(t, [(px(bid - i), round(rng.uniform(0.1, 2.0), 3)) for i in range(10)],
+                             [(px(bid + spread + i), round(rng.uniform(0.1, 2.0), 3)) for i in range(10)], True))
+        elif r < 0.55:
+            crossed = rng.random() < 0.5
+            out.append(_book(t, [(px(bid + 5 if crossed else bid), 1.0)], [(px(bid + 1), 1.0)] if crossed else [],
+                             True))
+        else:
+            side = rng.choice(["buy", "sell"])
+            for k in range(rng.randint(1, 4)):
+                out.append(TradeEvent(t, SYMBOL, px(bid + 2 + k if side == "buy" else bid - k),
+                                      round(rng.uniform(0.05, 1.5), 3), side))
+    return out
+
+
+RANDOM_RULES = MarketRules(tick=0.01, lot=0.001, min_qty=0.001, min_notional=1.0)
+RANDOM_CASES: dict[str, BacktestParams] = {
+    "symmetric": BacktestParams(ModelParams("symmetric", half_spread=0.01), LimitParams(0.5, 0.2), RANDOM_RULES,
+                                Tolerance(0.01, 0, max_order_age=2.0), stale_after=5.0),
+    "linear": BacktestParams(ModelParams("linear", half_spread=0.02, skew=0.05), LimitParams(0.4, 0.2), RANDOM_RULES,
+                             Tolerance(0.01, 1), maker_fee=0.001, cancel_model="conservative", stale_after=5.0),
+    "as": BacktestParams(ModelParams("as", gamma=0.5, sigma=0.05, kappa=50.0, horizon=20.0, horizon_mode="session"),
+                         LimitParams(0.4, 0.2), RANDOM_RULES, Tolerance(0.01, 1), use_estimators=True, stale_after=5.0),
+    "glft": BacktestParams(ModelParams("glft", gamma=0.2, sigma=0.05, kappa=50.0, A=2.0), LimitParams(0.4, 0.2),
+                           RANDOM_RULES, Tolerance(0.01, 1), use_estimators=True, stale_after=2.0),
+}
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("case", sorted(RANDOM_CASES))
+def test_parity_on_random_markets(case: str, seed: int) -> None:
+    params = RANDOM_CASES[case]
+    backtest, live = both(random_stream(seed), params)
+    assert differences(backtest, live) == []
+    assert live.result.fills > 100 and live.result.max_abs_q == pytest.approx(params.limits.max_position)
 
 
 # -- the live path itself ------------------------------------------------------------------------------
