@@ -275,6 +275,21 @@ class OrderLedger:
         order.unknown_since = None
         return True
 
+    def keep_unresolved(self) -> None:
+        """At shutdown: every order still of unknown fate keeps an unsettled journal row (written again), so
+        the next start looks it up by client id."""
+        if self.journal is None:
+            return
+        for order in self.unresolved.values():
+            with contextlib.suppress(JournalWriteError):  # has tripped the kill; its row from the create stays
+                self.journal.order_sent(order.client_id, self.symbol, order.side, order.price, order.amount)
+
+    def settled_at_start(self, client_id: str) -> None:
+        """The restart catch-up found a journaled order of an earlier run settled (cancelled at start-up or
+        finished meanwhile): its row is closed. A refused write raises (the start cannot promise exactly-once)."""
+        if self.journal is not None:
+            self.journal.order_closed(client_id)
+
     def oldest_unknown(self) -> float | None:
         """When the oldest unresolved order got its unknown-fate answer (monotonic), None without one."""
         return min((o.unknown_since for o in self.unresolved.values() if o.unknown_since is not None), default=None)

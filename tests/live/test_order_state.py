@@ -157,3 +157,16 @@ async def test_a_market_order_without_its_journal_row_is_not_sent() -> None:
     orders = _manager(entry, Rows(refuse=True), [])
     assert await orders.market("sell", 0.3, 100.0, "flatten", reduces=True) is None
     assert entry.sent == [] and not orders.tracker.open
+
+
+def test_at_shutdown_an_order_of_unknown_fate_keeps_its_row_for_the_next_start() -> None:
+    rows = Rows()
+    ledger = OrderLedger(SYMBOL, rows)
+    order, settled = _order("mmbot-x-1"), _order("mmbot-x-2")
+    for o in (order, settled):
+        ledger.sent(o)
+    ledger.unknown(order)
+    ledger.keep_unresolved()
+    assert rows.rows[-1] == ("sent", "mmbot-x-1", SYMBOL, "buy")  # only the unresolved one
+    ledger.settled_at_start("mmbot-old-1")  # an earlier run's order the catch-up found settled
+    assert rows.rows[-1] == ("closed", "mmbot-old-1")
