@@ -35,7 +35,7 @@ async def test_live_service_gets_paper_fills_from_the_public_trades() -> None:
     exchange = run.service.exchange
     # the paper account's base balance moved by exactly the signed sum of the fills
     fills = await exchange.fetch_my_trades("BTC/USDT")
-    signed = sum((Decimal(t["info"]["qty"]) * (1 if t["side"] == "buy" else -1) for t in fills), Decimal(0))
+    signed = sum((t["info"].amount * (1 if t["side"] == "buy" else -1) for t in fills), Decimal(0))
     start = Decimal("0.3")  # the [paper] settings reached the venue
     assert exchange.paper_totals()["BTC"] - start == signed == s.q_exact
     assert s.venue_base_delta == s.q_exact
