@@ -33,7 +33,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from bot.core.models import ModelName
+from bot.core.registry import ModelName
 from bot.errors import ConfigError
 from bot.paper.settings import PaperSettings
 from bot.sim.settings import SimSettings

@@ -25,22 +25,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING
+
+from bot.core.registry import MODELS, ModelName, reads_estimates
 
 if TYPE_CHECKING:
     from bot.config import StrategySettings
     from bot.core.quote import QuoteState
 
-#: the model registry: every model's name (config validates against it, quoting dispatches on it)
-ModelName = Literal["symmetric", "linear", "as", "glft"]
-MODELS: tuple[str, ...] = get_args(ModelName)
-#: the models that read sigma, A and kappa (live estimates when ``use_estimators``, else the fallbacks)
-READS_ESTIMATES: tuple[str, ...] = ("as", "glft")
-
-
-def reads_estimates(model: str) -> bool:
-    """Whether ``model`` reads sigma, A and kappa (so live estimators are worth feeding)."""
-    return model in READS_ESTIMATES
+__all__ = ["MODELS", "ModelName", "ModelParams", "reads_estimates"]
 
 
 @dataclass(frozen=True, slots=True)
