@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, Protocol
 from bot.core.estimators import EwmaVolatility, IntensityEstimator
 from bot.core.limits import LimitParams
 from bot.core.models import ModelParams
-from bot.core.registry import reads_estimates
 from bot.core.pipeline import quote_fields
 from bot.core.quote import MarketRules, Quote, QuoteState, Side
 from bot.core.reconcile import Target, Tolerance
+from bot.core.registry import reads_estimates
 
 if TYPE_CHECKING:
     from bot.config import SymbolSettings
