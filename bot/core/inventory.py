@@ -72,7 +72,7 @@ class TradeIds:
 
     A booked trade comes back only from a read that reaches back to its trade time: the live fill book
     knows the oldest such time and sets it as ``floor`` (seconds, trade time; see
-    :meth:`bot.live.fills.FillBook.reread_floor_ms`). Until a floor is set (e.g. while a restart replays
+    :meth:`bot.live.fills.FillIntake.reread_floor_ms`). Until a floor is set (e.g. while a restart replays
     the journal) it is ``horizon`` seconds before the newest booked trade. An id is forgotten (oldest
     booked first) only when more than ``keep`` ids are held and its trade is older than the floor, so
     memory stays flat: ``keep`` ids, or more while the ids booked since the oldest one held are all

@@ -362,11 +362,3 @@ class FillIntake:
         else:
             return True
         return False
-
-    # the former names ("reconcile" is bot.core.reconcile's desired-vs-working diff; config and log names stay)
-    reconcile_once = safety_net_once
-    reconcile_loop = safety_net_loop
-
-
-#: the former name (it is not a book: it takes fills in)
-FillBook = FillIntake

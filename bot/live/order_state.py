@@ -352,7 +352,3 @@ class OrderLedger:
         if self.settling:
             return committed(self.open.values(), self.settling_size("buy"), self.settling_size("sell"))
         return committed(self.open.values())
-
-
-#: the former name, for readers of the ledger's order views
-OrderTracker = OrderLedger

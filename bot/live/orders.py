@@ -49,14 +49,23 @@ from bot.core.reconcile import Action, Cancel, Create
 from bot.live.clock import ClockSync
 from bot.live.entry import OrderEntry, RestOrderEntry
 from bot.live.journal import JournalWriteError
-from bot.live.order_state import EPS, LiveOrder, OrderJournal, OrderLedger, OrderTracker, State
+from bot.live.order_state import EPS, LiveOrder, OrderJournal, OrderLedger, State
 from bot.live.ratelimit import OrderThrottle, RateGate
 from bot.venue.adapters import VenueAdapter, adapter_for
 from bot.venue.answers import VENUE_TROUBLE, Answer, classify
 from bot.venue.records import OrderStatus, OrderUpdate
 
-__all__ = ["EPS", "LiveOrder", "OpenCheck", "OrderHooks", "OrderLedger", "OrderManager", "OrderTracker", "State",
-           "filled_of", "make_throttler"]
+__all__ = [
+    "EPS",
+    "LiveOrder",
+    "OpenCheck",
+    "OrderHooks",
+    "OrderLedger",
+    "OrderManager",
+    "State",
+    "filled_of",
+    "make_throttler",
+]
 
 DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 

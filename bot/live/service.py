@@ -405,7 +405,7 @@ class Service:
         for run in self.runs:
             if run.fills is not None:
                 with contextlib.suppress(ccxt.BaseError):
-                    await self._retrying("final_reconcile", run.fills.reconcile_once, attempts=4)
+                    await self._retrying("final_reconcile", run.fills.safety_net_once, attempts=4)
                 if run.fills.unresolved:
                     run.log.warning("orders_unresolved", client_ids=sorted(run.fills.unresolved),
                                     trades_held=len(run.fills.held))

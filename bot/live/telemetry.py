@@ -2,7 +2,7 @@
 
 The hot path reports events as they happen (quotes, fills, orders, back-offs, reconnects, reaction
 time: see the ``metrics`` attribute of :class:`~bot.live.quoter.Quoter`, :class:`~bot.live.orders.OrderManager`,
-:class:`~bot.live.fills.FillBook` and the feeds). What only changes with time or is cheaper read when
+:class:`~bot.live.fills.FillIntake` and the feeds). What only changes with time or is cheaper read when
 asked — inventory and P&L marked to the current mid, feed ages, the kill state — is set by a
 ``before_scrape`` hook right before each ``/metrics`` answer, so a scrape always shows the state of now.
 

@@ -2,7 +2,7 @@
 
 :class:`LiveReplay` runs one symbol of a recording through the live bot's own objects, as
 :mod:`bot.live.service` wires them (``MarketState``, ``Quoter``, ``RiskGate``, ``OrderManager`` with a
-REST order entry, ``FillBook``, ``Inventory``), against the paper venue
+REST order entry, ``FillIntake``, ``Inventory``), against the paper venue
 (:class:`~bot.paper.venue.PaperExchange`, the same :class:`~bot.paper.fills.PaperBook` fill model the
 backtest uses) whose public feed is the recording (:class:`RecordingFeed`). Every clock the live objects
 read is the recording's time (:class:`SimClock`); orders take effect at once (latency 0).
@@ -47,7 +47,7 @@ from bot.core.inventory import Inventory
 from bot.core.quote import MarketRules, Side
 from bot.core.reconcile import Target
 from bot.core.strategy import Decision, make_estimators
-from bot.live.fills import FillBook
+from bot.live.fills import FillIntake
 from bot.live.gate import KillSwitch, RiskGate
 from bot.live.market import MarketState
 from bot.live.orders import OrderManager
@@ -198,7 +198,7 @@ class LiveReplay:
         self.decisions: list[DecisionRow] = []
         self.fill_log: list[FillRow] = []
         self.quoter: Quoter | None = None  # made at the first event (its t0 is the recording's start)
-        self.fills: FillBook | None = None
+        self.fills: FillIntake | None = None
         self.events = 0
         self.t0: float | None = None
         self.last_ts: float | None = None
@@ -214,9 +214,8 @@ class LiveReplay:
         self.quoter = Quoter(self.symbol, self.strategy, self.state, self.orders, self.inventory, self.gate,
                              self.wake, self.log, inventory_interval=math.inf, clock=self.clock,
                              on_decision=self._on_decision)
-        self.fills = FillBook(self.venue, self.symbol, self.orders, self.inventory, self.state, self.log,
-                              int(ts * 1000), on_fill=self.quoter.on_fill, clock=self.clock)
-        self.orders.on_unknown = self.fills.on_unknown
+        self.fills = FillIntake(self.venue, self.symbol, self.orders, self.inventory, self.state, self.log,
+                                int(ts * 1000), on_fill=self.quoter.on_fill, clock=self.clock)
 
     def _on_decision(self, now: float, decision: Decision) -> None:
         self.decisions.append(decision_row(now, decision.targets))

@@ -191,7 +191,7 @@ async def test_a_balance_read_held_by_the_gate_does_not_hold_up_the_other_kill_t
     from bot.live.guard import Guard, Tripwires
     from bot.live.journal import Journal
     from bot.live.market import MarketState
-    from bot.live.orders import OrderTracker
+    from bot.live.orders import OrderLedger
     from bot.live.symbolrun import RunView
 
     kill_file = tmp_path / "KILL"
@@ -199,7 +199,7 @@ async def test_a_balance_read_held_by_the_gate_does_not_hold_up_the_other_kill_t
                                     "execution": {"reconcile_interval": 0.25}})
     run = SimpleNamespace(symbol="BTC/USDT", inventory=Inventory("BTC", "USDT"), state=MarketState("BTC/USDT"),
                           market={"base": "BTC"}, cfg=settings.for_symbol("BTC/USDT"),
-                          orders=SimpleNamespace(tracker=OrderTracker()), gate=RiskGate(KillSwitch()), start_base=None)
+                          orders=SimpleNamespace(tracker=OrderLedger()), gate=RiskGate(KillSwitch()), start_base=None)
     reading, cancelled = asyncio.Event(), asyncio.Event()
 
     class HeldVenue:

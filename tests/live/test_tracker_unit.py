@@ -1,10 +1,10 @@
-"""OrderTracker memory: only the latest done orders stay indexed; orders whose fills may still come stay."""
+"""OrderLedger memory: only the latest done orders stay indexed; orders whose fills may still come stay."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.live.orders import LiveOrder, OrderTracker
+from bot.live.orders import LiveOrder, OrderLedger
 
 
 def _order(n: int, order_id: bool = True) -> LiveOrder:
@@ -12,13 +12,13 @@ def _order(n: int, order_id: bool = True) -> LiveOrder:
                      acked=order_id)
 
 
-def _fill_and_close(tracker: OrderTracker, order: LiveOrder) -> None:
-    order.remaining = 0.0  # what FillBook._reduce does on the last fill
+def _fill_and_close(tracker: OrderLedger, order: LiveOrder) -> None:
+    order.remaining = 0.0  # what FillIntake._reduce does on the last fill
     tracker.close(order.client_id)
 
 
 def test_only_the_latest_done_orders_stay_findable() -> None:
-    tracker = OrderTracker(keep_closed=3)
+    tracker = OrderLedger(keep_closed=3)
     orders = [_order(n) for n in range(10)]
     for order in orders:
         tracker.add(order)
@@ -30,7 +30,7 @@ def test_only_the_latest_done_orders_stay_findable() -> None:
 
 
 def test_orders_whose_fills_may_still_come_are_never_forgotten() -> None:
-    tracker = OrderTracker(keep_closed=2)
+    tracker = OrderLedger(keep_closed=2)
     resting = _order(100)
     unacked = _order(101, order_id=False)  # create answered with a network error: fate unknown
     cancel_pending = _order(102)  # the quoter is cancelling it (still open until the answer)
@@ -66,7 +66,7 @@ def test_orders_whose_fills_may_still_come_are_never_forgotten() -> None:
 
 
 def test_committed_both_is_unacked_open_plus_settling_per_side() -> None:
-    tracker = OrderTracker()
+    tracker = OrderLedger()
     assert tracker.committed_both() == (0.0, 0.0)
     orders = [
         LiveOrder("b-acked", "buy", 99.0, 1.0, 0.7, 0.0, order_id="1", acked=True),  # replaced by a quote

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from pathlib import Path
@@ -161,7 +162,7 @@ def test_a_gap_in_the_data_pauses_quoting_like_the_live_watchdog() -> None:
     stale (the live quoter's idle wake-up), so a print after the gap fills nothing."""
     # the first book starts the subscription (not fresh data, as live): quoting starts on the next one
     events: list[Event] = [book(0.0, 99.99, 100.01), book(0.1, 99.99, 100.01), TradeEvent(10.0, S, 99.97, 1.0, "sell")]
-    stale = run_backtest(events, S, BacktestParams(**{**params().__dict__, "stale_after": 5.0}))
+    stale = run_backtest(events, S, dataclasses.replace(params(), stale_after=5.0))
     assert stale.fills == 0 and stale.orders_canceled == 2
     fresh = run_backtest(events, S, params())  # stale_after unset: nothing pauses
     assert fresh.fill_log == [(10.0, "buy", 99.98, 1.0)]

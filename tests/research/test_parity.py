@@ -1,6 +1,6 @@
 """Parity: one recording through the backtest and through the live code path decides and fills alike.
 
-The live path is :mod:`bot.research.livereplay`: the real ``Quoter``/``OrderManager``/``FillBook`` against the
+The live path is :mod:`bot.research.livereplay`: the real ``Quoter``/``OrderManager``/``FillIntake`` against the
 paper venue fed from the recording on a simulated clock. At latency 0 with the same fill model, both drivers
 must make the same decisions (time, bid price/size, ask price/size), the same fills (time, side, price,
 size) and end at the same ``q``. The last tests break one driver's rule alone and show the comparison fails.
@@ -17,6 +17,7 @@ import random
 from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -250,11 +251,19 @@ def test_parity_fails_when_the_backtest_decides_mid_sweep(recording: str, events
     assert found and found[0].startswith("decisions")
 
 
-class _EagerWake(Wake):
-    """The live quoter's wake rule broken alone: a decision is due on every wake."""
+class _EagerWake:
+    """The live quoter's wake rule broken alone: a decision is due on every wake (the rest is the real rule's;
+    composed, not subclassed: the compiled build's Wake takes no Python subclass)."""
+
+    def __init__(self, heartbeat: float) -> None:
+        self._wake = Wake(heartbeat)
 
     def due(self, now: float, bid: float | None, ask: float | None, q: float, halted: bool) -> bool:
+        self._wake.due(now, bid, ask, q, halted)
         return True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._wake, name)
 
 
 @pytest.mark.parametrize("recording", ["sweep", "sim"])

@@ -76,7 +76,7 @@ def _fake_run(symbol: str, q: str, mid: float | None, max_position: float = 5.0,
     from types import SimpleNamespace
 
     from bot.core.inventory import Fill, Inventory
-    from bot.live.orders import OrderTracker
+    from bot.live.orders import OrderLedger
 
     inv = Inventory(base, "USDT")
     if Decimal(q):
@@ -86,7 +86,7 @@ def _fake_run(symbol: str, q: str, mid: float | None, max_position: float = 5.0,
         state.on_book(0.0, [[mid - 0.5, 1.0]], [[mid + 0.5, 1.0]])
     cfg = load_settings(None, {"risk": {"max_position": max_position, "balance_drift_tolerance": 0.001}})
     return SimpleNamespace(symbol=symbol, inventory=inv, state=state, market={"base": base},
-                           cfg=cfg.for_symbol(symbol), orders=SimpleNamespace(tracker=OrderTracker()),
+                           cfg=cfg.for_symbol(symbol), orders=SimpleNamespace(tracker=OrderLedger()),
                            gate=RiskGate(KillSwitch()), start_base=None)
 
 

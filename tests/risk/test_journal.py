@@ -130,7 +130,7 @@ def test_restore_knows_only_the_orders_the_catch_up_can_need(tmp_path: Path) -> 
     with every run's orders); the unsettled ones and those closed near the catch-up's start are."""
     from types import SimpleNamespace
 
-    from bot.live.orders import OrderTracker
+    from bot.live.orders import OrderLedger
     from bot.live.recovery import CATCH_UP_MARGIN, CLOCK_SLACK, restore
 
     j = Journal.open(tmp_path)
@@ -148,7 +148,7 @@ def test_restore_knows_only_the_orders_the_catch_up_can_need(tmp_path: Path) -> 
     _age_orders(j, ["mmbot-unsettled"], 89_000.0, 89_000.0)  # sent before the last run's orders, never settled
     j.record_fill("BTC/USDT", Fill("t1", "sell", 101.0, "0.1", timestamp=90_010.0, client_id="mmbot-r10"))
 
-    tracker = OrderTracker()
+    tracker = OrderLedger()
     run = SimpleNamespace(symbol="BTC/USDT", inventory=Inventory("BTC", "USDT"),
                           orders=SimpleNamespace(tracker=tracker, _counter=0))
     assert restore(j, run) == 1  # type: ignore[arg-type]

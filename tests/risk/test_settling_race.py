@@ -116,7 +116,7 @@ class FakeVenue:
 
 
 class Harness:
-    """The real OrderManager, FillBook and Guard hooks of one symbol on a :class:`FakeVenue`."""
+    """The real OrderManager, FillIntake and Guard hooks of one symbol on a :class:`FakeVenue`."""
 
     def __init__(self) -> None:
         settings = load_settings(None, {"risk": {"max_position": LIMIT}})
