@@ -218,7 +218,6 @@ class Backtest:
         self.events = 0
         self.decisions = 0
         self.placed = self.canceled = self.rejected = self.clipped = 0
-        self.buys = self.sells = 0
         self._ids = 0
         # time-weighted moments of q
         self._qw = self._qqw = self._w = 0.0
@@ -461,10 +460,6 @@ class Backtest:
             order = orders[f.order_id]
             side = f.side
             inventory.book(side, f.price, f.size, f.fee, currency, None, mid, order.quote_mid, order.half_spread)
-            if side == "buy":
-                self.buys += 1
-            else:
-                self.sells += 1
             log.append((ts, side, f.price, f.size))
             order.amount = f.remaining
             if f.remaining <= 0:
@@ -476,41 +471,52 @@ class Backtest:
     def result(self) -> BacktestResult:
         """The replay's figures, after the decision that closes its last timestamp (:meth:`finish`)."""
         self.finish()
-        inv = self.inventory
         mid = 0.5 * (self.bid + self.ask) if self.bid is not None else None  # type: ignore[operator]
-        snap = inv.snapshot(mid)
-        if self._w > 0:
-            mean = self._qw / self._w
-            q_std = math.sqrt(max(0.0, self._qqw / self._w - mean * mean))
-        else:
-            q_std = 0.0
-        signed = sum(size if side == "buy" else -size for _, side, _, size in self.fill_log)
-        return BacktestResult(
-            symbol=self.symbol,
-            events=self.events,
-            duration=(self.last_ts - self.t0) if self.t0 is not None else 0.0,  # type: ignore[operator]
-            fills=inv.fills,
-            buys=self.buys,
-            sells=self.sells,
-            volume_base=float(inv.volume_base),
-            volume_quote=inv.volume_quote,
-            final_q=inv.q,
-            max_abs_q=float(inv.max_abs_q),
-            q_std=q_std,
-            realized_pnl=snap["realized_pnl"],
-            unrealized_pnl=snap["unrealized_pnl"],
-            fees=snap["fees"],
-            total_pnl=snap["total_pnl"],
-            spread_captured=inv.spread_captured,
-            skew_cost=inv.skew_cost,
-            final_mid=mid,
-            orders_placed=self.placed,
-            orders_canceled=self.canceled,
-            orders_rejected=self.rejected,
-            orders_clipped=self.clipped,
-            signed_fill_sum=signed,
-            fill_log=self.fill_log,
-        )
+        return result_of(self.symbol, self.events, (self.last_ts - self.t0) if self.t0 is not None else 0.0,  # type: ignore[operator]
+                         self.inventory, mid, (self._w, self._qw, self._qqw), self.fill_log,
+                         (self.placed, self.canceled, self.rejected, self.clipped))
+
+
+def result_of(symbol: str, events: int, duration: float, inv: Inventory, mid: float | None,
+              q_moments: tuple[float, float, float], fill_log: list[tuple[float, str, float, float]],
+              orders: tuple[int, int, int, int]) -> BacktestResult:
+    """A replay's figures (any driver's): ``q_moments`` = (time, integral of q, integral of q^2) give the
+    time-weighted std of q; ``orders`` = (placed, canceled, rejected, clipped); P&L marked at ``mid``."""
+    snap = inv.snapshot(mid)
+    w, qw, qqw = q_moments
+    if w > 0:
+        mean = qw / w
+        q_std = math.sqrt(max(0.0, qqw / w - mean * mean))
+    else:
+        q_std = 0.0
+    buys = sum(1 for _, side, _, _ in fill_log if side == "buy")
+    placed, canceled, rejected, clipped = orders
+    return BacktestResult(
+        symbol=symbol,
+        events=events,
+        duration=duration,
+        fills=inv.fills,
+        buys=buys,
+        sells=len(fill_log) - buys,
+        volume_base=float(inv.volume_base),
+        volume_quote=inv.volume_quote,
+        final_q=inv.q,
+        max_abs_q=float(inv.max_abs_q),
+        q_std=q_std,
+        realized_pnl=snap["realized_pnl"],
+        unrealized_pnl=snap["unrealized_pnl"],
+        fees=snap["fees"],
+        total_pnl=snap["total_pnl"],
+        spread_captured=inv.spread_captured,
+        skew_cost=inv.skew_cost,
+        final_mid=mid,
+        orders_placed=placed,
+        orders_canceled=canceled,
+        orders_rejected=rejected,
+        orders_clipped=clipped,
+        signed_fill_sum=sum(size if side == "buy" else -size for _, side, _, size in fill_log),
+        fill_log=fill_log,
+    )
 
 
 def run_backtest(events: Iterable[Event], symbol: str, params: BacktestParams) -> BacktestResult:

@@ -55,7 +55,7 @@ from bot.live.quoter import Quoter
 from bot.live.ratelimit import OrderThrottle, RateGate
 from bot.paper.settings import PaperSettings
 from bot.paper.venue import PaperExchange
-from bot.research.backtest import Backtest, BacktestParams, BacktestResult
+from bot.research.backtest import Backtest, BacktestParams, BacktestResult, result_of
 from bot.research.events import BookEvent, Event, TradeEvent
 from bot.research.l2book import L2Book
 
@@ -298,36 +298,21 @@ class LiveReplay:
     async def _user_stream(self, ts: float) -> None:
         """The venue's new trades, then its order updates, into the fill intake (at once: latency 0)."""
         assert self.fills is not None
-        for trade in await _drain(lambda: self.venue.watch_my_trades(self.symbol)):
-            if self.fills.on_trade(trade, "ws"):
-                self.fill_log.append((ts, trade["side"], float(trade["price"]), float(trade["amount"])))
+        for raw in await _drain(lambda: self.venue.watch_my_trades(self.symbol)):
+            if self.fills.on_trade(raw, "ws"):
+                trade = self.orders.venue.trade(raw, "ws")  # the record the intake booked (via the adapter)
+                assert trade is not None
+                self.fill_log.append((ts, trade.side, trade.price, float(trade.amount)))
         for update in await _drain(lambda: self.venue.watch_orders(self.symbol)):
             self.fills.on_order(update)
 
     # -- the result -------------------------------------------------------------------------------
     def result(self) -> BacktestResult:
         """The run as the backtest reports one (same fields and definitions; nothing is clipped at latency 0)."""
-        inv, mid = self.inventory, self.state.mid
-        snap = inv.snapshot(mid)
-        if self._w > 0:
-            mean = self._qw / self._w
-            q_std = math.sqrt(max(0.0, self._qqw / self._w - mean * mean))
-        else:
-            q_std = 0.0
-        buys = sum(1 for _, side, _, _ in self.fill_log if side == "buy")
-        return BacktestResult(
-            symbol=self.symbol, events=self.events,
-            duration=(self.last_ts - self.t0) if self.t0 is not None else 0.0,  # type: ignore[operator]
-            fills=inv.fills, buys=buys, sells=len(self.fill_log) - buys,
-            volume_base=float(inv.volume_base), volume_quote=inv.volume_quote, final_q=inv.q,
-            max_abs_q=float(inv.max_abs_q), q_std=q_std, realized_pnl=snap["realized_pnl"],
-            unrealized_pnl=snap["unrealized_pnl"], fees=snap["fees"], total_pnl=snap["total_pnl"],
-            spread_captured=inv.spread_captured, skew_cost=inv.skew_cost, final_mid=mid,
-            orders_placed=self.orders.placed, orders_canceled=self.orders.canceled,
-            orders_rejected=self.orders.rejected, orders_clipped=0,
-            signed_fill_sum=sum(s if side == "buy" else -s for _, side, _, s in self.fill_log),
-            fill_log=self.fill_log,
-        )
+        return result_of(self.symbol, self.events,
+                         (self.last_ts - self.t0) if self.t0 is not None else 0.0,  # type: ignore[operator]
+                         self.inventory, self.state.mid, (self._w, self._qw, self._qqw), self.fill_log,
+                         (self.orders.placed, self.orders.canceled, self.orders.rejected, 0))
 
 
 def run_live_replay(events: Iterable[Event], symbol: str, params: BacktestParams, log: Any = None) -> ReplayRun:
