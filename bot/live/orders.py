@@ -176,6 +176,10 @@ class OrderManager:
         self.reaction_start: float | None = None
 
     # -- ids --------------------------------------------------------------------------------------
+    def count_from(self, count: int) -> None:
+        """Number the next client ids after ``count`` (the orders an earlier run journaled for this symbol)."""
+        self._counter = max(self._counter, count)
+
     def next_client_id(self) -> str:
         self._counter += 1
         return f"{self.prefix}-{self._tag}-{self._stamp}{base36(self._counter)}"[:36]

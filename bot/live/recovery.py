@@ -56,7 +56,7 @@ def restore(journal: Journal, run: SymbolRun) -> int:
     for rec in records:
         run.orders.tracker.remember(LiveOrder(rec.client_id, rec.side, rec.price, rec.amount,  # type: ignore[arg-type]
                                               rec.amount, 0.0, order_id=rec.order_id, acked=rec.order_id is not None))
-    run.orders._counter = max(run.orders._counter, journal.order_count(run.symbol))
+    run.orders.count_from(journal.order_count(run.symbol))
     return count
 
 
