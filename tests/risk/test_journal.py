@@ -149,10 +149,11 @@ def test_restore_knows_only_the_orders_the_catch_up_can_need(tmp_path: Path) -> 
     j.record_fill("BTC/USDT", Fill("t1", "sell", 101.0, "0.1", timestamp=90_010.0, client_id="mmbot-r10"))
 
     tracker = OrderLedger()
+    counted: list[int] = []
     run = SimpleNamespace(symbol="BTC/USDT", inventory=Inventory("BTC", "USDT"),
-                          orders=SimpleNamespace(tracker=tracker, _counter=0))
+                          orders=SimpleNamespace(tracker=tracker, count_from=counted.append))
     assert restore(j, run) == 1  # type: ignore[arg-type]
     assert j.catch_up_since("BTC/USDT") == 89_000.0  # the unsettled order reaches back furthest
     assert 1_001.0 < 89_000.0 - CATCH_UP_MARGIN - CLOCK_SLACK < 90_000.5  # history closed before, recent after
     assert set(tracker.by_client_id) == {"mmbot-unsettled", *recent}
-    assert run.orders._counter == len(history) + len(recent) + 1  # client ids keep counting past the journal
+    assert counted == [len(history) + len(recent) + 1]  # client ids keep counting past the journal
