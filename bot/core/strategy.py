@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Protocol
 from bot.core.estimators import EwmaVolatility, IntensityEstimator
 from bot.core.limits import LimitParams
 from bot.core.models import ModelParams
-from bot.core.pipeline import quote_fields
+from bot.core.pipeline import QuoteFields, quote_fields
 from bot.core.quote import MarketRules, Quote, QuoteState, Side
 from bot.core.reconcile import Target, Tolerance
 from bot.core.registry import reads_estimates
@@ -248,15 +248,26 @@ def withdrawn(quote: Quote | None, reason: str) -> Decision:
     return Decision(quote, None, None, reason, reason)
 
 
-def decide(p: StrategyParams, inputs: QuoteState | None, halt: str | None) -> Decision:
-    """The targets for ``inputs`` (None: no valid market yet): the quote's sides, each with a positive
-    size and price, or both withdrawn while ``halt`` (:func:`halt_reason`) holds. A side the quote leaves
-    out keeps the quote's reason (position limit, min notional...)."""
-    if inputs is None:
-        return withdrawn(None, halt or NO_MARKET)
-    quote = Quote(*quote_fields(inputs, p.model, p.limits, p.rules))
+def quote_of(p: StrategyParams, inputs: QuoteState) -> QuoteFields:
+    """The model's quote for ``inputs`` (``make_quote``'s fields, :data:`bot.core.pipeline.QuoteFields`)."""
+    return quote_fields(inputs, p.model, p.limits, p.rules)
+
+
+def decision_of(fields: QuoteFields, halt: str | None) -> Decision:
+    """The targets of a quote: its sides, each with a positive size and price, or both withdrawn while
+    ``halt`` (:func:`halt_reason`) holds. A side the quote leaves out keeps the quote's reason (position
+    limit, min notional...)."""
+    bid_price, bid_size, ask_price, ask_size, centre, half, bid_reason, ask_reason = fields
+    quote = Quote(bid_price, bid_size, ask_price, ask_size, centre, half, bid_reason, ask_reason)
     if halt is not None:
         return withdrawn(quote, halt)
-    bid = Target("buy", quote.bid, quote.bid_size) if quote.bid is not None and quote.bid_size > 0 else None
-    ask = Target("sell", quote.ask, quote.ask_size) if quote.ask is not None and quote.ask_size > 0 else None
-    return Decision(quote, bid, ask, quote.bid_reason, quote.ask_reason)
+    bid = Target("buy", bid_price, bid_size) if bid_price is not None and bid_size > 0 else None
+    ask = Target("sell", ask_price, ask_size) if ask_price is not None and ask_size > 0 else None
+    return Decision(quote, bid, ask, bid_reason, ask_reason)
+
+
+def decide(p: StrategyParams, inputs: QuoteState | None, halt: str | None) -> Decision:
+    """The decision for ``inputs`` (None: no valid market yet): :func:`decision_of` :func:`quote_of`."""
+    if inputs is None:
+        return withdrawn(None, halt or NO_MARKET)
+    return decision_of(quote_of(p, inputs), halt)

@@ -57,6 +57,7 @@ from bot.core.strategy import (
     Wake,
     committed,
     decide,
+    decision_of,
     estimates,
     halt_reason,
     heartbeat_of,
@@ -64,6 +65,7 @@ from bot.core.strategy import (
     make_estimators,
     paused,
     pauses,
+    quote_of,
 )
 from bot.paper.fills import CancelModel, PaperBook
 from bot.research.events import BookEvent, Event, TradeEvent
@@ -164,16 +166,11 @@ class _Order:
     created_at: float
     quote_mid: float | None
     half_spread: float | None
-    active: bool = False
+    acked: bool = False  # active at the venue; a create not yet active is in flight (strategy.committed)
 
     @property
     def remaining(self) -> float:
         return self.amount
-
-    @property
-    def acked(self) -> bool:
-        """Active at the venue: a create not yet active is in flight (:func:`bot.core.strategy.committed`)."""
-        return self.active
 
 
 def _has_price(levels: tuple[tuple[float, float], ...], price: float) -> bool:
@@ -209,10 +206,11 @@ class Backtest:
         # decision memo (see _maybe_decide) when the quote depends only on the touch and q
         self._memo: dict[tuple[float, float, float], Decision] | None = None if sp.depends_on_time else {}
         self._inputs = _Inputs()
+        self._shared: dict[tuple[float | None, float, float | None, float, float], Decision] = {}
         self.bid: float | None = None  # the last valid touch (what the quoter sees)
         self.ask: float | None = None
         self.crossed = False  # the latest book was crossed or one-sided
-        self.fresh: float | None = None  # time of the latest valid book (the data's freshness)
+        self.fresh = -math.inf  # time of the latest streamed valid book (the data's freshness)
         self.t0: float | None = None
         self.last_ts: float | None = None
         self.events = 0
@@ -261,7 +259,9 @@ class Backtest:
                     if self._woken:
                         self._woken = False
                         self._maybe_decide(last_ts)  # type: ignore[arg-type]
-                    self._idle(ts)
+                    wake = self.wake
+                    if wake.asked + wake.heartbeat < ts:
+                        self._idle(ts)
                 dt = ts - last_ts  # type: ignore[operator]
                 q = self._q
                 w += dt
@@ -348,8 +348,7 @@ class Backtest:
             return  # once per timestamp (finish() may have asked already)
         sp = self.strategy
         bid, ask, q = self.bid, self.ask, self._q
-        fresh = self.fresh
-        age = math.inf if fresh is None else now - fresh
+        age = now - self.fresh
         halted = paused(sp, age, self.crossed, 0)
         if not self.wake.due(now, bid, ask, q, halted):
             return
@@ -362,12 +361,12 @@ class Backtest:
             # estimates the inputs are (touch, q) (committed is 0: nothing is in flight), so it is looked up
             memo = self._memo
             if memo is None:
-                decision = decide(sp, self._fill_inputs(now), None)
+                decision = self._decision(now)
             else:
                 key = (bid, ask, q)
                 found = memo.get(key)  # type: ignore[arg-type]
                 if found is None:
-                    decision = decide(sp, self._fill_inputs(now), None)
+                    decision = self._decision(now)
                     if len(memo) >= _MEMO_MAX:
                         memo.clear()
                     memo[key] = decision  # type: ignore[index]
@@ -394,6 +393,19 @@ class Backtest:
                     self.pending.append((due, action, cid))
                 else:
                     self._effect(due, action, cid)
+
+    def _decision(self, now: float) -> Decision:
+        """The strategy's decision now (not halted). Quotes with the same targets and half-spread share one
+        Decision (the targets repeat a lot; its quote's centre is the first one seen, which nothing here reads)."""
+        fields = quote_of(self.strategy, self._fill_inputs(now))
+        key = (fields[0], fields[1], fields[2], fields[3], fields[5])
+        shared = self._shared
+        decision = shared.get(key)
+        if decision is None:
+            if len(shared) >= _MEMO_MAX:
+                shared.clear()
+            decision = shared[key] = decision_of(fields, None)
+        return decision
 
     def _idle(self, until: float) -> None:
         """The wake-ups the live quoter has without news (its idle timer) before ``until``: the pauses and
@@ -438,12 +450,12 @@ class Backtest:
                 self.clipped += 1
         levels = self.book.bids if order.side == "buy" else self.book.asks
         self.paper.add_order(cid, order.side, order.price, order.amount, levels.get(order.price, 0.0))  # type: ignore[arg-type]
-        order.active = True
+        order.acked = True
         self.placed += 1
 
     def _room(self, order: _Order) -> float:
         """The size the hard limits allow ``order`` now, next to the active orders on its side."""
-        active = sum(o.amount for o in self.orders.values() if o.active and o.side == order.side)
+        active = sum(o.amount for o in self.orders.values() if o.acked and o.side == order.side)
         buy = order.side == "buy"
         bid, _, ask, _ = side_sizes(self._q, self.p.limits, active if buy else 0.0, 0.0 if buy else active,
                                     order.price, order.price)
