@@ -107,7 +107,7 @@ def test_the_paper_adapter_hands_on_the_record_the_venue_built() -> None:
 # -- the rule: the generic live path reads no venue-specific field ------------------------------------------
 
 GENERIC = ["bot/live/orders.py", "bot/live/fills.py", "bot/live/service.py", "bot/live/recovery.py",
-           "bot/live/order_state.py", "bot/live/quoter.py", "bot/live/guard.py"]
+           "bot/live/order_state.py", "bot/live/quoter.py", "bot/live/guard.py", "bot/research/livereplay.py"]
 #: fields of a venue's order or trade payload (ccxt's, Binance's raw ones) and Binance's request parameters
 VENUE_FIELDS = {"info", "C", "c", "l", "z", "qty", "executedQty", "origClientOrderId", "clientOrderId", "status",
                 "filled", "order", "fromId", "endTime", "orderId"}
