@@ -107,6 +107,7 @@ class Tripwires:
 
         return on_pause
 
+
 class Guard:
     """Kill-switch triggers over every symbol of one service, read through ``watched``."""
 
