@@ -76,7 +76,6 @@ class Quoter:
         self.metrics = metrics  # bot.ops.Metrics, when the service has one
         self._last_book: float | None = None  # arrival (perf_counter) of the book of the previous cycle
         self.cycles = 0
-        self.decisions = 0
         self._next_inventory_log = self.t0 + inventory_interval
         self.stopped = False
 
@@ -147,7 +146,6 @@ class Quoter:
         if not self.wake_rule.due(now, bid, ask, q, halt is not None):
             return
         decision = self.decide(now, q, halt)
-        self.decisions += 1
         quote = decision.quote
         self.last_quote = quote
         targets = decision.targets

@@ -214,7 +214,6 @@ class Backtest:
         self.t0: float | None = None
         self.last_ts: float | None = None
         self.events = 0
-        self.decisions = 0
         self.placed = self.canceled = self.rejected = self.clipped = 0
         self._ids = 0
         # time-weighted moments of q
@@ -352,7 +351,6 @@ class Backtest:
         halted = paused(sp, age, self.crossed, 0)
         if not self.wake.due(now, bid, ask, q, halted):
             return
-        self.decisions += 1
         orders = self.orders
         if halted:
             decision = decide(sp, self._fill_inputs(now), halt_reason(None, pauses(sp, age, self.crossed, 0)))
