@@ -90,6 +90,14 @@ class StrategySettings(Section):
         "rolling", description="rolling: T - t is always `horizon`; session: T - t counts down and restarts"
     )
     min_spread: float = Field(0.0, ge=0, description="minimum distance between bid and ask")
+    min_edge: float = Field(
+        0.0, ge=-10_000, le=10_000, description="bps of the centre that a maker fill must earn net of the maker "
+        "fee: the half-spread is floored at centre*(fee + min_edge)/(1 - |fee|); 0 = just cover the fee"
+    )
+    maker_fee: float | None = Field(
+        None, gt=-100, lt=100, description="maker fee in bps (negative = rebate) for the fee floor; unset = the "
+        "venue's (its commission endpoint, else the ccxt market's), logged at start"
+    )
     use_estimators: bool = Field(True, description="as/glft: use live sigma, A, kappa once warm")
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings, SymbolSettings, load_settings
+from bot.core.fees import resolve_maker_fee
 from bot.core.quote import MarketRules
 from bot.core.strategy import StrategyParams
 from bot.errors import UserError
@@ -109,9 +110,11 @@ class _Run:
 def params_from_settings(settings: Settings, cfg: SymbolSettings, rules: MarketRules, latency: float = 0.0,
                          base: str = "BASE", quote: str = "QUOTE") -> BacktestParams:
     """The backtest's parameters: the decision layer's as the live service reads them for ``cfg.symbol``
-    (:meth:`StrategyParams.from_settings`), the fill model's from ``[paper]``."""
+    (:meth:`StrategyParams.from_settings`), the fill model's from ``[paper]``. The fee floor reads the fill
+    model's maker fee (the simulated venue's) unless ``strategy.maker_fee`` overrides it, as live."""
+    fee = resolve_maker_fee(cfg.strategy.maker_fee, settings.paper.maker_fee, None)
     return BacktestParams.of(
-        StrategyParams.from_settings(cfg, rules), latency=latency, maker_fee=settings.paper.maker_fee,
+        StrategyParams.from_settings(cfg, rules, fee.rate), latency=latency, maker_fee=settings.paper.maker_fee,
         cancel_model=settings.paper.queue_model, post_only=cfg.execution.post_only, base=base, quote=quote,
     )
 

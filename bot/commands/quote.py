@@ -25,6 +25,7 @@ from bot.config import (
     load_settings,
 )
 from bot.core import LimitParams, MarketRules, ModelParams, QuoteInputs, make_quote
+from bot.core.fees import resolve_maker_fee
 from bot.core.models import MODELS
 from bot.errors import UserError
 
@@ -32,7 +33,7 @@ from bot.errors import UserError
 FLAGS = {"max_position": "--limit", "order_size": "--size", "A": "--A"}
 STRATEGY_FIELDS = (
     "model", "half_spread", "skew", "target_q", "gamma", "sigma", "kappa", "A", "horizon",
-    "horizon_mode", "min_spread",
+    "horizon_mode", "min_spread", "min_edge", "maker_fee",
 )  # fmt: skip
 
 
@@ -66,6 +67,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     m.add_argument("--horizon", type=_finite, help="as: T - t in seconds")
     m.add_argument("--horizon-mode", help="as: rolling | session")
     m.add_argument("--min-spread", type=_finite, help="minimum distance between bid and ask")
+    m.add_argument("--min-edge", type=_finite, help="bps a maker fill must earn net of the maker fee (fee floor)")
+    m.add_argument("--maker-fee", type=_finite,
+                   help="maker fee in bps, negative for a rebate (default: strategy.maker_fee, else 0)")
     s = p.add_argument_group("market and inventory")
     s.add_argument("--mid", type=_finite, required=True, help="mid price")
     s.add_argument("--q", type=_finite, default=0.0, help="inventory, base units (default 0)")
@@ -146,6 +150,10 @@ def run(args: argparse.Namespace) -> int:
     limits = LimitParams.from_settings(risk, execution)
     if args.config is None and args.limit is None:
         limits = replace(limits, max_position=math.inf)
-    quote = make_quote(inputs, ModelParams.from_settings(strategy), limits, rules)
-    print(json.dumps({"model": strategy.model, **quote.to_dict()}))
+    fee = resolve_maker_fee(strategy.maker_fee, None, None)
+    model = ModelParams.from_settings(strategy, execution.order_size, fee.rate)
+    quote = make_quote(inputs, model, limits, rules)
+    floor = {"maker_fee_bps": fee.bps, "fee_floor": model.half_floor(quote.reservation)} if fee.rate or model.min_edge \
+        else {}
+    print(json.dumps({"model": strategy.model, **quote.to_dict(), **floor}))
     return 0

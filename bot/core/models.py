@@ -1,24 +1,32 @@
 """Quote models: where to centre the quotes and how far from the centre to put them.
 
-Every model returns ``(centre, half_spread)`` in price units, before minimum spread and tick
-rounding; the bid is ``centre - half_spread`` and the ask ``centre + half_spread``.
-Inventory ``q`` and its target ``q*`` are in base units, as given (no lot normalisation).
+Every model returns ``(centre, half_spread)`` in price units, before the fee floor, the minimum spread
+and tick rounding; the bid is ``centre - half_spread`` and the ask ``centre + half_spread``.
+Inventory ``q`` and its target ``q*`` are in base units. ``linear`` reads them as given; ``as`` and
+``glft`` count them in orders: ``n = (q - q*) / order_size`` (Gueant's Delta = one order, as in
+hftbacktest's GLFT), so gamma means the same for BTC at 30,000 and an asset at 1.0 quoted with orders of
+like value.
 
 - ``symmetric``: centre = s, half = ``half_spread``.
 - ``linear``: centre = s - skew*(q - q*), half = ``half_spread``; ``skew`` is price per base unit.
 - ``as`` (Avellaneda & Stoikov 2008): with tau = T - t,
-  r = s - (q - q*)*gamma*sigma^2*tau and total spread gamma*sigma^2*tau + (2/gamma)*ln(1 + gamma/kappa)
+  r = s - n*gamma*sigma^2*tau and total spread gamma*sigma^2*tau + (2/gamma)*ln(1 + gamma/kappa)
   around r. ``horizon_mode="rolling"``: tau = horizon always (24/7 markets);
   ``"session"``: tau = horizon - (t mod horizon), counting down and restarting each session.
 - ``glft`` (Gueant, Lehalle & Fernandez-Tapia 2013, infinite-horizon closed-form approximation,
   Gueant 2017): with lambda(delta) = A*exp(-kappa*delta) the arrival rate of one unit at distance
-  delta, and order size Delta = 1 base unit,
-  delta_bid(q) = c1 + (2q + 1)/2 * sigma*c2, delta_ask(q) = c1 - (2q - 1)/2 * sigma*c2, where
+  delta of one order (Delta = one order, inventory n in orders),
+  delta_bid(n) = c1 + (2n + 1)/2 * sigma*c2, delta_ask(n) = c1 - (2n - 1)/2 * sigma*c2, where
   c1 = (1/gamma)*ln(1 + gamma/kappa) and c2 = sqrt(gamma/(2*A*kappa) * (1 + gamma/kappa)^(1 + kappa/gamma)).
-  Equivalently: half = c1 + sigma*c2/2, skew = sigma*c2, centre = s - skew*(q - q*).
-  The Delta = 1 convention means gamma, A and kappa are calibrated for one base unit.
+  Equivalently: half = c1 + sigma*c2/2, skew = sigma*c2 per order, centre = s - skew*n.
 
-Units: sigma in price per sqrt(second), A per second, kappa per price unit, times in seconds.
+Fee floor (:func:`fee_floor`): with maker fee rate ``f`` (negative for a rebate) and a wanted edge ``e``
+(a rate), a bid at ``c - h`` filled and valued at the centre ``c`` earns ``h - f*(c - h)``, an ask at
+``c + h`` earns ``h - f*(c + h)``; both are at least ``e*c`` when ``h >= c*(f + e)/(1 - |f|)``. The
+pipeline raises the model's half-spread to that floor (never below 0), keeping the centre: the skew stays.
+
+Units: sigma in price per sqrt(second), A per second, kappa per price unit, times in seconds, gamma per
+(price unit x order), fee and edge as rates (10 bp = 0.001).
 """
 
 from __future__ import annotations
@@ -42,6 +50,8 @@ class ModelParams:
 
     ``sigma``, ``kappa`` and ``A`` are fallbacks, replaced by live estimates in QuoteInputs.
     ``min_spread`` is the minimum distance between bid and ask (applied in the pipeline).
+    ``order_size`` is the inventory unit of ``as``/``glft`` (base units per order, > 0).
+    ``maker_fee`` (rate, negative = rebate) and ``min_edge`` (rate) set the fee floor of the half-spread.
     """
 
     model: str = "linear"
@@ -55,21 +65,33 @@ class ModelParams:
     horizon: float = 60.0
     horizon_mode: str = "rolling"
     min_spread: float = 0.0
+    order_size: float = 1.0
+    maker_fee: float = 0.0
+    min_edge: float = 0.0
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
             raise ValueError(f"unknown model {self.model!r}; expected one of {', '.join(MODELS)}")
         if self.horizon_mode not in ("rolling", "session"):
             raise ValueError(f"unknown horizon_mode {self.horizon_mode!r}")
+        if not self.order_size > 0:
+            raise ValueError(f"order_size must be > 0, got {self.order_size!r}")
+        if not abs(self.maker_fee) < 1:
+            raise ValueError(f"maker_fee is a rate (0.001 = 10 bp), got {self.maker_fee!r}")
 
     @property
     def reads_time(self) -> bool:
         """Whether quotes depend on ``QuoteInputs.t`` (only the ``as`` model's session horizon)."""
         return self.model == "as" and self.horizon_mode == "session"
 
+    def half_floor(self, centre: float) -> float:
+        """The fee floor of the half-spread at ``centre`` (:func:`fee_floor`)."""
+        return fee_floor(centre, self.maker_fee, self.min_edge)
+
     @classmethod
-    def from_settings(cls, strategy: StrategySettings) -> ModelParams:
-        """From the validated ``[strategy]`` config section."""
+    def from_settings(cls, strategy: StrategySettings, order_size: float, maker_fee: float) -> ModelParams:
+        """From the validated ``[strategy]`` config section, the symbol's order size and its maker fee rate
+        (the venue's, or the config's ``maker_fee`` override: see :func:`bot.core.fees.maker_fee_rate`)."""
         return cls(
             model=strategy.model,
             half_spread=strategy.half_spread,
@@ -82,7 +104,17 @@ class ModelParams:
             horizon=strategy.horizon,
             horizon_mode=strategy.horizon_mode,
             min_spread=strategy.min_spread,
+            order_size=order_size,
+            maker_fee=maker_fee,
+            min_edge=strategy.min_edge / 10_000.0,
         )
+
+
+def fee_floor(centre: float, maker_fee: float, min_edge: float) -> float:
+    """Smallest half-spread at which a maker fill on either side earns ``min_edge * centre`` net of the fee:
+    ``max(0, centre*(maker_fee + min_edge)/(1 - |maker_fee|))`` (rates; a rebate lowers it)."""
+    floor = centre * (maker_fee + min_edge) / (1.0 - abs(maker_fee))
+    return floor if floor > 0.0 else 0.0
 
 
 def symmetric(mid: float, half_spread: float) -> tuple[float, float]:
@@ -103,17 +135,18 @@ def time_to_horizon(t: float, horizon: float, mode: str) -> float:
 
 
 def avellaneda_stoikov(
-    mid: float, q: float, target_q: float, gamma: float, sigma: float, kappa: float, tau: float
+    mid: float, n: float, gamma: float, sigma: float, kappa: float, tau: float
 ) -> tuple[float, float]:
-    """Reservation r = s - (q - q*)*gamma*sigma^2*tau; half of gamma*sigma^2*tau + (2/gamma)ln(1+gamma/kappa)."""
+    """Reservation r = s - n*gamma*sigma^2*tau (n: inventory off target, in orders); half of
+    gamma*sigma^2*tau + (2/gamma)ln(1+gamma/kappa)."""
     risk = gamma * sigma * sigma * tau
-    reservation = mid - (q - target_q) * risk
+    reservation = mid - n * risk
     half = 0.5 * risk + math.log1p(gamma / kappa) / gamma
     return reservation, half
 
 
 def glft_coefficients(gamma: float, sigma: float, A: float, kappa: float) -> tuple[float, float]:
-    """GLFT (order size 1 base unit): returns (half-spread at q = q*, skew per base unit).
+    """GLFT (Delta = one order): returns (half-spread at q = q*, skew per order).
 
     half = c1 + sigma*c2/2 and skew = sigma*c2 with c1 = ln(1 + gamma/kappa)/gamma and
     c2 = sqrt(gamma/(2*A*kappa) * (1 + gamma/kappa)^(1 + kappa/gamma)).
@@ -125,12 +158,10 @@ def glft_coefficients(gamma: float, sigma: float, A: float, kappa: float) -> tup
     return c1 + 0.5 * skew, skew
 
 
-def glft(
-    mid: float, q: float, target_q: float, gamma: float, sigma: float, A: float, kappa: float
-) -> tuple[float, float]:
-    """Centre = mid - skew*(q - q*), half = c1 + skew/2 (see :func:`glft_coefficients`)."""
+def glft(mid: float, n: float, gamma: float, sigma: float, A: float, kappa: float) -> tuple[float, float]:
+    """Centre = mid - skew*n (n: inventory off target, in orders), half = c1 + skew/2 (:func:`glft_coefficients`)."""
     half, skew = glft_coefficients(gamma, sigma, A, kappa)
-    return mid - skew * (q - target_q), half
+    return mid - skew * n, half
 
 
 def centre_and_half_spread(inputs: QuoteState, params: ModelParams) -> tuple[float, float]:
@@ -142,8 +173,9 @@ def centre_and_half_spread(inputs: QuoteState, params: ModelParams) -> tuple[flo
         return inputs.mid, params.half_spread
     sigma = params.sigma if inputs.sigma is None else inputs.sigma
     kappa = params.kappa if inputs.kappa is None else inputs.kappa
+    n = (inputs.q - params.target_q) / params.order_size
     if model == "as":
         tau = time_to_horizon(inputs.t, params.horizon, params.horizon_mode)
-        return avellaneda_stoikov(inputs.mid, inputs.q, params.target_q, params.gamma, sigma, kappa, tau)
+        return avellaneda_stoikov(inputs.mid, n, params.gamma, sigma, kappa, tau)
     A = params.A if inputs.A is None else inputs.A
-    return glft(inputs.mid, inputs.q, params.target_q, params.gamma, sigma, A, kappa)
+    return glft(inputs.mid, n, params.gamma, sigma, A, kappa)

@@ -1,6 +1,6 @@
 """The one quoting function used by the live service, the backtester and ``mmbot quote``.
 
-model -> minimum spread -> tick rounding outward -> post-only clamp -> limits -> market rules.
+model -> fee floor -> minimum spread -> tick rounding outward -> post-only clamp -> limits -> market rules.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ def quote_fields(inputs: QuoteState, model: ModelParams, limits: LimitParams, ru
     """:func:`make_quote`'s quote as a plain tuple of :class:`Quote`'s fields (:data:`QuoteFields`), for
     callers that quote in a loop and need no object (the backtest).
 
-    1. ``centre_and_half_spread`` from the model; the half-spread is raised to ``min_spread / 2``.
+    1. ``centre_and_half_spread`` from the model; the half-spread is raised to the fee floor at the centre
+       (:func:`bot.core.models.fee_floor`) and to ``min_spread / 2``.
     2. The bid is rounded down and the ask up to the tick; if they meet, the bid steps one tick down.
     3. Post-only (when the touch is given): bid <= best_ask - tick, ask >= best_bid + tick.
        Rounding and clamping only move quotes outward, so bid < ask always holds.
@@ -43,6 +44,10 @@ def quote_fields(inputs: QuoteState, model: ModelParams, limits: LimitParams, ru
     centre, half = centre_and_half_spread(inputs, model)
     if not (isfinite(centre) and isfinite(half)):
         return None, 0.0, None, 0.0, centre, half, INVALID_MODEL, INVALID_MODEL
+    if model.maker_fee != 0.0 or model.min_edge != 0.0:
+        floor = model.half_floor(centre)
+        if half < floor:
+            half = floor
     if 2.0 * half < model.min_spread:
         half = 0.5 * model.min_spread
 

@@ -74,10 +74,12 @@ class StrategyParams:
         return self.estimates_read or self.model.reads_time
 
     @classmethod
-    def from_settings(cls, cfg: SymbolSettings, rules: MarketRules) -> StrategyParams:
+    def from_settings(cls, cfg: SymbolSettings, rules: MarketRules, maker_fee: float) -> StrategyParams:
+        """From one symbol's settings, the venue's rules and the maker fee rate in force
+        (:func:`bot.core.fees.resolve_maker_fee`)."""
         ex, risk = cfg.execution, cfg.risk
         return cls(
-            ModelParams.from_settings(cfg.strategy),
+            ModelParams.from_settings(cfg.strategy, ex.order_size, maker_fee),
             LimitParams.from_settings(risk, ex),
             rules,
             Tolerance(rules.tick, ex.requote_ticks, ex.requote_bps, ex.size_tolerance, ex.max_order_age),

@@ -271,7 +271,7 @@ class Service:
 
     def _start_symbol(self, run: SymbolRun, start_ms: int) -> None:
         execution = run.cfg.execution
-        quoter = Quoter(run.symbol, StrategyParams.from_settings(run.cfg, run.rules), run.state, run.orders,
+        quoter = Quoter(run.symbol, StrategyParams.from_settings(run.cfg, run.rules, run.maker_fee.rate), run.state, run.orders,
                         run.inventory, run.gate, run.wake, run.log, self.settings.logging.inventory_interval,
                         metrics=self.metrics)
         guard, symbol = self.guard, run.symbol

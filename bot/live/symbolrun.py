@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from bot.core.fees import MakerFee
+
 if TYPE_CHECKING:
     from bot.config import RiskSettings, SymbolSettings
     from bot.core.inventory import Inventory
@@ -33,6 +35,7 @@ class SymbolRun:
     inventory: Inventory
     gate: RiskGate
     log: Any
+    maker_fee: MakerFee = MakerFee(0.0, "unknown")  # the fee floor's maker fee, resolved at start-up
     fills: FillIntake | None = None
     quoter: Quoter | None = None
     start_base: Decimal | None = None

@@ -28,22 +28,22 @@ taus = st.floats(1e-3, 3600.0)
 
 @given(mids, qs, gammas, sigmas, kappas, taus)
 def test_as_reservation_is_mid_at_target(mid: float, target: float, g: float, s: float, k: float, tau: float) -> None:
-    r, _ = avellaneda_stoikov(mid, target, target, g, s, k, tau)
+    r, _ = avellaneda_stoikov(mid, 0.0, g, s, k, tau)
     assert r == mid
 
 
 @given(mids, qs, gammas, sigmas, kappas, taus)
 def test_as_total_spread_formula(mid: float, q: float, g: float, s: float, k: float, tau: float) -> None:
-    r, half = avellaneda_stoikov(mid, q, 0.0, g, s, k, tau)
+    r, half = avellaneda_stoikov(mid, q, g, s, k, tau)
     assert 2 * half == pytest.approx(g * s * s * tau + 2 / g * math.log(1 + g / k), rel=1e-12)
     assert r == pytest.approx(mid - q * g * s * s * tau, rel=1e-12, abs=1e-9)
 
 
 @given(gammas, sigmas, kappas, taus, st.floats(1.01, 10.0))
 def test_as_spread_grows_with_sigma_and_time_left(g: float, s: float, k: float, tau: float, f: float) -> None:
-    _, half = avellaneda_stoikov(100.0, 0.0, 0.0, g, s, k, tau)
-    _, wider_sigma = avellaneda_stoikov(100.0, 0.0, 0.0, g, s * f, k, tau)
-    _, wider_tau = avellaneda_stoikov(100.0, 0.0, 0.0, g, s, k, tau * f)
+    _, half = avellaneda_stoikov(100.0, 0.0, g, s, k, tau)
+    _, wider_sigma = avellaneda_stoikov(100.0, 0.0, g, s * f, k, tau)
+    _, wider_tau = avellaneda_stoikov(100.0, 0.0, g, s, k, tau * f)
     assert wider_sigma >= half and wider_tau >= half
     if g * s * s * tau > 1e-9 * half:  # else the inventory-risk term is below float resolution
         assert wider_sigma > half
