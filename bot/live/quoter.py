@@ -21,6 +21,7 @@ from typing import Any
 
 import ccxt
 
+from bot.core.display import at_step
 from bot.core.inventory import Inventory
 from bot.core.quote import Quote, QuoteInputs, Side
 from bot.core.reconcile import Target, reconcile
@@ -184,12 +185,27 @@ class Quoter:
     def _log_quote(
         self, quote: Quote, targets: dict[Side, Target | None], mid: float | None, q: float, paused: list[str] | None
     ) -> None:
+        """The ``quote`` event: prices at the tick (model values 2 digits finer), sizes at the lot; a side's reason
+        and the fee floor (the half-spread's lower bound at this centre) only when there is one."""
         buy, sell = targets["buy"], targets["sell"]
-        self.log.info(
-            "quote", mid=mid, q=q, reservation=quote.reservation, half_spread=quote.half_spread,
-            bid=buy and buy.price, ask=sell and sell.price, bid_size=quote.bid_size, ask_size=quote.ask_size,
-            bid_reason=quote.bid_reason, ask_reason=quote.ask_reason, paused=paused,
-        )
+        rules, model = self.params.rules, self.params.model
+        tick, lot = rules.tick, rules.lot
+        fields: dict[str, Any] = {
+            "mid": at_step(mid, tick, 1), "q": at_step(q, lot), "reservation": at_step(quote.reservation, tick, 2),
+            "half_spread": at_step(quote.half_spread, tick, 2),
+            "bid": at_step(buy.price if buy else None, tick), "ask": at_step(sell.price if sell else None, tick),
+            "bid_size": at_step(quote.bid_size, lot), "ask_size": at_step(quote.ask_size, lot),
+        }
+        floor = model.half_floor(quote.reservation) if model.maker_fee or model.min_edge else 0.0
+        if floor > 0.0:
+            fields["fee_floor"] = at_step(floor, tick, 2)
+        if quote.bid_reason is not None:
+            fields["bid_reason"] = quote.bid_reason
+        if quote.ask_reason is not None:
+            fields["ask_reason"] = quote.ask_reason
+        if paused:
+            fields["paused"] = paused
+        self.log.info("quote", **fields)
 
     def inventory_event(self, reason: str) -> dict[str, Any]:
         mid = self.state.mid
