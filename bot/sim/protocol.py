@@ -5,9 +5,10 @@ Amounts arrive as integer atoms and leave as Binance's 8-decimal strings.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
-from bot.sim.accounts import Account, fmt_atoms
+from bot.sim.accounts import ATOMS, Account, fmt_atoms
 from bot.sim.book import Order
 from bot.sim.engine import SimExchange, SymbolState
 from bot.sim.events import BalanceUpdate, DepthDiff, ExecReport, Execution, PublicTrade
@@ -237,6 +238,25 @@ def account(acct: Account) -> dict[str, Any]:
         ],
         "permissions": ["SPOT"],
         "uid": 1,
+    }
+
+
+def _rate(rate: Fraction) -> str:
+    """A fee rate as Binance's 8-decimal string (0.001 -> '0.00100000')."""
+    return fmt_atoms(round(rate * ATOMS))
+
+
+def commission(acct: Account, sym: SymbolState) -> dict[str, Any]:
+    """``GET /api/v3/account/commission``: the account's maker/taker rates for ``sym`` as the standard
+    commission; the sim charges no tax and offers no BNB discount."""
+    zero = _rate(Fraction(0))
+    return {
+        "symbol": sym.id,
+        "standardCommission": {"maker": _rate(acct.maker_fee), "taker": _rate(acct.taker_fee),
+                               "buyer": zero, "seller": zero},
+        "taxCommission": {"maker": zero, "taker": zero, "buyer": zero, "seller": zero},
+        "discount": {"enabledForAccount": False, "enabledForSymbol": False, "discountAsset": "BNB",
+                     "discount": zero},
     }
 
 

@@ -357,6 +357,11 @@ async def account_info(sim: Any, params: Params, account: Account | None) -> Any
     return body
 
 
+async def commission(sim: Any, params: Params, account: Account | None) -> Any:
+    assert account is not None
+    return protocol.commission(account, _symbol(sim, params))
+
+
 async def _slow_ack(sim: Any) -> None:
     delay = sim.faults.settings.slow_ack_ms
     if delay:
@@ -387,4 +392,5 @@ def routes() -> list[web.RouteDef]:
         web.delete(f"{p}/openOrders", _endpoint(cancel_open_orders, _const(1), signed=True)),
         web.get(f"{p}/myTrades", _endpoint(my_trades, _const(20), signed=True)),
         web.get(f"{p}/account", _endpoint(account_info, _const(20), signed=True)),
+        web.get(f"{p}/account/commission", _endpoint(commission, _const(20), signed=True)),
     ]
