@@ -9,16 +9,23 @@ float noise (pure).
   ``29.960010000003`` reads ``29.96``, ``0.00012999`` reads ``0.0001``, ``-0.0`` reads ``0.0`` (JSON prints
   a float below 1e-4 in exponent form, so finer digits would not read better).
 - :func:`bps`: a rate in basis points to 2 decimals.
-None passes through every function unchanged.
+- :func:`plain`: a number without a unit step (a count of seconds, a model estimate) to ``PLAIN_DIGITS``
+  significant digits: the binary noise of float arithmetic goes, the value's own digits stay.
+- :class:`Steps`: one symbol's tick and lot, so a caller that shows many numbers carries both at once.
+- :func:`fixed`: text at a step's digits, trailing zeros kept (``30000.70``): for printed tables, where a
+  float's shortest form would drop them or go to exponent form (``1e-05``).
+None passes through every function unchanged (:func:`fixed` shows it as ``-``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import overload
 
 MONEY_DIGITS = 4
 SIZE_DIGITS = 8  # sizes without a known lot: the satoshi
+PLAIN_DIGITS = 10  # significant digits of a number without a step (float noise starts at the 16th)
 
 
 def decimals(step: float) -> int:
@@ -66,3 +73,40 @@ def bps(rate: float | None) -> float | None:
     if rate is None:
         return None
     return round(float(rate) * 10_000.0, 2) + 0.0
+
+
+@overload
+def plain(x: float) -> float: ...
+@overload
+def plain(x: None) -> None: ...
+@overload
+def plain(x: float | None) -> float | None: ...
+def plain(x: float | None) -> float | None:
+    """``x`` to :data:`PLAIN_DIGITS` significant digits (``0.30000000000000004`` reads ``0.3``)."""
+    if x is None:
+        return None
+    return float(f"{float(x):.{PLAIN_DIGITS}g}") + 0.0
+
+
+def fixed(x: float | None, step: float, extra: int = 0) -> str:
+    """``x`` as text with exactly ``decimals(step) + extra`` digits after the point; ``-`` for None."""
+    if x is None:
+        return "-"
+    return f"{at_step(x, step, extra):.{decimals(step) + extra}f}"
+
+
+@dataclass(frozen=True, slots=True)
+class Steps:
+    """One symbol's display steps: prices at ``tick``, sizes at ``lot`` (a step of 0, not known or not
+    stepped, shows :data:`SIZE_DIGITS` digits)."""
+
+    tick: float = 0.0
+    lot: float = 0.0
+
+    def price(self, x: float | None, extra: int = 0) -> float | None:
+        """A price at the tick (``extra`` digits finer for a model value between ticks)."""
+        return at_step(x, self.tick, extra)
+
+    def size(self, x: float | None) -> float | None:
+        """A size or a position at the lot."""
+        return at_step(x, self.lot)
