@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
     if args.config is None and args.limit is None:
         limits = replace(limits, max_position=math.inf)
     fee = resolve_maker_fee(strategy.maker_fee, None, None)
-    model = ModelParams.from_settings(strategy, execution.order_size, fee.rate)
+    model = ModelParams.from_settings(strategy, execution.order_size, args.tick, fee.rate)
     quote = make_quote(inputs, model, limits, rules)
     floor = {"maker_fee_bps": fee.bps, "fee_floor": model.half_floor(quote.reservation)} if fee.rate or model.min_edge \
         else {}

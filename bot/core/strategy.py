@@ -79,7 +79,7 @@ class StrategyParams:
         (:func:`bot.core.fees.resolve_maker_fee`)."""
         ex, risk = cfg.execution, cfg.risk
         return cls(
-            ModelParams.from_settings(cfg.strategy, ex.order_size, maker_fee),
+            ModelParams.from_settings(cfg.strategy, ex.order_size, rules.tick, maker_fee),
             LimitParams.from_settings(risk, ex),
             rules,
             Tolerance(rules.tick, ex.requote_ticks, ex.requote_bps, ex.size_tolerance, ex.max_order_age),

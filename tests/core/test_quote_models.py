@@ -110,9 +110,9 @@ def test_live_estimates_override_fallbacks() -> None:
 
 def test_model_params_from_settings_and_validation() -> None:
     params = ModelParams.from_settings(StrategySettings(model="as", gamma=0.3, horizon_mode="session", min_edge=2.0),
-                                       0.002, -0.0001)
+                                       0.002, 0.01, -0.0001)
     assert (params.model, params.gamma, params.horizon_mode) == ("as", 0.3, "session")
-    assert (params.order_size, params.maker_fee, params.min_edge) == (0.002, -0.0001, 0.0002)
+    assert (params.order_size, params.tick, params.maker_fee, params.min_edge) == (0.002, 0.01, -0.0001, 0.0002)
     with pytest.raises(ValueError, match="order_size"):
         ModelParams(order_size=0.0)
     with pytest.raises(ValueError, match="maker_fee"):
