@@ -30,6 +30,25 @@ Spread metrics, per fill of amount ``a`` (positive = good for the bot):
   ``mid_quote + h``; ``skew_cost`` adds ``(p - (mid_quote - h)) * a`` for a buy and
   ``((mid_quote + h) - p) * a`` for a sell. Positive when the skew moved the filled quote towards the
   mid (edge given up to flatten), negative when it moved it away (edge gained).
+
+Attribution. For a mark ``m`` the total P&L splits exactly into three terms::
+
+    total_pnl(m) == spread_captured + inventory_pnl(m) - fees
+
+- ``inventory_pnl(m) = q * m - ref_cost``: every position change marked to market from its reference price
+  to ``m``, where ``ref_cost`` adds ``dq * ref`` for each change (tracked fill by fill, not a residual): a
+  fill's ``ref`` is its ``mid_fill``; a fill booked without a mid (restored from the journal at start-up,
+  booked before the first book) takes its own price as ``mid_fill`` (spread 0, all of it inventory); a
+  base-currency fee's disposal takes the fill price (its value is in ``fees``).
+- ``fees``: net of rebates (a negative fee is rebate income and lowers ``fees``).
+- ``skew_cost`` is *of which given up to skew*: a part of the quoted half-spread, inside
+  ``spread_captured``, not another term.
+Without a mark the position is marked at ``avg_entry`` (unrealized 0), in both sides of the identity.
+
+Markouts (:mod:`bot.core.markouts`): every fill booked with a mid and a time goes to ``markouts`` at that
+time: :meth:`Inventory.book` is given it (``t``), :meth:`Inventory.apply` reads ``clock`` (the clock of the
+mids fed to ``markouts.mid``; without one, applied fills are not marked out). Fills without a mid are not.
+
 Fills are deduplicated by trade id: the same id applied twice changes nothing (:class:`TradeIds` keeps
 the ids that can still come back).
 """
@@ -37,9 +56,13 @@ the ids that can still come back).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
+from bot.core.display import at_step, money
+from bot.core.markouts import Markouts
 from bot.core.quote import Side
 
 
@@ -126,7 +149,10 @@ class Inventory:
     spread_captured: float = 0.0
     skew_cost: float = 0.0
     max_abs_q: Decimal = Decimal(0)
+    ref_cost: float = 0.0  # sum of position changes times their reference price (see inventory_pnl)
     seen: TradeIds = field(default_factory=TradeIds, repr=False)
+    markouts: Markouts = field(default_factory=Markouts, repr=False)
+    clock: Callable[[], float] | None = field(default=None, repr=False)  # the markout clock of apply()
 
     @property
     def q(self) -> float:
@@ -139,6 +165,12 @@ class Inventory:
         """Mark-to-market P&L net of fees: ``realized + unrealized(mark) - fees``."""
         return self.realized + self.unrealized(mark) - self.fees
 
+    def inventory_pnl(self, mark: float | None) -> float:
+        """Each position change marked from its reference price to ``mark`` (``avg_entry`` when None)."""
+        if not self.q_exact:
+            return -self.ref_cost
+        return self.q * (self.avg_entry if mark is None else mark) - self.ref_cost
+
     def apply(self, fill: Fill) -> bool:
         """Book ``fill`` once; returns False (and changes nothing) when its trade id was seen before."""
         if fill.trade_id in self.seen:
@@ -148,7 +180,7 @@ class Inventory:
             raise ValueError(f"fill amount must be > 0, got {fill.amount}")
         self.seen.add(fill.trade_id, fill.timestamp)
         self._book(fill.side, fill.price, amount, fill.fee, fill.fee_currency, fill.fee_cost_quote,
-                   fill.mid, fill.quote_mid, fill.quote_half_spread)
+                   fill.mid, fill.quote_mid, fill.quote_half_spread, None if self.clock is None else self.clock())
         return True
 
     def book(
@@ -162,13 +194,15 @@ class Inventory:
         mid: float | None = None,
         quote_mid: float | None = None,
         quote_half_spread: float | None = None,
+        t: float | None = None,
     ) -> None:
         """Book a fill given by :class:`Fill`'s fields, without the trade-id check of :meth:`apply`: for
-        callers whose fills are unique by construction (the backtest), so no Fill object is built."""
+        callers whose fills are unique by construction (the backtest), so no Fill object is built. ``t``:
+        the fill's time on the markout clock (None: not marked out)."""
         dec = to_decimal(amount)
         if dec <= 0:
             raise ValueError(f"fill amount must be > 0, got {amount}")
-        self._book(side, price, dec, fee, fee_currency, fee_cost_quote, mid, quote_mid, quote_half_spread)
+        self._book(side, price, dec, fee, fee_currency, fee_cost_quote, mid, quote_mid, quote_half_spread, t)
 
     def _book(
         self,
@@ -181,6 +215,7 @@ class Inventory:
         mid: float | None,
         quote_mid: float | None,
         quote_half_spread: float | None,
+        t: float | None,
     ) -> None:
         sign = 1 if side == "buy" else -1
         p = float(price)
@@ -192,6 +227,7 @@ class Inventory:
                 fee_base = to_decimal(fee)
                 self._trade(-fee_base, p)  # disposal of the fee at the fill price, whose
                 self.fees += float(fee_base) * p  # proceeds are the fee (quote balance untouched)
+                self.ref_cost -= float(fee_base) * p
             elif fee_currency == self.quote or fee_currency is None:
                 self.cash -= float(fee)
                 self.fees += float(fee)
@@ -202,6 +238,11 @@ class Inventory:
         self.volume_quote += a * p
         if mid is not None:
             self.spread_captured += sign * (mid - p) * a
+            self.ref_cost += sign * a * mid
+            if t is not None:
+                self.markouts.fill(t, sign, a, mid, p)
+        else:
+            self.ref_cost += sign * a * p
         if quote_mid is not None and quote_half_spread is not None:
             symmetric = quote_mid - sign * quote_half_spread
             self.skew_cost += sign * (p - symmetric) * a
@@ -239,4 +280,15 @@ class Inventory:
             "total_pnl": self.realized + unreal - self.fees,
             "spread_captured": self.spread_captured,
             "skew_cost": self.skew_cost,
+            "inventory_pnl": self.inventory_pnl(mark),
         }
+
+    def report(self, mark: float | None, tick: float, lot: float) -> dict[str, Any]:
+        """:meth:`snapshot` as an operator reads it (``q`` at the lot, ``avg_entry`` at the tick, money to
+        4 decimals) with the markouts (:meth:`bot.core.markouts.Markouts.fields`)."""
+        snap = self.snapshot(mark)
+        out: dict[str, Any] = {key: money(value) for key, value in snap.items()}
+        out["q"] = at_step(snap["q"], lot)
+        out["avg_entry"] = at_step(snap["avg_entry"], tick, 2)
+        out.update(self.markouts.fields())
+        return out
