@@ -10,9 +10,13 @@ from typing import Any
 
 import numpy as np
 
+from bot.config import load_settings
 from bot.core.calibration import estimate_sigma, fit_intensity, suggest_parameters
+from bot.core.display import at_step
 from bot.errors import UserError
-from bot.research.recording import read_recording
+from bot.research.backtest import infer_tick
+from bot.research.events import Event
+from bot.research.recording import read_meta, read_recording
 from bot.research.replay import calibration_samples, symbols_in
 
 
@@ -28,8 +32,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument("--data", required=True, type=Path, help="recording file (.jsonl or .jsonl.gz)")
     parser.add_argument("--symbol", help="symbol to calibrate (default: the only one in the file)")
-    parser.add_argument("--gamma", type=float, default=0.1, help="risk aversion for the suggestions")
-    parser.add_argument("--order-size", type=float, default=1.0, help="order size in base units")
+    parser.add_argument("--config", metavar="FILE", help="TOML config whose order size (and gamma) are the defaults")
+    parser.add_argument(
+        "--gamma", type=float, default=None, help="risk aversion per (tick x order) (default: the config's)"
+    )
+    parser.add_argument(
+        "--order-size", type=float, default=None,
+        help="order size in base units: the as/glft inventory unit (default: the config's execution.order_size)",
+    )
+    parser.add_argument("--tick", type=float, default=None, help="price tick (default: the recording's)")
     parser.add_argument("--horizon", type=float, default=60.0, help="A-S horizon T - t in seconds")
     parser.add_argument("--min-depth", type=float, default=0.0, help="fit only arrivals at least this far from the mid")
     parser.add_argument(
@@ -70,6 +81,11 @@ def calibrate(args: argparse.Namespace) -> dict[str, Any]:
         symbol = symbols[0]
     elif symbol not in symbols:
         raise UserError(f"--symbol {symbol!r} is not in the recording (it has {', '.join(symbols)})")
+    settings = load_settings(args.config)
+    cfg = settings.for_symbol(symbol)
+    strategy, execution = cfg.strategy, cfg.execution
+    gamma = args.gamma if args.gamma is not None else strategy.gamma
+    order_size = args.order_size if args.order_size is not None else execution.order_size
     samples = calibration_samples(events, symbol)
     depths = samples.all_depths
     try:
@@ -81,8 +97,9 @@ def calibrate(args: argparse.Namespace) -> dict[str, Any]:
         raise UserError(f"cannot calibrate {symbol} from {args.data}: the mid never moved (sigma = 0)")
     # A–S's lambda is per side; pooled arrivals of both sides (same kappa) have twice the rate.
     A = A_both / 2.0
+    tick = args.tick or _recorded_tick(args.data, events, symbol)
     try:
-        suggestions = suggest_parameters(sigma, A, kappa, args.gamma, args.order_size, horizon=args.horizon)
+        suggestions = suggest_parameters(sigma, A, kappa, gamma, order_size, horizon=args.horizon, tick=tick)
     except ValueError as exc:
         raise UserError(f"cannot suggest parameters: {exc}") from None
     return {
@@ -106,8 +123,45 @@ def calibrate(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _recorded_tick(path: Path, events: list[Event], symbol: str) -> float:
+    """The recording's tick: its meta line's, else the smallest gap between its prices."""
+    try:
+        markets = read_meta(path).get("markets")
+    except (OSError, ValueError):
+        markets = None
+    info = markets.get(symbol) if isinstance(markets, dict) else None
+    if isinstance(info, dict) and info.get("tick"):
+        return float(info["tick"])
+    try:
+        return infer_tick(events, symbol)
+    except UserError as exc:
+        raise UserError(f"{exc.lines[0]}; pass --tick") from None
+
+
+def strategy_block(report: dict[str, Any]) -> list[str]:
+    """The suggestions as config tables for the symbol, ready to paste (prices at the tick, 2 digits finer)."""
+    s, symbol = report["suggestions"], report["symbol"]
+    tick = s["tick"]
+    return [
+        f'[symbols."{symbol}".strategy]',
+        'model = "glft"                     # or "as", or "linear" (half_spread and skew below)',
+        f"gamma = {s['gamma']:g}                      # per (tick x order): inventory in orders, prices in ticks",
+        f"sigma = {s['sigma']:.4g}",
+        f"A = {s['A']:.4g}",
+        f"kappa = {s['kappa']:.4g}",
+        f"horizon = {s['horizon']:g}",
+        f"half_spread = {at_step(s['linear_half_spread'], tick, 2)}",
+        f"skew = {s['linear_skew']:.4g}                       # linear: price per base unit of inventory",
+        f'[symbols."{symbol}".risk]',
+        f"max_position = {at_step(s['max_position'], s['order_size'])}",
+        f'[symbols."{symbol}".execution]',
+        f"order_size = {s['order_size']:g}",
+    ]
+
+
 def _text(report: dict[str, Any]) -> str:
     s = report["suggestions"]
+    tick = s["tick"]
     sides = []
     for name in ("buy", "sell"):
         fit = report["by_side"][name]
@@ -127,30 +181,24 @@ def _text(report: dict[str, Any]) -> str:
         f"{report['min_depth']:g}; if trades rarely print inside the touch, pass --min-depth near it)"
     )
     lines += [
-        f"suggestions for gamma={s['gamma']:g}, order size {s['order_size']:g}, horizon {s['horizon']:g} s:",
-        f"  A-S     half-spread {s['as_half_spread']:.6g}, reservation skew {s['as_skew']:.6g} per unit of q",
-        f"  GLFT    half-spread {s['glft_half_spread']:.6g}, skew {s['glft_skew']:.6g} per unit of q",
-        f"  linear  half-spread {s['linear_half_spread']:.6g}, skew {s['linear_skew']:.6g} per unit of q, "
-        f"limit {s['max_position']:g}",
-        "config snippet:",
-        "  [strategy]",
-        '  model = "linear"  # "as" and "glft" use gamma, sigma, A, kappa instead of half_spread, skew',
-        f"  gamma = {s['gamma']:g}",
-        f"  sigma = {s['sigma']:.6g}",
-        f"  A = {s['A']:.6g}",
-        f"  kappa = {s['kappa']:.6g}",
-        f"  horizon = {s['horizon']:g}",
-        f"  half_spread = {s['linear_half_spread']:.6g}",
-        f"  skew = {s['linear_skew']:.6g}",
-        "  [risk]",
-        f"  max_position = {s['max_position']:g}",
+        f"suggestions for gamma={s['gamma']:g} per (tick x order), order size {s['order_size']:g}, tick {tick:g}, "
+        f"horizon {s['horizon']:g} s:",
+        f"  A-S     half-spread {at_step(s['as_half_spread'], tick, 2)}, reservation skew "
+        f"{at_step(s['as_skew'], tick, 2)} per order",
+        f"  GLFT    half-spread {at_step(s['glft_half_spread'], tick, 2)}, skew {at_step(s['glft_skew'], tick, 2)} "
+        "per order",
+        f"  linear  half-spread {at_step(s['linear_half_spread'], tick, 2)}, skew {s['linear_skew']:.4g} per base "
+        f"unit, limit {at_step(s['max_position'], s['order_size'])}",
+        "config (paste into your TOML):",
+        *("  " + line for line in strategy_block(report)),
     ]
     return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
-    _positive("--gamma", args.gamma)
-    _positive("--order-size", args.order_size)
+    for flag, value in (("--gamma", args.gamma), ("--order-size", args.order_size), ("--tick", args.tick)):
+        if value is not None:
+            _positive(flag, value)
     _positive("--horizon", args.horizon)
     if not (math.isfinite(args.min_depth) and args.min_depth >= 0):
         raise UserError(f"--min-depth must be a non-negative number, got {args.min_depth}")

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bot.core.models import glft_coefficients
+from bot.core.models import avellaneda_stoikov, glft_coefficients
 
 ArrayLike = Sequence[float] | np.ndarray
 
@@ -115,25 +115,24 @@ def suggest_parameters(
     order_size: float,
     horizon: float = 60.0,
     limit_half_spreads: float = 3.0,
+    tick: float = 1.0,
 ) -> dict[str, float]:
     """Model parameters for a risk aversion ``gamma`` given the fitted market ``sigma, A, kappa``.
 
-    Inventory ``q`` is in base units, ``gamma`` per unit of quote currency, ``horizon`` (T - t) in
-    seconds.
+    Units as the quoting core's (:mod:`bot.core.models`): ``sigma`` price per sqrt(second), ``kappa`` per price
+    unit, ``A`` per second; ``gamma`` per (tick x order), the A-S/GLFT inventory counted in orders of
+    ``order_size`` base units and prices in ticks of ``tick``; ``horizon`` (T - t) in seconds.
 
-    * A–S (2008): ``as_skew = gamma*sigma^2*horizon`` (reservation price shift per unit of q) and
-      ``as_half_spread = (gamma*sigma^2*horizon + (2/gamma)*ln(1 + gamma/kappa)) / 2``.
-    * GLFT: ``glft_half_spread`` and ``glft_skew`` (per unit of q) from
-      :func:`bot.core.models.glft_coefficients`, the same function the quoting core uses (Guéant's
-      closed form with an order size of one base unit, each arrival taken as one unit).
-    * Linear skew: A–S with the horizon frozen, ``linear_skew = as_skew`` and
-      ``linear_half_spread = (1/gamma)*ln(1 + gamma/kappa)`` (A–S's spread without the
-      horizon term, which the skew already prices).
-    * Limit heuristic: ``max_position`` is the inventory at which the skew alone has moved the
-      quote centre by ``limit_half_spreads`` half-spreads: the growing side then sits at least
-      ``limit_half_spreads + 1`` half-spreads from the mid and fills at most
-      ``exp(-kappa*limit_half_spreads*h)`` as often as at the touch, so flow that still reaches it
-      is more likely informed than noise. It is rounded down to whole lots, and at least one lot.
+    * A–S (2008), from :func:`bot.core.models.avellaneda_stoikov`: ``as_skew`` (reservation shift per order, price)
+      and ``as_half_spread`` at q = q*.
+    * GLFT: ``glft_half_spread`` and ``glft_skew`` (per order) from :func:`bot.core.models.glft_coefficients`.
+    * Linear skew: GLFT's skew and half-spread held fixed (GLFT has no horizon to choose, A–S's skew grows with
+      it): ``linear_skew = glft_skew / order_size`` (linear counts q in base units), ``linear_half_spread =
+      glft_half_spread``.
+    * Limit heuristic: ``max_position`` is the inventory at which the skew alone has moved the quote centre by
+      ``limit_half_spreads`` half-spreads: the growing side then sits at least ``limit_half_spreads + 1``
+      half-spreads from the mid and fills at most ``exp(-kappa*limit_half_spreads*h)`` as often as at the touch,
+      so flow that still reaches it is more likely informed than noise. In whole orders, at least one.
     """
     checks = {
         "sigma": sigma,
@@ -143,16 +142,15 @@ def suggest_parameters(
         "order_size": order_size,
         "horizon": horizon,
         "limit_half_spreads": limit_half_spreads,
+        "tick": tick,
     }
     for name, value in checks.items():
         if not (math.isfinite(value) and value > 0):
             raise ValueError(f"{name} must be positive, got {value!r}")
-    as_skew = gamma * sigma**2 * horizon
-    base_half = math.log1p(gamma / kappa) / gamma
-    as_half = 0.5 * as_skew + base_half
-    glft_half, glft_skew = glft_coefficients(gamma, sigma, A, kappa)
-    lots = math.floor(limit_half_spreads * base_half / as_skew / order_size)
-    max_position = max(1, lots) * order_size
+    centre, as_half = avellaneda_stoikov(0.0, 1.0, gamma, sigma, kappa, horizon, tick)
+    glft_half, glft_skew = glft_coefficients(gamma, sigma, A, kappa, tick)
+    orders = math.floor(limit_half_spreads * glft_half / glft_skew + 1e-9)
+    max_position = max(1, orders) * order_size
     return {
         "sigma": sigma,
         "A": A,
@@ -160,11 +158,12 @@ def suggest_parameters(
         "gamma": gamma,
         "horizon": horizon,
         "order_size": order_size,
-        "as_skew": as_skew,
+        "tick": tick,
+        "as_skew": -centre,
         "as_half_spread": as_half,
         "glft_half_spread": glft_half,
         "glft_skew": glft_skew,
-        "linear_skew": as_skew,
-        "linear_half_spread": base_half,
+        "linear_skew": glft_skew / order_size,
+        "linear_half_spread": glft_half,
         "max_position": max_position,
     }

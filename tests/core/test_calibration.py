@@ -134,9 +134,10 @@ def test_glft_suggestion_is_the_core_formula() -> None:
 def test_suggestions_are_consistent() -> None:
     s = suggest_parameters(sigma=0.05, A=2.0, kappa=20.0, gamma=0.5, order_size=0.1, horizon=60.0)
     assert s["as_skew"] == pytest.approx(0.5 * 0.05**2 * 60.0)
-    assert s["linear_skew"] == s["as_skew"]
-    assert s["linear_half_spread"] == pytest.approx(math.log1p(0.5 / 20.0) / 0.5)
-    assert s["as_half_spread"] == pytest.approx(s["linear_half_spread"] + s["as_skew"] / 2)
+    # glft: per order of 0.1; linear: the same skew per base unit, the same half-spread
+    assert s["linear_skew"] == pytest.approx(s["glft_skew"] / 0.1)
+    assert s["linear_half_spread"] == s["glft_half_spread"]
+    assert s["as_half_spread"] == pytest.approx(math.log1p(0.5 / 20.0) / 0.5 + s["as_skew"] / 2)
     # At the limit the skew has moved the centre by about 3 half-spreads (rounded down to whole lots).
     moved = s["linear_skew"] * s["max_position"] / s["linear_half_spread"]
     assert 3.0 - s["linear_skew"] * 0.1 / s["linear_half_spread"] - 1e-9 <= moved <= 3.0 + 1e-9

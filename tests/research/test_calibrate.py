@@ -84,15 +84,16 @@ def test_calibrate_recovers_known_parameters(tmp_path: Path, make_events, capsys
     # 4000 s at 1.5 arrivals/s per side: ~12000 arrivals, so a 10% tolerance is > 5 standard errors.
     path = tmp_path / "synthetic.jsonl.gz"
     write_recording(path, make_events(SIGMA, A_SIDE, KAPPA, duration=4000.0, seed=2))
-    assert main(["calibrate", "--data", str(path), "--json", "--gamma", "0.5"]) == 0
+    assert main(["calibrate", "--data", str(path), "--json", "--gamma", "0.5", "--tick", "0.001"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["sigma"] == pytest.approx(SIGMA, rel=0.10)
     assert report["A"] == pytest.approx(A_SIDE, rel=0.10)
     assert report["kappa"] == pytest.approx(KAPPA, rel=0.10)
     for side in ("buy", "sell"):
         assert report["by_side"][side]["A"] == pytest.approx(A_SIDE, rel=0.10)
-    assert report["suggestions"]["as_skew"] == pytest.approx(0.5 * report["sigma"] ** 2 * 60.0)
-    assert report["suggestions"]["max_position"] >= 1.0
+    # per order, in price: gamma*(sigma/tick)^2*horizon ticks of 0.001
+    assert report["suggestions"]["as_skew"] == pytest.approx(0.5 * (report["sigma"] / 0.001) ** 2 * 60.0 * 0.001)
+    assert report["suggestions"]["max_position"] >= report["suggestions"]["order_size"] == 0.002  # the default config's
     assert report["median_half_spread"] == pytest.approx(0.001)
 
 
@@ -149,3 +150,34 @@ def test_calibrate_bad_flags_and_symbols(tmp_path: Path, make_events, capsys) ->
     _one_line_exit_2(["calibrate", "--data", str(path), "--min-depth", "-1"], capsys)
     assert main(["calibrate", "--data", str(path), "--symbol", "ETH/USDT", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["symbol"] == "ETH/USDT"
+
+
+def test_calibrate_takes_the_configured_order_size_and_prints_a_ready_block(
+    tmp_path: Path, make_events, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --order-size the symbol's configured order size is the as/glft inventory unit, and the text ends
+    with [symbols."X".strategy]/risk/execution tables that load as a config for that symbol."""
+    import tomllib
+
+    from bot.config import load_settings
+
+    monkeypatch.delenv("MMBOT_EXECUTION__ORDER_SIZE", raising=False)
+    path = tmp_path / "r.jsonl"
+    write_recording(path, make_events(SIGMA, A_SIDE, KAPPA, duration=400.0, seed=4))
+    symbol = json.loads(path.read_text().splitlines()[-1])["symbol"]
+    config = tmp_path / "c.toml"
+    config.write_text(f'[venue]\nsymbols = ["{symbol}"]\n[symbols."{symbol}".execution]\norder_size = 0.25\n')
+    assert main(["calibrate", "--data", str(path), "--config", str(config), "--json", "--tick", "0.001"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["suggestions"]["order_size"] == 0.25
+    assert main(["calibrate", "--data", str(path), "--config", str(config), "--tick", "0.001"]) == 0
+    out = capsys.readouterr().out
+    block = out[out.index("config (paste into your TOML):"):].splitlines()[1:]
+    text = "\n".join(line[2:] for line in block)
+    assert tomllib.loads(text)["symbols"][symbol]["execution"]["order_size"] == 0.25
+    pasted = tmp_path / "pasted.toml"
+    pasted.write_text(f'[venue]\nsymbols = ["{symbol}"]\n' + text + "\n")
+    cfg = load_settings(pasted).for_symbol(symbol)
+    assert cfg.strategy.model == "glft"
+    assert cfg.strategy.gamma == 0.1
+    assert cfg.risk.max_position >= 0.25
