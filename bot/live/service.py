@@ -5,6 +5,9 @@ Start-up: resolve the venue (:mod:`bot.live.endpoint`: an in-process simulated e
 a public feed with local fills for ``paper``, configured by ``settings.paper``), create the ccxt exchange with
 :func:`bot.venue.connect.create_exchange`, load markets, then check every symbol exists, the keys work
 and the balance covers one order per side (each failure is a one-line :class:`~bot.errors.UserError`).
+Each symbol's maker fee is resolved before its quoter is built (:mod:`bot.live.makerfee`: config, else the
+venue's account rate, else the ccxt market's) and logged once (``maker_fee``; ``spread_below_fee_floor``
+when the configured half-spread is below the fee floor at the start-up mid).
 Our leftover orders (client id starting with ``<prefix>-``) are cancelled; restart recovery
 (:mod:`bot.live.recovery`) restores the journal, books the trades made meanwhile and fixes the baseline: the
 bot's inventory ``q`` is the change of the base balance since the journal's first run. From then on
@@ -44,6 +47,7 @@ from bot.live.fills import FillIntake, fill_recorder
 from bot.live.gate import KillSwitch, RiskGate
 from bot.live.guard import Guard, Tripwires
 from bot.live.journal import Journal, JournalError, Latch, journal_for, refuse_if_latched
+from bot.live.makerfee import fee_report, resolve_fee
 from bot.live.market import MarketState
 from bot.live.orders import OpenCheck, OrderHooks, OrderManager, make_throttler
 from bot.live.quoter import Quoter
@@ -59,6 +63,8 @@ from bot.venue.adapters import adapter_for
 #: what the next start does about writes the journal refused (the summary and ``journal_incomplete`` say it)
 JOURNAL_CATCH_UP = ("fills booked only in memory are read again from the venue's trades by the next start's "
                     "catch-up and journaled then (each trade id once)")
+
+Touch = tuple[float | None, float | None]  # (best bid, best ask) read once at start-up
 
 
 def _describe(exc: BaseException) -> str:
@@ -204,16 +210,23 @@ class Service:
         except ccxt.BaseError as exc:
             raise UserError(f"cannot read the account balance: {type(exc).__name__}: {_describe(exc)}") from None
 
-    async def _check_balance(self, balance: dict[str, Any]) -> None:
-        """Each symbol needs at least one order's worth of base and of quote currency."""
+    async def _touch(self, run: SymbolRun) -> Touch:
+        """The best bid and ask at start-up (None for a side the venue did not show or when it did not answer)."""
+        try:
+            book = await self.exchange.fetch_order_book(run.symbol, 5)
+        except ccxt.BaseError:
+            return None, None
+        bid = float(book["bids"][0][0]) if book["bids"] else None
+        ask = float(book["asks"][0][0]) if book["asks"] else None
+        return bid, ask
+
+    async def _check_balance(self, balance: dict[str, Any], touches: dict[str, Touch]) -> None:
+        """Each symbol needs at least one order's worth of base and of quote currency (a bid priced at the
+        start-up ask, from ``touches``)."""
         problems = []
         for run in self.runs:
             size = run.cfg.execution.order_size
-            try:
-                book = await self.exchange.fetch_order_book(run.symbol, 5)
-                ask = float(book["asks"][0][0]) if book["asks"] else None
-            except ccxt.BaseError:
-                ask = None
+            ask = touches[run.symbol][1]
             base, quote = run.market["base"], run.market["quote"]
             free = balance.get("free") or {}
             have_base = float(free.get(base) or 0.0)
@@ -225,24 +238,36 @@ class Service:
         if problems:
             raise UserError("balance too low to quote: " + "; ".join(problems))
 
-    def _make_run(self, symbol: str) -> SymbolRun:
+    async def _make_run(self, symbol: str) -> SymbolRun:
         cfg = self.settings.for_symbol(symbol)
         market = self.exchange.market(symbol)
         try:
             rules = MarketRules.from_ccxt_market(market)
         except ValueError as exc:
             raise UserError(f"{symbol}: {exc}") from None
+        log = get_logger(symbol=symbol)
+        adapter = adapter_for(self.exchange)
+        maker_fee = await resolve_fee(adapter, self.exchange, cfg, market, log)
         vol, intensity = make_estimators()
         state = MarketState(symbol, vol=vol, intensity=intensity,
                             estimate=uses_estimators(cfg.strategy.model, cfg.strategy.use_estimators))
-        log = get_logger(symbol=symbol)
         orders = OrderManager(self.exchange, symbol, market["id"], cfg.execution.client_id_prefix,
                               self.throttler, self.rate, log, post_only=cfg.execution.post_only, entry=self.entry,
                               clock_sync=self.clock, max_data_age=cfg.risk.stale_after,
-                              adapter=adapter_for(self.exchange), hooks=self._order_hooks(symbol))
-        inventory = Inventory(base=market["base"], quote=market["quote"])
+                              adapter=adapter, hooks=self._order_hooks(symbol))
+        inventory = Inventory(base=market["base"], quote=market["quote"], markouts=state.markouts, clock=time.monotonic)
         gate = RiskGate(self.kill, on_pause=self.tripwires.pause_hook(symbol, state))
-        return SymbolRun(cfg, market, rules, state, asyncio.Event(), orders, inventory, gate, log)
+        return SymbolRun(cfg, market, rules, state, asyncio.Event(), orders, inventory, gate, log, maker_fee=maker_fee)
+
+    @staticmethod
+    def _report_fee(run: SymbolRun, touch: Touch) -> None:
+        """``maker_fee`` once per symbol at start-up, and ``spread_below_fee_floor`` when the configured
+        half-spread is below the fee floor at the start-up mid (the quotes are raised to the floor)."""
+        params = StrategyParams.from_settings(run.cfg, run.rules, run.maker_fee.rate)
+        report = fee_report(params, run.maker_fee, *touch)
+        run.log.info("maker_fee", **report.event)
+        if report.warning is not None:
+            run.log.warning("spread_below_fee_floor", **report.warning)
 
     def _order_hooks(self, symbol: str) -> OrderHooks:
         """What ``symbol``'s order manager reports to and asks of the guard and the journal. The pre-trade
@@ -271,9 +296,9 @@ class Service:
 
     def _start_symbol(self, run: SymbolRun, start_ms: int) -> None:
         execution = run.cfg.execution
-        quoter = Quoter(run.symbol, StrategyParams.from_settings(run.cfg, run.rules, run.maker_fee.rate), run.state, run.orders,
-                        run.inventory, run.gate, run.wake, run.log, self.settings.logging.inventory_interval,
-                        metrics=self.metrics)
+        params = StrategyParams.from_settings(run.cfg, run.rules, run.maker_fee.rate)
+        quoter = Quoter(run.symbol, params, run.state, run.orders, run.inventory, run.gate, run.wake, run.log,
+                        self.settings.logging.inventory_interval, metrics=self.metrics)
         guard, symbol = self.guard, run.symbol
 
         def on_fill() -> None:  # the quoter wakes; a position beyond its limit trips the kill at once
@@ -333,7 +358,7 @@ class Service:
         await self._connect(endpoint)
         self._check_symbols()
         balance = await self._fetch_balance()
-        self.runs = [self._make_run(s) for s in self.settings.venue.symbols]
+        self.runs = [await self._make_run(s) for s in self.settings.venue.symbols]
         assert self.journal is not None
         self.guard = Guard(self.settings, self.journal, [RunView(run) for run in self.runs], self.tripwires,
                            self.trip_kill, self.log)
@@ -341,7 +366,10 @@ class Service:
             restored = restore(self.journal, run)
             if restored:
                 run.log.info("journal_restored", fills=restored, q=run.inventory.q)
-        await self._check_balance(balance)
+        touches = {run.symbol: await self._touch(run) for run in self.runs}
+        await self._check_balance(balance, touches)
+        for run in self.runs:
+            self._report_fee(run, touches[run.symbol])
         for run in self.runs:
             check = await run.orders.cancel_all()
             if run.orders.canceled or not check.confirmed:

@@ -11,6 +11,9 @@ returns to the adapter picked once at connect time (:func:`adapter_for`) and wor
   stream trade's ``c``, a cancel's ``origClientOrderId``);
 - :class:`PaperAdapter`: the paper venue builds the records itself; the adapter takes them off its dicts.
 
+Each also says the account's maker fee where the venue can (:meth:`VenueAdapter.maker_fee`: Binance's
+commission endpoint, the paper fill model's fee; None for a generic ccxt venue).
+
 Binance USDⓈ-M futures plugs in as one more :class:`VenueAdapter` (ccxt ``binanceusdm``: ``ORDER_TRADE_UPDATE``
 carries the stream trade's ``l`` and the client id ``c``, a REST ``userTrades`` row its ``qty``, as spot does,
 plus what a contract adds), picked in :func:`adapter_for` by the exchange id.
@@ -53,6 +56,11 @@ class VenueAdapter(Protocol):
 
     async def trades_of_order(self, fetch: FetchPage, order_id: str) -> list[Any]:
         """Every trade of one order, read through ``fetch``."""
+
+    async def maker_fee(self, exchange: Any, symbol: str, market: dict[str, Any]) -> float | None:
+        """This account's maker fee rate for ``symbol`` (0.001 = 10 bp, negative = a rebate) as the venue
+        states it, or None when the venue has no way to say (the caller falls back to ccxt's market table).
+        A venue error propagates (ccxt's exceptions); an answer without a readable rate is a ValueError."""
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -148,6 +156,11 @@ class CcxtAdapter:
     async def trades_of_order(self, fetch: FetchPage, order_id: str) -> list[Any]:
         return await paging.trades_of_order(fetch, order_id)
 
+    async def maker_fee(self, exchange: Any, symbol: str, market: dict[str, Any]) -> float | None:
+        """None: ccxt has no unified per-account commission read; the market table's ``maker`` is used
+        instead, and it may be the exchange's default tier rather than this account's."""
+        return None
+
 
 def _info(raw: Any) -> dict[str, Any]:
     info = raw.get("info")
@@ -185,6 +198,23 @@ class BinanceSpotAdapter(CcxtAdapter):
     def by_client_id(self, client_id: str) -> dict[str, Any]:
         return {"origClientOrderId": client_id}
 
+    async def maker_fee(self, exchange: Any, symbol: str, market: dict[str, Any]) -> float | None:
+        """``GET /api/v3/account/commission`` (signed, weight 20): the standard plus the tax maker rate.
+
+        The BNB ``discount`` is not applied: it only holds when the commission is paid in BNB (the
+        account's BNB fee option on and a BNB balance to pay from), which the bot neither checks nor
+        controls; the floor stays on the rate charged when it is not.
+        """
+        body = await exchange.private_get_account_commission({"symbol": market["id"]})
+        try:
+            standard = Decimal(str(body["standardCommission"]["maker"]))
+            tax = Decimal(str((body.get("taxCommission") or {}).get("maker") or 0))
+        except (KeyError, TypeError, AttributeError, InvalidOperation) as exc:
+            raise ValueError(f"unreadable commission answer: {body!r:.200}") from exc
+        if not (standard + tax).is_finite():
+            raise ValueError(f"unreadable commission answer: {body!r:.200}")
+        return float(standard + tax)
+
 
 class PaperAdapter:
     """The paper venue's dicts carry the neutral record it built under ``info`` (no venue fields to read)."""
@@ -214,6 +244,10 @@ class PaperAdapter:
 
     async def trades_of_order(self, fetch: FetchPage, order_id: str) -> list[Any]:
         return await paging.trades_of_order(fetch, order_id)
+
+    async def maker_fee(self, exchange: Any, symbol: str, market: dict[str, Any]) -> float | None:
+        """The rate the paper fill model charges (``[paper] maker_fee``): what is floored is what is charged."""
+        return float(exchange.settings.maker_fee)
 
 
 BINANCE_SPOT = BinanceSpotAdapter()

@@ -70,6 +70,7 @@ async def test_mmbot_run_on_the_paper_venue_from_the_command_line(tmp_path: Path
             '[strategy]\nmodel = "linear"\nhalf_spread = 0.02\nskew = 5.0\n'
             "[risk]\nmax_position = 0.05\nstate_dir = " + json.dumps(str(tmp_path / "var")) + "\n"
             "[execution]\norder_size = 0.002\nrequote_ticks = 1\n"
+            "[paper]\nmaker_fee = 0.0\n"  # a 0.1% fee would floor the 0.02 half-spread at 30 USDT: no fills
             '[logging]\nformat = "json"\n',
             encoding="utf-8",
         )
@@ -89,3 +90,5 @@ async def test_mmbot_run_on_the_paper_venue_from_the_command_line(tmp_path: Path
     assert "matches" in text and "MISMATCH" not in text
     events = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
     assert any(e.get("event") == "fill" for e in events)
+    fee = next(e for e in events if e.get("event") == "maker_fee")  # the paper fill model's fee, floored
+    assert fee["source"] == "venue" and fee["maker_fee_bps"] == 0.0
