@@ -35,7 +35,7 @@ def fast_sim(seed: int = 7, **spec: Any) -> SimSettings:
 def bot_overrides(sim: SimServer, model: str = "linear", **sections: dict[str, Any]) -> dict[str, Any]:
     """Settings for a bot on ``sim``: quotes near the touch of the 30000 market, small sizes."""
     strategy = {"model": model, "half_spread": 0.02, "skew": 5.0, "gamma": 0.1, "kappa": 50.0, "sigma": 0.02,
-                "A": 1.0, "use_estimators": True}
+                "A": 1.0, "horizon": 1.0, "use_estimators": True}  # as: ~1.6 ticks of skew per order at 4 ticks/sqrt(s)
     out: dict[str, Any] = {
         "venue": {"kind": "sim", "url": sim.url, "api_key": sim.api_key, "api_secret": sim.api_secret,
                   "symbols": [SYMBOL]},

@@ -27,6 +27,11 @@ async def test_each_model_fills_and_inventory_matches_the_venue(model: str) -> N
     inventory = run.events("inventory")
     assert inventory and all({"q", "mid", "reservation", "bid", "ask", "total_pnl"} <= e.keys() for e in inventory)
     assert all(e.get("symbol") == "BTC/USDT" for e in run.events("fill"))
+    # the quote event as an operator reads it: prices at the tick, no null reasons
+    for quote in run.events("quote"):
+        assert all(quote[side] is None or round(quote[side], 2) == quote[side] for side in ("bid", "ask")), quote
+        assert round(quote["reservation"], 4) == quote["reservation"], quote
+        assert all(quote.get(key, "absent") is not None for key in ("bid_reason", "ask_reason", "paused")), quote
     # public trades are subscribed only where they are used: the intensity fit of as/glft
     intensity = run.service.runs[0].state.intensity
     assert (intensity.trades > 0) == (model in ("as", "glft")), model
