@@ -18,10 +18,12 @@ install: $(STAMP)
 	@$(BIN)/python -W ignore -c "import bot, sys; sys.exit(bot.compiled() == 'stale')" \
 		|| $(BIN)/python -m pip install --quiet -e '.[dev,plot]'
 
-# `make run` quotes against the in-process simulated exchange until Ctrl-C;
-# pass flags with ARGS, e.g. `make run ARGS="--duration 30"` or `make run ARGS="--config config/sim.toml"`.
+# `make run` quotes BTC/USDT and SOL/USDT against the in-process simulated exchange with config/sim.toml
+# until Ctrl-C; another config with CONFIG (`make run CONFIG=config/sim-imbalance.toml`), flags with ARGS
+# (`make run ARGS="--duration 30"`).
+CONFIG ?= config/sim.toml
 run: install
-	$(BIN)/mmbot run $(ARGS)
+	$(BIN)/mmbot run --config $(CONFIG) $(ARGS)
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -13,12 +13,29 @@ BTC/USDT       30000     0.01     0.00001     sigma 4 ticks/sqrt(s); 10 levels/s
                                               2 ticks from mid, mean 0.01 BTC at the touch (+50%/level);
                                               4 takers/s, 50/50, mean 0.01 BTC, 10% informed
 ETH/USDT       2000      0.01     0.0001      the same shape with 0.15 ETH sizes
+SOL/USDT       100       0.01     0.001       the seed's worked example (mid 100.00, a half-spread of a
+                                              few ticks): sigma 1.5 ticks/sqrt(s) (~85%/year at 100);
+                                              10 levels/side, 1 tick apart, best 3 ticks from mid, mean
+                                              2 SOL at the touch (+50%/level); 3 takers/s, 50/50, mean
+                                              2 SOL, 10% informed
 =============  ========  =======  ==========  ========================================================
 
-Measured on the pure engine (seed 1): an order of 0.001 BTC re-quoted every 0.5 s at mid -/+ 5 ticks
-gets ~50 fills a minute, at -/+ 2 ticks ~110. The default account is the documented local key pair
-``mmbot-sim-key`` / ``mmbot-sim-secret`` (not a secret; for local use only) with 100000 USDT, 2 BTC,
-30 ETH and 0.1% maker and taker fees. Minimum notional 5 USDT.
+Measured on the pure engine (seeds 1-3, 10 minutes each; one order per side placed at mid -/+ k ticks,
+moved every 0.5 s when the mid moved; every execution counted), fills per minute:
+
+=============  ==============  =================  =================  =================
+symbol         order           -/+ 2 ticks        -/+ 3 ticks        -/+ 5 ticks
+=============  ==============  =================  =================  =================
+BTC/USDT       0.001 BTC       ~110 (110-116)     --                 ~50 (52-58)
+SOL/USDT       1 SOL           ~140 (137-147)     ~95 (91-97)        ~15 (14-17)
+=============  ==============  =================  =================  =================
+
+The default account is the documented local key pair ``mmbot-sim-key`` / ``mmbot-sim-secret`` (not a
+secret; for local use only) with 100000 USDT, 2 BTC, 30 ETH and 100 SOL, paying 0 maker / 0.1% taker:
+the fees of a market maker on Binance spot (the regular tier's taker fee, the maker fee of Binance's spot
+market maker program's entry tiers; see docs/research.md, "The default simulated market"). An account
+listed under ``[[sim.accounts]]`` without fees pays the regular tier's 0.1% maker and taker. Minimum
+notional 5 USDT.
 """
 
 from __future__ import annotations
@@ -83,6 +100,18 @@ def _default_symbols() -> dict[str, SymbolSpec]:
             level_size=0.15,
             taker_size=0.15,
         ),
+        "SOL/USDT": SymbolSpec(
+            base="SOL",
+            quote="USDT",
+            mid=Decimal("100"),
+            step_size=Decimal("0.001"),
+            volatility=1.5,
+            level_spacing=1,
+            half_spread=3,
+            level_size=2.0,
+            taker_rate=3.0,
+            taker_size=2.0,
+        ),
     }
 
 
@@ -92,10 +121,10 @@ class AccountSpec(_Model):
     api_key: str = Field(min_length=1)
     api_secret: SecretStr
     balances: dict[str, Decimal] = Field(
-        default_factory=lambda: {"USDT": Decimal(100000), "BTC": Decimal(2), "ETH": Decimal(30)}
+        default_factory=lambda: {"USDT": Decimal(100000), "BTC": Decimal(2), "ETH": Decimal(30), "SOL": Decimal(100)}
     )
-    maker_fee: Decimal = Field(Decimal("0.001"), ge=0, le=Decimal("0.1"))
-    taker_fee: Decimal = Field(Decimal("0.001"), ge=0, le=Decimal("0.1"))
+    maker_fee: Decimal = Field(Decimal("0.001"), ge=0, le=Decimal("0.1"), description="rate; Binance's regular tier")
+    taker_fee: Decimal = Field(Decimal("0.001"), ge=0, le=Decimal("0.1"), description="rate; Binance's regular tier")
 
     @field_validator("balances")
     @classmethod
@@ -106,8 +135,14 @@ class AccountSpec(_Model):
         return value
 
 
+# the built-in account's fees: a spot market maker's (0 maker, the regular tier's 0.1% taker); module docstring
+DEFAULT_MAKER_FEE = Decimal(0)
+DEFAULT_TAKER_FEE = Decimal("0.001")
+
+
 def _default_accounts() -> list[AccountSpec]:
-    return [AccountSpec(api_key=DEFAULT_API_KEY, api_secret=SecretStr(DEFAULT_API_SECRET))]
+    return [AccountSpec(api_key=DEFAULT_API_KEY, api_secret=SecretStr(DEFAULT_API_SECRET),
+                        maker_fee=DEFAULT_MAKER_FEE, taker_fee=DEFAULT_TAKER_FEE)]
 
 
 class FaultSettings(_Model):

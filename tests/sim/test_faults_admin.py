@@ -101,7 +101,7 @@ async def test_admin_endpoint(sim: SimServer) -> None:
             state = await resp.json()
         assert resp.status == 200
         assert state["accounts"]["user1"]["free"]["USDT"] == "100000.00000000"
-        assert set(state["symbols"]) == {"BTC/USDT", "ETH/USDT"}
+        assert set(state["symbols"]) == {"BTC/USDT", "ETH/USDT", "SOL/USDT"}
         assert state["faults"]["frozen"] is False
         async with http.post(f"{sim.url}/admin/faults", json={"frozen": True, "gap_next": 2}) as resp:
             assert resp.status == 200
