@@ -1,9 +1,11 @@
 """``mmbot backtest``: replay a recording through the bot's quoting, limits and the paper fill model.
 
 Strategy, limits and requote tolerance come from ``--config`` (per-symbol overrides applied) or the
-defaults; the maker fee and queue model from its ``[paper]`` section. Tick and lot come from the
-recording's meta line (``mmbot record`` stores them), else ``--tick``/``--lot``, else the tick is
-inferred from the recorded prices. See :mod:`bot.research.backtest` for the replay rules.
+defaults; the maker fee and queue model from its ``[paper]`` section. ``--maker-fee``/``--min-edge`` (bps)
+override the fee floor as ``mmbot quote``'s do, and ``--maker-fee`` the fill model's fee too: what is charged
+is what is floored. Tick and lot come from the recording's meta line (``mmbot record`` stores them), else
+``--tick``/``--lot``, else the tick is inferred from the recorded prices. See :mod:`bot.research.backtest` for
+the replay rules.
 
 ``--driver live`` replays the recording through the live bot's own quoter, order manager and fill intake
 against the paper venue on a simulated clock (:mod:`bot.research.livereplay`, latency 0) and prints the
@@ -20,7 +22,9 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.config import Settings, SymbolSettings, load_settings
+from pydantic import ValidationError
+
+from bot.config import Settings, StrategySettings, SymbolSettings, describe_validation_error, load_settings
 from bot.core.fees import resolve_maker_fee
 from bot.core.quote import MarketRules
 from bot.core.strategy import StrategyParams
@@ -70,7 +74,45 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="backtest (default); live: the live quoter, orders and fills over the paper venue on "
                         "a simulated clock (latency 0); both: run both and compare their decisions and fills")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    add_fee_flags(p)
     return p
+
+
+def add_fee_flags(p: argparse.ArgumentParser) -> None:
+    """``--maker-fee`` and ``--min-edge`` (bps), applied by :func:`with_fee_flags`."""
+    p.add_argument("--maker-fee", type=float, metavar="BPS",
+                   help="maker fee in bps (negative = rebate): the fee floor's and the fill model's, so what is "
+                        "charged is what is floored (default: strategy.maker_fee for the floor, [paper] maker_fee "
+                        "for both when unset)")
+    p.add_argument("--min-edge", type=float, metavar="BPS",
+                   help="bps of the centre a maker fill must earn net of the fee (default: strategy.min_edge)")
+
+
+def with_fee_flags(settings: Settings, cfg: SymbolSettings, maker_fee: float | None,
+                   min_edge: float | None) -> tuple[Settings, SymbolSettings]:
+    """``settings`` and ``cfg`` with the fee flags (bps) applied: ``maker_fee`` sets both ``strategy.maker_fee``
+    (the floor) and ``[paper] maker_fee`` (what the fill model charges); ``min_edge`` sets ``strategy.min_edge``.
+    Validated as the config's fields are (a bad value: one line naming the flag)."""
+    updates: dict[str, float] = {}
+    if maker_fee is not None:
+        updates["maker_fee"] = maker_fee
+    if min_edge is not None:
+        updates["min_edge"] = min_edge
+    if not updates:
+        return settings, cfg
+    try:
+        strategy = StrategySettings.model_validate(cfg.strategy.model_dump() | updates)
+        if maker_fee is not None:
+            paper = type(settings.paper).model_validate(settings.paper.model_dump() | {"maker_fee": maker_fee / 1e4})
+            settings = settings.model_copy(update={"paper": paper})
+    except ValidationError as exc:
+        flags = {"maker_fee": "--maker-fee", "min_edge": "--min-edge"}
+        lines = []
+        for line in describe_validation_error(exc):
+            field, _, rest = line.partition(": ")
+            lines.append(f"{flags.get(field.rpartition('.')[2], field)} (bps): {rest}")
+        raise UserError(lines) from None
+    return settings, SymbolSettings(cfg.symbol, strategy, cfg.risk, cfg.execution)
 
 
 def _reading(path: Path, what: Any) -> Any:
@@ -152,7 +194,7 @@ def replays(args: argparse.Namespace) -> tuple[list[ReplayRun | _Run], dict[str,
             raise UserError(f"{exc.lines[0]}; pass --tick") from None
     lot = args.lot if args.lot is not None else float(info.get("lot") or 0.0)
     rules = MarketRules(float(tick), lot, float(info.get("min_qty") or 0.0), float(info.get("min_notional") or 0.0))
-    cfg = settings.for_symbol(symbol)
+    settings, cfg = with_fee_flags(settings, settings.for_symbol(symbol), args.maker_fee, args.min_edge)
     ex = cfg.execution
     base, _, quote = symbol.partition("/")
     base = str(info.get("base") or base)

@@ -33,6 +33,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--skew", type=float, default=d.skew, help="linear skew, price per lot of inventory")
     parser.add_argument("--limit", type=float, default=d.limit, help="hard limit in lots (linear+limit)")
     parser.add_argument("--fills", type=int, default=d.fills, help="fills of the symmetric run (sets the length)")
+    parser.add_argument("--maker-fee", type=float, default=0.0, metavar="BPS",
+                        help="maker fee in bps (negative = rebate), charged on every fill and flooring every "
+                             "strategy's half-spread as the bot does (default 0)")
+    parser.add_argument("--min-edge", type=float, default=0.0, metavar="BPS",
+                        help="bps of the mid a fill must earn net of the maker fee (the fee floor; default 0)")
     return parser
 
 
@@ -45,6 +50,8 @@ def _check(args: argparse.Namespace) -> FlowParams:
         "--sell-share": args.sell_share,
         "--skew": args.skew,
         "--limit": args.limit,
+        "--maker-fee": args.maker_fee,
+        "--min-edge": args.min_edge,
     }
     for flag, value in values.items():
         if not math.isfinite(value):
@@ -59,6 +66,10 @@ def _check(args: argparse.Namespace) -> FlowParams:
         raise UserError(f"--skew must be positive, got {args.skew}")
     if args.limit <= 0:
         raise UserError(f"--limit must be positive, got {args.limit}")
+    if not -100 < args.maker_fee < 100:
+        raise UserError(f"--maker-fee is in bps and must be between -100 and 100, got {args.maker_fee:g}")
+    if not -10_000 <= args.min_edge <= 10_000:
+        raise UserError(f"--min-edge is in bps and must be between -10000 and 10000, got {args.min_edge:g}")
     if not 1 <= args.fills <= 20_000:
         raise UserError(f"--fills must be between 1 and 20000, got {args.fills}")
     if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
@@ -70,6 +81,8 @@ def _check(args: argparse.Namespace) -> FlowParams:
         skew=args.skew,
         limit=args.limit,
         fills=args.fills,
+        maker_fee=args.maker_fee / 10_000.0,
+        min_edge=args.min_edge / 10_000.0,
         max_arrivals=max(FlowParams().max_arrivals, 50 * args.fills),
     )
 

@@ -19,9 +19,13 @@ symmetric (half-spread h), linear skew (``skew`` per lot), linear skew with a ha
 A (per side, the average of the two sides) and a risk aversion chosen so that A–S's skew per lot,
 ``gamma*sigma^2*horizon``, equals the linear ``skew``.
 
+Fees: with ``maker_fee`` (a rate, negative = rebate) and ``min_edge`` (a rate) every strategy's half-spread
+is floored as the bot floors it (:func:`bot.core.models.fee_floor`, inside make_quote), and each fill pays
+``maker_fee`` on its notional: what is charged is what is floored. Both default to 0 (no fee, no floor).
+
 Metrics per strategy: max |q|, final q, inventory standard deviation over arrivals, fills, spread
 P&L (sum over fills of the edge versus the mid at the fill), mark-to-market P&L (cash + q*final
-mid) and spread given up to skew (sum over fills of how far the quote centre had been moved
+mid, net of fees), fees paid and spread given up to skew (sum over fills of how far the quote centre had been moved
 toward the filled side: ``mid - centre`` for our ask, ``centre - mid`` for our bid; negative when
 fills on the side pushed away earn more than the shading costs).
 """
@@ -52,6 +56,8 @@ class FlowParams:
     tick: float = 0.01
     horizon: float = 60.0  # A–S T - t (rolling), seconds
     max_arrivals: int = 100_000
+    maker_fee: float = 0.0  # rate charged on each fill's notional (negative = rebate); floors the half-spread
+    min_edge: float = 0.0  # rate of the mid a fill must earn net of the fee (the fee floor's edge)
 
     def __post_init__(self) -> None:
         checks = {
@@ -66,6 +72,8 @@ class FlowParams:
             "tick": self.tick > 0,
             "horizon": self.horizon > 0,
             "max_arrivals": self.max_arrivals >= 1,
+            "maker_fee": -1.0 < self.maker_fee < 1.0,
+            "min_edge": -1.0 < self.min_edge < 1.0,
         }
         for name, ok in checks.items():
             value = getattr(self, name)
@@ -102,6 +110,7 @@ class StrategyResult:
     spread_pnl: float
     mtm_pnl: float
     spread_given_up: float
+    fees: float
     q_path: list[float] = field(repr=False)
 
     def as_dict(self, with_path: bool = False) -> dict[str, object]:
@@ -130,12 +139,13 @@ def strategies(params: FlowParams) -> dict[str, tuple[ModelParams, LimitParams]]
     no_limit = LimitParams(max_position=math.inf, order_size=1.0)
     capped = LimitParams(max_position=params.limit, order_size=1.0)
     a_side = 0.5  # average per-side A: the two sides' rates sum to one arrival per second
-    model_kw = {"sigma": params.sigma, "kappa": params.kappa, "A": a_side, "horizon": params.horizon}
+    fee_kw = {"maker_fee": params.maker_fee, "min_edge": params.min_edge}
+    model_kw = {"sigma": params.sigma, "kappa": params.kappa, "A": a_side, "horizon": params.horizon, **fee_kw}
     return {
-        "symmetric": (ModelParams(model="symmetric", half_spread=params.half_spread), no_limit),
-        "linear": (ModelParams(model="linear", half_spread=params.half_spread, skew=params.skew), no_limit),
+        "symmetric": (ModelParams(model="symmetric", half_spread=params.half_spread, **fee_kw), no_limit),
+        "linear": (ModelParams(model="linear", half_spread=params.half_spread, skew=params.skew, **fee_kw), no_limit),
         "linear+limit": (
-            ModelParams(model="linear", half_spread=params.half_spread, skew=params.skew),
+            ModelParams(model="linear", half_spread=params.half_spread, skew=params.skew, **fee_kw),
             capped,
         ),
         "as": (ModelParams(model="as", gamma=params.gamma, **model_kw), no_limit),
@@ -152,9 +162,11 @@ def run_strategy(
     tick: float,
     stop_after_fills: int | None = None,
 ) -> tuple[StrategyResult, int]:
-    """Quote each arrival with make_quote, fill if the taker reaches; returns (result, arrivals used)."""
+    """Quote each arrival with make_quote, fill if the taker reaches, charge ``model.maker_fee`` on the fill's
+    notional; returns (result, arrivals used)."""
     rules = MarketRules(tick=tick, lot=0.0)
-    q = cash = spread_pnl = given_up = 0.0
+    fee_rate = model.maker_fee
+    q = cash = spread_pnl = given_up = fees = 0.0
     fills = 0
     path: list[float] = []
     used = 0
@@ -165,6 +177,7 @@ def run_strategy(
             size = quote.bid_size
             q += size
             cash -= size * quote.bid
+            fees += size * quote.bid * fee_rate
             spread_pnl += size * (mid - quote.bid)
             given_up += size * (quote.reservation - mid)
             fills += 1
@@ -172,6 +185,7 @@ def run_strategy(
             size = quote.ask_size
             q -= size
             cash += size * quote.ask
+            fees += size * quote.ask * fee_rate
             spread_pnl += size * (quote.ask - mid)
             given_up += size * (mid - quote.reservation)
             fills += 1
@@ -186,8 +200,9 @@ def run_strategy(
         inventory_std=float(np.std(arr)),
         fills=fills,
         spread_pnl=spread_pnl,
-        mtm_pnl=cash + q * final_mid,
+        mtm_pnl=cash - fees + q * final_mid,
         spread_given_up=given_up,
+        fees=fees,
         q_path=[float(x) for x in path],
     )
     return result, used
@@ -213,13 +228,15 @@ def format_table(results: list[StrategyResult], params: FlowParams, arrivals: in
     lines = [
         f"same flow for all: {arrivals} takers, {params.sell_share:.0%} sells, mid {params.mid:.2f}, "
         f"half-spread {params.half_spread:g}, skew {params.skew:g}/lot, limit {params.limit:g} lots, "
-        f"A-S/GLFT gamma {params.gamma:.4g}",
+        f"A-S/GLFT gamma {params.gamma:.4g}"
+        + (f", maker fee {params.maker_fee * 1e4:g} bp, min edge {params.min_edge * 1e4:g} bp (fee floor)"
+           if params.maker_fee or params.min_edge else ""),
         f"{'strategy':<13} {'max|q|':>7} {'final q':>8} {'std(q)':>7} {'fills':>6} "
-        f"{'spread P&L':>11} {'MTM P&L':>9} {'given up':>9}",
+        f"{'spread P&L':>11} {'MTM P&L':>9} {'given up':>9} {'fees':>8}",
     ]
     for r in results:
         lines.append(
             f"{r.name:<13} {r.max_abs_q:>7g} {r.final_q:>8g} {r.inventory_std:>7.2f} {r.fills:>6d} "
-            f"{r.spread_pnl:>11.2f} {r.mtm_pnl:>9.2f} {r.spread_given_up:>9.2f}"
+            f"{r.spread_pnl:>11.2f} {r.mtm_pnl:>9.2f} {r.spread_given_up:>9.2f} {r.fees:>8.2f}"
         )
     return "\n".join(lines)
