@@ -14,17 +14,18 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from bot.core.display import fixed
 from bot.errors import UserError
 
 DEFAULT_URL = "http://127.0.0.1:9108"
 
-# (header, key in a symbol's status, format) in display order.
+# (header, key in a symbol's status, format) in display order; "price"/"size": at the symbol's tick/lot
 COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("q", "q", "{:+.6g}"),
+    ("q", "q", "size"),
     ("limit", "limit", "{:.6g}"),
-    ("mid", "mid", "{:.10g}"),
-    ("bid", "bid", "{:.10g}"),
-    ("ask", "ask", "{:.10g}"),
+    ("mid", "mid", "price"),
+    ("bid", "bid", "price"),
+    ("ask", "ask", "price"),
     ("pnl", "total_pnl", "{:+.4f}"),
     ("realized", "realized_pnl", "{:+.4f}"),
     ("fees", "fees", "{:.4f}"),
@@ -99,13 +100,56 @@ def _error_of(raw: bytes) -> str:
     return f": {' '.join(str(error).split())[:200]}" if error else ""
 
 
-def _fmt(value: Any, spec: str) -> str:
+def _fmt(value: Any, spec: str, data: dict[str, Any] | None = None) -> str:
+    """``value`` by ``spec``: a format string, or ``price``/``size`` at the symbol's ``tick``/``lot`` (its
+    digits kept: 30000.70, not 30000.7; without a step, the value as the bot sent it)."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
+    if spec in ("price", "size"):
+        step = (data or {}).get("tick" if spec == "price" else "lot")
+        if not isinstance(value, int | float):
+            return str(value)
+        text = fixed(float(value), float(step)) if isinstance(step, int | float) and step > 0 else f"{value:.10g}"
+        return ("+" + text if value > 0 else text) if spec == "size" else text
     try:
         return spec.format(value)
     except (ValueError, TypeError):
         return str(value)
+
+
+def _money(value: Any) -> str:
+    return _fmt(value, "{:+.4f}")
+
+
+def attribution_lines(sym: str, data: dict[str, Any]) -> list[str]:
+    """The P&L's components, the markouts and the balances of one symbol (those the bot reported)."""
+    lines = []
+    if "inventory_pnl" in data:
+        lines.append(f"{sym} P&L: spread captured {_money(data.get('spread_captured'))} (of which given up to skew "
+                     f"{_money(data.get('skew_cost'))}), inventory {_money(data.get('inventory_pnl'))}, fees "
+                     f"{_money(data.get('fees'))}, total {_money(data.get('total_pnl'))}")
+    horizons = [k[len("markout_"):] for k in data if k.startswith("markout_") and k.count("_") == 1]
+    if horizons:
+        parts = []
+        for h in horizons:
+            count = data.get(f"markout_{h}_count") or 0
+            rate = data.get(f"markout_{h}_bps")
+            parts.append(f"{h} {_money(data.get(f'markout_{h}'))} over {count} fill{'s' * (count != 1)}"
+                         + (f" ({rate:+.2f} bps)" if isinstance(rate, int | float) else ""))
+        lines.append(f"{sym} markouts (positive = against us): " + ", ".join(parts))
+    balances = data.get("balances")
+    if isinstance(balances, dict) and balances:
+        parts = []
+        for asset, b in balances.items():
+            if not isinstance(b, dict):
+                continue
+            change = b.get("change")
+            text = f"{asset} {change:+}" if isinstance(change, int | float) else f"{asset} {change}"
+            if b.get("venue_at_start") is not None:
+                text += f" (venue at start {b['venue_at_start']}, expected now {b.get('expected')})"
+            parts.append(text)
+        lines.append(f"{sym} balances, change since start by the bot's accounting: " + ", ".join(parts))
+    return lines
 
 
 def _symbols(status: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -135,9 +179,11 @@ def render(base: str, status: dict[str, Any], readiness: dict[str, Any]) -> str:
     rows = _symbols(status)
     if rows:
         header = ["symbol", *[h for h, _, _ in COLUMNS]]
-        table = [header] + [[sym, *[_fmt(data.get(k), f) for _, k, f in COLUMNS]] for sym, data in rows]
+        table = [header] + [[sym, *[_fmt(data.get(k), f, data) for _, k, f in COLUMNS]] for sym, data in rows]
         widths = [max(len(row[i]) for row in table) for i in range(len(header))]
         for row in table:
             cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
             lines.append("  ".join(cells).rstrip())
+        for sym, data in rows:
+            lines += attribution_lines(sym, data)
     return "\n".join(lines)

@@ -89,6 +89,13 @@ class Markouts:
         value = self.notional[k]
         return self.sums[k] / value if value > 0.0 else None
 
+    def table(self) -> dict[str, dict[str, float | int | None]]:
+        """Per horizon label (``"1s"``): ``markout`` (:func:`money`), ``count``, ``notional`` (:func:`money`) and
+        ``bps`` (:func:`bps`, None before any), as an operator reads them."""
+        return {label(h): {"markout": money(self.sums[k]), "count": self.counts[k],
+                           "notional": money(self.notional[k]), "bps": bps(self.rate(k))}
+                for k, h in enumerate(self.horizons)}
+
     def fields(self) -> dict[str, float | int | None]:
         """Per horizon, as an operator reads them: ``markout_<h>`` (quote currency, :func:`money`),
         ``markout_<h>_count`` (fills resolved) and ``markout_<h>_bps`` (:func:`bps` of :meth:`rate`)."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.core.estimators import EwmaVolatility, IntensityEstimator
+from bot.core.markouts import Markouts
 from bot.core.strategy import WAKE_GAP, is_news
 
 __all__ = ["WAKE_GAP", "EventLag", "MarketState"]
@@ -79,6 +80,9 @@ class MarketState:
     books: int = 0
     trades: int = 0
     estimate: bool = True  # feed the volatility estimator (off when the quote model reads no estimate)
+    # the markouts of our fills: each valid book's mid, at its arrival t (the inventory that books the fills
+    # is given this tracker and the same clock)
+    markouts: Markouts = field(default_factory=Markouts)
 
     @property
     def mid(self) -> float | None:
@@ -100,11 +104,11 @@ class MarketState:
         """Take the top of a ccxt order book (lists of ``[price, size, ...]``); True if it is news.
 
         A valid book (two-sided, not crossed) updates the touch and, when ``estimate``, the volatility
-        estimator; when ``streamed`` (a streamed update, not the snapshot a subscription starts from) it
-        also makes the book fresh: ``updated`` becomes ``t - late`` (``late``: how old its data already
-        was on arrival, see :class:`EventLag`) unless it is already later. Whether it is news for the quoter
-        is the decision layer's rule (:func:`bot.core.strategy.is_news`). The sizes are still recorded
-        (``microprice``). False for a crossed or one-sided book (``crossed`` is set).
+        estimator; its mid goes to ``markouts`` (at ``t``). When ``streamed`` (a streamed update, not the
+        snapshot a subscription starts from) it also makes the book fresh: ``updated`` becomes ``t - late``
+        (``late``: how old its data already was on arrival, see :class:`EventLag`) unless it is already later.
+        Whether it is news for the quoter is the decision layer's rule (:func:`bot.core.strategy.is_news`).
+        The sizes are still recorded (``microprice``). False for a crossed or one-sided book (``crossed`` is set).
         """
         if self.first_book is None:
             self.first_book = t
@@ -129,6 +133,9 @@ class MarketState:
         self.books += 1
         if self.estimate:
             self.vol.update(t, 0.5 * (bid + ask))
+        markouts = self.markouts
+        if t >= markouts.next_due:  # the usual book: one comparison
+            markouts.mid(t, 0.5 * (bid + ask))
         return news
 
     def on_trade(self, t: float, price: float) -> None:

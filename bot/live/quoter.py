@@ -21,7 +21,7 @@ from typing import Any
 
 import ccxt
 
-from bot.core.display import at_step
+from bot.core.display import at_step, plain
 from bot.core.inventory import Inventory
 from bot.core.quote import Quote, QuoteInputs, Side
 from bot.core.reconcile import Target, reconcile
@@ -208,21 +208,26 @@ class Quoter:
         self.log.info("quote", **fields)
 
     def inventory_event(self, reason: str) -> dict[str, Any]:
+        """The ``inventory`` event: the position and the P&L's components marked to the mid
+        (:meth:`bot.core.inventory.Inventory.report`: spread captured, of which given up to skew, inventory
+        mark-to-market, fees net of rebates, their total; the markouts per horizon with their counts and bps);
+        prices at the tick, sizes at the lot, money to 4 decimals."""
         mid = self.state.mid
         quote = self.last_quote
+        tick, lot = self.params.rules.tick, self.params.rules.lot
         fields: dict[str, Any] = {
             "reason": reason,
-            "mid": mid,
-            "reservation": quote.reservation if quote else None,
-            "bid": quote.bid if quote else None,
-            "ask": quote.ask if quote else None,
-            **self.inventory.snapshot(mid),
+            "mid": at_step(mid, tick, 1),
+            "reservation": at_step(quote.reservation, tick, 2) if quote else None,
+            "bid": at_step(quote.bid, tick) if quote else None,
+            "ask": at_step(quote.ask, tick) if quote else None,
+            **self.inventory.report(mid, tick, lot),
             "fills": self.inventory.fills,
             "open_orders": len(self.orders.tracker.open),
         }
         if self.use_estimators:
             sigma, A, kappa = self.estimates(self.clock())
-            fields.update(sigma=sigma, A=A, kappa=kappa)
+            fields.update(sigma=plain(sigma), A=plain(A), kappa=plain(kappa))
         self.log.info("inventory", **fields)
         return fields
 

@@ -1,11 +1,18 @@
 """The end-of-run summary: numbers per symbol (:func:`symbol_summary` reads them off a run) and their
-plain-text rendering."""
+plain-text rendering, with a total line per quote currency across symbols.
+
+Numbers as an operator reads them (:mod:`bot.core.display`): money to 4 decimals, the mid at the tick, sizes at
+the lot. The P&L is attributed (:mod:`bot.core.inventory`): ``total = spread captured + inventory - fees``,
+with the part of the spread given up to skew and the markouts per horizon (:mod:`bot.core.markouts`)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+
+from bot.core.display import at_step, decimals, money
+from bot.core.display import bps as to_bps
 
 if TYPE_CHECKING:
     from bot.live.orders import OpenCheck
@@ -36,25 +43,33 @@ class SymbolSummary:
     q_exact: Decimal = Decimal(0)
     venue_base_delta: Decimal | None = None  # end minus start base balance at the venue
     open_orders_unconfirmed: int = 0  # when open_orders_left is None: orders of ours that may be open
+    inventory_pnl: float = 0.0  # each fill marked from its fill-time mid to ``mid``
+    # per horizon label ("1s"): {"markout": quote currency, "count": fills, "notional": theirs, "bps": or None}
+    markouts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tick: float = 0.0  # the digits of prices (0: unknown)
+    lot: float = 0.0  # the digits of sizes (0: unknown)
 
 
 def symbol_summary(run: SymbolRun, check: OpenCheck) -> SymbolSummary:
     """One symbol's numbers at the end of a run; ``check`` is the venue's last word on our open orders."""
     inv, mid = run.inventory, run.state.mid
+    tick, lot = run.rules.tick, run.rules.lot
     snap = inv.snapshot(mid)
     delta = None
     if run.start_base is not None and run.end_base is not None:
         delta = run.end_base - run.start_base
     return SymbolSummary(
         symbol=run.symbol, base=inv.base, quote=inv.quote, fills=inv.fills,
-        volume_base=float(inv.volume_base), volume_quote=inv.volume_quote, q=inv.q,
-        max_abs_q=float(inv.max_abs_q), mid=mid, realized_pnl=snap["realized_pnl"],
-        unrealized_pnl=snap["unrealized_pnl"], fees=snap["fees"], total_pnl=snap["total_pnl"],
-        spread_captured=inv.spread_captured, skew_cost=inv.skew_cost,
+        volume_base=at_step(float(inv.volume_base), lot), volume_quote=money(inv.volume_quote),
+        q=at_step(inv.q, lot), max_abs_q=at_step(float(inv.max_abs_q), lot), mid=at_step(mid, tick, 1),
+        realized_pnl=money(snap["realized_pnl"]), unrealized_pnl=money(snap["unrealized_pnl"]),
+        fees=money(snap["fees"]), total_pnl=money(snap["total_pnl"]),
+        spread_captured=money(inv.spread_captured), skew_cost=money(inv.skew_cost),
         orders_placed=run.orders.placed, orders_canceled=run.orders.canceled,
         orders_rejected=run.orders.rejected, open_orders_left=check.left if check.confirmed else None,
         open_orders_unconfirmed=0 if check.confirmed else check.left, q_exact=inv.q_exact,
-        venue_base_delta=delta,
+        venue_base_delta=delta, inventory_pnl=money(snap["inventory_pnl"]), markouts=inv.markouts.table(),
+        tick=tick, lot=lot,
     )
 
 
@@ -111,6 +126,57 @@ def _num(x: float | None, digits: int = 4) -> str:
     return "-" if x is None else f"{x:,.{digits}f}"
 
 
+def _at(x: float | None, step: float) -> str:
+    """``x`` with its step's digits (at least 2 without a known step)."""
+    return _num(x, decimals(step) if step > 0 else 2)
+
+
+def markouts_line(markouts: dict[str, dict[str, Any]]) -> str:
+    """``1s 0.0123 over 10 fills (0.41 bps), ...``; a horizon no fill has reached yet says so."""
+    parts = []
+    for h, m in markouts.items():
+        if not m["count"]:
+            parts.append(f"{h} - (no fill's horizon elapsed)")
+            continue
+        rate = "" if m["bps"] is None else f" ({m['bps']:+.2f} bps)"
+        parts.append(f"{h} {_num(m['markout'])} over {m['count']} fill{'s' * (m['count'] != 1)}{rate}")
+    return "markouts (positive = against us): " + ", ".join(parts)
+
+
+def attribution_line(spread: float, skew: float, inventory: float, fees: float, total: float) -> str:
+    return (f"spread captured {_num(spread)} (of which given up to skew {_num(skew)}), inventory {_num(inventory)}, "
+            f"fees {_num(fees)}, total {_num(total)}")
+
+
+def total_lines(symbols: list[SymbolSummary]) -> list[str]:
+    """One total line (and its markouts) per quote currency across symbols, when there are several symbols."""
+    if len(symbols) < 2:
+        return []
+    lines = []
+    for quote in sorted({s.quote for s in symbols}):
+        group = [s for s in symbols if s.quote == quote]
+
+        def total(key: str, group: list[SymbolSummary] = group) -> float:
+            return money(sum(getattr(s, key) for s in group))
+
+        lines.append(f"  total {quote} across {len(group)} symbol{'s' * (len(group) != 1)}: "
+                     + attribution_line(total("spread_captured"), total("skew_cost"), total("inventory_pnl"),
+                                        total("fees"), total("total_pnl")))
+        merged: dict[str, dict[str, Any]] = {}
+        for s in group:
+            for h, m in s.markouts.items():
+                acc = merged.setdefault(h, {"markout": 0.0, "count": 0, "notional": 0.0})
+                acc["markout"] += m["markout"]
+                acc["count"] += m["count"]
+                acc["notional"] += m["notional"]
+        for m in merged.values():
+            m["markout"], m["notional"] = money(m["markout"]), money(m["notional"])
+            m["bps"] = to_bps(m["markout"] / m["notional"]) if m["notional"] > 0 else None
+        if merged:
+            lines.append("    " + markouts_line(merged))
+    return lines
+
+
 def open_orders_line(run: RunSummary) -> str:
     """What the venue said of our open orders at the end: "none" only when a read after the last cancel said so."""
     left, unknown = run.open_orders_left, run.open_orders_unconfirmed
@@ -136,13 +202,16 @@ def format_summary(run: RunSummary) -> str:
             check = f"  (venue {s.base} delta {plain(s.venue_base_delta)}: {'matches' if ok else 'MISMATCH'})"
         lines += [
             f"  {s.symbol}",
-            f"    fills {s.fills}, volume {s.volume_base:g} {s.base} / {_num(s.volume_quote, 2)} {s.quote}; "
+            f"    fills {s.fills}, volume {_at(s.volume_base, s.lot)} {s.base} / {_num(s.volume_quote, 2)} {s.quote}; "
             f"orders placed {s.orders_placed}, canceled {s.orders_canceled}, rejected {s.orders_rejected}",
-            f"    inventory: final q {plain(s.q_exact)} {s.base}, max |q| {s.max_abs_q:g}{check}",
-            f"    P&L ({s.quote}, marked to mid {_num(s.mid, 2)}): realized {_num(s.realized_pnl)}, "
-            f"unrealized {_num(s.unrealized_pnl)}, fees {_num(s.fees)}, total {_num(s.total_pnl)}",
-            f"    spread captured {_num(s.spread_captured)}, given up to skew {_num(s.skew_cost)}",
+            f"    inventory: final q {plain(s.q_exact)} {s.base}, max |q| {_at(s.max_abs_q, s.lot)}{check}",
+            f"    P&L ({s.quote}, marked to mid {_num(s.mid, decimals(s.tick) + 1 if s.tick > 0 else 2)}): "
+            + attribution_line(s.spread_captured, s.skew_cost, s.inventory_pnl, s.fees, s.total_pnl),
+            f"      average cost: realized {_num(s.realized_pnl)}, unrealized {_num(s.unrealized_pnl)}",
         ]
+        if s.markouts:
+            lines.append("    " + markouts_line(s.markouts))
+    lines += total_lines(run.symbols)
     lines.append("  " + open_orders_line(run))
     if run.journal_error:
         lines.append(f"  JOURNAL INCOMPLETE: {run.journal_failed_writes} write{'s' * (run.journal_failed_writes != 1)} "

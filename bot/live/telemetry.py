@@ -20,11 +20,16 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.core.display import at_step, money
 from bot.errors import UserError
+from bot.live.summary import plain
 from bot.ops import Metrics, OpsServer, kill_routes, readiness, start_ops_server, status_document, symbol_status
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from bot.config import Settings
+    from bot.core.inventory import Inventory
     from bot.live.gate import KillSwitch
     from bot.live.symbolrun import SymbolRun
 
@@ -52,6 +57,17 @@ def quoted(run: SymbolRun) -> tuple[float | None, float | None]:
     return (buy.price if buy is not None else None), (sell.price if sell is not None else None)
 
 
+def balances(inv: Inventory, start_base: Decimal | None, lot: float) -> dict[str, dict[str, Any]]:
+    """The symbol's two balances by the bot's accounting: ``change`` since start-up (base at the lot's digits
+    exact, quote net of quote fees, 4 decimals) and, for the base, ``venue_at_start`` (the venue's balance
+    at ``q`` = 0, read at start-up; None when it was not read) and ``expected`` (that plus ``q``; not read
+    from the venue now)."""
+    start = None if start_base is None else plain(start_base)
+    expected = None if start_base is None else plain(start_base + inv.q_exact)
+    return {inv.base: {"change": at_step(inv.q, lot), "venue_at_start": start, "expected": expected},
+            inv.quote: {"change": money(inv.cash)}}
+
+
 class ServiceOps:
     """Metrics, readiness and status of one :class:`~bot.live.service.Service`."""
 
@@ -70,9 +86,11 @@ class ServiceOps:
         m.set_killed(svc.kill.tripped)
         for run in svc.runs:
             m.set_feed_age(run.symbol, run.state.age(now))
-            snap = run.inventory.snapshot(run.state.mid)
+            inv = run.inventory
+            snap = inv.snapshot(run.state.mid)
             m.on_inventory(run.symbol, snap["q"], run.cfg.risk.max_position, snap["realized_pnl"],
                            snap["unrealized_pnl"], snap["fees"])
+            m.on_attribution(run.symbol, inv.spread_captured, inv.skew_cost, snap["inventory_pnl"], inv.markouts)
 
     # -- /readyz and /status ----------------------------------------------------------------------
     def ready(self) -> tuple[bool, str]:
@@ -89,11 +107,12 @@ class ServiceOps:
         now = time.monotonic()
         symbols = {}
         for run in svc.runs:
-            mid = run.state.mid
+            mid, inv, tick = run.state.mid, run.inventory, run.rules.tick
             bid, ask = quoted(run)
             symbols[run.symbol] = symbol_status(
-                run.inventory.snapshot(mid), limit=run.cfg.risk.max_position, mid=mid, bid=bid, ask=ask,
-                fills=run.inventory.fills, feed_age=run.state.age(now),
+                inv.report(mid, tick, run.rules.lot), limit=run.cfg.risk.max_position, mid=at_step(mid, tick, 1),
+                bid=at_step(bid, tick), ask=at_step(ask, tick), fills=inv.fills, feed_age=round(run.state.age(now), 3),
+                balances=balances(inv, run.start_base, run.rules.lot), tick=tick, lot=run.rules.lot,
             )
         kind = svc.endpoint.kind if svc.endpoint is not None else svc.settings.venue.kind
         return status_document(

@@ -17,6 +17,10 @@ Metric names (``mmbot_`` prefix):
   ``fees_paid_total``, ``rebates_received_total``
 - P&L: ``pnl_realized``, ``pnl_unrealized``, ``fees`` (net fees from the accounting),
   ``pnl_total`` = realized + unrealized - fees
+- P&L attribution (:mod:`bot.core.inventory`): ``pnl_spread_captured`` + ``pnl_inventory`` - ``fees`` =
+  ``pnl_total``; ``pnl_skew_cost`` (of the spread, the part given up to skew); markouts per
+  ``horizon`` (``1s``, ``10s``, ``60s``): ``markout`` (quote currency, positive = against us),
+  ``markout_fills`` (fills whose horizon has elapsed), ``markout_bps`` (of their notional; NaN before any)
 - orders: ``orders_total{action=placed|canceled|rejected}``
 - health: ``backoffs_total{reason}``, ``reconnects_total``, ``feed_age_seconds``, ``killed`` (0/1)
 - latency: ``reaction_seconds`` histogram, book update received -> order sent
@@ -36,6 +40,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from bot import __version__
+from bot.core.markouts import Markouts, label
 from bot.core.quote import Side
 
 OrderAction = Literal["placed", "canceled", "rejected"]
@@ -99,6 +104,23 @@ class Metrics:
         )
         self.fees = Gauge("mmbot_fees", "Net fees since start from the accounting, quote currency", sym, registry=r)
         self.pnl_total = Gauge("mmbot_pnl_total", "realized + unrealized - fees, quote currency", sym, registry=r)
+        self.pnl_spread = Gauge(
+            "mmbot_pnl_spread_captured", "Spread captured against the mid at each fill, quote currency", sym, registry=r
+        )
+        self.pnl_skew = Gauge(
+            "mmbot_pnl_skew_cost", "Of the spread captured, the part given up to skew, quote currency", sym, registry=r
+        )
+        self.pnl_inventory = Gauge(
+            "mmbot_pnl_inventory", "Each fill marked from its fill-time mid to the mid, quote currency", sym, registry=r
+        )
+        hsym = ("symbol", "horizon")
+        self.markout = Gauge(
+            "mmbot_markout", "Adverse selection after fills (positive = against us), quote currency", hsym, registry=r
+        )
+        self.markout_fills = Gauge("mmbot_markout_fills", "Fills whose markout horizon has elapsed", hsym, registry=r)
+        self.markout_bps = Gauge(
+            "mmbot_markout_bps", "Markout in bps of the marked-out fills' notional (NaN: none yet)", hsym, registry=r
+        )
 
         self.orders = Counter(
             "mmbot_orders", "Order actions: placed, canceled, rejected", ("symbol", "action"), registry=r
@@ -181,6 +203,20 @@ class Metrics:
         self.pnl_unrealized.labels(symbol).set(float(pnl_unrealized))
         self.fees.labels(symbol).set(float(fees))
         self.pnl_total.labels(symbol).set(float(pnl_realized) + float(pnl_unrealized) - float(fees))
+
+    def on_attribution(
+        self, symbol: str, spread_captured: float, skew_cost: float, inventory_pnl: float, markouts: Markouts
+    ) -> None:
+        """The P&L's components (``spread_captured + inventory_pnl - fees = pnl_total``) and the markouts."""
+        self.pnl_spread.labels(symbol).set(float(spread_captured))
+        self.pnl_skew.labels(symbol).set(float(skew_cost))
+        self.pnl_inventory.labels(symbol).set(float(inventory_pnl))
+        for k, h in enumerate(markouts.horizons):
+            name = label(h)
+            rate = markouts.rate(k)
+            self.markout.labels(symbol, name).set(markouts.sums[k])
+            self.markout_fills.labels(symbol, name).set(markouts.counts[k])
+            self.markout_bps.labels(symbol, name).set(math.nan if rate is None else rate * 10_000.0)
 
     def on_fill(self, symbol: str, side: Side, price: float, amount: float, fee: float = 0.0) -> None:
         """One fill of ``amount`` base at ``price``; ``fee`` in quote currency (negative = rebate)."""

@@ -34,7 +34,10 @@ Partial fills: the fill model sizes each fill from the displayed queue ahead of 
 size (docs/research.md, "Partial fills"); what is left of an order keeps its place and can fill later.
 
 Inventory statistics: ``max_abs_q`` over fills; ``q_std`` is the time-weighted standard deviation of
-``q`` over the replayed span. P&L is marked at the last valid mid.
+``q`` over the replayed span. P&L is marked at the last valid mid and attributed as live
+(:mod:`bot.core.inventory`): ``total_pnl = spread_captured + inventory_pnl - fees``. Markouts
+(:mod:`bot.core.markouts`) on the recording's clock: each fill at its event's timestamp, each valid book's mid
+at its own; fills whose horizon the recording does not reach are not counted.
 """
 
 from __future__ import annotations
@@ -127,6 +130,9 @@ class BacktestResult:
     orders_clipped: int
     signed_fill_sum: float
     fill_log: list[tuple[float, str, float, float]] = field(default_factory=list, repr=False)
+    inventory_pnl: float = 0.0  # each fill marked from its fill-time mid to final_mid
+    # per horizon label ("1s"): {"markout", "count", "notional", "bps"} (Markouts.table)
+    markouts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -236,6 +242,7 @@ class Backtest:
         t0, last_ts, count = self.t0, self.last_ts, self.events
         w, qw, qqw = self._w, self._qw, self._qqw
         vbid, vask = self.bid, self.ask  # local copies of the last valid touch (written back on change)
+        markouts = self.inventory.markouts
         diff: BookEvent | None
         trade: TradeEvent | None
         for event in events:
@@ -291,6 +298,8 @@ class Backtest:
                         self.fresh = ts
                     if use_estimators:
                         self.vol.update(ts, 0.5 * (bid + ask))
+                    if ts >= markouts.next_due:  # a fill's markout horizon reached: this book's mid
+                        markouts.mid(ts, 0.5 * (bid + ask))
                     if bid != vbid or ask != vask:
                         self.bid, self.ask = vbid, vask = bid, ask
                 else:
@@ -469,7 +478,7 @@ class Backtest:
         for f in fills:
             order = orders[f.order_id]
             side = f.side
-            inventory.book(side, f.price, f.size, f.fee, currency, None, mid, order.quote_mid, order.half_spread)
+            inventory.book(side, f.price, f.size, f.fee, currency, None, mid, order.quote_mid, order.half_spread, ts)
             log.append((ts, side, f.price, f.size))
             order.amount = f.remaining
             if f.remaining <= 0:
@@ -526,7 +535,25 @@ def result_of(symbol: str, events: int, duration: float, inv: Inventory, mid: fl
         orders_clipped=clipped,
         signed_fill_sum=sum(size if side == "buy" else -size for _, side, _, size in fill_log),
         fill_log=fill_log,
+        inventory_pnl=snap["inventory_pnl"],
+        markouts=inv.markouts.table(),
     )
+
+
+def attribution_lines(r: BacktestResult, quote: str) -> list[str]:
+    """The P&L's components and the markouts as text lines (money to 4 decimals), for a printer."""
+    lines = [f"spread captured {r.spread_captured:.4f} {quote} (of which given up to skew {r.skew_cost:.4f}), "
+             f"inventory {r.inventory_pnl:.4f}, fees {r.fees:.4f}: total {r.total_pnl:.4f} {quote}"]
+    parts = []
+    for h, m in r.markouts.items():
+        if not m["count"]:
+            parts.append(f"{h} - (no fill's horizon reached)")
+        else:
+            rate = "" if m["bps"] is None else f" ({m['bps']:+.2f} bps)"
+            parts.append(f"{h} {m['markout']:.4f} over {m['count']} fills{rate}")
+    if parts:
+        lines.append("markouts (positive = against us): " + ", ".join(parts))
+    return lines
 
 
 def run_backtest(events: Iterable[Event], symbol: str, params: BacktestParams) -> BacktestResult:

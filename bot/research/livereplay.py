@@ -192,7 +192,8 @@ class LiveReplay:
             RateGate(), self.log, post_only=params.post_only, max_data_age=self.strategy.stale_after,
             clock=self.clock,
         )
-        self.inventory = Inventory(base=base, quote=quote)
+        # markouts on the replay's clock: the books' mids at their times, fills at the clock's time when booked
+        self.inventory = Inventory(base=base, quote=quote, markouts=self.state.markouts, clock=self.clock)
         self.gate = RiskGate(KillSwitch())
         self.wake = asyncio.Event()
         self.decisions: list[DecisionRow] = []

@@ -55,3 +55,18 @@ def test_only_as_and_glft_with_use_estimators_read_the_estimates() -> None:
     assert not uses_estimators("glft", False)
     assert not uses_estimators("linear", True)
     assert not uses_estimators("symmetric", True)
+
+
+def test_valid_books_feed_the_markouts_of_fills_booked_on_the_same_clock() -> None:
+    from bot.core.inventory import Fill, Inventory
+
+    s = MarketState("X")
+    now = [1.0]
+    inv = Inventory("BTC", "USDT", markouts=s.markouts, clock=lambda: now[0])
+    s.on_book(1.0, BIDS, ASKS)
+    inv.apply(Fill("a", "buy", 100.0, "1", mid=s.mid))  # booked at 1.0 against the mid 100.05
+    s.on_book(1.5, [[99.0, 1.0]], [[99.1, 1.0]])  # before +1 s: not a markout
+    assert not s.on_book(2.0, [[101.0, 1.0]], [[100.0, 1.0]])  # crossed at +1 s: no mid, not used
+    assert s.markouts.counts == [0, 0, 0]
+    s.on_book(2.1, [[99.9, 1.0]], [[100.0, 1.0]])  # the first valid mid at or after +1 s: 99.95
+    assert s.markouts.counts == [1, 0, 0] and abs(s.markouts.sums[0] - 0.1) < 1e-9  # bought, the mid fell 0.1

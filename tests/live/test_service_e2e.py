@@ -26,6 +26,10 @@ async def test_each_model_fills_and_inventory_matches_the_venue(model: str) -> N
     assert [o for o in open_orders if str(o.get("clientOrderId", "")).startswith("mmbot-")] == []
     inventory = run.events("inventory")
     assert inventory and all({"q", "mid", "reservation", "bid", "ask", "total_pnl"} <= e.keys() for e in inventory)
+    # the P&L's components add up (each to 4 decimals) and the markouts come with their counts
+    for e in inventory:
+        assert abs(e["spread_captured"] + e["inventory_pnl"] - e["fees"] - e["total_pnl"]) <= 2e-4, e
+        assert {"markout_1s", "markout_1s_count", "markout_10s_bps", "markout_60s", "skew_cost"} <= e.keys(), e
     assert all(e.get("symbol") == "BTC/USDT" for e in run.events("fill"))
     # the quote event as an operator reads it: prices at the tick, no null reasons
     for quote in run.events("quote"):

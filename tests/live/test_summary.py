@@ -20,3 +20,44 @@ def test_equal_decimals_print_the_same(x: Decimal) -> None:
     rescaled = x.quantize(Decimal("1E-10"))
     assert plain(x) == plain(rescaled)
     assert Decimal(plain(x)) == x
+
+
+# -- P&L attribution in the summary ---------------------------------------------------------------
+
+def _run(symbol: str, fills: list[tuple[str, float, str, float]], mid: float, tick: float, lot: float) -> object:
+    """A stand-in for a SymbolRun with the parts symbol_summary reads."""
+    from types import SimpleNamespace
+
+    from bot.core.inventory import Inventory
+    from bot.core.quote import MarketRules
+
+    base, quote = symbol.split("/")
+    inv = Inventory(base, quote)
+    for i, (side, price, amount, fill_mid) in enumerate(fills):
+        inv.book(side, price, amount, fee=0.01, fee_currency=quote, mid=fill_mid, t=float(i))  # type: ignore[arg-type]
+    inv.markouts.mid(100.0, mid)
+    return SimpleNamespace(
+        symbol=symbol, inventory=inv, state=SimpleNamespace(mid=mid),
+        rules=MarketRules(tick=tick, lot=lot, min_qty=lot, min_notional=0.0),
+        orders=SimpleNamespace(placed=3, canceled=1, rejected=0), start_base=None, end_base=None,
+    )
+
+
+def test_the_summary_attributes_the_pnl_per_symbol_and_in_total() -> None:
+    from bot.live.orders import OpenCheck
+    from bot.live.summary import RunSummary, format_summary, symbol_summary
+
+    check = OpenCheck(left=0, confirmed=True)
+    btc = symbol_summary(_run("BTC/USDT", [("buy", 30000.70, "0.002", 30000.72)], 30000.72, 0.01, 0.00001),  # type: ignore[arg-type]
+                         check)
+    sol = symbol_summary(_run("SOL/USDT", [("sell", 100.02, "1", 100.0), ("buy", 99.99, "2", 100.0)], 100.05,
+                              0.01, 0.01), check)  # type: ignore[arg-type]
+    for s in (btc, sol):  # the components add up, to the cent of a cent
+        assert abs(s.spread_captured + s.inventory_pnl - s.fees - s.total_pnl) <= 2e-4
+    assert sol.markouts["60s"] == {"markout": -0.05, "count": 2, "notional": 300.0, "bps": -1.67}
+    text = format_summary(RunSummary("sim", 10.0, [btc, sol]))
+    assert "marked to mid 30,000.720" in text  # the mid keeps its cents
+    total = btc.total_pnl + sol.total_pnl
+    line = next(x for x in text.splitlines() if x.startswith("  total USDT across 2 symbols"))
+    assert line.endswith(f"total {total:,.4f}")
+    assert "fees 0.0300" in line and "60s -0.0500 over 3 fills" in text.splitlines()[text.splitlines().index(line) + 1]
