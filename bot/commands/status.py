@@ -134,6 +134,9 @@ def attribution_lines(sym: str, data: dict[str, Any]) -> list[str]:
         for h in horizons:
             count = data.get(f"markout_{h}_count") or 0
             rate = data.get(f"markout_{h}_bps")
+            if not count:
+                parts.append(f"{h} - (no fill's horizon elapsed)")
+                continue
             parts.append(f"{h} {_money(data.get(f'markout_{h}'))} over {count} fill{'s' * (count != 1)}"
                          + (f" ({rate:+.2f} bps)" if isinstance(rate, int | float) else ""))
         lines.append(f"{sym} markouts (positive = against us): " + ", ".join(parts))

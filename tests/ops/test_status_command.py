@@ -114,3 +114,25 @@ async def test_something_else_answering_is_not_a_bot(capsys: pytest.CaptureFixtu
     err = capsys.readouterr().err.splitlines()
     assert code == 2
     assert err == [f"mmbot: no bot answering at {server.url}/elsewhere (GET /status: HTTP 404)"]
+
+
+def test_prices_keep_their_cents_and_the_pnl_is_attributed_with_balances() -> None:
+    from bot.commands.status import render
+
+    sol = {
+        "q": 2.0, "limit": 30.0, "mid": 30000.7, "bid": 30000.6, "ask": 30000.8, "total_pnl": 0.0434, "fees": 0.03,
+        "tick": 0.01, "lot": 0.01, "spread_captured": 0.1234, "skew_cost": 0.01, "inventory_pnl": -0.05,
+        "markout_1s": 0.012, "markout_1s_count": 10, "markout_1s_bps": 0.41, "markout_60s": 0.0,
+        "markout_60s_count": 0, "markout_60s_bps": None,
+        "balances": {"SOL": {"change": 2.0, "venue_at_start": "100", "expected": "102"}, "USDT": {"change": -60.0012}},
+    }
+    lines = render("http://x", {"killed": False, "symbols": {"SOL/USDT": sol}}, {"ready": True}).splitlines()
+    columns = next(line for line in lines if line.startswith("symbol")).split()
+    row = next(line for line in lines if line.startswith("SOL/USDT ")).split()
+    assert row[columns.index("mid")] == "30000.70" and row[columns.index("q")] == "+2.00"
+    assert ("SOL/USDT P&L: spread captured +0.1234 (of which given up to skew +0.0100), inventory -0.0500, "
+            "fees +0.0300, total +0.0434") in lines
+    assert "SOL/USDT markouts (positive = against us): 1s +0.0120 over 10 fills (+0.41 bps), 60s - (no fill's horizon " \
+        "elapsed)" in lines
+    assert ("SOL/USDT balances, change since start by the bot's accounting: SOL +2.0 (venue at start 100, expected "
+            "now 102), USDT -60.0012") in lines
