@@ -132,7 +132,7 @@ def test_prices_keep_their_cents_and_the_pnl_is_attributed_with_balances() -> No
     assert row[columns.index("mid")] == "30000.70" and row[columns.index("q")] == "+2.00"
     assert ("SOL/USDT P&L: spread captured +0.1234 (of which given up to skew +0.0100), inventory -0.0500, "
             "fees +0.0300, total +0.0434") in lines
-    assert "SOL/USDT markouts (positive = against us): 1s +0.0120 over 10 fills (+0.41 bps), 60s - (no fill's horizon " \
-        "elapsed)" in lines
+    assert ("SOL/USDT markouts (positive = against us): 1s +0.0120 over 10 fills (+0.41 bps), "
+            "60s - (no fill's horizon elapsed)") in lines
     assert ("SOL/USDT balances, change since start by the bot's accounting: SOL +2.0 (venue at start 100, expected "
             "now 102), USDT -60.0012") in lines
