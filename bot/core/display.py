@@ -11,6 +11,10 @@ float noise (pure).
 - :func:`bps`: a rate in basis points to 2 decimals.
 - :func:`plain`: a number without a unit step (a count of seconds, a model estimate) to ``PLAIN_DIGITS``
   significant digits: the binary noise of float arithmetic goes, the value's own digits stay.
+- :func:`plain_text`: :func:`plain` as text in fixed-point notation (``0.00001``, not ``1e-05``), for
+  messages.
+- :func:`exact`: an exact decimal (a balance, a drift) as plain text: ``-0.00000012``, not ``-1.2E-7``;
+  ``0.002``, not ``0.00200000``.
 - :class:`Steps`: one symbol's tick and lot, so a caller that shows many numbers carries both at once.
 - :func:`fixed`: text at a step's digits, trailing zeros kept (``30000.70``): for printed tables, where a
   float's shortest form would drop them or go to exponent form (``1e-05``).
@@ -88,6 +92,17 @@ def plain(x: float | None) -> float | None:
     return float(f"{float(x):.{PLAIN_DIGITS}g}") + 0.0
 
 
+def exact(x: Decimal) -> str:
+    """``x`` in fixed-point notation without trailing zeros (its every digit kept)."""
+    text = format(x.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
+def plain_text(x: float) -> str:
+    """``x`` to :data:`PLAIN_DIGITS` significant digits as fixed-point text without trailing zeros."""
+    return exact(Decimal(repr(plain(x))))
+
+
 def fixed(x: float | None, step: float, extra: int = 0) -> str:
     """``x`` as text with exactly ``decimals(step) + extra`` digits after the point; ``-`` for None."""
     if x is None:
@@ -108,5 +123,10 @@ class Steps:
         return at_step(x, self.tick, extra)
 
     def size(self, x: float | None) -> float | None:
-        """A size or a position at the lot."""
+        """An order's or a fill's size at the lot."""
         return at_step(x, self.lot)
+
+    def position(self, x: float | None) -> float | None:
+        """A position at the lot's digits, or the satoshi's where finer: a fee paid in the base currency leaves
+        dust below the lot that the position really holds."""
+        return None if x is None else round(float(x), max(decimals(self.lot), SIZE_DIGITS)) + 0.0

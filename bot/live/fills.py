@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 import ccxt
 
+from bot.core.display import at_step, money
 from bot.core.inventory import Fill, Inventory
 from bot.live.clock import venue_ms
 from bot.live.feed import Backoff, _watch_loop
@@ -171,15 +172,23 @@ class FillIntake:
         if trade.timestamp_ms is not None:
             self.last_trade_ms = max(self.last_trade_ms, trade.timestamp_ms)
         self.ledger.booked(order, float(amount))
-        mid = self.state.mid
-        self.log.info("fill", trade_id=trade_id, client_id=order.client_id, side=fill.side, price=fill.price,
-                      amount=float(amount), fee=fill.fee, fee_currency=fill.fee_currency, source=source,
-                      q=self.inventory.q, mid=mid)
+        shown = self.orders.shown
+        self.log.info("fill", trade_id=trade_id, client_id=order.client_id, side=fill.side,
+                      price=shown.price(fill.price), amount=shown.size(float(amount)), fee=self._fee_shown(fill),
+                      fee_currency=fill.fee_currency, source=source, q=shown.position(self.inventory.q),
+                      mid=shown.price(self.state.mid, extra=1))
         if self.metrics is not None:
             self.metrics.on_fill(self.symbol, fill.side, fill.price, float(amount), self._fee_in_quote(fill))
         if self.on_fill is not None:
             self.on_fill()
         return True
+
+    def _fee_shown(self, fill: Fill) -> float:
+        """The fill's fee as the ``fill`` event shows it: money in the quote currency, to the satoshi in
+        another (a base or third-currency fee is far smaller than the lot)."""
+        if fill.fee_currency in (self.inventory.quote, None):
+            return money(fill.fee)
+        return at_step(fill.fee, 0.0)
 
     def _fee_in_quote(self, fill: Fill) -> float:
         """The fill's fee in quote currency (a base fee at the fill price; a third currency as valued)."""
@@ -240,7 +249,7 @@ class FillIntake:
         if found.done:
             self.ledger.finish(cid, filled=filled_of(found))
         self.log.info("order_resolved", client_id=cid, found=True, order_id=order_id, status=found.venue_status,
-                      filled=filled_of(found))
+                      filled=self.orders.shown.size(filled_of(found)))
 
     def _learn_id(self, order: LiveOrder, order_id: str | None) -> None:
         """The venue has this order under ``order_id``: its REST trades are ours from now on."""

@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import ccxt
 
+from bot.core.display import Steps, money
 from bot.core.inventory import to_decimal
-from bot.core.quote import Side
+from bot.core.quote import MarketRules, Side
 from bot.live.journal import Journal, JournalWriteError
 from bot.risk.exposure import Exposure, ExposureLimits, check_order
 from bot.risk.triggers import (
@@ -56,6 +57,8 @@ class Watched(Protocol):
     def base(self) -> str: ...  # the base asset, whose venue balance the drift check reads
     @property
     def limits(self) -> RiskSettings: ...  # the symbol's risk settings
+    @property
+    def rules(self) -> MarketRules: ...  # the symbol's tick and lot: what the kill_switch event shows q and mid at
     @property
     def q(self) -> float: ...
     @property
@@ -242,8 +245,12 @@ class Guard:
                 drift.cancel()
 
     def state(self) -> dict[str, Any]:
-        """What the operator needs in the ``kill_switch`` event."""
-        out: dict[str, Any] = {"equity": self.equity(), "peak_equity": self.drawdown.peak}
+        """What the operator needs in the ``kill_switch`` event (and the kill latch): equity as money, each
+        symbol's ``q`` as a position (:meth:`~bot.core.display.Steps.position`) and ``mid`` at its tick (a digit
+        finer: a mid may fall between ticks)."""
+        out: dict[str, Any] = {"equity": money(self.equity()), "peak_equity": money(self.drawdown.peak)}
         for w in self.watched:
-            out[w.symbol] = {"q": w.q, "mid": w.mid, "open_orders": w.open_orders, "pauses": sorted(w.pauses)}
+            shown = Steps(w.rules.tick, w.rules.lot)
+            out[w.symbol] = {"q": shown.position(w.q), "mid": shown.price(w.mid, extra=1),
+                             "open_orders": w.open_orders, "pauses": sorted(w.pauses)}
         return out

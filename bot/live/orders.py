@@ -29,6 +29,8 @@ rules below hold for both. Order lookups and open-order reads are always REST.
 - A flattening order (:meth:`OrderManager.market`) takes the same path: order ceiling, journal row, order
   entry, the same table for its answer; only the worst-case check meant for quotes is not asked of an order
   that reduces the position.
+- Events show prices at the symbol's tick and sizes at its lot (``rules``; :mod:`bot.core.display`); the
+  ledger and the journal keep the exact values.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ from typing import Any
 
 import ccxt
 
-from bot.core.quote import Side
+from bot.core.display import Steps
+from bot.core.quote import MarketRules, Side
 from bot.core.reconcile import Action, Cancel, Create
 from bot.live.clock import ClockSync
 from bot.live.entry import OrderEntry, RestOrderEntry
@@ -144,8 +147,11 @@ class OrderManager:
         clock: Callable[[], float] = time.monotonic,
         adapter: VenueAdapter | None = None,
         hooks: OrderHooks = NO_HOOKS,
+        rules: MarketRules | None = None,
     ) -> None:
         self.exchange, self.symbol, self.prefix = exchange, symbol, prefix
+        # the steps events show prices and sizes at (the symbol's tick and lot; without rules: 8 digits)
+        self.shown = Steps(rules.tick, rules.lot) if rules is not None else Steps()
         self.venue: VenueAdapter = adapter if adapter is not None else adapter_for(exchange)  # payloads -> records
         self.entry: OrderEntry = entry if entry is not None else RestOrderEntry(exchange)  # creates, cancels
         self.throttler, self.rate, self.log = throttler, rate, log
@@ -267,8 +273,8 @@ class OrderManager:
         answer = self.venue.order(result)
         if answer.order_id is not None:  # journaled (refused: the kill trips; the next start looks it up)
             self.tracker.set_order_id(order, answer.order_id)
-        self.log.info("order_placed", client_id=cid, order_id=order.order_id, side=side, price=price,
-                      amount=amount, reason=reason)
+        self.log.info("order_placed", client_id=cid, order_id=order.order_id, side=side,
+                      price=self.shown.price(price), amount=self.shown.size(amount), reason=reason)
         if answer.done:
             self.tracker.close(cid, filled=filled_of(answer))
         return order
@@ -282,22 +288,24 @@ class OrderManager:
         journal row cannot be written (no row, no create)."""
         now = self.now()
         if data_time is not None and now - data_time > self.max_data_age:
-            self.log.info("create_dropped", side=side, price=price, amount=amount, reason="stale_data",
-                          data_age=round(now - data_time, 3))
+            self.log.info("create_dropped", side=side, price=self.shown.price(price), amount=self.shown.size(amount),
+                          reason="stale_data", data_age=round(now - data_time, 3))
             return None
         if self.precheck is not None and not reduces:
             breach = self.precheck(side, amount, price)
             if breach is not None:
                 self.blocked += 1
-                self.log.warning("order_blocked", side=side, price=price, amount=amount, limit=breach)
+                self.log.warning("order_blocked", side=side, price=self.shown.price(price),
+                                 amount=self.shown.size(amount), limit=breach)
                 return None
         cid = self.next_client_id()
         order = LiveOrder(cid, side, price, amount, amount, now, quote_mid=quote_mid, half_spread=half_spread)
         try:
             self.tracker.sent(order)  # its journal row first
         except JournalWriteError as exc:  # no row, no create (the refusal has tripped the kill switch)
-            self.log.warning("order_not_sent", client_id=cid, side=side, price=price, amount=amount,
-                             answer="journal", error=type(exc).__name__, detail=str(exc)[:200])
+            self.log.warning("order_not_sent", client_id=cid, side=side, price=self.shown.price(price),
+                             amount=self.shown.size(amount), answer="journal", error=type(exc).__name__,
+                             detail=str(exc)[:200])
             return None
         return order
 
@@ -314,15 +322,15 @@ class OrderManager:
             self.tracker.close(cid, filled=0.0)  # refused before it was processed
             self.rate_limited("create", exc)
         elif answer is Answer.UNKNOWN:  # network errors, timeouts, -1006/-1007: it may have executed
-            self.log.warning("order_unknown", client_id=cid, side=order.side, price=order.price,
-                             amount=order.amount, error=type(exc).__name__, detail=str(exc)[:200])
+            self.log.warning("order_unknown", client_id=cid, side=order.side, price=self.shown.price(order.price),
+                             amount=self.shown.size(order.amount), error=type(exc).__name__, detail=str(exc)[:200])
             self.failed("create", exc)
             self.tracker.unknown(order)  # looked up by client id (bot.live.fills)
             return order
         elif answer in VENUE_TROUBLE:  # busy (-1008) or our clock outside the recvWindow: not executed
             self.tracker.close(cid, filled=0.0)
-            self.log.warning("order_not_sent", client_id=cid, side=order.side, price=order.price,
-                             amount=order.amount, answer=answer.value, error=type(exc).__name__,
+            self.log.warning("order_not_sent", client_id=cid, side=order.side, price=self.shown.price(order.price),
+                             amount=self.shown.size(order.amount), answer=answer.value, error=type(exc).__name__,
                              detail=str(exc)[:200])
             self.failed("create", exc)
         else:
@@ -349,8 +357,9 @@ class OrderManager:
             self._cooldown[order.side] = self.now() + self.reject_cooldown
             if self.on_error is not None:
                 self.on_error(f"order_rejected:{reason}", exc)
-        self.log.warning("order_rejected", client_id=order.client_id, side=order.side, price=order.price,
-                         amount=order.amount, reason=reason, error=type(exc).__name__, detail=str(exc)[:200])
+        self.log.warning("order_rejected", client_id=order.client_id, side=order.side,
+                         price=self.shown.price(order.price), amount=self.shown.size(order.amount), reason=reason,
+                         error=type(exc).__name__, detail=str(exc)[:200])
 
     def venue_answered(self) -> None:
         """A venue call (a safety-net pass) succeeded: the venue answers, no outage."""
@@ -411,7 +420,7 @@ class OrderManager:
                 self._errored.discard(client_id)
                 self.tracker.close(client_id)
                 self.log.info("order_gone", client_id=client_id, side=order.side, reason=reason,
-                              unbooked=order.unbooked())
+                              unbooked=self.shown.size(order.unbooked()))
                 return True
             self.tracker.cancel_failed(order)
             if answer is Answer.RATE_LIMITED:
@@ -429,7 +438,7 @@ class OrderManager:
             self.metrics.on_order(self.symbol, "canceled")
         self.tracker.close(client_id, filled=filled_of(self.venue.order(result)) if isinstance(result, dict) else None)
         self.log.info("order_canceled", client_id=client_id, order_id=order.order_id, side=order.side,
-                      price=order.price, reason=reason)
+                      price=self.shown.price(order.price), reason=reason)
         return True
 
     async def resolve_settling(self, now: float | None = None) -> int:
@@ -480,8 +489,8 @@ class OrderManager:
             self.tracker.close(cid, filled=filled_of(found))
         elif found.status is OrderStatus.OPEN:
             self.tracker.reopen(order)
-        self.log.info("order_settled", client_id=cid, status=found.venue_status, filled=filled_of(found),
-                      unbooked=order.unbooked())
+        self.log.info("order_settled", client_id=cid, status=found.venue_status,
+                      filled=self.shown.size(filled_of(found)), unbooked=self.shown.size(order.unbooked()))
 
     async def fetch_own_open(self) -> list[OrderUpdate]:
         """Our orders the venue reports open for this symbol."""

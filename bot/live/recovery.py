@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from bot.core.display import Steps, exact
 from bot.core.inventory import to_decimal
 from bot.live.fills import FillIntake
 from bot.live.journal import Journal
@@ -88,7 +89,7 @@ async def catch_up(journal: Journal, exchange: Any, run: SymbolRun, retrying: Re
         if rec.status != "closed" and rec.client_id not in fills.unresolved:
             run.orders.tracker.settled_at_start(rec.client_id)  # cancelled at start-up or finished meanwhile
     run.log.info("journal_caught_up", since_ms=since_ms, new_fills=run.inventory.fills - before,
-                 q=run.inventory.q)
+                 q=Steps(run.rules.tick, run.rules.lot).position(run.inventory.q))
 
 
 def base_total(balance: dict[str, Any], asset: str) -> Decimal:
@@ -108,9 +109,9 @@ def set_baseline(journal: Journal, run: SymbolRun, balance: dict[str, Any], trip
     run.start_base = baseline
     drift = venue - baseline - run.inventory.q_exact
     if drift:
-        run.log.warning("inventory_drift", venue_change=str(venue - baseline), q=str(run.inventory.q_exact),
-                        drift=str(drift))
+        change, q = exact(venue - baseline), exact(run.inventory.q_exact)
+        run.log.warning("inventory_drift", venue_change=change, q=q, drift=exact(drift))
         tolerance = run.cfg.risk.balance_drift_tolerance
         if tolerance is not None and abs(drift) > Decimal(str(tolerance)):
-            trip_kill(f"{run.symbol}: balance drift {drift} at start-up: venue change "
-                      f"{venue - baseline} vs journaled inventory {run.inventory.q_exact}")
+            trip_kill(f"{run.symbol}: balance drift {exact(drift)} at start-up: venue change {change} "
+                      f"vs journaled inventory {q}")

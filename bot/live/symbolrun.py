@@ -69,6 +69,10 @@ class RunView:
         return self._run.cfg.risk
 
     @property
+    def rules(self) -> MarketRules:
+        return self._run.rules
+
+    @property
     def q(self) -> float:
         return self._run.inventory.q
 

@@ -1,6 +1,7 @@
 """Kill-switch triggers and pause escalation (pure; times are monotonic seconds).
 
-Each trigger answers "should the bot be killed now?" with a reason string or None:
+Each trigger answers "should the bot be killed now?" with a reason string or None (positions and sizes
+without float noise or exponents, money to 4 decimals: :mod:`bot.core.display`):
 
 - :func:`position_breach`: ``|q| > L`` (a race got through the worst-case sizing).
 - :class:`DrawdownTracker`: trailing drawdown ``peak - equity > max_drawdown``, where ``peak`` is the
@@ -20,10 +21,12 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
+from bot.core.display import plain_text
+
 
 def position_breach(q: float, max_position: float, eps: float = 1e-9) -> str | None:
     if abs(q) > max_position + eps:
-        return f"position {q:g} beyond the limit {max_position:g}"
+        return f"position {plain_text(q)} beyond the limit {plain_text(max_position)}"
     return None
 
 
@@ -130,8 +133,8 @@ class DriftCheck:
             return None
         self.strikes += 1
         if self.strikes >= self.confirm:
-            return (f"balance drift {drift:g}: venue change {venue_delta:g} vs inventory {q:g} "
-                    f"(tolerance {self.tolerance:g})")
+            return (f"balance drift {plain_text(drift)}: venue change {plain_text(venue_delta)} vs inventory "
+                    f"{plain_text(q)} (tolerance {plain_text(self.tolerance)})")
         return None
 
 

@@ -14,9 +14,11 @@ from bot.core.display import (
     Steps,
     at_step,
     decimals,
+    exact,
     fixed,
     money,
     plain,
+    plain_text,
 )
 
 STEPS = st.sampled_from([1.0, 0.5, 0.1, 0.01, 0.001, 0.0001, 0.00001, 1e-6, 1e-8, 0.25, 5.0])
@@ -95,3 +97,31 @@ def test_steps_price_and_size() -> None:
     assert steps.price(30000.724999, extra=2) == 30000.725
     assert steps.size(0.0012300000000000002) == 0.00123
     assert Steps().size(0.123456789123) == 0.12345679  # no lot known: the satoshi
+
+
+def test_exact_decimals_read_without_exponent_or_padding() -> None:
+    assert exact(Decimal("-0.00000012")) == "-0.00000012"  # str() gives -1.2E-7
+    assert exact(Decimal("0.00200000")) == "0.002"
+    assert exact(Decimal("100")) == "100"  # normalize() alone gives 1E+2
+    assert exact(Decimal("-0E-8")) == "0"
+
+
+@given(units=st.integers(-10**12, 10**12), places=st.integers(0, 12))
+def test_exact_keeps_every_digit(units: int, places: int) -> None:
+    x = Decimal(units).scaleb(-places)
+    assert Decimal(exact(x)) == x
+    assert "E" not in exact(x)
+
+
+def test_plain_text_reads_without_exponent_or_noise() -> None:
+    assert plain_text(0.00001) == "0.00001"  # f"{x:g}" and str() give 1e-05
+    assert plain_text(0.1 + 0.2) == "0.3"
+    assert plain_text(30000.72) == "30000.72"  # f"{x:g}" gives 30000.7
+    assert plain_text(-2.0) == "-2"
+
+
+def test_a_position_keeps_the_dust_a_base_fee_leaves() -> None:
+    steps = Steps(tick=0.01, lot=0.00001)
+    assert steps.position(0.00123 - 0.00000123) == 0.00122877  # at the lot it would read 0.00123
+    assert steps.position(0.1 + 0.2) == 0.3 and steps.position(None) is None
+    assert Steps(tick=0.0001, lot=1.0).position(100.0 + 1e-12) == 100.0

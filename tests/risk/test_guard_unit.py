@@ -10,6 +10,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.config import RiskSettings, load_settings
+from bot.core.quote import MarketRules
 from bot.errors import UserError
 from bot.live.gate import KillSwitch, RiskGate
 from bot.live.journal import MEMORY, journal_for, journal_path, refuse_if_latched
@@ -147,6 +148,9 @@ def test_pauses_are_reported_from_the_first_book_on_and_escalate_to_the_kill() -
     assert len(kills) == 1 and kills[0].startswith("pause escalation")
 
 
+RULES = MarketRules(tick=0.01, lot=0.00001)
+
+
 @dataclass
 class _View:
     """A Watched that is no SymbolRun: what the guard reads, and nothing else."""
@@ -161,6 +165,7 @@ class _View:
     open_orders: int = 0
     buy: float = 0.0
     sell: float = 0.0
+    rules: MarketRules = RULES
 
     @property
     def q_exact(self) -> Decimal:
@@ -191,5 +196,23 @@ def test_the_guard_reads_only_its_narrow_view(tmp_path: Path) -> None:
         assert guard.state()["X/USDT"] == {"q": 0.5, "mid": 110.0, "open_orders": 2, "pauses": ["stale"]}
         view.q = 1.5
         assert "X/USDT" in (guard.evaluate(1.0) or "")  # past max_position
+    finally:
+        journal.close()
+
+
+def test_the_kill_state_reads_at_the_tick_and_lot_without_float_noise(tmp_path: Path) -> None:
+    """The kill_switch event's state: q at the lot, mid at the tick (a digit finer), equity as money."""
+    from bot.live.guard import Guard, Tripwires
+    from bot.live.journal import Journal
+
+    settings = load_settings(None, {"risk": {"max_position": 1.0}})
+    view = _View("X/USDT", 0.1 + 0.2, 30000.72 + 1e-11, settings.risk)  # q 0.30000000000000004
+    journal = Journal(tmp_path / "j.sqlite")
+    try:
+        guard = Guard(settings, journal, [view], Tripwires(settings.risk, lambda r: None, None), lambda r: None, None)
+        state = guard.state()
+        assert guard.equity() != round(guard.equity() or 0.0, 4)  # the exact equity carries noise
+        assert state["X/USDT"]["q"] == 0.3 and state["X/USDT"]["mid"] == 30000.72
+        assert state["equity"] == round(0.3 * 29900.72, 4)
     finally:
         journal.close()

@@ -94,3 +94,13 @@ def test_pauses_escalate_within_the_window_only() -> None:
     assert p.paused(61.0, "stale") is None  # the first pause has left the window
     reason = p.paused(62.0, "venue")
     assert reason is not None and "3 pauses" in reason and "venue" in reason
+
+
+def test_reasons_read_sizes_without_exponent_or_noise() -> None:
+    """The kill reason an operator reads: 0.00002 (not 2e-05), 30000.72 (not 30000.7), 0.3 (not 0.30000000000000004)."""
+    assert position_breach(0.00002, 0.00001) == "position 0.00002 beyond the limit 0.00001"
+    assert position_breach(-30000.72, 30000.0) == "position -30000.72 beyond the limit 30000"
+    d = DriftCheck(tolerance=0.00001, confirm=1)
+    assert d.update(0.1 + 0.2, 0.0001) == (
+        "balance drift 0.2999: venue change 0.3 vs inventory 0.0001 (tolerance 0.00001)"
+    )
