@@ -123,8 +123,13 @@ class AccountSpec(_Model):
     balances: dict[str, Decimal] = Field(
         default_factory=lambda: {"USDT": Decimal(100000), "BTC": Decimal(2), "ETH": Decimal(30), "SOL": Decimal(100)}
     )
-    maker_fee: Decimal = Field(Decimal("0.001"), ge=0, le=Decimal("0.1"), description="rate; Binance's regular tier")
-    taker_fee: Decimal = Field(Decimal("0.001"), ge=0, le=Decimal("0.1"), description="rate; Binance's regular tier")
+    maker_fee: Decimal = Field(
+        Decimal("0.001"), ge=0, le=Decimal("0.1"),
+        description="rate; unset: Binance spot's regular tier (the built-in default account pays 0 maker)",
+    )
+    taker_fee: Decimal = Field(
+        Decimal("0.001"), ge=0, le=Decimal("0.1"), description="rate; unset: Binance spot's regular tier"
+    )
 
     @field_validator("balances")
     @classmethod
