@@ -10,7 +10,8 @@ interpolation). :class:`Markouts` is fed ``fill(t, sign, amount, mid, price)`` a
 (the caller says which: the live service's monotonic clock, the recording's timestamps in a backtest), both in
 non-decreasing time order. A fill is counted at a horizon only once that horizon has elapsed (``t + h`` reached
 by an observed mid); fills still pending are not counted anywhere. Per horizon it keeps the sum, the count and
-the resolved fills' notional (``a * price``), so the mean markout in bps of the filled notional is
+the resolved fills' notional (``a * price``) and how late the mids used came (``lags``: the sum of
+``t_mid - (t + h)``, so a sparse mid feed shows), so the mean markout in bps of the filled notional is
 ``sum / notional * 1e4``.
 
 Memory is the pending fills only (one deque per horizon, whose heads are due first); a mid observed before the
@@ -36,7 +37,7 @@ def label(horizon: float) -> str:
 class Markouts:
     """Markouts of fills at fixed horizons (see the module docstring)."""
 
-    __slots__ = ("_pending", "counts", "horizons", "next_due", "notional", "sums")
+    __slots__ = ("_pending", "counts", "horizons", "lags", "next_due", "notional", "sums")
 
     def __init__(self, horizons: tuple[float, ...] = HORIZONS) -> None:
         if not horizons or any(not (h >= 0.0 and math.isfinite(h)) for h in horizons):
@@ -45,6 +46,7 @@ class Markouts:
         self.sums = [0.0] * len(horizons)
         self.counts = [0] * len(horizons)
         self.notional = [0.0] * len(horizons)
+        self.lags = [0.0] * len(horizons)  # sum over resolved fills of (time of the mid used - (t + h))
         self.next_due = math.inf  # the earliest time at which a pending fill resolves
         # per horizon: (due time, signed amount, mid at the fill, notional), due times non-decreasing
         self._pending: list[deque[tuple[float, float, float, float]]] = [deque() for _ in horizons]
@@ -68,13 +70,14 @@ class Markouts:
         """A mid observed at ``t``: resolves every pending fill due at or before ``t`` with it."""
         if t < self.next_due:
             return
-        sums, counts, notional = self.sums, self.counts, self.notional
+        sums, counts, notional, lags = self.sums, self.counts, self.notional, self.lags
         for k, pending in enumerate(self._pending):
             while pending and pending[0][0] <= t:
-                _due, signed, mid_fill, value = pending.popleft()
+                due, signed, mid_fill, value = pending.popleft()
                 sums[k] -= signed * (mid - mid_fill)
                 counts[k] += 1
                 notional[k] += value
+                lags[k] += t - due
         self.next_due = self._earliest()
 
     def _earliest(self) -> float:

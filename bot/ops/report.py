@@ -9,7 +9,16 @@ What the journal holds (:mod:`bot.live.journal`) and what the page shows from it
   asks, drawn **against the mid**;
 - ``snapshots`` (every ``logging.inventory_interval`` seconds: q, equity, mid): the mid line and
   **P&L marked to mid** over time;
-- ``kills``: kill-switch events, listed.
+- ``kills``: kill-switch events, listed;
+- **markouts** (:mod:`bot.core.markouts`) at +1 s, +10 s, +60 s: the journal keeps no mid at a fill, so the
+  page measures each fill against its own price, ``-sign * a * (mid(t + h) - p)`` (positive = against us; at
+  short horizons it is minus the spread captured), with ``mid(t + h)`` the first snapshot mid at or after
+  ``t + h`` (the fill's trade time and the snapshot's time, both Unix seconds); a horizon shorter than the
+  snapshot interval reads a later mid than its name says, and the page shows the mean delay.
+
+Numbers as an operator reads them: prices at the symbol's tick and sizes at its lot, both taken from the
+journal's own prices and amounts (the most decimals any of them has: a venue price never has more than its
+tick's); money to 4 decimals.
 
 Not in the journal: every quote decision and every mid (only orders actually sent and the periodic
 snapshots are), so "quotes against mid" shows the prices the bot sent against the mid sampled at the
@@ -29,7 +38,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.core.display import bps, decimals, fixed, money, plain
 from bot.core.inventory import Fill, Inventory
+from bot.core.markouts import HORIZONS, Markouts
+from bot.core.markouts import label as horizon_label
 from bot.errors import UserError
 
 TABLES = ("fills", "orders", "snapshots", "kills")
@@ -49,6 +61,9 @@ class SymbolData:
     orders: list[dict[str, Any]] = field(default_factory=list)  # ts, side, price, amount
     snapshots: list[dict[str, Any]] = field(default_factory=list)  # ts, q, equity, mid
     final: dict[str, float] = field(default_factory=dict)  # the replayed accounting at the end
+    markouts: list[dict[str, Any]] = field(default_factory=list)  # horizon, label, count, markout, bps, delay
+    tick: float = 0.0  # the price step the journal's prices show (see the module docstring); 0: none seen
+    lot: float = 0.0  # the size step of its amounts
 
     def has_data(self) -> bool:
         return bool(self.fills or self.orders or self.snapshots)
@@ -112,15 +127,55 @@ def load_journal(path: str | Path) -> JournalData:
         fill = Fill(trade_id=trade_id, side=side, price=price, amount=amount, fee=fee, fee_currency=fee_ccy,
                     timestamp=when, order_id=order_id, client_id=client_id)
         if inv.apply(fill):
-            of(sym).fills.append({"ts": when, "side": side, "price": price, "amount": float(amount), "fee": fee,
+            of(sym).fills.append({"ts": when, "side": side, "price": price, "amount": float(amount),
+                                  "amount_text": str(amount), "fee": fee,
                                   "fee_currency": fee_ccy, "q": inv.q, "realized": inv.realized, "fees": inv.fees,
                                   "total_pnl": inv.total_pnl(price)})
+    for data in symbols.values():
+        data.tick = step_of([f["price"] for f in data.fills] + [o["price"] for o in data.orders])
+        data.lot = step_of([f["amount_text"] for f in data.fills])
+        data.markouts = fill_markouts(data.fills, data.snapshots)
     for sym, inv in books.items():
         mids = [s["mid"] for s in of(sym).snapshots if s["mid"] is not None]
         mark = mids[-1] if mids else (of(sym).fills[-1]["price"] if of(sym).fills else None)
         of(sym).final = {**inv.snapshot(mark), "fills": inv.fills, "volume_base": float(inv.volume_base),
                          "volume_quote": inv.volume_quote, "mark": mark if mark is not None else float("nan")}
     return JournalData(path, dict(sorted(symbols.items())), kills)
+
+
+def step_of(values: list[Any]) -> float:
+    """The step whose digits the most precise of ``values`` needs (their shortest decimal forms); 0 if none."""
+    digits = [decimals(float(v)) if not isinstance(v, str) else _text_decimals(v) for v in values if v is not None]
+    return 10.0 ** -max(digits) if digits else 0.0
+
+
+def _text_decimals(text: str) -> int:
+    """Digits after the point of an exact decimal text (``"0.00120"`` -> 4: trailing zeros are no digits)."""
+    _, _, frac = text.partition(".")
+    return len(frac.rstrip("0"))
+
+
+def fill_markouts(fills: list[dict[str, Any]], snapshots: list[dict[str, Any]],
+                  horizons: tuple[float, ...] = HORIZONS) -> list[dict[str, Any]]:
+    """Per horizon, the fills' markouts against their own prices with the snapshot mids (module docstring):
+    ``count`` fills whose horizon a snapshot reached, ``markout`` (quote currency), ``bps`` of their notional,
+    ``delay``: the mean seconds by which the snapshot used came after ``t + h``."""
+    mids = [(s["ts"], s["mid"]) for s in snapshots if s["mid"] is not None]
+    tracker = Markouts(horizons)
+    # in time order; at one time the fill first (a snapshot at the fill's time is not after it)
+    events = sorted([(f["ts"], 0, i) for i, f in enumerate(fills)] + [(t, 1, i) for i, (t, _) in enumerate(mids)])
+    for t, kind, i in events:
+        if kind == 0:
+            f = fills[i]
+            tracker.fill(t, 1 if f["side"] == "buy" else -1, f["amount"], f["price"], f["price"])
+        else:
+            tracker.mid(t, mids[i][1])
+    out = []
+    for k, h in enumerate(horizons):
+        count = tracker.counts[k]
+        out.append({"horizon": h, "label": horizon_label(h), "count": count, "markout": money(tracker.sums[k]),
+                    "bps": bps(tracker.rate(k)), "delay": round(tracker.lags[k] / count, 3) if count else None})
+    return out
 
 
 # -- plots ----------------------------------------------------------------------------------------
@@ -171,7 +226,23 @@ def _plot_pnl(ax: Any, data: SymbolData) -> None:
     ax.set_title(f"{data.symbol}: P&L over time")
 
 
-PANELS = (("quotes", _plot_quotes), ("inventory", _plot_inventory), ("pnl", _plot_pnl))
+def _plot_markouts(ax: Any, data: SymbolData) -> None:
+    shown = [m for m in data.markouts if m["bps"] is not None]
+    if shown:
+        xs = [m["horizon"] for m in shown]
+        ax.plot(xs, [m["bps"] for m in shown], "o-", color="tab:red", label="mean markout (bps of notional)")
+        for m in shown:
+            ax.annotate(f"{m['count']} fills, mid {m['delay']:g} s late", (m["horizon"], m["bps"]), fontsize=7,
+                        textcoords="offset points", xytext=(4, 4))
+        ax.set_xscale("log")
+        ax.set_xticks(xs, [m["label"] for m in shown])
+    ax.axhline(0.0, color="black", lw=0.6)
+    ax.set_xlabel("horizon after the fill")
+    ax.set_ylabel("bps (positive = against us)")
+    ax.set_title(f"{data.symbol}: markouts against the fill price, mid from the snapshots")
+
+
+PANELS = (("quotes", _plot_quotes), ("inventory", _plot_inventory), ("pnl", _plot_pnl), ("markouts", _plot_markouts))
 
 
 def _matplotlib() -> Any:
@@ -213,10 +284,10 @@ def panel_svg(data: SymbolData, name: str) -> str:
 
 
 def write_png(journal: JournalData, out: Path) -> None:
-    """Every symbol's three panels in one PNG (a column per symbol)."""
+    """Every symbol's panels in one PNG (a column per symbol)."""
     plt = _matplotlib()
     symbols = [d for d in journal.symbols.values() if d.has_data()] or [SymbolData("(no data)")]
-    fig, axes = plt.subplots(len(PANELS), len(symbols), figsize=(9 * len(symbols), 9), squeeze=False)
+    fig, axes = plt.subplots(len(PANELS), len(symbols), figsize=(9 * len(symbols), 3 * len(PANELS)), squeeze=False)
     try:
         for col, data in enumerate(symbols):
             for row, (_name, draw) in enumerate(PANELS):
@@ -236,13 +307,33 @@ def _fmt(value: Any, digits: int = 6) -> str:
     return html.escape(str(value))
 
 
+def _money(value: float | None) -> str:
+    """Money to 4 decimals (:func:`bot.core.display.money`), digits kept."""
+    return fixed(value, 0.0001)
+
+
+def _markout_table(d: SymbolData) -> str:
+    """The markouts per horizon: fills reached, sum, bps, how late the snapshot mid came."""
+    rows = ["<table><tr><th>horizon</th><th>fills reached</th><th>markout</th><th>bps</th>"
+            "<th>mean delay of the mid (s)</th></tr>"]
+    for m in d.markouts:
+        value = _money(m["markout"]) if m["count"] else "-"
+        rate = "-" if m["bps"] is None else f"{m['bps']:+.2f}"
+        delay = "-" if m["delay"] is None else f"{m['delay']:g}"
+        rows.append(f"<tr><td>{m['label']}</td><td>{m['count']}</td><td>{value}</td><td>{rate}</td>"
+                    f"<td>{delay}</td></tr>")
+    rows.append("</table>")
+    return "\n".join(rows)
+
+
 def _when(ts: float | None) -> str:
     return "-" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _data_json(journal: JournalData) -> str:
     body = {
-        sym: {"fills": d.fills, "orders": d.orders, "snapshots": d.snapshots, "final": d.final}
+        sym: {"fills": d.fills, "orders": d.orders, "snapshots": d.snapshots, "final": d.final,
+              "markouts": d.markouts, "tick": d.tick, "lot": d.lot}
         for sym, d in journal.symbols.items()
     }
     text = json.dumps({"journal": str(journal.path), "symbols": body, "kills": journal.kills}, default=str)
@@ -264,7 +355,12 @@ def render_html(journal: JournalData) -> str:
         f'<p class="note">Journal <code>{html.escape(str(journal.path))}</code>, generated '
         f"{_when(datetime.now(UTC).timestamp())}. Quotes are the orders the bot sent; the journal does not "
         "record every quote decision or every mid (mid and P&amp;L marked to mid come from the periodic "
-        "snapshots, every <code>logging.inventory_interval</code> seconds).</p>",
+        "snapshots, every <code>logging.inventory_interval</code> seconds). Markouts: the journal keeps no mid at a "
+        "fill, so each fill is measured against its own price, <code>-sign * amount * (mid(t+h) - price)</code> "
+        "(positive = the market moved against us; at short horizons it is minus the spread captured), with the "
+        "first snapshot mid at or after <code>t+h</code>: the table says how late that mid came. The live "
+        "<code>inventory</code> event, <code>/status</code> and the run summary measure against the mid at each "
+        "fill, on every book.</p>",
         '<h2 id="summary">Summary</h2>',
         "<table><tr><th>symbol</th><th>fills</th><th>volume (base)</th><th>volume (quote)</th><th>final q</th>"
         "<th>realized</th><th>fees</th><th>unrealized</th><th>total P&amp;L</th><th>orders sent</th></tr>",
@@ -272,10 +368,10 @@ def render_html(journal: JournalData) -> str:
     for sym, d in journal.symbols.items():
         f = d.final
         out.append(
-            f"<tr><td>{html.escape(sym)}</td><td>{len(d.fills)}</td><td>{_fmt(f.get('volume_base', 0.0))}</td>"
-            f"<td>{_fmt(f.get('volume_quote', 0.0))}</td><td>{_fmt(f.get('q', 0.0))}</td>"
-            f"<td>{_fmt(f.get('realized_pnl', 0.0))}</td><td>{_fmt(f.get('fees', 0.0))}</td>"
-            f"<td>{_fmt(f.get('unrealized_pnl', 0.0))}</td><td>{_fmt(f.get('total_pnl', 0.0))}</td>"
+            f"<tr><td>{html.escape(sym)}</td><td>{len(d.fills)}</td><td>{fixed(f.get('volume_base', 0.0), d.lot)}</td>"
+            f"<td>{_money(f.get('volume_quote', 0.0))}</td><td>{fixed(f.get('q', 0.0), d.lot)}</td>"
+            f"<td>{_money(f.get('realized_pnl', 0.0))}</td><td>{_money(f.get('fees', 0.0))}</td>"
+            f"<td>{_money(f.get('unrealized_pnl', 0.0))}</td><td>{_money(f.get('total_pnl', 0.0))}</td>"
             f"<td>{len(d.orders)}</td></tr>"
         )
     out.append("</table>")
@@ -285,17 +381,21 @@ def render_html(journal: JournalData) -> str:
         anchor = html.escape(sym.replace("/", "-"))
         out.append(f'<h2 id="{anchor}">{html.escape(sym)}</h2>')
         for name, title in (("quotes", "Quotes against mid"), ("inventory", "Inventory path"),
-                            ("pnl", "P&amp;L over time")):
+                            ("pnl", "P&amp;L over time"), ("markouts", "Markouts")):
             out.append(f'<h3 class="section-{name}">{title}</h3>')
             out.append(f'<figure class="plot-{name}">{panel_svg(d, name)}</figure>')
+            if name == "markouts":
+                out.append(_markout_table(d))
         out.append('<h3 class="section-fills">Fills</h3>')
         if d.fills:
             out.append("<table><tr><th>time</th><th>side</th><th>price</th><th>amount</th><th>fee</th>"
                        "<th>q after</th><th>realized</th></tr>")
             for f in d.fills[-200:]:
-                out.append(f"<tr><td>{_when(f['ts'])}</td><td>{html.escape(f['side'])}</td><td>{_fmt(f['price'])}</td>"
-                           f"<td>{_fmt(f['amount'])}</td><td>{_fmt(f['fee'])} {html.escape(str(f['fee_currency']))}"
-                           f"</td><td>{_fmt(f['q'])}</td><td>{_fmt(f['realized'])}</td></tr>")
+                fee = "-" if f["fee"] is None else _fmt(plain(f["fee"]))
+                out.append(f"<tr><td>{_when(f['ts'])}</td><td>{html.escape(f['side'])}</td>"
+                           f"<td>{fixed(f['price'], d.tick)}</td><td>{fixed(f['amount'], d.lot)}</td>"
+                           f"<td>{fee} {html.escape(str(f['fee_currency']))}</td><td>{fixed(f['q'], d.lot)}</td>"
+                           f"<td>{_money(f['realized'])}</td></tr>")
             out.append("</table>")
             if len(d.fills) > 200:
                 out.append(f'<p class="note">The last 200 of {len(d.fills)} fills.</p>')

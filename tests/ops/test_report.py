@@ -34,10 +34,11 @@ async def test_report_renders_from_a_real_journal(tmp_path: Path, capsys: pytest
     assert capsys.readouterr().out.startswith(f"mmbot: wrote {out} and {png}: 1 symbol(s), {journaled_fills} fills")
 
     page = out.read_text(encoding="utf-8")
-    for section in ("Summary", "Quotes against mid", "Inventory path", "P&amp;L over time", "Fills", "Kill switch"):
+    for section in ("Summary", "Quotes against mid", "Inventory path", "P&amp;L over time", "Markouts", "Fills",
+                    "Kill switch"):
         assert f">{section}</h" in page, section
-    # self-contained: three inline SVG plots per symbol, nothing fetched from elsewhere
-    assert page.count("<svg") == 3
+    # self-contained: four inline SVG plots per symbol, nothing fetched from elsewhere
+    assert page.count("<svg") == 4
     assert not re.search(r"""(src|href)=["']https?:""", page)
     for name in ("quotes", "inventory", "pnl"):
         figure = page.split(f'<figure class="plot-{name}">', 1)[1].split("</figure>", 1)[0]
@@ -51,7 +52,9 @@ async def test_report_renders_from_a_real_journal(tmp_path: Path, capsys: pytest
     assert btc["snapshots"] and all(s["mid"] is not None for s in btc["snapshots"])
     # the replayed inventory ends where the run's accounting ended
     assert btc["fills"][-1]["q"] == pytest.approx(summary.symbols[0].q, abs=1e-12)
-    assert btc["final"]["fees"] == pytest.approx(summary.symbols[0].fees)
+    assert btc["final"]["fees"] == pytest.approx(summary.symbols[0].fees, abs=5e-5)  # the summary's: 4 decimals
+    # markouts per horizon; a 4 s run reaches the +1 s horizon of its early fills only
+    assert [m["label"] for m in btc["markouts"]] == ["1s", "10s", "60s"]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -71,3 +74,28 @@ def test_missing_or_invalid_journal_is_one_line_exit_2(
     assert err.count("\n") == 1 and err.startswith("mmbot: ") and str(path) in err
     assert "Traceback" not in err
     assert not out.exists()
+
+
+def test_the_fills_table_keeps_cents_and_the_markouts_read_the_snapshot_mids(tmp_path: Path) -> None:
+    from bot.ops.report import JournalData, SymbolData, fill_markouts, render_html, step_of
+
+    fills = [
+        {"ts": 100.0, "side": "buy", "price": 30000.7, "amount": 0.002, "amount_text": "0.00200", "fee": 0.0,
+         "fee_currency": "USDT", "q": 0.002, "realized": 0.0, "fees": 0.0, "total_pnl": 0.0},
+        {"ts": 100.5, "side": "sell", "price": 30000.72, "amount": 0.001, "amount_text": "0.001", "fee": 0.03,
+         "fee_currency": "USDT", "q": 0.001, "realized": 0.00002, "fees": 0.03, "total_pnl": -0.03},
+    ]
+    snaps = [{"ts": t, "q": 0.0, "equity": 0.0, "mid": m} for t, m in ((99.0, 30000.0), (103.0, 30000.5),
+                                                                        (111.0, 30001.0))]
+    marks = fill_markouts(fills, snaps)
+    # +1 s: both fills read the 103.0 snapshot (2 s and 1.5 s late); the buy gained 0.2*0.002, the sell lost 0.22*0.001
+    assert marks[0]["count"] == 2 and marks[0]["delay"] == 1.75
+    assert marks[0]["markout"] == round(-(30000.5 - 30000.7) * 0.002 + (30000.5 - 30000.72) * 0.001, 4)
+    assert marks[1]["count"] == 2 and marks[2]["count"] == 0 and marks[2]["bps"] is None  # +60 s: not reached
+    assert step_of([30000.7, 30000.72]) == 0.01 and step_of(["0.00200", "0.001"]) == 0.001
+    data = SymbolData("BTC/USDT", fills=fills, snapshots=snaps, markouts=marks, tick=0.01, lot=0.001,
+                      final={"q": 0.001, "volume_quote": 90.00212})
+    page = render_html(JournalData(tmp_path / "j.sqlite", {"BTC/USDT": data}, []))
+    table = page.split('<h3 class="section-fills">', 1)[1]
+    assert "<td>30000.70</td><td>0.002</td>" in table and "<td>30000.72</td><td>0.001</td>" in table
+    assert "<td>90.0021</td>" in page  # money to 4 decimals in the summary
