@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from bot.config import Settings, StrategySettings, SymbolSettings, describe_validation_error, load_settings
+from bot.core.display import Steps, money, money_text, plain, plain_text
 from bot.core.fees import resolve_maker_fee
 from bot.core.quote import MarketRules
 from bot.core.strategy import StrategyParams
@@ -222,18 +223,70 @@ def replays(args: argparse.Namespace) -> tuple[list[ReplayRun | _Run], dict[str,
     return runs, setup
 
 
+#: result fields by how they read (:func:`shown`): positions, sizes, prices (a mark), money; the rest plain
+POSITIONS = frozenset({"final_q", "max_abs_q", "q_std", "signed_fill_sum"})
+SIZES = frozenset({"volume_base"})
+PRICES = frozenset({"final_mid"})
+MONEY = frozenset({"volume_quote", "realized_pnl", "unrealized_pnl", "fees", "total_pnl", "spread_captured",
+                   "skew_cost", "inventory_pnl"})
+
+
+def steps_of(setup: dict[str, Any]) -> Steps:
+    """The display steps of the replayed symbol: the tick and lot the run used."""
+    return Steps(float(setup["tick"]), float(setup["lot"]))
+
+
+def _plain_all(value: Any) -> Any:
+    """Every float inside ``value`` (a number, a list, a dict) without float noise."""
+    if isinstance(value, float):
+        return plain(value)
+    if isinstance(value, dict):
+        return {k: _plain_all(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain_all(v) for v in value]
+    return value
+
+
+def shown(r: BacktestResult, steps: Steps) -> dict[str, Any]:
+    """The result as the JSON output shows it: positions at the lot (to the satoshi where finer), sizes at the
+    lot, the mark at the tick (a digit finer: a mid), money to 4 decimals, any other number without float
+    noise. The run's result itself stays exact."""
+    out: dict[str, Any] = {}
+    for key, value in r.to_dict().items():
+        if key in POSITIONS:
+            out[key] = steps.position(value)
+        elif key in SIZES:
+            out[key] = steps.size(value)
+        elif key in PRICES:
+            out[key] = steps.price(value, extra=1)
+        elif key in MONEY:
+            out[key] = money(value)
+        else:
+            out[key] = _plain_all(value)
+    return out
+
+
 def format_result(r: BacktestResult, setup: dict[str, Any], base: str = "", quote: str = "",
                   driver: str = "backtest") -> str:
+    """The text of one run: sizes and positions at the lot, the mark at the tick, money to 4 decimals."""
     what = "backtest" if driver == "backtest" else "live-path replay"
+    steps = steps_of(setup)
+
+    def pos(x: float) -> str:
+        return plain_text(steps.position(x))
+
     lines = [
         f"{what} of {r.symbol} from {setup['data']}: {r.events} events over {r.duration:.1f} s, "
         f"model {setup['model']}, latency {setup['latency_ms']:g} ms",
-        f"  fills        {r.fills} ({r.buys} buys, {r.sells} sells), volume {r.volume_base:g} {base}",
-        f"  P&L          {r.total_pnl:.6g} {quote} = realized {r.realized_pnl:.6g} + unrealized "
-        f"{r.unrealized_pnl:.6g} - fees {r.fees:.6g} (marked at {r.final_mid})",
-        f"  inventory    final q {r.final_q:g}, max |q| {r.max_abs_q:g} (limit {setup['max_position']:g}), "
-        f"std(q) {r.q_std:.4g} (time-weighted)",
-        f"  spread       captured {r.spread_captured:.6g} {quote}, given up to skew {r.skew_cost:.6g} {quote}",
+        f"  fills        {r.fills} ({r.buys} buys, {r.sells} sells), volume {plain_text(steps.size(r.volume_base))} "
+        f"{base}",
+        f"  P&L          {money_text(r.total_pnl)} {quote} = realized {money_text(r.realized_pnl)} + unrealized "
+        f"{money_text(r.unrealized_pnl)} - fees {money_text(r.fees)} (marked at "
+        f"{'-' if r.final_mid is None else plain_text(steps.price(r.final_mid, extra=1))})",
+        f"  inventory    final q {pos(r.final_q)}, max |q| {pos(r.max_abs_q)} "
+        f"(limit {plain_text(setup['max_position'])}), std(q) {pos(r.q_std)} (time-weighted)",
+        f"  spread       captured {money_text(r.spread_captured)} {quote}, given up to skew "
+        f"{money_text(r.skew_cost)} {quote}",
         f"  orders       {r.orders_placed} placed, {r.orders_canceled} canceled, "
         f"{r.orders_rejected} rejected (would cross)"
         + (f", {r.orders_clipped} re-sized on arrival by the position limit" if r.orders_clipped else ""),
@@ -253,7 +306,8 @@ def run(args: argparse.Namespace) -> int:
         assert isinstance(backtest_run, ReplayRun) and isinstance(live_run, ReplayRun)  # both carry decision logs
         found = differences(backtest_run, live_run)
     if args.json:
-        results = {d: r.result.to_dict() for d, r in zip(drivers, runs, strict=True)}
+        steps = steps_of(setup)
+        results = {d: shown(r.result, steps) for d, r in zip(drivers, runs, strict=True)}
         if len(runs) == 1:
             print(json.dumps({**setup, **results[drivers[0]]}))
         else:
@@ -270,5 +324,5 @@ def format_parity(live: BacktestResult, found: list[str]) -> str:
     """One line when the two drivers agree (``live``: the live path's result), else the first differences."""
     if not found:
         return (f"parity       the drivers agree: the same decisions and fills ({live.fills}), "
-                f"final q {live.final_q:g}")
+                f"final q {plain_text(live.final_q)}")
     return "\n".join(["parity       the drivers DIFFER:", *(f"  {line}" for line in found)])

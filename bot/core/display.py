@@ -16,6 +16,7 @@ float noise (pure).
 - :func:`exact`: an exact decimal (a balance, a drift) as plain text: ``-0.00000012``, not ``-1.2E-7``;
   ``0.002``, not ``0.00200000``.
 - :class:`Steps`: one symbol's tick and lot, so a caller that shows many numbers carries both at once.
+- :func:`money_text`: :func:`money` as text with its 4 decimals (``12.3400``).
 - :func:`fixed`: text at a step's digits, trailing zeros kept (``30000.70``): for printed tables, where a
   float's shortest form would drop them or go to exponent form (``1e-05``).
 None passes through every function unchanged (:func:`fixed` shows it as ``-``).
@@ -101,6 +102,11 @@ def exact(x: Decimal) -> str:
 def plain_text(x: float) -> str:
     """``x`` to :data:`PLAIN_DIGITS` significant digits as fixed-point text without trailing zeros."""
     return exact(Decimal(repr(plain(x))))
+
+
+def money_text(x: float | None) -> str:
+    """A quote-currency amount as text with exactly :data:`MONEY_DIGITS` decimals; ``-`` for None."""
+    return "-" if x is None else f"{money(x):.{MONEY_DIGITS}f}"
 
 
 def fixed(x: float | None, step: float, extra: int = 0) -> str:

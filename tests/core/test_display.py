@@ -17,6 +17,7 @@ from bot.core.display import (
     exact,
     fixed,
     money,
+    money_text,
     plain,
     plain_text,
 )
@@ -125,3 +126,8 @@ def test_a_position_keeps_the_dust_a_base_fee_leaves() -> None:
     assert steps.position(0.00123 - 0.00000123) == 0.00122877  # at the lot it would read 0.00123
     assert steps.position(0.1 + 0.2) == 0.3 and steps.position(None) is None
     assert Steps(tick=0.0001, lot=1.0).position(100.0 + 1e-12) == 100.0
+
+
+def test_money_text_has_its_four_decimals() -> None:
+    assert money_text(29999.960010000003) == "29999.9600"
+    assert money_text(-0.00001) == "0.0000" and money_text(None) == "-"
