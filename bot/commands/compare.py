@@ -8,6 +8,7 @@ import json
 import math
 from pathlib import Path
 
+from bot.core.display import money, plain
 from bot.errors import UserError
 from bot.research.compare import FlowParams, StrategyResult, compare, format_table
 
@@ -113,6 +114,21 @@ def save_plot(results: list[StrategyResult], params: FlowParams, path: Path) -> 
         plt.close(fig)
 
 
+#: strategy result fields in the quote currency (money, to 4 decimals); every other number is shown plain
+MONEY_FIELDS = frozenset({"spread_pnl", "mtm_pnl", "spread_given_up", "fees"})
+
+
+def shown(values: dict[str, object]) -> dict[str, object]:
+    """``values`` as the JSON output shows them: money to 4 decimals, other floats without float noise."""
+    out: dict[str, object] = {}
+    for key, value in values.items():
+        if isinstance(value, float):
+            out[key] = money(value) if key in MONEY_FIELDS else plain(value)
+        else:
+            out[key] = value
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     params = _check(args)
     results, arrivals = compare(params, seed=args.seed)
@@ -120,8 +136,8 @@ def run(args: argparse.Namespace) -> int:
         save_plot(results, params, args.plot)
     if args.json:
         payload = {
-            "params": {**params.__dict__, "gamma": params.gamma, "seed": args.seed, "arrivals": arrivals},
-            "strategies": [r.as_dict() for r in results],
+            "params": shown({**params.__dict__, "gamma": params.gamma, "seed": args.seed, "arrivals": arrivals}),
+            "strategies": [shown(r.as_dict()) for r in results],
         }
         print(json.dumps(payload, indent=2))
     else:

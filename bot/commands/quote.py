@@ -25,6 +25,7 @@ from bot.config import (
     load_settings,
 )
 from bot.core import LimitParams, MarketRules, ModelParams, QuoteInputs, make_quote
+from bot.core.display import Steps
 from bot.core.fees import resolve_maker_fee
 from bot.core.models import MODELS
 from bot.errors import UserError
@@ -155,5 +156,24 @@ def run(args: argparse.Namespace) -> int:
     quote = make_quote(inputs, model, limits, rules)
     floor = {"maker_fee_bps": fee.bps, "fee_floor": model.half_floor(quote.reservation)} if fee.rate or model.min_edge \
         else {}
-    print(json.dumps({"model": strategy.model, **quote.to_dict(), **floor}))
+    print(json.dumps({"model": strategy.model, **shown({**quote.to_dict(), **floor}, rules)}))
     return 0
+
+
+#: fields of the printed quote by how they read (as the ``quote`` event: bot/live/quoter.py)
+PRICES, SIZES, MODEL_VALUES = ("bid", "ask"), ("bid_size", "ask_size"), ("reservation", "half_spread", "fee_floor")
+
+
+def shown(fields: dict[str, Any], rules: MarketRules) -> dict[str, Any]:
+    """The quote's numbers as the ``quote`` event shows them: prices at the tick, sizes at the lot, the model's
+    values (reservation, half-spread, fee floor) two digits finer than the tick; the rest as they are."""
+    steps = Steps(rules.tick, rules.lot)
+    out = dict(fields)
+    for key in PRICES:
+        out[key] = steps.price(out[key])
+    for key in SIZES:
+        out[key] = steps.size(out[key])
+    for key in MODEL_VALUES:
+        if key in out:
+            out[key] = steps.price(out[key], extra=2)
+    return out
