@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import overload
 
 MONEY_DIGITS = 4
@@ -33,11 +34,13 @@ SIZE_DIGITS = 8  # sizes without a known lot: the satoshi
 PLAIN_DIGITS = 10  # significant digits of a number without a step (float noise starts at the 16th)
 
 
+@lru_cache(maxsize=256)  # a process shows a few steps: each symbol's tick and lot
 def decimals(step: float) -> int:
-    """Digits after the decimal point of ``step``'s shortest decimal form (0 for a whole step)."""
+    """Digits after the decimal point of ``step``'s shortest decimal form (0 for a whole step), read to
+    :data:`PLAIN_DIGITS` significant digits: a step computed in floats (``3 * 0.00001``) counts 5, not 20."""
     if step <= 0:
         return SIZE_DIGITS
-    exponent = Decimal(repr(float(step))).normalize().as_tuple().exponent
+    exponent = Decimal(repr(plain(step))).normalize().as_tuple().exponent
     return max(0, -exponent) if isinstance(exponent, int) else SIZE_DIGITS
 
 

@@ -44,6 +44,7 @@ def test_the_issue_examples() -> None:
 def test_decimals_of_steps() -> None:
     assert [decimals(s) for s in (0.01, 0.00001, 0.5, 1.0, 10.0, 0.25)] == [2, 5, 1, 0, 0, 2]
     assert decimals(0.0) == SIZE_DIGITS
+    assert decimals(3 * 0.00001) == 5 and decimals(0.1 * 3) == 1  # 3.0000000000000004e-05, 0.30000000000000004
 
 
 @given(k=st.integers(-10**9, 10**9), step=STEPS)
