@@ -37,7 +37,7 @@ def label(horizon: float) -> str:
 class Markouts:
     """Markouts of fills at fixed horizons (see the module docstring)."""
 
-    __slots__ = ("_pending", "counts", "horizons", "lags", "next_due", "notional", "sums")
+    __slots__ = ("_first", "_pending", "_queues", "counts", "horizons", "lags", "next_due", "notional", "sums")
 
     def __init__(self, horizons: tuple[float, ...] = HORIZONS) -> None:
         if not horizons or any(not (h >= 0.0 and math.isfinite(h)) for h in horizons):
@@ -48,8 +48,10 @@ class Markouts:
         self.notional = [0.0] * len(horizons)
         self.lags = [0.0] * len(horizons)  # sum over resolved fills of (time of the mid used - (t + h))
         self.next_due = math.inf  # the earliest time at which a pending fill resolves
-        # per horizon: (due time, signed amount, mid at the fill, notional), due times non-decreasing
+        self._first = min(horizons)
+        # per horizon: (fill time, signed amount, mid at the fill, notional), in time order (due = time + horizon)
         self._pending: list[deque[tuple[float, float, float, float]]] = [deque() for _ in horizons]
+        self._queues = list(zip(horizons, self._pending, strict=True))
 
     @property
     def pending(self) -> int:
@@ -58,11 +60,10 @@ class Markouts:
 
     def fill(self, t: float, sign: int, amount: float, mid: float, price: float) -> None:
         """A fill at ``t`` (``sign`` +1 buy, -1 sell) whose reference mid is ``mid``."""
-        signed, notional = sign * amount, amount * price
-        due = math.inf
-        for h, pending in zip(self.horizons, self._pending, strict=True):
-            pending.append((t + h, signed, mid, notional))
-            due = min(due, t + h)
+        entry = (t, sign * amount, mid, amount * price)  # one tuple, queued at every horizon
+        for pending in self._pending:
+            pending.append(entry)
+        due = t + self._first
         if due < self.next_due:  # fed in time order: an earlier pending fill is due no later than this one
             self.next_due = due
 
@@ -71,21 +72,20 @@ class Markouts:
         if t < self.next_due:
             return
         sums, counts, notional, lags = self.sums, self.counts, self.notional, self.lags
-        for k, pending in enumerate(self._pending):
-            while pending and pending[0][0] <= t:
-                due, signed, mid_fill, value = pending.popleft()
+        due = math.inf
+        for k, (h, pending) in enumerate(self._queues):
+            while pending:
+                t_fill, signed, mid_fill, value = pending[0]
+                if t_fill + h > t:
+                    if t_fill + h < due:
+                        due = t_fill + h
+                    break
+                pending.popleft()
                 sums[k] -= signed * (mid - mid_fill)
                 counts[k] += 1
                 notional[k] += value
-                lags[k] += t - due
-        self.next_due = self._earliest()
-
-    def _earliest(self) -> float:
-        due = math.inf
-        for pending in self._pending:
-            if pending and pending[0][0] < due:
-                due = pending[0][0]
-        return due
+                lags[k] += t - (t_fill + h)
+        self.next_due = due
 
     def rate(self, k: int) -> float | None:
         """Horizon ``k``'s markouts as a share of the resolved fills' notional (None before any)."""
