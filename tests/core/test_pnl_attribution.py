@@ -84,7 +84,10 @@ events = st.lists(
 )
 
 
-def brute_force(seq: list[tuple[float, bool, int, float, float]], horizons: tuple[float, ...]) -> list[tuple[float, int]]:
+Event = tuple[float, bool, int, float, float]
+
+
+def brute_force(seq: list[Event], horizons: tuple[float, ...]) -> list[tuple[float, int]]:
     """Per horizon: (sum, count) of -sign * a * (first mid observed at or after t + h - mid_fill)."""
     out = []
     for h in horizons:
