@@ -28,6 +28,7 @@ import yaml
 
 from bot.cli import COMMANDS, build_parser
 from bot.config import SECRET_FIELDS, Settings, load_settings
+from bot.core.markouts import Markouts
 from bot.ops import Metrics, start_ops_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +61,7 @@ def metric_names() -> set[str]:
     m = Metrics()
     m.on_quote("X/Y", bid=1.0, ask=2.0, mid=1.5, reservation=1.5, bid_size=1.0, ask_size=1.0)
     m.on_inventory("X/Y", 0.1, 1.0, 0.0, 0.0, 0.0)
+    m.on_attribution("X/Y", 0.0, 0.0, 0.0, Markouts())
     m.on_fill("X/Y", "buy", 1.0, 1.0, fee=0.1)
     m.on_fill("X/Y", "sell", 1.0, 1.0, fee=-0.1)
     m.on_order("X/Y", "placed")
