@@ -21,19 +21,19 @@ SOL/USDT       100       0.01     0.001       the seed's worked example (mid 100
 =============  ========  =======  ==========  ========================================================
 
 Measured on the pure engine (seeds 1-3, 10 minutes each; one order per side placed at mid -/+ k ticks,
-moved every 0.5 s when the mid moved; every execution counted), fills per minute:
+moved every 0.5 s when the mid moved; every execution counted), fills per minute, mean (range):
 
 =============  ==============  =================  =================  =================
 symbol         order           -/+ 2 ticks        -/+ 3 ticks        -/+ 5 ticks
 =============  ==============  =================  =================  =================
-BTC/USDT       0.001 BTC       ~110 (110-116)     --                 ~50 (52-58)
-SOL/USDT       1 SOL           ~140 (137-147)     ~95 (91-97)        ~15 (14-17)
+BTC/USDT       0.001 BTC       113 (110-116)      100 (96-104)       54 (52-58)
+SOL/USDT       1 SOL           141 (139-145)      94 (92-96)         16 (16-17)
 =============  ==============  =================  =================  =================
 
 The default account is the documented local key pair ``mmbot-sim-key`` / ``mmbot-sim-secret`` (not a
 secret; for local use only) with 100000 USDT, 2 BTC, 30 ETH and 100 SOL, paying 0 maker / 0.1% taker:
-the fees of a market maker on Binance spot (the regular tier's taker fee, the maker fee of Binance's spot
-market maker program's entry tiers; see docs/research.md, "The default simulated market"). An account
+the fees of a market maker on Binance spot (the regular tier's taker fee, the maker fee of the first tier
+of Binance's Spot Liquidity Provider Program; see docs/research.md, "The default simulated market"). An account
 listed under ``[[sim.accounts]]`` without fees pays the regular tier's 0.1% maker and taker. Minimum
 notional 5 USDT.
 """
