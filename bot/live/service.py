@@ -34,6 +34,7 @@ import structlog
 
 import bot
 from bot.config import Settings
+from bot.core.display import plain_text
 from bot.core.inventory import Inventory
 from bot.core.quote import MarketRules, Side
 from bot.core.strategy import StrategyParams, make_estimators, uses_estimators
@@ -232,9 +233,9 @@ class Service:
             have_base = float(free.get(base) or 0.0)
             have_quote = float(free.get(quote) or 0.0)
             if have_base < size:
-                problems.append(f"{have_base:g} {base} free, one ask needs {size:g}")
+                problems.append(f"{plain_text(have_base)} {base} free, one ask needs {plain_text(size)}")
             if ask is not None and have_quote < size * ask:
-                problems.append(f"{have_quote:g} {quote} free, one bid needs {size * ask:g}")
+                problems.append(f"{plain_text(have_quote)} {quote} free, one bid needs {plain_text(size * ask)}")
         if problems:
             raise UserError("balance too low to quote: " + "; ".join(problems))
 
@@ -254,7 +255,7 @@ class Service:
         orders = OrderManager(self.exchange, symbol, market["id"], cfg.execution.client_id_prefix,
                               self.throttler, self.rate, log, post_only=cfg.execution.post_only, entry=self.entry,
                               clock_sync=self.clock, max_data_age=cfg.risk.stale_after,
-                              adapter=adapter, hooks=self._order_hooks(symbol))
+                              adapter=adapter, hooks=self._order_hooks(symbol), rules=rules)
         inventory = Inventory(base=market["base"], quote=market["quote"], markouts=state.markouts, clock=time.monotonic)
         gate = RiskGate(self.kill, on_pause=self.tripwires.pause_hook(symbol, state))
         return SymbolRun(cfg, market, rules, state, asyncio.Event(), orders, inventory, gate, log, maker_fee=maker_fee)
@@ -365,7 +366,7 @@ class Service:
         for run in self.runs:
             restored = restore(self.journal, run)
             if restored:
-                run.log.info("journal_restored", fills=restored, q=run.inventory.q)
+                run.log.info("journal_restored", fills=restored, q=run.orders.shown.position(run.inventory.q))
         touches = {run.symbol: await self._touch(run) for run in self.runs}
         await self._check_balance(balance, touches)
         for run in self.runs:
@@ -519,15 +520,17 @@ class Service:
         try:  # the submit path of every order; it only reduces |q|, so the quotes' worst-case check is not asked
             order = await run.orders.market(side, amount, run.state.mid, "flatten", reduces=True)
         except ccxt.BaseError as exc:
-            run.log.error("flatten_failed", side=side, amount=amount, error=type(exc).__name__,
+            run.log.error("flatten_failed", side=side, amount=run.orders.shown.size(amount), error=type(exc).__name__,
                           detail=_describe(exc))
             return
         if order is None or order.order_id is None:  # not sent (order_not_sent said why), or of unknown fate
-            run.log.error("flatten_failed", side=side, amount=amount, error="not_sent" if order is None else
+            run.log.error("flatten_failed", side=side, amount=run.orders.shown.size(amount),
+                          error="not_sent" if order is None else
                           "unknown_fate", detail="see order_not_sent" if order is None else "see order_unknown")
             if order is None:
                 return
-        run.log.warning("flatten", side=side, amount=amount, q=q, order_id=order.order_id)
+        run.log.warning("flatten", side=side, amount=run.orders.shown.size(amount), q=run.orders.shown.position(q),
+                        order_id=order.order_id)
         if run.fills is not None:
             with contextlib.suppress(ccxt.BaseError):
                 await run.fills.safety_net_once()

@@ -35,7 +35,7 @@ class SymbolRun:
     inventory: Inventory
     gate: RiskGate
     log: Any
-    maker_fee: MakerFee = MakerFee(0.0, "unknown")  # the fee floor's maker fee, resolved at start-up
+    maker_fee: MakerFee = field(default_factory=lambda: MakerFee(0.0, "unknown"))  # resolved at start-up
     fills: FillIntake | None = None
     quoter: Quoter | None = None
     start_base: Decimal | None = None

@@ -190,7 +190,7 @@ class LiveReplay:
         self.orders = OrderManager(
             self.venue, symbol, symbol.replace("/", ""), CLIENT_ID_PREFIX, OrderThrottle(rate_limit=10**9),
             RateGate(), self.log, post_only=params.post_only, max_data_age=self.strategy.stale_after,
-            clock=self.clock,
+            clock=self.clock, rules=params.rules,
         )
         # markouts on the replay's clock: the books' mids at their times, fills at the clock's time when booked
         self.inventory = Inventory(base=base, quote=quote, markouts=self.state.markouts, clock=self.clock)
