@@ -4,6 +4,7 @@ trigger (each leaves zero open orders and a latched kill), a 429 storm."""
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -67,9 +68,12 @@ async def _external_market_buy(sim: SimServer, amount: float) -> None:
         await ex.close()
 
 
+# drawdown and loss: the venue charges a 10 bp maker fee and the bot quotes inside it on purpose (min_edge -10 bp
+# cancels the fee floor), so every fill loses the fee and the trigger must fire
+PAYS_FEES = {"min_edge": -10.0}
 TRIGGERS: dict[str, tuple[dict[str, Any], str]] = {
-    "drawdown": ({"risk": {"max_drawdown": 0.0005}}, "drawdown"),
-    "loss": ({"risk": {"max_loss": 0.0005}}, "loss"),
+    "drawdown": ({"risk": {"max_drawdown": 0.0005}, "strategy": PAYS_FEES}, "drawdown"),
+    "loss": ({"risk": {"max_loss": 0.0005}, "strategy": PAYS_FEES}, "loss"),
     "stale": ({"risk": {"stale_after": 0.5, "stale_kill_after": 1.5}}, "market data"),
     "errors": ({"risk": {"max_errors": 4, "error_window": 30.0}}, "error rate"),
     "ban": ({}, "banned"),
@@ -84,7 +88,10 @@ TRIGGERS: dict[str, tuple[dict[str, Any], str]] = {
 @pytest.mark.parametrize("trigger", sorted(TRIGGERS))
 async def test_each_trigger_kills_latches_and_leaves_no_orders(trigger: str, tmp_path: Path) -> None:
     extra, expected = TRIGGERS[trigger]
-    sim = await started(fast_sim(seed=20 + len(trigger)))
+    sim_settings = fast_sim(seed=20 + len(trigger))
+    if "strategy" in extra:
+        sim_settings.accounts[0].maker_fee = Decimal("0.001")
+    sim = await started(sim_settings)
     kill_file = tmp_path / "KILL"
     overrides = bot_overrides(sim, risk={"state_dir": str(tmp_path / "var"), "kill_file": str(kill_file)})
     for section, values in extra.items():
