@@ -35,7 +35,8 @@ def symbol_status(
     """One symbol's entry: the accounting ``snapshot`` (``Inventory.report(mid, ...)`` or ``snapshot(mid)``)
     plus market, limit and, when given, the balances and the symbol's ``tick`` and ``lot`` (the digits
     ``mmbot status`` prints prices and sizes with)."""
-    entry: dict[str, Any] = {**snapshot, "limit": limit, "mid": mid, "bid": bid, "ask": ask, "fills": fills, "feed_age": feed_age}
+    entry: dict[str, Any] = {**snapshot, "limit": limit, "mid": mid, "bid": bid, "ask": ask, "fills": fills,
+                             "feed_age": feed_age}
     if tick is not None:
         entry["tick"] = tick
     if lot is not None:
