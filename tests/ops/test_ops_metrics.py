@@ -137,3 +137,22 @@ def test_every_metric_is_documented_in_the_operations_guide() -> None:
     for family in families:
         name = family.name + suffix.get(family.type, "")
         assert f"`{name}`" in guide, f"{name} is missing from the metric reference in docs/OPERATIONS.md"
+
+
+def test_attribution_gauges_add_up_and_markouts_are_per_horizon() -> None:
+    from bot.core.inventory import Inventory
+
+    inv, m = Inventory("BTC", "USDT"), Metrics()
+    inv.book("buy", 99.99, "2", fee=0.01, fee_currency="USDT", mid=100.0, t=0.0)
+    inv.markouts.mid(1.0, 99.9)  # +1 s: bought 2, the mid fell 0.1: 0.2 against us
+    snap = inv.snapshot(99.9)
+    m.on_inventory("BTC/USDT", inv.q, 1.0, snap["realized_pnl"], snap["unrealized_pnl"], snap["fees"])
+    m.on_attribution("BTC/USDT", inv.spread_captured, inv.skew_cost, snap["inventory_pnl"], inv.markouts)
+    btc = {"symbol": "BTC/USDT"}
+    parts = (value(m, "mmbot_pnl_spread_captured", **btc) + value(m, "mmbot_pnl_inventory", **btc)
+             - value(m, "mmbot_fees", **btc))
+    assert parts == pytest.approx(value(m, "mmbot_pnl_total", symbol="BTC/USDT"), abs=1e-12)
+    assert value(m, "mmbot_markout", symbol="BTC/USDT", horizon="1s") == pytest.approx(0.2)
+    assert value(m, "mmbot_markout_fills", symbol="BTC/USDT", horizon="1s") == 1
+    assert value(m, "mmbot_markout_bps", symbol="BTC/USDT", horizon="1s") == pytest.approx(0.2 / 199.98 * 1e4)
+    assert math.isnan(value(m, "mmbot_markout_bps", symbol="BTC/USDT", horizon="10s"))  # no fill reached +10 s
