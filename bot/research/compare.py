@@ -16,8 +16,8 @@ The run length is fixed by the symmetric strategy: the flow runs until it has ``
 Strategies, all quoted through :func:`bot.core.pipeline.make_quote` (the same code the bot runs):
 symmetric (half-spread h), linear skew (``skew`` per lot), linear skew with a hard limit of
 ``limit`` lots, Avellaneda–Stoikov and GLFT. A–S and GLFT take the flow's true sigma, kappa and
-A (per side, the average of the two sides) and a risk aversion chosen so that A–S's skew per lot,
-``gamma*sigma^2*horizon``, equals the linear ``skew``.
+A (per side, the average of the two sides) in the bot's units (a lot per order, prices in ticks) and a risk
+aversion chosen so that A–S's skew per lot, ``gamma*(sigma/tick)^2*horizon`` ticks, equals the linear ``skew``.
 
 Fees: with ``maker_fee`` (a rate, negative = rebate) and ``min_edge`` (a rate) every strategy's half-spread
 is floored as the bot floors it (:func:`bot.core.models.fee_floor`, inside make_quote), and each fill pays
@@ -82,8 +82,8 @@ class FlowParams:
 
     @property
     def gamma(self) -> float:
-        """Risk aversion giving A–S the same skew per lot as the linear strategy."""
-        return self.skew / (self.sigma**2 * self.horizon) if self.sigma > 0 else math.inf
+        """Risk aversion per (tick x lot) giving A–S the same skew per lot as the linear strategy."""
+        return self.skew * self.tick / (self.sigma**2 * self.horizon) if self.sigma > 0 else math.inf
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,8 @@ def strategies(params: FlowParams) -> dict[str, tuple[ModelParams, LimitParams]]
     capped = LimitParams(max_position=params.limit, order_size=1.0)
     a_side = 0.5  # average per-side A: the two sides' rates sum to one arrival per second
     fee_kw = {"maker_fee": params.maker_fee, "min_edge": params.min_edge}
-    model_kw = {"sigma": params.sigma, "kappa": params.kappa, "A": a_side, "horizon": params.horizon, **fee_kw}
+    model_kw = {"sigma": params.sigma, "kappa": params.kappa, "A": a_side, "horizon": params.horizon,
+                "tick": params.tick, **fee_kw}
     return {
         "symmetric": (ModelParams(model="symmetric", half_spread=params.half_spread, **fee_kw), no_limit),
         "linear": (ModelParams(model="linear", half_spread=params.half_spread, skew=params.skew, **fee_kw), no_limit),

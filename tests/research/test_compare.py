@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from bot.cli import main
+from bot.core.models import centre_and_half_spread
+from bot.core.quote import QuoteInputs
 from bot.research.compare import FlowParams, compare, make_flow, strategies
 
 
@@ -56,7 +58,12 @@ def test_as_gamma_matches_linear_skew() -> None:
     p = FlowParams()
     models = strategies(p)
     as_model = models["as"][0]
-    assert as_model.gamma * as_model.sigma**2 * as_model.horizon == pytest.approx(p.skew)
+    # gamma per (tick x lot): the skew per lot is gamma*(sigma/tick)^2*horizon ticks, in price times the tick
+    ticks = as_model.gamma * (as_model.sigma / as_model.tick) ** 2 * as_model.horizon
+    assert ticks * as_model.tick == pytest.approx(p.skew)
+    assert as_model.tick == p.tick and as_model.order_size == 1.0
+    centre, _ = centre_and_half_spread(QuoteInputs(mid=100.0, q=3.0), as_model)
+    assert 100.0 - centre == pytest.approx(3 * p.skew)
 
 
 def test_cli_json_one_object_per_strategy(capsys: pytest.CaptureFixture[str]) -> None:

@@ -64,7 +64,7 @@ def test_compare_json_shows_money_to_4_decimals_and_no_float_noise(capsys: pytes
         for key in ("spread_pnl", "mtm_pnl", "spread_given_up", "fees"):
             assert s[key] == round(s[key], 4)
         assert len(repr(s["inventory_std"]).split(".")[-1]) <= 10
-    assert data["params"]["gamma"] == 1.666666667  # 1.6666666666666667 unrounded
+    assert data["params"]["gamma"] == 0.01666666667  # 0.016666666666666666 unrounded
     assert not re.search(r"\d{11,}", text)  # no 0.1 + 0.2 = 0.30000000000000004 anywhere
 
 
