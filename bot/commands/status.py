@@ -14,7 +14,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from bot.core.display import fixed
+from bot.core.display import SIZE_DIGITS, decimals, fixed
 from bot.errors import UserError
 
 DEFAULT_URL = "http://127.0.0.1:9108"
@@ -102,14 +102,21 @@ def _error_of(raw: bytes) -> str:
 
 def _fmt(value: Any, spec: str, data: dict[str, Any] | None = None) -> str:
     """``value`` by ``spec``: a format string, or ``price``/``size`` at the symbol's ``tick``/``lot`` (its
-    digits kept: 30000.70, not 30000.7; without a step, the value as the bot sent it)."""
+    digits kept: 30000.70, not 30000.7; a position keeps dust below the lot to the satoshi; without a step, the
+    value as the bot sent it)."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
     if spec in ("price", "size"):
         step = (data or {}).get("tick" if spec == "price" else "lot")
         if not isinstance(value, int | float):
             return str(value)
-        text = fixed(float(value), float(step)) if isinstance(step, int | float) and step > 0 else f"{value:.10g}"
+        if not (isinstance(step, int | float) and step > 0):
+            text = f"{value:.10g}"
+        elif spec == "price":
+            text = fixed(float(value), float(step))
+        else:  # the lot's digits, more where the position holds dust (a base-currency fee)
+            digits = min(max(decimals(float(step)), decimals(float(value))), SIZE_DIGITS)
+            text = fixed(float(value), 10.0 ** -digits)
         return ("+" + text if value > 0 else text) if spec == "size" else text
     try:
         return spec.format(value)

@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from bot.core.display import at_step, money
+from bot.core.display import Steps, at_step, money
 from bot.core.markouts import Markouts
 from bot.core.quote import Side
 
@@ -284,11 +284,12 @@ class Inventory:
         }
 
     def report(self, mark: float | None, tick: float, lot: float) -> dict[str, Any]:
-        """:meth:`snapshot` as an operator reads it (``q`` at the lot, ``avg_entry`` at the tick, money to
-        4 decimals) with the markouts (:meth:`bot.core.markouts.Markouts.fields`)."""
+        """:meth:`snapshot` as an operator reads it (``q`` at the lot, to the satoshi where a base fee left dust
+        below it; ``avg_entry`` at the tick; money to 4 decimals) with the markouts
+        (:meth:`bot.core.markouts.Markouts.fields`)."""
         snap = self.snapshot(mark)
         out: dict[str, Any] = {key: money(value) for key, value in snap.items()}
-        out["q"] = at_step(snap["q"], lot)
+        out["q"] = Steps(tick, lot).position(snap["q"])
         out["avg_entry"] = at_step(snap["avg_entry"], tick, 2)
         out.update(self.markouts.fields())
         return out

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from bot.core.display import at_step, decimals, money
+from bot.core.display import Steps, at_step, decimals, money
 from bot.core.display import bps as to_bps
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ def symbol_summary(run: SymbolRun, check: OpenCheck) -> SymbolSummary:
     """One symbol's numbers at the end of a run; ``check`` is the venue's last word on our open orders."""
     inv, mid = run.inventory, run.state.mid
     tick, lot = run.rules.tick, run.rules.lot
+    steps = Steps(tick, lot)
     snap = inv.snapshot(mid)
     delta = None
     if run.start_base is not None and run.end_base is not None:
@@ -61,7 +62,7 @@ def symbol_summary(run: SymbolRun, check: OpenCheck) -> SymbolSummary:
     return SymbolSummary(
         symbol=run.symbol, base=inv.base, quote=inv.quote, fills=inv.fills,
         volume_base=at_step(float(inv.volume_base), lot), volume_quote=money(inv.volume_quote),
-        q=at_step(inv.q, lot), max_abs_q=at_step(float(inv.max_abs_q), lot), mid=at_step(mid, tick, 1),
+        q=steps.position(inv.q), max_abs_q=steps.position(float(inv.max_abs_q)), mid=at_step(mid, tick, 1),
         realized_pnl=money(snap["realized_pnl"]), unrealized_pnl=money(snap["unrealized_pnl"]),
         fees=money(snap["fees"]), total_pnl=money(snap["total_pnl"]),
         spread_captured=money(inv.spread_captured), skew_cost=money(inv.skew_cost),
@@ -204,7 +205,7 @@ def format_summary(run: RunSummary) -> str:
             f"  {s.symbol}",
             f"    fills {s.fills}, volume {_at(s.volume_base, s.lot)} {s.base} / {_num(s.volume_quote, 2)} {s.quote}; "
             f"orders placed {s.orders_placed}, canceled {s.orders_canceled}, rejected {s.orders_rejected}",
-            f"    inventory: final q {plain(s.q_exact)} {s.base}, max |q| {_at(s.max_abs_q, s.lot)}{check}",
+            f"    inventory: final q {plain(s.q_exact)} {s.base}, max |q| {plain(Decimal(repr(s.max_abs_q)))}{check}",
             f"    P&L ({s.quote}, marked to mid {_num(s.mid, decimals(s.tick) + 1 if s.tick > 0 else 2)}): "
             + attribution_line(s.spread_captured, s.skew_cost, s.inventory_pnl, s.fees, s.total_pnl),
             f"      average cost: realized {_num(s.realized_pnl)}, unrealized {_num(s.unrealized_pnl)}",

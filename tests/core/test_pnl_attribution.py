@@ -144,3 +144,13 @@ def test_inventory_marks_out_applied_fills_on_its_clock() -> None:
     inv.apply(Fill("b", "buy", 99.0, "1"))  # no mid: not marked out
     inv.markouts.mid(11.0, 100.2)
     assert inv.markouts.counts[0] == 1 and inv.markouts.sums[0] == pytest.approx(0.2)
+
+
+def test_the_report_reads_as_an_operator_reads_it() -> None:
+    inv = Inventory("BTC", "USDT")
+    inv.book("buy", 30000.72, "0.001", fee=0.000001, fee_currency="BTC", mid=30000.725, t=0.0)
+    out = inv.report(30000.805, 0.01, 0.00001)
+    assert out["q"] == 0.000999  # dust below the lot that a base fee left: kept, to the satoshi
+    assert out["avg_entry"] == 30000.72 and out["spread_captured"] == 0.0  # 0.000005 to 4 decimals
+    assert out["markout_1s_count"] == 0 and out["markout_1s_bps"] is None
+    assert out["total_pnl"] == round(out["total_pnl"], 4)

@@ -136,3 +136,13 @@ def test_prices_keep_their_cents_and_the_pnl_is_attributed_with_balances() -> No
             "60s - (no fill's horizon elapsed)") in lines
     assert ("SOL/USDT balances, change since start by the bot's accounting: SOL +2.0 (venue at start 100, expected "
             "now 102), USDT -60.0012") in lines
+
+
+def test_a_position_keeps_the_dust_a_base_fee_left_below_the_lot() -> None:
+    from bot.commands.status import render
+
+    btc = {"q": 0.000999, "lot": 0.00001, "tick": 0.01, "mid": 30000.0}
+    lines = render("http://x", {"symbols": {"BTC/USDT": btc}}, {"ready": True}).splitlines()
+    columns = next(line for line in lines if line.startswith("symbol")).split()
+    row = next(line for line in lines if line.startswith("BTC/USDT")).split()
+    assert row[columns.index("q")] == "+0.000999" and row[columns.index("mid")] == "30000.00"
