@@ -62,7 +62,8 @@ def symbol_summary(run: SymbolRun, check: OpenCheck) -> SymbolSummary:
     return SymbolSummary(
         symbol=run.symbol, base=inv.base, quote=inv.quote, fills=inv.fills,
         volume_base=at_step(float(inv.volume_base), lot), volume_quote=money(inv.volume_quote),
-        q=steps.position(inv.q) or 0.0, max_abs_q=steps.position(float(inv.max_abs_q)) or 0.0, mid=at_step(mid, tick, 1),
+        q=steps.position(inv.q) or 0.0, max_abs_q=steps.position(float(inv.max_abs_q)) or 0.0,
+        mid=at_step(mid, tick, 1),
         realized_pnl=money(snap["realized_pnl"]), unrealized_pnl=money(snap["unrealized_pnl"]),
         fees=money(snap["fees"]), total_pnl=money(snap["total_pnl"]),
         spread_captured=money(inv.spread_captured), skew_cost=money(inv.skew_cost),
