@@ -31,6 +31,7 @@ COMPILED = [
     "bot/core/pipeline.py",
     "bot/core/reconcile.py",
     "bot/core/inventory.py",
+    "bot/core/markouts.py",
     "bot/core/estimators.py",
     "bot/core/strategy.py",
     "bot/paper/fills.py",

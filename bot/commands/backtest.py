@@ -266,6 +266,23 @@ def shown(r: BacktestResult, steps: Steps) -> dict[str, Any]:
     return out
 
 
+def attribution_lines(r: BacktestResult, quote: str) -> list[str]:
+    """The P&L's components (they add up to the total) and the markouts, money to 4 decimals."""
+    lines = [f"components   spread captured {money_text(r.spread_captured)} + inventory {money_text(r.inventory_pnl)} "
+             f"- fees {money_text(r.fees)} = {money_text(r.total_pnl)} {quote}; given up to skew (inside the spread) "
+             f"{money_text(r.skew_cost)}"]
+    parts = []
+    for h, m in r.markouts.items():
+        if not m["count"]:
+            parts.append(f"{h} - (no fill's horizon reached)")
+        else:
+            rate = "" if m["bps"] is None else f" ({m['bps']:+.2f} bps)"
+            parts.append(f"{h} {money_text(m['markout'])} over {m['count']} fills{rate}")
+    if parts:
+        lines.append("markouts     (positive = against us) " + ", ".join(parts))
+    return lines
+
+
 def format_result(r: BacktestResult, setup: dict[str, Any], base: str = "", quote: str = "",
                   driver: str = "backtest") -> str:
     """The text of one run: sizes and positions at the lot, the mark at the tick, money to 4 decimals."""
@@ -285,8 +302,7 @@ def format_result(r: BacktestResult, setup: dict[str, Any], base: str = "", quot
         f"{'-' if r.final_mid is None else plain_text(steps.price(r.final_mid, extra=1))})",
         f"  inventory    final q {pos(r.final_q)}, max |q| {pos(r.max_abs_q)} "
         f"(limit {plain_text(setup['max_position'])}), std(q) {pos(r.q_std)} (time-weighted)",
-        f"  spread       captured {money_text(r.spread_captured)} {quote}, given up to skew "
-        f"{money_text(r.skew_cost)} {quote}",
+        *("  " + line for line in attribution_lines(r, quote)),
         f"  orders       {r.orders_placed} placed, {r.orders_canceled} canceled, "
         f"{r.orders_rejected} rejected (would cross)"
         + (f", {r.orders_clipped} re-sized on arrival by the position limit" if r.orders_clipped else ""),

@@ -540,22 +540,6 @@ def result_of(symbol: str, events: int, duration: float, inv: Inventory, mid: fl
     )
 
 
-def attribution_lines(r: BacktestResult, quote: str) -> list[str]:
-    """The P&L's components and the markouts as text lines (money to 4 decimals), for a printer."""
-    lines = [f"spread captured {r.spread_captured:.4f} {quote} (of which given up to skew {r.skew_cost:.4f}), "
-             f"inventory {r.inventory_pnl:.4f}, fees {r.fees:.4f}: total {r.total_pnl:.4f} {quote}"]
-    parts = []
-    for h, m in r.markouts.items():
-        if not m["count"]:
-            parts.append(f"{h} - (no fill's horizon reached)")
-        else:
-            rate = "" if m["bps"] is None else f" ({m['bps']:+.2f} bps)"
-            parts.append(f"{h} {m['markout']:.4f} over {m['count']} fills{rate}")
-    if parts:
-        lines.append("markouts (positive = against us): " + ", ".join(parts))
-    return lines
-
-
 def run_backtest(events: Iterable[Event], symbol: str, params: BacktestParams) -> BacktestResult:
     """Replay the events of ``symbol`` (others are skipped) and return the result."""
     bt = Backtest(symbol, params)

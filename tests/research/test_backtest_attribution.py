@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.commands.backtest import attribution_lines
 from bot.core.limits import LimitParams
 from bot.core.models import ModelParams
 from bot.core.quote import MarketRules
 from bot.core.reconcile import Tolerance
-from bot.research.backtest import BacktestParams, attribution_lines, run_backtest
+from bot.research.backtest import BacktestParams, run_backtest
 from bot.research.livereplay import run_live_replay
 from bot.research.recording import read_recording
 
@@ -35,4 +36,4 @@ def test_backtest_components_and_markouts_match_the_live_path() -> None:
     assert list(bt.markouts) == ["1s", "10s", "60s"]
     assert bt.fills >= counts[0] >= counts[1] > 0 and counts[2] == 0  # a 60 s recording: no fill reaches +60 s
     text = "\n".join(attribution_lines(bt, "USDT"))
-    assert f"total {bt.total_pnl:.4f} USDT" in text and "60s - (no fill's horizon reached)" in text
+    assert f"= {bt.total_pnl:.4f} USDT" in text and "60s - (no fill's horizon reached)" in text

@@ -49,7 +49,7 @@ def test_the_text_shows_the_cents_the_lot_and_money() -> None:
     assert "P&L          29999.9600 USDT = realized 0.0000 + unrealized 29999.9600 - fees 0.0000" in text
     assert "(marked at 30000.72)" in text
     assert "final q 0.00123, max |q| 0.00123 (limit 0.05), std(q) 0.3 " in text
-    assert "captured 0.3000 USDT, given up to skew 0.0000 USDT" in text
+    assert "spread captured 0.3000 + inventory " in text and "given up to skew (inside the spread) 0.0000" in text
     for noise in ("0.0012300000000000002", "30000.7)", "e-05", "29999.96001", "0.30000000000000004"):
         assert noise not in text
     assert "final q 0.00123" in format_parity(NOISY, [])
