@@ -53,8 +53,8 @@ def test_worked_example_with_limit(capsys: pytest.CaptureFixture[str]) -> None:
     ],
 )
 def test_every_model_answers(model: str, extra: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    rc, out, err = run_quote(["quote", "--model", model, "--mid", "100", "--q", "3", "--size", "1", "--tick", "0.1", *extra],
-                             capsys)
+    argv = ["quote", "--model", model, "--mid", "100", "--q", "3", "--size", "1", "--tick", "0.1", *extra]
+    rc, out, err = run_quote(argv, capsys)
     assert rc == 0, err
     assert out.count("\n") == 1
     quote = json.loads(out)
