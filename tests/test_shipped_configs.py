@@ -17,7 +17,7 @@ import pytest
 
 from bot.config import Settings, load_settings
 from bot.core.fees import resolve_maker_fee
-from bot.core.models import fee_floor
+from bot.core.models import avellaneda_stoikov, fee_floor, glft
 from bot.sim.settings import SimSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -145,3 +145,19 @@ def test_imbalance_preset_is_the_default_run_with_60_percent_sellers() -> None:
         assert spec.sell_fraction == 0.6
         assert spec.model_copy(update={"sell_fraction": defaults[symbol].sell_fraction}) == defaults[symbol]
     assert preset.sim.model_dump(exclude={"symbols"}) == base.sim.model_dump(exclude={"symbols"})
+
+
+@pytest.mark.parametrize("symbol", ["BTC/USDT", "SOL/USDT"])
+def test_shipped_gamma_skews_as_and_glft_visibly_and_apart(symbol: str) -> None:
+    """config/sim.toml's gamma, sigma, kappa and A (the fallbacks): per order, A-S and GLFT move the centre by a
+    visible 0.05 to 2 ticks (like the linear skew's 1 tick, not a hundred), and by different amounts."""
+    settings = load_settings(ROOT / "config" / "sim.toml")
+    cfg, spec = settings.for_symbol(symbol), settings.sim.symbols[symbol]
+    s, tick, mid = cfg.strategy, float(spec.tick_size), float(spec.mid)
+    as_centre, _ = avellaneda_stoikov(mid, 1.0, s.gamma, s.sigma, s.kappa, s.horizon, tick)
+    glft_centre, _ = glft(mid, 1.0, s.gamma, s.sigma, s.A, s.kappa, tick)
+    per_order = {"as": (mid - as_centre) / tick, "glft": (mid - glft_centre) / tick}
+    assert all(0.05 <= skew <= 2.0 for skew in per_order.values()), per_order
+    assert abs(per_order["as"] - per_order["glft"]) >= 0.5, per_order
+    limit_orders = cfg.risk.max_position / cfg.execution.order_size
+    assert per_order["glft"] * limit_orders >= 2.0  # at least a couple of ticks at the limit
