@@ -82,7 +82,7 @@ class StrategySettings(Section):
     skew: float = Field(5.0, ge=0, description="linear: price shift per unit of inventory")
     target_q: float = Field(0.0, description="inventory target q*")
     gamma: float = Field(
-        0.1, gt=0, description="as/glft: risk aversion per (tick x order): the models count inventory in orders "
+        0.001, gt=0, description="as/glft: risk aversion per (tick x order): the models count inventory in orders "
         "(q / order_size) and prices in ticks, so a gamma means the same skew in ticks per order on any market"
     )
     sigma: float = Field(0.04, ge=0, description="fallback volatility, price per sqrt(second)")

@@ -179,5 +179,5 @@ def test_calibrate_takes_the_configured_order_size_and_prints_a_ready_block(
     pasted.write_text(f'[venue]\nsymbols = ["{symbol}"]\n' + text + "\n")
     cfg = load_settings(pasted).for_symbol(symbol)
     assert cfg.strategy.model == "glft"
-    assert cfg.strategy.gamma == 0.1
+    assert cfg.strategy.gamma == 0.001  # the default config's
     assert cfg.risk.max_position >= 0.25
