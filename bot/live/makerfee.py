@@ -2,8 +2,9 @@
 
 :func:`resolve_fee`: the config's ``strategy.maker_fee`` when set (the venue is not asked), else the venue's
 account rate through the adapter (:meth:`bot.venue.adapters.VenueAdapter.maker_fee`), else the ccxt
-market's ``maker`` (:func:`bot.core.fees.resolve_maker_fee`). A venue that fails or does not answer within
-``FEE_TIMEOUT`` is logged (``maker_fee_unavailable``) and start-up goes on with the fallback.
+market's ``maker`` (:func:`bot.core.fees.resolve_maker_fee`). Transient failures (5xx, timeouts, 429) are
+retried by the caller's ``retry`` (the service's start-up backoff); a venue that still fails or does not answer
+within ``FEE_TIMEOUT`` is logged (``maker_fee_unavailable``) and start-up goes on with the fallback.
 
 :func:`fee_report`: the ``maker_fee`` event's fields and, when the configured half-spread (the model's at
 ``q = q*`` with the fallback sigma/A/kappa, or ``min_spread / 2`` if wider) is below the fee floor at the
@@ -13,6 +14,7 @@ start-up mid, the ``spread_below_fee_floor`` warning's: both from the pure core,
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from bot.core.strategy import StrategyParams
     from bot.venue.adapters import VenueAdapter
 
-FEE_TIMEOUT = 10.0  # seconds the venue's commission read may take before start-up falls back
+FEE_TIMEOUT = 15.0  # seconds the venue's commission read (with its retries) may take before start-up falls back
 
 UNKNOWN_NOTE = "no maker fee known: the floor assumes none; set strategy.maker_fee (bps) to floor the quotes"
 MARKET_NOTE = "ccxt's market table: may be the exchange's default tier, not this account's"
@@ -41,15 +43,19 @@ def _detail(exc: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+Retry = Callable[[str, Callable[[], Awaitable[Any]]], Awaitable[Any]]
+
+
 async def resolve_fee(adapter: VenueAdapter, exchange: Any, cfg: SymbolSettings, market: dict[str, Any],
-                      log: Any) -> MakerFee:
-    """The maker fee the quotes of ``cfg.symbol`` are floored against (see the module docstring)."""
+                      log: Any, retry: Retry) -> MakerFee:
+    """The maker fee the quotes of ``cfg.symbol`` are floored against (see the module docstring); ``retry(what,
+    call)`` makes the venue's read survive transient errors."""
     configured = cfg.strategy.maker_fee
     venue_rate = None
     if configured is None:
         try:
             async with asyncio.timeout(FEE_TIMEOUT):
-                venue_rate = await adapter.maker_fee(exchange, cfg.symbol, market)
+                venue_rate = await retry("maker_fee", lambda: adapter.maker_fee(exchange, cfg.symbol, market))
         except (ccxt.BaseError, ValueError, TimeoutError) as exc:
             fallback = "market" if market.get("maker") is not None else "unknown"
             log.warning("maker_fee_unavailable", venue=adapter.name, error=type(exc).__name__,

@@ -248,7 +248,7 @@ class Service:
             raise UserError(f"{symbol}: {exc}") from None
         log = get_logger(symbol=symbol)
         adapter = adapter_for(self.exchange)
-        maker_fee = await resolve_fee(adapter, self.exchange, cfg, market, log)
+        maker_fee = await resolve_fee(adapter, self.exchange, cfg, market, log, self._retrying)
         vol, intensity = make_estimators()
         state = MarketState(symbol, vol=vol, intensity=intensity,
                             estimate=uses_estimators(cfg.strategy.model, cfg.strategy.use_estimators))

@@ -52,6 +52,26 @@ class Commission:
         return self.body
 
 
+async def once(what: str, call: Any) -> Any:
+    """A retry that does not retry."""
+    return await call()
+
+
+class Flaky(Commission):
+    """A commission endpoint that answers 503 ``failures`` times, then ``body``."""
+
+    def __init__(self, body: Any, failures: int) -> None:
+        super().__init__(body)
+        self.failures = failures
+
+    async def private_get_account_commission(self, params: dict[str, Any]) -> Any:
+        if self.failures:
+            self.failures -= 1
+            self.calls.append(params)
+            raise ccxt.ExchangeNotAvailable("binance 503 Service Unavailable")
+        return await super().private_get_account_commission(params)
+
+
 def settings(**strategy: Any) -> Any:
     return load_settings(None, {"venue": {"symbols": [SYMBOL]}, "strategy": {"model": "linear", **strategy},
                                 "execution": {"order_size": 0.002}}).for_symbol(SYMBOL)
@@ -82,27 +102,43 @@ async def test_generic_adapter_has_no_account_rate_and_paper_charges_its_own() -
 # -- resolution -----------------------------------------------------------------------------------
 async def test_the_config_wins_and_the_venue_is_not_asked() -> None:
     ex, log = Commission({"standardCommission": {"maker": "0.001"}}), Recorder()
-    fee = await resolve_fee(BinanceSpotAdapter(), ex, settings(maker_fee=-1.0), MARKET, log)
+    fee = await resolve_fee(BinanceSpotAdapter(), ex, settings(maker_fee=-1.0), MARKET, log, once)
     assert fee == MakerFee(-0.0001, "config") and ex.calls == [] and log.lines == []
 
 
 async def test_the_venue_rate_beats_the_market_table() -> None:
     ex = Commission({"standardCommission": {"maker": "0.00020000"}, "taxCommission": {"maker": "0"}})
-    fee = await resolve_fee(BinanceSpotAdapter(), ex, settings(), MARKET, Recorder())
+    fee = await resolve_fee(BinanceSpotAdapter(), ex, settings(), MARKET, Recorder(), once)
     assert fee == MakerFee(0.0002, "venue")
 
 
 @pytest.mark.parametrize("error", [ccxt.ExchangeError("binance {\"code\":-1000}"), ccxt.RequestTimeout("")])
 async def test_a_failed_venue_is_logged_and_falls_back(error: BaseException) -> None:
     log = Recorder()
-    fee = await resolve_fee(BinanceSpotAdapter(), Commission(error), settings(), MARKET, log)
+    fee = await resolve_fee(BinanceSpotAdapter(), Commission(error), settings(), MARKET, log, once)
     assert fee == MakerFee(0.001, "market")
     ((level, event, fields),) = log.lines
     assert (level, event) == ("warning", "maker_fee_unavailable")
     assert fields["error"] == type(error).__name__ and fields["fallback"] == "market" and fields["detail"]
     no_maker = {k: v for k, v in MARKET.items() if k != "maker"}
-    fee = await resolve_fee(BinanceSpotAdapter(), Commission(error), settings(), no_maker, log)
+    fee = await resolve_fee(BinanceSpotAdapter(), Commission(error), settings(), no_maker, log, once)
     assert fee == MakerFee(0.0, "unknown") and log.lines[-1][2]["fallback"] == "unknown"
+
+
+async def test_a_transient_venue_failure_is_retried_before_falling_back() -> None:
+    """A 503 at start-up is retried (the service's start-up backoff): the account's rate, not the market table's
+    default tier, floors the quotes."""
+    async def retry_transient(what: str, call: Any) -> Any:
+        for _ in range(5):
+            try:
+                return await call()
+            except ccxt.NetworkError:
+                continue
+        return await call()
+
+    ex, log = Flaky({"standardCommission": {"maker": "0"}, "taxCommission": {"maker": "0"}}, failures=2), Recorder()
+    fee = await resolve_fee(BinanceSpotAdapter(), ex, settings(), MARKET, log, retry_transient)
+    assert fee == MakerFee(0.0, "venue") and len(ex.calls) == 3 and log.lines == []
 
 
 # -- the report -----------------------------------------------------------------------------------

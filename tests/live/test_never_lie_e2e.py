@@ -32,7 +32,7 @@ def _outage_then(sim: SimServer, stop: Callable[[Service], None]) -> Callable[[S
 async def test_a_stop_while_the_venue_does_not_answer_says_unknown_not_none(entry: str) -> None:
     """The drill: quotes rest, every request then gets a 5xx, SIGTERM. Before: "none (confirmed with the
     venue)" and ``open_orders_left: 0`` while the venue held our orders."""
-    sim = await started(fast_sim(seed=21, taker_rate=0.5))
+    sim = await started(fast_sim(seed=21, taker_rate=0.0))  # nobody fills the resting quotes during the outage
     outage_then_stop = _outage_then(sim, lambda service: service.request_stop("SIGTERM"))
     try:
         started_at = time.monotonic()
@@ -57,7 +57,7 @@ async def test_a_stop_while_the_venue_does_not_answer_says_unknown_not_none(entr
 
 
 async def test_a_kill_while_the_venue_does_not_answer_says_unknown() -> None:
-    sim = await started(fast_sim(seed=22, taker_rate=0.5))
+    sim = await started(fast_sim(seed=22, taker_rate=0.0))  # nobody fills the resting quotes during the outage
     outage_then_kill = _outage_then(sim, lambda service: service.trip_kill("manual: test"))
     try:
         run = await run_bot(bot_overrides(sim, execution={"stop_grace": 3.0}), duration=30.0, during=outage_then_kill)

@@ -30,6 +30,10 @@ MARKET = {"id": "BTCUSDT", "symbol": SYMBOL, "maker": 0.001, "precision": {"pric
           "limits": {"amount": {"min": 0.00001}, "cost": {"min": 5.0}}}
 
 
+async def _once(what: str, call: Any) -> Any:
+    return await call()
+
+
 class _Log:
     def warning(self, event: str, **fields: Any) -> None:
         raise AssertionError(f"unexpected {event}: {fields}")
@@ -132,7 +136,7 @@ async def _live_params(settings: Any, venue: str) -> StrategyParams:
         adapter: Any = PaperExchange.records_adapter
     else:
         exchange, adapter = _Commission(settings.paper.maker_fee), BinanceSpotAdapter()
-    fee = await resolve_fee(adapter, exchange, cfg, MARKET, _Log())
+    fee = await resolve_fee(adapter, exchange, cfg, MARKET, _Log(), _once)
     return StrategyParams.from_settings(cfg, RULES, fee.rate)
 
 
