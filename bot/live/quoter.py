@@ -21,7 +21,7 @@ from typing import Any
 
 import ccxt
 
-from bot.core.display import at_step, plain
+from bot.core.display import Steps, at_step, plain
 from bot.core.inventory import Inventory
 from bot.core.quote import Quote, QuoteInputs, Side
 from bot.core.reconcile import Target, reconcile
@@ -185,13 +185,15 @@ class Quoter:
     def _log_quote(
         self, quote: Quote, targets: dict[Side, Target | None], mid: float | None, q: float, paused: list[str] | None
     ) -> None:
-        """The ``quote`` event: prices at the tick (model values 2 digits finer), sizes at the lot; a side's reason
+        """The ``quote`` event: prices at the tick (model values 2 digits finer), sizes at the lot (``q`` keeps a
+        base fee's dust below it, as the inventory event); a side's reason
         and the fee floor (the half-spread's lower bound at this centre) only when there is one."""
         buy, sell = targets["buy"], targets["sell"]
         rules, model = self.params.rules, self.params.model
         tick, lot = rules.tick, rules.lot
         fields: dict[str, Any] = {
-            "mid": at_step(mid, tick, 1), "q": at_step(q, lot), "reservation": at_step(quote.reservation, tick, 2),
+            "mid": at_step(mid, tick, 1), "q": Steps(tick, lot).position(q),
+            "reservation": at_step(quote.reservation, tick, 2),
             "half_spread": at_step(quote.half_spread, tick, 2),
             "bid": at_step(buy.price if buy else None, tick), "ask": at_step(sell.price if sell else None, tick),
             "bid_size": at_step(quote.bid_size, lot), "ask_size": at_step(quote.ask_size, lot),
