@@ -14,7 +14,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from bot.core.display import SIZE_DIGITS, decimals, fixed
+from bot.core.display import fixed, position_text
 from bot.errors import UserError
 
 DEFAULT_URL = "http://127.0.0.1:9108"
@@ -115,8 +115,7 @@ def _fmt(value: Any, spec: str, data: dict[str, Any] | None = None) -> str:
         elif spec == "price":
             text = fixed(float(value), float(step))
         else:  # the lot's digits, more where the position holds dust (a base-currency fee)
-            digits = min(max(decimals(float(step)), decimals(float(value))), SIZE_DIGITS)
-            text = fixed(float(value), 10.0 ** -digits)
+            text = position_text(float(value), float(step))
         return ("+" + text if value > 0 else text) if spec == "size" else text
     try:
         return spec.format(value)

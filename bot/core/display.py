@@ -19,6 +19,8 @@ float noise (pure).
 - :func:`money_text`: :func:`money` as text with its 4 decimals (``12.3400``).
 - :func:`fixed`: text at a step's digits, trailing zeros kept (``30000.70``): for printed tables, where a
   float's shortest form would drop them or go to exponent form (``1e-05``).
+- :func:`position_text`: a position as text at the lot's digits, more (to the satoshi) where a base-currency
+  fee left dust below the lot.
 None passes through every function unchanged (:func:`fixed` shows it as ``-``).
 """
 
@@ -117,6 +119,13 @@ def fixed(x: float | None, step: float, extra: int = 0) -> str:
     if x is None:
         return "-"
     return f"{at_step(x, step, extra):.{decimals(step) + extra}f}"
+
+
+def position_text(q: float, lot: float) -> str:
+    """``q`` as text at ``lot``'s digits, or at its own up to :data:`SIZE_DIGITS` where it holds dust below the lot
+    (``-0.00135`` at a lot of 0.00001, ``0.000999`` at 0.00001, ``0.00000`` for a flat book)."""
+    digits = min(max(decimals(lot) if lot > 0 else 0, decimals(abs(q)) if q else 0), SIZE_DIGITS)
+    return fixed(q, 10.0**-digits)
 
 
 @dataclass(frozen=True, slots=True)

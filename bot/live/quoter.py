@@ -21,7 +21,7 @@ from typing import Any
 
 import ccxt
 
-from bot.core.display import Steps, at_step, plain
+from bot.core.display import Steps, plain
 from bot.core.inventory import Inventory
 from bot.core.quote import Quote, QuoteInputs, Side
 from bot.core.reconcile import Target, reconcile
@@ -63,6 +63,7 @@ class Quoter:
     ) -> None:
         self.symbol = symbol
         self.params = params
+        self.shown = Steps(params.rules.tick, params.rules.lot)  # how events show this symbol's prices and sizes
         self.use_estimators = params.estimates_read
         self.state, self.orders, self.inventory = state, orders, inventory
         self.gate, self.wake, self.log = gate, wake, log
@@ -186,21 +187,18 @@ class Quoter:
         self, quote: Quote, targets: dict[Side, Target | None], mid: float | None, q: float, paused: list[str] | None
     ) -> None:
         """The ``quote`` event: prices at the tick (model values 2 digits finer), sizes at the lot (``q`` keeps a
-        base fee's dust below it, as the inventory event); a side's reason
-        and the fee floor (the half-spread's lower bound at this centre) only when there is one."""
-        buy, sell = targets["buy"], targets["sell"]
-        rules, model = self.params.rules, self.params.model
-        tick, lot = rules.tick, rules.lot
+        base fee's dust below it, as the inventory event); a side's reason and the fee floor (the half-spread's
+        lower bound at this centre) only when there is one."""
+        buy, sell, shown = targets["buy"], targets["sell"], self.shown
         fields: dict[str, Any] = {
-            "mid": at_step(mid, tick, 1), "q": Steps(tick, lot).position(q),
-            "reservation": at_step(quote.reservation, tick, 2),
-            "half_spread": at_step(quote.half_spread, tick, 2),
-            "bid": at_step(buy.price if buy else None, tick), "ask": at_step(sell.price if sell else None, tick),
-            "bid_size": at_step(quote.bid_size, lot), "ask_size": at_step(quote.ask_size, lot),
+            "mid": shown.price(mid, 1), "q": shown.position(q), "reservation": shown.price(quote.reservation, 2),
+            "half_spread": shown.price(quote.half_spread, 2),
+            "bid": shown.price(buy.price if buy else None), "ask": shown.price(sell.price if sell else None),
+            "bid_size": shown.size(quote.bid_size), "ask_size": shown.size(quote.ask_size),
         }
-        floor = model.half_floor(quote.reservation) if model.maker_fee or model.min_edge else 0.0
+        floor = self.params.model.half_floor(quote.reservation)  # 0 without a fee or an edge
         if floor > 0.0:
-            fields["fee_floor"] = at_step(floor, tick, 2)
+            fields["fee_floor"] = shown.price(floor, 2)
         if quote.bid_reason is not None:
             fields["bid_reason"] = quote.bid_reason
         if quote.ask_reason is not None:
@@ -216,14 +214,14 @@ class Quoter:
         prices at the tick, sizes at the lot, money to 4 decimals."""
         mid = self.state.mid
         quote = self.last_quote
-        tick, lot = self.params.rules.tick, self.params.rules.lot
+        shown = self.shown
         fields: dict[str, Any] = {
             "reason": reason,
-            "mid": at_step(mid, tick, 1),
-            "reservation": at_step(quote.reservation, tick, 2) if quote else None,
-            "bid": at_step(quote.bid, tick) if quote else None,
-            "ask": at_step(quote.ask, tick) if quote else None,
-            **self.inventory.report(mid, tick, lot),
+            "mid": shown.price(mid, 1),
+            "reservation": shown.price(quote.reservation, 2) if quote else None,
+            "bid": shown.price(quote.bid) if quote else None,
+            "ask": shown.price(quote.ask) if quote else None,
+            **self.inventory.report(mid, shown.tick, shown.lot),
             "fills": self.inventory.fills,
             "open_orders": len(self.orders.tracker.open),
         }

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from bot.core.display import Steps, at_step, decimals, money
+from bot.core.display import Steps, at_step, decimals, exact, money
 from bot.core.display import bps as to_bps
 
 if TYPE_CHECKING:
@@ -114,14 +114,9 @@ class RunSummary:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         for s in out["symbols"]:
-            s["q_exact"] = plain(s["q_exact"])
-            s["venue_base_delta"] = None if s["venue_base_delta"] is None else plain(s["venue_base_delta"])
+            s["q_exact"] = exact(s["q_exact"])
+            s["venue_base_delta"] = None if s["venue_base_delta"] is None else exact(s["venue_base_delta"])
         return out
-
-
-def plain(x: Decimal) -> str:
-    """A decimal in plain notation without trailing zeros: equal values print the same (0.00128990 -> 0.0012899)."""
-    return format(x.normalize(), "f") if x else "0"
 
 
 def _num(x: float | None, digits: int = 4) -> str:
@@ -201,12 +196,12 @@ def format_summary(run: RunSummary) -> str:
         check = ""
         if s.venue_base_delta is not None:
             ok = s.venue_base_delta == s.q_exact
-            check = f"  (venue {s.base} delta {plain(s.venue_base_delta)}: {'matches' if ok else 'MISMATCH'})"
+            check = f"  (venue {s.base} delta {exact(s.venue_base_delta)}: {'matches' if ok else 'MISMATCH'})"
         lines += [
             f"  {s.symbol}",
             f"    fills {s.fills}, volume {_at(s.volume_base, s.lot)} {s.base} / {_num(s.volume_quote, 2)} {s.quote}; "
             f"orders placed {s.orders_placed}, canceled {s.orders_canceled}, rejected {s.orders_rejected}",
-            f"    inventory: final q {plain(s.q_exact)} {s.base}, max |q| {plain(Decimal(repr(s.max_abs_q)))}{check}",
+            f"    inventory: final q {exact(s.q_exact)} {s.base}, max |q| {exact(Decimal(repr(s.max_abs_q)))}{check}",
             f"    P&L ({s.quote}, marked to mid {_num(s.mid, decimals(s.tick) + 1 if s.tick > 0 else 2)}): "
             + attribution_line(s.spread_captured, s.skew_cost, s.inventory_pnl, s.fees, s.total_pnl),
             f"      average cost: realized {_num(s.realized_pnl)}, unrealized {_num(s.unrealized_pnl)}",

@@ -20,9 +20,8 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.core.display import Steps, at_step, money
+from bot.core.display import Steps, at_step, exact, money
 from bot.errors import UserError
-from bot.live.summary import plain
 from bot.ops import Metrics, OpsServer, kill_routes, readiness, start_ops_server, status_document, symbol_status
 
 if TYPE_CHECKING:
@@ -62,8 +61,8 @@ def balances(inv: Inventory, start_base: Decimal | None, lot: float) -> dict[str
     satoshi where a base fee left dust below it; quote net of quote fees, 4 decimals) and, for the base,
     ``venue_at_start`` (the venue's balance at ``q`` = 0, read at start-up; None when it was not read) and
     ``expected`` (that plus ``q``; not read from the venue now)."""
-    start = None if start_base is None else plain(start_base)
-    expected = None if start_base is None else plain(start_base + inv.q_exact)
+    start = None if start_base is None else exact(start_base)
+    expected = None if start_base is None else exact(start_base + inv.q_exact)
     return {inv.base: {"change": Steps(lot=lot).position(inv.q), "venue_at_start": start, "expected": expected},
             inv.quote: {"change": money(inv.cash)}}
 

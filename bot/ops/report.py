@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.core.display import SIZE_DIGITS, bps, decimals, fixed, money, plain
+from bot.core.display import bps, decimals, fixed, money, plain, position_text
 from bot.core.inventory import Fill, Inventory
 from bot.core.markouts import HORIZONS, Markouts
 from bot.core.markouts import label as horizon_label
@@ -307,12 +307,6 @@ def _fmt(value: Any, digits: int = 6) -> str:
     return html.escape(str(value))
 
 
-def _position(q: float, lot: float) -> str:
-    """A position at the lot's digits, more where a base-currency fee left dust below the lot."""
-    digits = min(max(decimals(lot) if lot > 0 else 0, decimals(q) if q else 0), SIZE_DIGITS)
-    return fixed(q, 10.0 ** -digits)
-
-
 def _money(value: float | None) -> str:
     """Money to 4 decimals (:func:`bot.core.display.money`), digits kept."""
     return fixed(value, 0.0001)
@@ -375,7 +369,7 @@ def render_html(journal: JournalData) -> str:
         f = d.final
         out.append(
             f"<tr><td>{html.escape(sym)}</td><td>{len(d.fills)}</td><td>{fixed(f.get('volume_base', 0.0), d.lot)}</td>"
-            f"<td>{_money(f.get('volume_quote', 0.0))}</td><td>{_position(f.get('q', 0.0), d.lot)}</td>"
+            f"<td>{_money(f.get('volume_quote', 0.0))}</td><td>{position_text(f.get('q', 0.0), d.lot)}</td>"
             f"<td>{_money(f.get('realized_pnl', 0.0))}</td><td>{_money(f.get('fees', 0.0))}</td>"
             f"<td>{_money(f.get('unrealized_pnl', 0.0))}</td><td>{_money(f.get('total_pnl', 0.0))}</td>"
             f"<td>{len(d.orders)}</td></tr>"
@@ -400,8 +394,8 @@ def render_html(journal: JournalData) -> str:
                 fee = "-" if f["fee"] is None else _fmt(plain(f["fee"]))
                 out.append(f"<tr><td>{_when(f['ts'])}</td><td>{html.escape(f['side'])}</td>"
                            f"<td>{fixed(f['price'], d.tick)}</td><td>{fixed(f['amount'], d.lot)}</td>"
-                           f"<td>{fee} {html.escape(str(f['fee_currency']))}</td><td>{_position(f['q'], d.lot)}</td>"
-                           f"<td>{_money(f['realized'])}</td></tr>")
+                           f"<td>{fee} {html.escape(str(f['fee_currency']))}</td>"
+                           f"<td>{position_text(f['q'], d.lot)}</td><td>{_money(f['realized'])}</td></tr>")
             out.append("</table>")
             if len(d.fills) > 200:
                 out.append(f'<p class="note">The last 200 of {len(d.fills)} fills.</p>')

@@ -20,6 +20,7 @@ from bot.core.display import (
     money_text,
     plain,
     plain_text,
+    position_text,
 )
 
 STEPS = st.sampled_from([1.0, 0.5, 0.1, 0.01, 0.001, 0.0001, 0.00001, 1e-6, 1e-8, 0.25, 5.0])
@@ -132,3 +133,13 @@ def test_a_position_keeps_the_dust_a_base_fee_leaves() -> None:
 def test_money_text_has_its_four_decimals() -> None:
     assert money_text(29999.960010000003) == "29999.9600"
     assert money_text(-0.00001) == "0.0000" and money_text(None) == "-"
+
+
+@given(lots=st.integers(-10**6, 10**6), dust=st.integers(0, 9))
+def test_a_position_reads_at_the_lot_whatever_its_sign(lots: int, dust: int) -> None:
+    """Whole lots of 0.00001 read with 5 decimals, long or short; a base fee's dust (satoshis) adds digits."""
+    q = lots * 0.00001
+    assert position_text(q, 0.00001) == f"{q:.5f}"
+    if dust and lots:
+        with_dust = round(q + (dust if lots > 0 else -dust) * 1e-8, 8)
+        assert position_text(with_dust, 0.00001) == f"{with_dust:.8f}"

@@ -146,3 +146,15 @@ def test_a_position_keeps_the_dust_a_base_fee_left_below_the_lot() -> None:
     columns = next(line for line in lines if line.startswith("symbol")).split()
     row = next(line for line in lines if line.startswith("BTC/USDT")).split()
     assert row[columns.index("q")] == "+0.000999" and row[columns.index("mid")] == "30000.00"
+
+
+def test_a_short_or_flat_position_reads_at_the_lot() -> None:
+    """A short position is not dust: -0.00135 at a lot of 0.00001 reads -0.00135 (not -0.00135000), flat 0.00000."""
+    from bot.commands.status import render
+
+    for q, shown in ((-0.00135, "-0.00135"), (0.0, "0.00000")):
+        btc = {"q": q, "lot": 0.00001, "tick": 0.01, "mid": 30000.0}
+        lines = render("http://x", {"symbols": {"BTC/USDT": btc}}, {"ready": True}).splitlines()
+        columns = next(line for line in lines if line.startswith("symbol")).split()
+        row = next(line for line in lines if line.startswith("BTC/USDT")).split()
+        assert row[columns.index("q")] == shown
