@@ -12,7 +12,7 @@ from bot.errors import UserError
 
 # Subcommand modules under bot/commands, in the order `mmbot --help` lists them.
 COMMANDS: tuple[str, ...] = ("quote", "simulate", "status", "calibrate", "run", "compare", "sim", "record", "backtest",
-                             "reset_kill", "report")
+                             "reset_kill", "report", "pause")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,8 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name in COMMANDS:
         module = importlib.import_module(f"bot.commands.{name}")
-        command = module.add_parser(sub)
-        command.set_defaults(handler=module.run)
+        added = module.add_parser(sub)  # one parser, or a tuple of them sharing ``run`` (pause, resume)
+        for command in added if isinstance(added, tuple) else (added,):
+            command.set_defaults(handler=module.run)
     return parser
 
 

@@ -47,7 +47,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    base = _base_url(args.url)
+    base = base_url(args.url)
     if args.timeout <= 0:
         raise UserError(f"--timeout must be > 0 (got {args.timeout:g})")
     status = _get_json(base, "/status", args.timeout)
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     return 0 if ready else 1
 
 
-def _base_url(url: str) -> str:
+def base_url(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UserError(f"--url must look like http://HOST:PORT (got {url!r})")
@@ -69,26 +69,49 @@ def _base_url(url: str) -> str:
 
 def _get_json(base: str, path: str, timeout: float) -> dict[str, Any]:
     """GET ``base + path`` as a JSON object; 503 and 500 bodies are answers too (readiness, errors)."""
-    url = base + path
+    return request_json(base, path, timeout)[1]
+
+
+def request_json(
+    base: str,
+    path: str,
+    timeout: float,
+    *,
+    body: dict[str, Any] | None = None,
+    token: str | None = None,
+    answers: frozenset[int] = frozenset({500, 503}),
+    refusals: frozenset[int] = frozenset({401, 403, 421}),
+) -> tuple[int, dict[str, Any]]:
+    """``(HTTP status, JSON object)`` of GET ``base + path``, or of a POST of ``body`` as JSON (with the bearer
+    ``token`` when given). A status in ``answers`` is an answer too; one in ``refusals`` raises ``UserError``
+    "the bot at ... refused ..." with the server's error; anything else, or no answer, "no bot answering".
+    The token never appears in a message."""
+    method = "GET" if body is None else "POST"
+    headers = {} if body is None else {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(base + path, data=data, headers=headers, method=method)
+    code = 200
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            raw = response.read()
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            code, raw = response.status, response.read()
     except urllib.error.HTTPError as exc:
-        raw = exc.read()
-        if exc.code in (401, 403, 421):
-            raise UserError(f"the bot at {base} refused GET {path}: HTTP {exc.code}{_error_of(raw)}") from None
-        if exc.code not in (500, 503):
-            raise UserError(f"no bot answering at {base} (GET {path}: HTTP {exc.code})") from None
+        code, raw = exc.code, exc.read()
+        if code in refusals:
+            raise UserError(f"the bot at {base} refused {method} {path}: HTTP {code}{_error_of(raw)}") from None
+        if code not in answers:
+            raise UserError(f"no bot answering at {base} ({method} {path}: HTTP {code})") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise UserError(f"no bot answering at {base} ({reason})") from None
     try:
-        body = json.loads(raw)
+        document = json.loads(raw)
     except ValueError:
-        raise UserError(f"no bot answering at {base} (GET {path} did not return JSON)") from None
-    if not isinstance(body, dict):
-        raise UserError(f"no bot answering at {base} (GET {path} did not return a JSON object)")
-    return body
+        raise UserError(f"no bot answering at {base} ({method} {path} did not return JSON)") from None
+    if not isinstance(document, dict):
+        raise UserError(f"no bot answering at {base} ({method} {path} did not return a JSON object)")
+    return code, document
 
 
 def _error_of(raw: bytes) -> str:
