@@ -14,8 +14,9 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from bot.core.display import fixed, position_text
+from bot.core.display import fixed, money_text, position_text
 from bot.errors import UserError
+from bot.live.gate import MANUAL
 
 DEFAULT_URL = "http://127.0.0.1:9108"
 
@@ -30,6 +31,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("realized", "realized_pnl", "{:+.4f}"),
     ("fees", "fees", "{:.4f}"),
     ("fills", "fills", "{}"),
+    ("orders", "open_orders", "{}"),
     ("feed_age", "feed_age", "{:.1f}s"),
 )
 
@@ -175,13 +177,38 @@ def attribution_lines(sym: str, data: dict[str, Any]) -> list[str]:
         for asset, b in balances.items():
             if not isinstance(b, dict):
                 continue
-            change = b.get("change")
-            text = f"{asset} {change:+}" if isinstance(change, int | float) else f"{asset} {change}"
+            text = f"{asset} {_change(b.get('change'), asset == sym.split('/')[0], data.get('lot'))}"
             if b.get("venue_at_start") is not None:
                 text += f" (venue at start {b['venue_at_start']}, expected now {b.get('expected')})"
             parts.append(text)
         lines.append(f"{sym} balances, change since start by the bot's accounting: " + ", ".join(parts))
     return lines
+
+
+def _change(change: Any, base: bool, lot: Any) -> str:
+    """A balance's change, signed: the base at the lot (more digits where it holds dust below it), the quote as
+    money (4 decimals); as the bot sent it when not a number."""
+    if not isinstance(change, int | float) or not math.isfinite(change):
+        return "-" if change is None else str(change)
+    if base:
+        text = position_text(float(change), float(lot) if isinstance(lot, int | float) and lot > 0 else 0.0)
+    else:
+        text = money_text(float(change))
+    return "+" + text if change > 0 else text
+
+
+def pause_line(sym: str, data: dict[str, Any], killed: bool) -> str | None:
+    """``SYM paused: manual (operator), stale (book 6.0s old)``, ``SYM quoting`` (no pause holds) or
+    ``SYM halted: the kill switch is tripped``; None when the bot reports no pause state (an older bot)."""
+    pauses = data.get("pauses")
+    if not isinstance(pauses, dict) and "paused" not in data:
+        return None
+    held = [f"{key} ({detail})" if detail else str(key) for key, detail in (pauses or {}).items()]
+    if data.get("paused") and not any(str(key) == MANUAL for key in (pauses or {})):
+        held.insert(0, f"{MANUAL} (operator)")
+    if killed:
+        return f"{sym} halted: the kill switch is tripped" + (f"; paused too: {', '.join(held)}" if held else "")
+    return f"{sym} paused: {', '.join(held)}" if held else f"{sym} quoting"
 
 
 def _symbols(status: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -216,6 +243,8 @@ def render(base: str, status: dict[str, Any], readiness: dict[str, Any]) -> str:
         for row in table:
             cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
             lines.append("  ".join(cells).rstrip())
+        killed = bool(status.get("killed"))
         for sym, data in rows:
-            lines += attribution_lines(sym, data)
+            line = pause_line(sym, data, killed)
+            lines += ([line] if line else []) + attribution_lines(sym, data)
     return "\n".join(lines)

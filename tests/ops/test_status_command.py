@@ -134,7 +134,7 @@ def test_prices_keep_their_cents_and_the_pnl_is_attributed_with_balances() -> No
             "fees +0.0300, total +0.0434") in lines
     assert ("SOL/USDT markouts (positive = against us): 1s +0.0120 over 10 fills (+0.41 bps), "
             "60s - (no fill's horizon elapsed)") in lines
-    assert ("SOL/USDT balances, change since start by the bot's accounting: SOL +2.0 (venue at start 100, expected "
+    assert ("SOL/USDT balances, change since start by the bot's accounting: SOL +2.00 (venue at start 100, expected "
             "now 102), USDT -60.0012") in lines
 
 
@@ -158,3 +158,53 @@ def test_a_short_or_flat_position_reads_at_the_lot() -> None:
         columns = next(line for line in lines if line.startswith("symbol")).split()
         row = next(line for line in lines if line.startswith("BTC/USDT")).split()
         assert row[columns.index("q")] == shown
+
+
+def test_balances_read_at_the_lot_and_as_money_never_in_exponent_form() -> None:
+    """A change of one lot read ``+1e-05`` and a flat quote ``0.0``: the base at its lot, the quote to 4 decimals."""
+    from bot.commands.status import render
+
+    btc = {"q": 0.00001, "lot": 0.00001, "tick": 0.01, "mid": 30000.0,
+           "balances": {"BTC": {"change": 0.00001, "venue_at_start": "1", "expected": "1.00001"},
+                        "USDT": {"change": -0.3}}}
+    lines = render("http://x", {"symbols": {"BTC/USDT": btc}}, {"ready": True}).splitlines()
+    assert ("BTC/USDT balances, change since start by the bot's accounting: BTC +0.00001 (venue at start 1, "
+            "expected now 1.00001), USDT -0.3000") in lines
+
+
+STATUS_PAUSED = {
+    "killed": False,
+    "symbols": {
+        "BTC/USDT": {"q": 0.0, "pauses": {"manual": "operator: POST /pause", "stale": "book 6.0s old"},
+                     "paused": True, "open_orders": 0},
+        "SOL/USDT": {"q": 0.0, "pauses": {}, "paused": False, "open_orders": 2},
+        "ETH/USDT": {"q": 0.0, "pauses": {"crossed": ""}, "paused": False},
+    },
+}
+
+
+async def test_the_pause_state_of_each_symbol(capsys: pytest.CaptureFixture[str]) -> None:
+    server = await start_ops_server(Metrics(), lambda: (True, "ok"), lambda: STATUS_PAUSED)
+    try:
+        code = await asyncio.to_thread(main, ["status", "--url", server.url])
+    finally:
+        await server.stop()
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert "BTC/USDT paused: manual (operator: POST /pause), stale (book 6.0s old)" in lines
+    assert "SOL/USDT quoting" in lines
+    assert "ETH/USDT paused: crossed" in lines
+    columns = next(line for line in lines if line.startswith("symbol")).split()
+    sol = next(line for line in lines if line.startswith("SOL/USDT ")).split()
+    assert sol[columns.index("orders")] == "2"
+
+
+def test_the_manual_flag_alone_and_the_kill_are_not_read_as_quoting() -> None:
+    from bot.commands.status import pause_line
+
+    assert pause_line("BTC/USDT", {"paused": True}, killed=False) == "BTC/USDT paused: manual (operator)"
+    assert pause_line("BTC/USDT", {"pauses": {}, "paused": False}, killed=True) == (
+        "BTC/USDT halted: the kill switch is tripped")
+    assert pause_line("BTC/USDT", {"pauses": {"manual": "x"}, "paused": True}, killed=True) == (
+        "BTC/USDT halted: the kill switch is tripped; paused too: manual (x)")
+    assert pause_line("BTC/USDT", {"q": 0.0}, killed=False) is None, "an older bot without pause state: no line"
