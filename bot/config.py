@@ -187,19 +187,28 @@ class LoggingSettings(Section):
 
 
 class OpsSettings(Section):
-    enabled: bool = Field(True, description="serve /metrics, /healthz, /readyz, /status (and POST /kill)")
+    enabled: bool = Field(
+        True, description="serve /metrics, /healthz, /readyz, /status, the console and POST /pause, /resume, /kill"
+    )
     host: str = Field(
         "127.0.0.1", min_length=1, description="listen address; 0.0.0.0 only inside a container network"
     )
     port: int = Field(9108, ge=0, le=65535, description="listen port; 0 = any free port")
     token: SecretStr | None = Field(
-        None, description="bearer token for POST /kill (and every state-changing route); from MMBOT_OPS__TOKEN "
-        "or the secret file mmbot_ops__token, never a committed file; required when host is not loopback"
+        None, description="bearer token for POST /pause, /resume, /kill (every state-changing route); from "
+        "MMBOT_OPS__TOKEN or the secret file mmbot_ops__token, never a committed file; unset: generated per run "
+        "into <risk.state_dir>/ops-token; required when host is not loopback"
     )
     allowed_hosts: list[str] = Field(
         default_factory=list, description="Host header names the ops server answers besides host, localhost, "
         "127.0.0.1 and [::1] (e.g. the compose service name Prometheus scrapes); others get 421"
     )
+    console: bool = Field(True, description="serve the operator console at /console (live charts, pause, resume, kill)")
+    console_interval: float = Field(
+        0.5, ge=0.1, le=10, description="seconds between the console's frames (the feed's bounded rate)"
+    )
+    console_window: float = Field(600.0, ge=10, le=86400, description="seconds of history a console page shows")
+    console_clients: int = Field(8, ge=1, le=64, description="console pages served at once; more get 503")
 
 
 class SymbolOverrides(Section):

@@ -12,23 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from dataclasses import replace
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from bot.config import (
-    ExecutionSettings,
-    RiskSettings,
-    StrategySettings,
-    describe_validation_error,
-    load_settings,
-)
-from bot.core import LimitParams, MarketRules, ModelParams, QuoteInputs, make_quote
-from bot.core.display import Steps
-from bot.core.fees import resolve_maker_fee
+from bot.config import ExecutionSettings, RiskSettings, StrategySettings, load_settings
+from bot.core import MarketRules, QuoteInputs
 from bot.core.models import MODELS
 from bot.errors import UserError
+from bot.ops.explore import merged, quote_document
 
 # settings field -> the flag that sets it (for error messages)
 FLAGS = {"max_position": "--limit", "order_size": "--size", "A": "--A"}
@@ -97,14 +89,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def _merge(model: type[BaseModel], base: BaseModel, overrides: dict[str, Any]) -> Any:
     """Validate ``base`` with ``overrides`` applied; errors name the flag, e.g. ``--gamma: must be > 0``."""
-    try:
-        return model.model_validate(base.model_dump() | overrides)
-    except ValidationError as exc:
-        lines = []
-        for line in describe_validation_error(exc):
-            field, _, rest = line.partition(": ")
-            lines.append(f"{FLAGS.get(field, '--' + field.replace('_', '-'))}: {rest}")
-        raise UserError(lines) from None
+    return merged(model, base, overrides, FLAGS)
 
 
 def _given(args: argparse.Namespace, mapping: dict[str, str]) -> dict[str, Any]:
@@ -148,32 +133,6 @@ def run(args: argparse.Namespace) -> int:
         open_sell=args.open_sell,
     )
     rules = MarketRules(tick=args.tick, lot=args.lot, min_qty=args.min_qty, min_notional=args.min_notional)
-    limits = LimitParams.from_settings(risk, execution)
-    if args.config is None and args.limit is None:
-        limits = replace(limits, max_position=math.inf)
-    fee = resolve_maker_fee(strategy.maker_fee, None, None)
-    model = ModelParams.from_settings(strategy, execution.order_size, args.tick, fee.rate)
-    quote = make_quote(inputs, model, limits, rules)
-    floor = {"maker_fee_bps": fee.bps, "fee_floor": model.half_floor(quote.reservation)} if fee.rate or model.min_edge \
-        else {}
-    print(json.dumps({"model": strategy.model, **shown({**quote.to_dict(), **floor}, rules)}))
+    unlimited = args.config is None and args.limit is None
+    print(json.dumps(quote_document(strategy, risk, execution, rules, inputs, unlimited=unlimited)))
     return 0
-
-
-#: fields of the printed quote by how they read (as the ``quote`` event: bot/live/quoter.py)
-PRICES, SIZES, MODEL_VALUES = ("bid", "ask"), ("bid_size", "ask_size"), ("reservation", "half_spread", "fee_floor")
-
-
-def shown(fields: dict[str, Any], rules: MarketRules) -> dict[str, Any]:
-    """The quote's numbers as the ``quote`` event shows them: prices at the tick, sizes at the lot, the model's
-    values (reservation, half-spread, fee floor) two digits finer than the tick; the rest as they are."""
-    steps = Steps(rules.tick, rules.lot)
-    out = dict(fields)
-    for key in PRICES:
-        out[key] = steps.price(out[key])
-    for key in SIZES:
-        out[key] = steps.size(out[key])
-    for key in MODEL_VALUES:
-        if key in out:
-            out[key] = steps.price(out[key], extra=2)
-    return out

@@ -99,4 +99,9 @@ async def _main(service: Service) -> int:
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config, overrides_from_args(args))
     configure_logging(settings.logging.level, settings.logging.format, settings.secret_values())
-    return asyncio.run(_main(Service(settings, duration=args.duration)))
+    return asyncio.run(_main(Service(settings, duration=args.duration, announce=announce)))
+
+
+def announce(line: str) -> None:
+    """A line for the operator on the terminal (the console's URL with its token: never in the JSON log)."""
+    print(f"mmbot: {line}", file=sys.stderr, flush=True)

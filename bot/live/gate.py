@@ -2,14 +2,18 @@
 
 What they do to the quotes is the decision layer's rule (:func:`bot.core.strategy.decide` withdraws both sides
 while the kill is tripped or any pause holds); which pauses hold is :func:`bot.core.strategy.pauses`, applied
-by the quoter. Pauses clear themselves (``resume``); a kill does not. :mod:`bot.live.guard` trips the kill
-switch from the triggers in :mod:`bot.risk.triggers` and counts pauses towards escalation (``on_pause``).
+by the quoter. Pauses clear themselves (``resume``), but the operator's (:data:`MANUAL`: ``POST /pause``), which
+only ``POST /resume`` clears (it lasts this process only: a restart quotes again); a kill does not clear.
+:mod:`bot.live.guard` trips the kill switch from the triggers in :mod:`bot.risk.triggers` and counts pauses
+towards escalation (``on_pause``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+MANUAL = "manual"  #: the operator's pause (``POST /pause``): only :meth:`RiskGate.release` clears it
 
 
 @dataclass
@@ -55,6 +59,22 @@ class RiskGate:
     def resume(self, key: str) -> bool:
         """Clear a pause; True if it was set."""
         return self.pauses.pop(key, None) is not None
+
+    def hold(self, detail: str) -> bool:
+        """The operator's pause (:data:`MANUAL`); True if it is new. It is no fault: ``on_pause`` (escalation
+        towards the kill) is not told."""
+        new = MANUAL not in self.pauses
+        self.pauses[MANUAL] = detail
+        return new
+
+    def release(self) -> bool:
+        """Clear the operator's pause; True if it was set."""
+        return self.resume(MANUAL)
+
+    @property
+    def held(self) -> bool:
+        """True while the operator's pause holds."""
+        return MANUAL in self.pauses
 
     @property
     def open(self) -> bool:

@@ -38,7 +38,7 @@ from bot.core.strategy import (
     paused,
     pauses,
 )
-from bot.live.gate import RiskGate
+from bot.live.gate import MANUAL, RiskGate
 from bot.live.market import MarketState
 from bot.live.orders import OrderManager
 from bot.live.turns import call_after_turns
@@ -102,7 +102,8 @@ class Quoter:
 
     def watchdog(self, now: float) -> None:
         """Set the pauses that hold now (:func:`bot.core.strategy.pauses`) on the gate and clear the others
-        (a venue outage only once a call succeeded), logging each change."""
+        (a venue outage only once a call succeeded; the operator's pause only by ``POST /resume``), logging each
+        change."""
         gate, state = self.gate, self.state
         age, crossed, failures = state.age(now), state.crossed, self.orders.failures
         if not gate.pauses and not paused(self.params, age, crossed, failures):
@@ -112,7 +113,7 @@ class Quoter:
             if gate.pause(key, detail):
                 self._log_pause(key, now, begins=True)
         if gate.pauses:
-            for key in [k for k in gate.pauses if k not in held]:
+            for key in [k for k in gate.pauses if k not in held and k != MANUAL]:  # the operator's: POST /resume
                 if key == VENUE and self.orders.failures:
                     continue
                 gate.resume(key)

@@ -35,7 +35,7 @@ import structlog
 import bot
 from bot.config import Settings
 from bot.core.display import plain_text
-from bot.core.inventory import Inventory
+from bot.core.inventory import Fill, Inventory
 from bot.core.quote import MarketRules, Side
 from bot.core.strategy import StrategyParams, make_estimators, uses_estimators
 from bot.errors import UserError
@@ -68,6 +68,22 @@ JOURNAL_CATCH_UP = ("fills booked only in memory are read again from the venue's
 Touch = tuple[float | None, float | None]  # (best bid, best ask) read once at start-up
 
 
+def console_tap(run: SymbolRun, record: Callable[[Fill], bool]) -> Callable[[Fill], bool]:
+    """``record`` that also puts each new fill on the run's tape (the console's markers: trade time, or now when
+    the venue gave none; price at the tick, size at the lot)."""
+    shown = run.orders.shown
+
+    def tap(fill: Fill) -> bool:
+        new = record(fill)
+        if new:
+            run.tape.add({"t": round(fill.timestamp or time.time(), 3), "side": fill.side,
+                          "price": shown.price(fill.price), "amount": shown.size(float(fill.amount)),
+                          "id": fill.trade_id})
+        return new
+
+    return tap
+
+
 def _describe(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text if len(text) <= 200 else text[:197] + "..."
@@ -76,7 +92,8 @@ def _describe(exc: BaseException) -> str:
 class Service:
     """One run of the bot over ``settings.venue.symbols``."""
 
-    def __init__(self, settings: Settings, duration: float | None = None) -> None:
+    def __init__(self, settings: Settings, duration: float | None = None,
+                 announce: Callable[[str], None] | None = None) -> None:
         self.settings = settings
         self.duration = duration
         self.log = get_logger(component="service")
@@ -100,7 +117,8 @@ class Service:
         self.deadman: DeadMan | None = None
         self.side_tasks: list[asyncio.Task[Any]] = []
         self.metrics = Metrics()
-        self.ops = ServiceOps(self, self.metrics)  # the ops server (settings.ops), started by run()
+        # the ops server (settings.ops) and console, started by run(); ``announce`` tells the operator its URL
+        self.ops = ServiceOps(self, self.metrics, announce)
 
     def trip_kill(self, reason: str) -> None:
         """The kill action: journal the kill (the latch) first, then stop quoting and shut down.
@@ -309,7 +327,7 @@ class Service:
 
         assert self.journal is not None
         fills = FillIntake(self.exchange, symbol, run.orders, run.inventory, run.state, run.log, start_ms,
-                           on_fill=on_fill, record=fill_recorder(self.journal, symbol, self.log),
+                           on_fill=on_fill, record=console_tap(run, fill_recorder(self.journal, symbol, self.log)),
                            metrics=self.metrics, on_reconnect=lambda: self.metrics.on_reconnect(symbol))
         run.quoter, run.fills = quoter, fills
         stale = run.cfg.risk.stale_after

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from bot.core.fees import MakerFee
+from bot.ops.console import FillTape
 
 if TYPE_CHECKING:
     from bot.config import RiskSettings, SymbolSettings
@@ -41,6 +42,7 @@ class SymbolRun:
     start_base: Decimal | None = None
     end_base: Decimal | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    tape: FillTape = field(default_factory=FillTape)  # the latest fills, for the console's markers
 
     @property
     def symbol(self) -> str:

@@ -395,7 +395,7 @@ async def start_ops_server(
     secret = check_binding(host, token, allowed_hosts)
     app = build_app(metrics, readiness, status, routes, bind_host=host, token=secret,
                     allowed_hosts=allowed_hosts, log=log)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     try:

@@ -33,6 +33,7 @@ Values that change with time alone (the feed age) are best set by a hook registe
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Final, Literal
 
@@ -49,6 +50,7 @@ ORDER_ACTIONS: Final = ("placed", "canceled", "rejected")
 FILL_SIDES: Final = ("buy", "sell")
 
 # Book update -> order sent: from 50 microseconds (a warm in-process path) to 50 ms (a stalled loop).
+RECENT_REACTIONS: Final = 1000  # reactions kept for percentiles (the console's p50/p99)
 REACTION_BUCKETS: Final = (
     50e-6, 100e-6, 200e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3, 20e-3, 50e-3, math.inf,
 )  # fmt: skip
@@ -139,6 +141,7 @@ class Metrics:
             "mmbot_scrape_hook_errors", "Scrape hooks that raised (their metrics may be stale)", registry=r
         )
         self.build = Info("mmbot_build", "mmbot version", registry=r)
+        self.recent_reactions: deque[float] = deque(maxlen=RECENT_REACTIONS)  # the console's p50/p99
         self._hooks: list[Callable[[], None]] = []
         self._quote_children: dict[str, tuple[Any, ...]] = {}
         self.build.info({"version": __version__})
@@ -258,7 +261,9 @@ class Metrics:
 
     def observe_reaction(self, seconds: float) -> None:
         """Latency from a book update arriving to the resulting order being sent."""
-        self.reaction.observe(max(0.0, float(seconds)))
+        seconds = max(0.0, float(seconds))
+        self.reaction.observe(seconds)
+        self.recent_reactions.append(seconds)
 
     # -- export ----------------------------------------------------------------------------------
 
