@@ -211,6 +211,15 @@ class Child:
             return ""
 
 
+def free_port() -> int:
+    """A loopback TCP port free a moment ago (for a child's server whose address the benchmark must know)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 async def wait_until(pred: Any, timeout: float, what: str, every: float = 0.02) -> None:  # noqa: ASYNC109
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout

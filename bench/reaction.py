@@ -35,6 +35,7 @@ The round ends when no request has arrived for ``settle`` seconds and the bot re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -45,7 +46,20 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import QUICK, REPO, Child, SocketStamps, dist, one_symbol, pin, sim_settings, unpin, wait_until
+from bench.common import (
+    QUICK,
+    REPO,
+    Child,
+    SocketStamps,
+    dist,
+    free_port,
+    one_symbol,
+    pin,
+    sim_settings,
+    unpin,
+    wait_until,
+)
+from bench.sseclient import open_pages
 from bot.sim.server import start_sim
 
 #: the order entries measured (``venue.order_entry``), each in its own run of ``rounds`` reactions
@@ -91,14 +105,21 @@ async def run(rounds: int | None = None, settle: float = 0.015, extra_args: tupl
     """One measurement per order entry (``venue.order_entry``), then the host floor."""
     result: dict[str, Any] = {}
     for entry in entries:
-        # installed before any connection is made: a transport binds its read callback when it is created
-        stamps = SocketStamps().install()
-        try:
-            result[entry] = await _measure(stamps, rounds or (100 if QUICK else 1000), settle, extra_args, entry)
-        finally:
-            stamps.uninstall()
+        result[entry] = await measure(entry, rounds or (100 if QUICK else 1000), settle, extra_args)
     result["host_jitter_us"] = await host_jitter(reps=100 if QUICK else 500)
     return result
+
+
+async def measure(entry: str, rounds: int, settle: float = 0.015, extra_args: tuple[str, ...] = (),
+                  console_pages: int = 0) -> dict[str, Any]:
+    """One run of ``rounds`` reactions over ``entry``, with ``console_pages`` console streams open
+    (:func:`bench.sseclient.open_pages`, another process) from before the warm-up's end to the last round."""
+    # installed before any connection is made: a transport binds its read callback when it is created
+    stamps = SocketStamps().install()
+    try:
+        return await _measure(stamps, rounds, settle, extra_args, entry, console_pages)
+    finally:
+        stamps.uninstall()
 
 
 async def host_jitter(gap: float = 0.045, reps: int = 500, cpu: int = 1) -> dict[str, Any]:
@@ -126,7 +147,7 @@ async def _nudge(sym: Any, done: Any, every: float = 0.2) -> None:
 
 
 async def _measure(stamps: SocketStamps, rounds: int, settle: float, extra_args: tuple[str, ...],
-                   entry: str) -> dict[str, Any]:
+                   entry: str, console_pages: int = 0) -> dict[str, Any]:
     settings = sim_settings(
         step_interval=0.05,
         symbols=one_symbol(volatility=0.0, taker_rate=0.0, refresh_rate=0.0, levels=5),
@@ -173,6 +194,7 @@ async def _measure(stamps: SocketStamps, rounds: int, settle: float, extra_args:
     def resting() -> int:
         return len(engine.open_orders(account, sym.id))
 
+    ops_port = free_port()  # the console pages' address (the bot's ops server is on as live)
     (tmp / "settings.json").write_text(json.dumps({
         "venue": {"kind": "sim", "url": sim.url, "symbols": ["BTC/USDT"], "order_entry": entry},
         "logging": {"level": "info", "format": "json", "inventory_interval": 5.0},
@@ -180,12 +202,14 @@ async def _measure(stamps: SocketStamps, rounds: int, settle: float, extra_args:
         "execution": {"order_size": 0.001, "requote_ticks": 2, "orders_per_second": 10000.0,
                       "max_order_age": 3600.0, "reconcile_interval": 5.0},
         "risk": {"stale_after": 30.0},
+        "ops": {"port": ops_port},
     }))
     args = [str(tmp / "settings.json"), str(tmp / "bot.json"), "--socket-stamps", *extra_args]
     bot = await Child.start(os.environ.get("BENCH_BOT_MODULE", "bench.botproc"), args, tmp / "bot.log", tmp)
     pin(0, {0})
     pin(bot.proc.pid, {1})
     missed = 0
+    pages: dict[str, Any] = {}
     try:
         # the still market publishes nothing by itself, and the bot quotes only once a streamed update
         # arrives (a subscription's snapshot alone is not fresh data): move the mid a tick to and fro
@@ -194,31 +218,35 @@ async def _measure(stamps: SocketStamps, rounds: int, settle: float, extra_args:
         nudger.cancel()
         if bot.proc.returncode is not None:
             raise RuntimeError("bot exited:\n" + bot.tail())
-        await wait_until(lambda: time.monotonic() - state["last_req"] > 0.3, 10.0, "a quiet bot")
-        sim.paused = True
-        sim.publish_market()  # flush the bot's own order changes while nobody is measuring
-        await wait_until(lambda: time.monotonic() - state["last_req"] > 0.2, 10.0, "a quiet bot")
-        await bot.send("mark")
-        direction = 1
-        for _ in range(rounds):
-            sym.market.mid += 10 * direction
-            direction = -direction
-            engine.step(settings.step_interval, sim.now_ms())
-            state["armed"] = True
-            stamps.arm()
-            state["t_send"] = time.perf_counter_ns()
-            sim.publish_market()
-            try:
-                await wait_until(lambda: not state["armed"], 2.0, "a reaction", every=0.0005)
-            except TimeoutError:
-                state["armed"] = False
-                missed += 1
-                continue
-            await wait_until(
-                lambda: time.monotonic() - state["last_req"] > settle and resting() == 2, 5.0, "the bot to settle",
-                every=0.002,
-            )
-        sim.paused = False
+        async with contextlib.AsyncExitStack() as stack:
+            if console_pages:  # open before the warm-up's end: connecting is not what is measured
+                url = f"http://127.0.0.1:{ops_port}/console/stream"
+                pages = await stack.enter_async_context(open_pages(url, console_pages, tmp))
+            await wait_until(lambda: time.monotonic() - state["last_req"] > 0.3, 10.0, "a quiet bot")
+            sim.paused = True
+            sim.publish_market()  # flush the bot's own order changes while nobody is measuring
+            await wait_until(lambda: time.monotonic() - state["last_req"] > 0.2, 10.0, "a quiet bot")
+            await bot.send("mark")
+            direction = 1
+            for _ in range(rounds):
+                sym.market.mid += 10 * direction
+                direction = -direction
+                engine.step(settings.step_interval, sim.now_ms())
+                state["armed"] = True
+                stamps.arm()
+                state["t_send"] = time.perf_counter_ns()
+                sim.publish_market()
+                try:
+                    await wait_until(lambda: not state["armed"], 2.0, "a reaction", every=0.0005)
+                except TimeoutError:
+                    state["armed"] = False
+                    missed += 1
+                    continue
+                await wait_until(
+                    lambda: time.monotonic() - state["last_req"] > settle and resting() == 2, 5.0,
+                    "the bot to settle", every=0.002,
+                )
+            sim.paused = False
     finally:
         unpin(0)
         code = await bot.stop()
@@ -230,6 +258,8 @@ async def _measure(stamps: SocketStamps, rounds: int, settle: float, extra_args:
         **legs(windows, res),
         "rounds": rounds,
         "missed": missed,
+        "console_pages": console_pages,
+        **pages,
         "wire_to_wire_ms": dist(w2w, 1e-6),
         "to_engine_ms": dist(to_engine, 1e-6),
         "bot_internal_us": dist(res["internal_ns"], 1e-3),

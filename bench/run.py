@@ -1,6 +1,7 @@
 """Run the benchmarks, print the table, write the JSON.
 
-    python -m bench [NAME ...]        # names: reaction overhead capacity compute sim_ceiling (default: all)
+    python -m bench [NAME ...]        # names: reaction overhead capacity compute sim_ceiling reaction_console
+                                      # (default: all)
 
 Environment: ``BENCH_QUICK=1`` shortens every benchmark (a smoke run, not a measurement);
 ``BENCH_OUT`` is the JSON path (default ``bench/results.json``); ``BENCH_ONLY=a,b`` selects like NAMEs;
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import bot
-from bench import capacity, compute, overhead, reaction, sim_ceiling
+from bench import capacity, compute, overhead, reaction, reaction_console, sim_ceiling
 from bench.common import QUICK, REPO
 from bot.logs import configure_logging
 
@@ -37,6 +38,7 @@ BENCHMARKS: dict[str, Callable[[], Any]] = {
     "reaction": lambda: asyncio.run(reaction.run()),
     "overhead": lambda: asyncio.run(overhead.run()),
     "capacity": lambda: asyncio.run(capacity.run()),
+    "reaction_console": lambda: asyncio.run(reaction_console.run()),
 }
 
 #: growth of the bot's resident size that still counts as flat, KiB per minute (about 6 MiB an hour)
@@ -46,7 +48,7 @@ FLAT_KIB_PER_MIN = 100.0
 #: which benchmark produces the rows whose figure starts with these words
 OWNER = {"wire-to-wire": "reaction", "bot-internal": "reaction", "overhead": "overhead", "capacity": "capacity",
          "make_quote": "compute", "simulate": "compute", "backtest": "compute", "memory": "overhead",
-         "sim ceiling": "sim_ceiling"}
+         "sim ceiling": "sim_ceiling", "console": "reaction_console"}
 
 
 def _get(d: Any, *keys: str) -> Any:
@@ -163,6 +165,15 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     add("sim ceiling: depth msgs/s to one client", sc.get("msgs_per_s"), "{:,.0f}")
     add("  while matching (trades/s), sim CPU", sc.get("trades_per_s") and
         f"{sc['trades_per_s']:.0f}, {100 * sc['sim_cpu_fraction']:.0f}%", "{}")
+    rc = res.get("reaction_console") or {}
+    for key, what in (("wire_to_wire_ms_p50", "w2w p50 (ms)"), ("wire_to_wire_ms_p99", "w2w p99 (ms)"),
+                      ("bot_internal_us_p50", "bot-internal p50 (us)"),
+                      ("bot_internal_us_p99", "bot-internal p99 (us)")):
+        d = rc.get(key) or {}
+        ratio = d.get("ratio")
+        add(f"console: {what}, {rc.get('pages', 5)} pages / none ({rc.get('entry', '?')} orders)",
+            ratio and f"{d['pages']:.3g} / {d['none']:.3g} = {ratio:.3f}", "{}", "<= 1.05",
+            ratio is not None and ratio <= 1.05)
     for name, value in res.items():
         if isinstance(value, dict) and "error" in value:
             out.append((f"{name}: FAILED", value["error"].splitlines()[-1][:60], "", "error"))
