@@ -246,3 +246,42 @@ def test_the_port_0_of_a_config_needs_an_url(token_file: Path, capsys: pytest.Ca
     assert main(["pause", "--token-file", str(token_file)]) == 2  # the test environment sets ops.port 0
     assert capsys.readouterr().err == "mmbot: ops.port is 0 (the bot took any free port): pass --url http://HOST:PORT\n"
 
+
+
+async def test_end_to_end_against_a_running_bot_on_the_sim(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A real run on the sim: `mmbot pause` (the token the run generated into <state_dir>/ops-token, found through
+    the environment's risk.state_dir) withdraws the quotes at the venue and `mmbot status` says so; `mmbot resume`
+    brings them back."""
+    from tests.live.conftest import SYMBOL, fast_sim, started
+    from tests.ops.live_helpers import LiveRun, overrides, until
+
+    sim = await started(fast_sim(seed=11))
+    try:
+        run = LiveRun(overrides(sim, tmp_path), 60.0)
+        await until(lambda: run.events("order_placed") != [], what="orders")
+        account = sim.exchange.ledger.accounts["user1"]
+        market = sim.exchange.by_name[SYMBOL]
+
+        def at_venue() -> int:
+            return len(sim.exchange.open_orders(account, market.id))
+
+        assert await mmbot("pause", "--url", run.url) == 0
+        assert capsys.readouterr().out.startswith(f"paused {SYMBOL}: quotes are being withdrawn")
+        await until(lambda: at_venue() == 0, what="no open order at the venue")
+        assert await mmbot("status", "--url", run.url) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert f"{SYMBOL} paused: manual (operator: POST /pause)" in out
+
+        assert await mmbot("resume", "--url", run.url, "--symbol", SYMBOL) == 0
+        assert "under the manual pause now: none" in capsys.readouterr().out.splitlines()
+        await until(lambda: at_venue() > 0, what="quotes back at the venue")
+        assert await mmbot("status", "--url", run.url) == 0
+        assert f"{SYMBOL} quoting" in capsys.readouterr().out.splitlines()
+        token = (tmp_path / "var" / "ops-token").read_text().strip()
+        run.service.request_stop("test")
+        summary = await run.task
+    finally:
+        await sim.stop()
+    assert summary.kill_reason is None
+    captured = capsys.readouterr()
+    assert token not in captured.out + captured.err
