@@ -1,0 +1,675 @@
+/* mmbot console: the live page. Reads /console/stream (server-sent events: hello, then a frame every interval),
+ * draws one tab per symbol with MMBotCharts, posts pause / resume / kill with the ops token, and runs the
+ * explorer against /console/explore. Contract: /console in the ops server (bot/ops/console.py).
+ * Every number shown is the server's (already at the tick / lot / 4 decimals), printed at the symbol's step. */
+(function () {
+  "use strict";
+
+  const C = window.MMBotCharts;
+  const TOKEN_KEY = "mmbot-token";
+  const TABLE_FILLS = 100;
+  const REFRESH = 2;  // seconds between the explorer's automatic re-asks at a new live mid  // rows of the fills table (the chart keeps every fill inside the window)
+
+  const $ = (sel, root) => (root || document).querySelector(sel);
+  const el = (tag, attrs, ...children) => {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") node.className = v;
+      else if (k === "text") node.textContent = v;
+      else node.setAttribute(k, v);
+    }
+    for (const c of children) node.append(c);
+    return node;
+  };
+
+  const state = {
+    hello: null,        // the latest hello
+    window: 600,        // the server's window, seconds
+    view: 600,          // the selected window
+    symbols: new Map(), // symbol -> {meta, panel, tab, charts, fills: [], frame}
+    active: null,
+    frame: null,        // the latest frame
+    lastMessage: 0,
+    pausePending: false,
+    source: null,
+  };
+
+  // -- the token ------------------------------------------------------------------------------------
+
+  function tokenFromHash() {
+    const m = /(?:^#|&)token=([^&]*)/.exec(location.hash);
+    if (!m) return;
+    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+
+  function token() { return sessionStorage.getItem(TOKEN_KEY); }
+
+  let pendingAction = null;
+
+  function askToken(action) {
+    pendingAction = action;
+    $("#token-box").hidden = false;
+    $("#token-input").focus();
+  }
+
+  function saveToken() {
+    const value = $("#token-input").value.trim();
+    if (!value) return;
+    sessionStorage.setItem(TOKEN_KEY, value);
+    $("#token-input").value = "";
+    $("#token-box").hidden = true;
+    const action = pendingAction;
+    pendingAction = null;
+    if (action) action();
+  }
+
+  // -- controls -------------------------------------------------------------------------------------
+
+  function showResult(text, isError) {
+    const out = $("#control-result");
+    out.textContent = text;
+    out.classList.toggle("error", !!isError);
+  }
+
+  /** POST a control; resolves to the JSON answer, or null after showing the refusal or the error. */
+  async function post(path) {
+    const t = token();
+    if (!t) {
+      askToken(() => control(path));
+      showResult(`${path.slice(1)}: the ops token is needed (enter it above)`, true);
+      return null;
+    }
+    let resp;
+    try {
+      resp = await fetch(path, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${t}` },
+        body: "{}",
+        cache: "no-store",
+      });
+    } catch (err) {
+      showResult(`${path.slice(1)}: no answer from the bot (${err.message}); nothing is known to have changed`, true);
+      return null;
+    }
+    let body = null;
+    try { body = await resp.json(); } catch (err) { body = null; }
+    if (!resp.ok) {
+      const why = body && body.error ? body.error : resp.statusText;
+      showResult(`${path.slice(1)} refused: ${resp.status} ${why}`, true);
+      if (resp.status === 401) {
+        sessionStorage.removeItem(TOKEN_KEY);
+        askToken(() => control(path));
+      }
+      return null;
+    }
+    return body || {};
+  }
+
+  function openOrders(symbols) {
+    let n = 0;
+    const frame = state.frame;
+    if (!frame) return null;
+    for (const sym of symbols) {
+      const s = frame.symbols[sym];
+      if (s && s.orders) n += s.orders.length;
+    }
+    return n;
+  }
+
+  function afterControl(path, answer) {
+    const note = answer.note ? ` (${answer.note})` : "";
+    if (path === "/pause") {
+      state.pausePending = true;
+      state.pausedSymbols = answer.paused || [];
+      pauseProgress(note);
+    } else if (path === "/resume") {
+      state.pausePending = false;
+      const still = answer.paused || [];
+      showResult(still.length ? `resumed; still paused: ${still.join(", ")}${note}` : `resumed: quoting again${note}`);
+    } else if (path === "/kill") {
+      showResult("kill sent: the bot cancels every order, latches the kill and exits");
+    }
+  }
+
+  /** After a pause: say what is true until the frames show no open orders. */
+  function pauseProgress(note) {
+    if (!state.pausePending) return;
+    const syms = state.pausedSymbols && state.pausedSymbols.length ? state.pausedSymbols : [...state.symbols.keys()];
+    const n = openOrders(syms);
+    if (n === null || n > 0) {
+      showResult(`paused: withdrawing quotes (${n === null ? "?" : n} open)${note ? `; server: ${note.slice(2, -1)}` : ""}`);
+    } else {
+      showResult("paused: quotes withdrawn (0 open orders, bot's view)");
+      state.pausePending = false;
+    }
+  }
+
+  async function control(path) {
+    const answer = await post(path);
+    if (answer) afterControl(path, answer);
+  }
+
+  function setupControls() {
+    $("#btn-pause").addEventListener("click", () => control("/pause"));
+    $("#btn-resume").addEventListener("click", () => control("/resume"));
+    const dialog = $("#kill-dialog");
+    $("#btn-kill").addEventListener("click", () => dialog.showModal());
+    $("#kill-cancel").addEventListener("click", () => {
+      dialog.close();
+      showResult("kill cancelled: nothing sent");
+    });
+    $("#kill-confirm").addEventListener("click", () => {
+      dialog.close();
+      control("/kill");
+    });
+    $("#token-save").addEventListener("click", saveToken);
+    $("#token-input").addEventListener("keydown", (e) => { if (e.key === "Enter") saveToken(); });
+  }
+
+  // -- panels ---------------------------------------------------------------------------------------
+
+  function buildSymbol(meta, index) {
+    const sym = meta.symbol;
+    const tab = el("button", { class: "tab", type: "button", role: "tab", "data-symbol": sym, "aria-selected": "false" },
+      sym, el("span", { class: "tab-flag" }));
+    tab.addEventListener("click", () => activate(sym));
+    const panel = $("#panel-template").content.firstElementChild.cloneNode(true);
+    panel.dataset.symbol = sym;
+    panel.id = `panel-${index}`;
+    tab.setAttribute("aria-controls", panel.id);
+    $("#tabs").append(tab);
+    $("#panels").append(panel);
+    panel.hidden = false;  // charts size themselves to a shown container, then the panel hides
+    const charts = {
+      price: new C.PriceChart($(".chart-price", panel), { tick: meta.tick, xRange: viewRange }),
+      inventory: new C.InventoryChart($(".chart-inventory", panel),
+        { lot: meta.lot, limit: meta.limit, target_q: meta.target_q, xRange: viewRange }),
+      pnl: new C.PnlChart($(".chart-pnl", panel), { xRange: viewRange }),
+    };
+    panel.hidden = true;
+    return { meta, panel, tab, charts, fills: [], frame: null };
+  }
+
+  function activate(sym) {
+    state.active = sym;
+    for (const [name, s] of state.symbols) {
+      const on = name === sym;
+      s.tab.setAttribute("aria-selected", on ? "true" : "false");
+      s.panel.hidden = !on;
+    }
+    const s = state.symbols.get(sym);
+    if (!s) return;
+    for (const chart of Object.values(s.charts)) chart.resize();
+    renderTables(s);
+    if (explorer.symbol !== sym) explorer.load(s);
+  }
+
+  function applyView() {
+    for (const s of state.symbols.values()) for (const chart of Object.values(s.charts)) {
+      chart.dirty = true;
+      chart.render();
+    }
+  }
+
+  /** The x scale shows the selected window, ending at the latest point. */
+  function viewRange(min, max) {
+    if (min === null || max === null) return [min, max];
+    const lo = Math.max(min, max - state.view);
+    return lo === max ? [lo - 1, max] : [lo, max];
+  }
+
+  function setupWindowSelect() {
+    const select = $("#window");
+    select.addEventListener("change", () => {
+      state.view = Math.min(Number(select.value), state.window);
+      applyView();
+    });
+  }
+
+  function boundWindowSelect() {
+    const select = $("#window");
+    let best = null;
+    for (const opt of select.options) {
+      const secs = Number(opt.value);
+      opt.disabled = secs > state.window + 1e-9;
+      opt.textContent = `last ${secs / 60} min` + (opt.disabled ? ` (the bot keeps ${Math.round(state.window / 60)})` : "");
+      if (!opt.disabled) best = opt;
+    }
+    if (select.selectedOptions[0] && select.selectedOptions[0].disabled && best) select.value = best.value;
+    state.view = Math.min(Number(select.value), state.window);
+  }
+
+  // -- the stream -----------------------------------------------------------------------------------
+
+  function setConn(text) {
+    const conn = $("#conn");
+    conn.textContent = text;
+    conn.className = `badge conn-${text}`;
+  }
+
+  function connect() {
+    setConn("connecting");
+    const source = new EventSource("/console/stream");
+    state.source = source;
+    source.addEventListener("hello", (e) => {
+      state.lastMessage = Date.now();
+      onHello(JSON.parse(e.data));
+      setConn("live");
+    });
+    source.addEventListener("frame", (e) => {
+      state.lastMessage = Date.now();
+      if (!state.hello) return;
+      onFrame(JSON.parse(e.data));
+      if ($("#conn").textContent !== "live") setConn("live");
+    });
+    source.onerror = () => {
+      setConn(state.hello ? "disconnected" : "connecting");
+      if (source.readyState === EventSource.CLOSED) {
+        setTimeout(() => { if (state.source === source) connect(); }, 3000);
+      }
+    };
+  }
+
+  /** No message for a few intervals: the stream is down even if the socket has not said so. */
+  function watchdog() {
+    if (!state.hello) return;
+    const quiet = (Date.now() - state.lastMessage) / 1000;
+    if (quiet > Math.max(5, 4 * state.hello.interval) && $("#conn").textContent === "live") setConn("disconnected");
+  }
+
+  function onHello(hello) {
+    const first = !state.hello;
+    const same = !first && JSON.stringify(state.hello.symbols.map((s) => s.symbol)) ===
+      JSON.stringify(hello.symbols.map((s) => s.symbol));
+    state.hello = hello;
+    state.window = hello.window;
+    boundWindowSelect();
+    $("#venue").textContent = `${hello.venue} · ${hello.exchange}`;
+    if (!same) {
+      for (const s of state.symbols.values()) {
+        for (const chart of Object.values(s.charts)) chart.destroy();
+        s.tab.remove();
+        s.panel.remove();
+      }
+      state.symbols.clear();
+      hello.symbols.forEach((meta, i) => state.symbols.set(meta.symbol, buildSymbol(meta, i)));
+    }
+    for (const meta of hello.symbols) {
+      const s = state.symbols.get(meta.symbol);
+      s.meta = meta;
+      s.charts.inventory.limits.limit = meta.limit;
+      s.charts.inventory.limits.target = meta.target_q;
+      const hist = (hello.history || {})[meta.symbol] || { t: [] };
+      s.charts.price.setData(hist);
+      s.charts.inventory.setData(hist);
+      s.charts.inventory.showHedge(!!(hist.hedge_q && hist.hedge_q.some((v) => v !== null)));
+      s.charts.pnl.setData(hist);
+      const fills = ((hello.fills || {})[meta.symbol] || []).slice();
+      s.charts.price.setFills(fills);
+      s.fills = fills.slice().sort((a, b) => b.t - a.t).slice(0, TABLE_FILLS);
+    }
+    applyView();
+    const keep = state.active && state.symbols.has(state.active) ? state.active : hello.symbols[0] && hello.symbols[0].symbol;
+    if (hello.frame) onFrame(hello.frame, true);
+    if (keep) activate(keep);
+  }
+
+  function row(frame, sym) {
+    const p = sym.pnl || {};
+    return {
+      t: frame.t, mid: sym.mid, reservation: sym.reservation, bid: sym.bid, ask: sym.ask,
+      best_bid: sym.best_bid, best_ask: sym.best_ask, q: sym.q, hedge_q: sym.hedge ? sym.hedge.q : null,
+      net_q: sym.hedge ? sym.hedge.net : null, total_pnl: p.total_pnl, spread_captured: p.spread_captured,
+      skew_cost: p.skew_cost, inventory_pnl: p.inventory_pnl, fees: p.fees,
+    };
+  }
+
+  /** One frame: a point per chart (appended in place unless the hello's history already holds it), the fills,
+   *  the tables of the active tab, the header. */
+  function onFrame(frame, fromHello) {
+    state.frame = frame;
+    const tmin = frame.t - state.window;
+    for (const [name, s] of state.symbols) {
+      const sym = frame.symbols[name];
+      if (!sym) continue;
+      s.frame = sym;
+      const last = s.charts.price.last();
+      if (!fromHello || last === null || frame.t > last) {
+        const r = row(frame, sym);
+        for (const chart of Object.values(s.charts)) chart.append(r);
+      }
+      const added = s.charts.price.addFills(sym.fills || []);
+      s.fills = [...added.slice().sort((a, b) => b.t - a.t), ...s.fills].filter((f) => f.t >= tmin)
+        .slice(0, TABLE_FILLS);
+      for (const chart of Object.values(s.charts)) {
+        chart.trim(tmin);
+        chart.render();
+      }
+      s.tab.querySelector(".tab-flag").textContent = sym.paused ? "paused" :
+        Object.keys(sym.pauses || {}).length ? "halted" : "";
+      if (name === state.active) renderTables(s);
+    }
+    renderHeader(frame);
+    renderTotals(frame);
+    pauseProgress();
+    explorer.onFrame();
+  }
+
+  function renderHeader(frame) {
+    const stateEl = $("#state");
+    let text = "quoting";
+    if (frame.killed) text = "KILLED";
+    else if (frame.stopping) text = "stopping";
+    else if (Object.values(frame.symbols).some((s) => s.paused)) text = "paused";
+    stateEl.textContent = text;
+    stateEl.className = `badge state-${text}`;
+    stateEl.title = frame.killed && frame.kill_reason ? `kill: ${frame.kill_reason}` : "";
+    $("#uptime").textContent = `up ${formatDuration(frame.uptime)}`;
+    const killed = !!frame.killed;
+    for (const id of ["#btn-pause", "#btn-resume", "#btn-kill"]) $(id).disabled = killed;
+  }
+
+  function formatDuration(s) {
+    if (s === null || s === undefined) return "-";
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = Math.floor(s % 60);
+    return h ? `${h}h ${m}m` : m ? `${m}m ${sec}s` : `${sec}s`;
+  }
+
+  function cell(text, cls) {
+    return el("td", cls ? { class: cls, text } : { text });
+  }
+
+  function signClass(v) {
+    return v === null || v === undefined || v === 0 ? "" : v < 0 ? "neg" : "pos";
+  }
+
+  function renderTotals(frame) {
+    const totals = frame.totals || {};
+    const ccys = Object.keys(totals);
+    const box = $("#totals");
+    if (!ccys.length) { box.textContent = "no totals yet"; return; }
+    const head = el("tr", {}, el("th", { text: "currency" }), el("th", { text: "total P&L" }),
+      el("th", { text: "spread captured" }), el("th", { text: "of which given up to skew" }),
+      el("th", { text: "inventory" }), el("th", { text: "fees" }));
+    const body = el("tbody");
+    for (const ccy of ccys) {
+      const t = totals[ccy];
+      body.append(el("tr", {}, cell(ccy), cell(C.fmtMoney(t.total_pnl), signClass(t.total_pnl)),
+        cell(C.fmtMoney(t.spread_captured)), cell(C.fmtMoney(t.skew_cost)),
+        cell(C.fmtMoney(t.inventory_pnl), signClass(t.inventory_pnl)), cell(C.fmtMoney(t.fees))));
+    }
+    box.replaceChildren(el("table", {}, el("thead", {}, head), body));
+  }
+
+  function emptyRow(cols, text) {
+    const td = el("td", { class: "empty", text });
+    td.colSpan = cols;
+    return el("tr", {}, td);
+  }
+
+  function renderTables(s) {
+    const sym = s.frame;
+    if (!sym) return;
+    const { tick, lot, base } = s.meta;
+    const p = s.panel;
+
+    const orders = $(".orders-table tbody", p);
+    const orderRows = (sym.orders || []).slice().sort((a, b) => b.price - a.price).map((o) =>
+      el("tr", { class: "order" }, cell(o.side, o.side), cell(C.fmtStep(o.price, tick)), cell(C.fmtStep(o.amount, lot)),
+        cell(o.ticks === null || o.ticks === undefined ? "-" : String(o.ticks)), cell(C.fmtBps(o.bps))));
+    orders.replaceChildren(...(orderRows.length ? orderRows : [emptyRow(5, "no open orders")]));
+
+    const fills = $(".fills-table tbody", p);
+    const fillRows = s.fills.map((f) => {
+      const tr = el("tr", { class: "fill" }, cell(C.fmtClock(f.t)), cell(f.side, f.side), cell(C.fmtStep(f.price, tick)),
+        cell(C.fmtStep(f.amount, lot)), cell(String(f.id ?? "")));
+      tr.dataset.id = String(f.id);
+      tr.title = C.fmtTime(f.t);
+      return tr;
+    });
+    fills.replaceChildren(...(fillRows.length ? fillRows : [emptyRow(5, "no fills in the window")]));
+
+    const pnl = sym.pnl || {};
+    const pnlRows = [
+      ["total", pnl.total_pnl], ["realized", pnl.realized_pnl], ["unrealized", pnl.unrealized_pnl],
+      ["spread captured", pnl.spread_captured], ["  of which given up to skew", pnl.skew_cost],
+      ["inventory", pnl.inventory_pnl], ["fees", pnl.fees],
+    ].map(([name, v]) => el("tr", {}, el("th", { text: name }), cell(C.fmtMoney(v), signClass(name === "fees" ? 0 : v)),
+      cell("")));
+    const markHead = el("tr", { class: "section" }, el("th", { text: "markout (+ = against us)" }),
+      el("th", { text: "quote ccy" }), el("th", { text: "bps / fills" }));
+    const markRows = ["1s", "10s", "60s"].map((h) => {
+      const v = pnl[`markout_${h}`], n = pnl[`markout_${h}_count`], b = pnl[`markout_${h}_bps`];
+      return el("tr", {}, el("th", { text: `+${h}` }), cell(n ? C.fmtMoney(v) : "-"),
+        cell(n ? `${C.fmtBps(b)} / ${n}` : `- / ${n ?? 0}`));
+    });
+    $(".pnl-table tbody", p).replaceChildren(...pnlRows, markHead, ...markRows);
+
+    const balances = $(".balances-table tbody", p);
+    const balRows = Object.entries(sym.balances || {}).map(([asset, b]) =>
+      el("tr", {}, cell(asset), cell(asset === base ? C.fmtStep(b.change, lot) : C.fmtMoney(b.change), signClass(b.change)),
+        cell(b.venue_at_start ?? "-"), cell(b.expected ?? "-")));
+    balances.replaceChildren(...(balRows.length ? balRows : [emptyRow(4, "no balances reported")]));
+
+    renderHealth(s);
+  }
+
+  function renderHealth(s) {
+    const sym = s.frame, frame = state.frame;
+    const dl = el("dl");
+    const item = (name, value, cls) => dl.append(el("dt", { text: name }), el("dd", cls ? { class: cls, text: value } : { text: value }));
+    const age = sym.feed_age;
+    item("feed age", age === null || age === undefined ? "no book yet" : `${age.toFixed(2)} s`,
+      age === null || age === undefined || age > 3 ? "warn" : "ok");
+    const pauses = Object.entries(sym.pauses || {});
+    item("pauses", pauses.length ? pauses.map(([k, v]) => `${k}: ${v}`).join("; ") : "none", pauses.length ? "warn" : "ok");
+    item("manual pause", sym.paused ? "paused from the console / mmbot pause" : "no", sym.paused ? "warn" : "");
+    const r = frame.reaction;
+    item("reaction p50 / p99", r ? `${(r.p50 * 1000).toFixed(2)} / ${(r.p99 * 1000).toFixed(2)} ms (${r.count})` :
+      "no reactions yet");
+    item("rate limit", `${frame.rate_limit_hits} hit(s) since start; ${frame.rate_limited ? "limited now" : "open now"}`,
+      frame.rate_limited ? "bad" : frame.rate_limit_hits ? "warn" : "");
+    item("kill", frame.killed ? `KILLED: ${frame.kill_reason || "no reason given"}` : "armed, not tripped",
+      frame.killed ? "bad" : "");
+    item("position", `${C.fmtStep(sym.q, s.meta.lot)} of limit ${C.fmtStep(sym.limit, s.meta.lot)} ${s.meta.base}`);
+    $(".health", s.panel).replaceChildren(dl);
+  }
+
+  // -- the explorer ---------------------------------------------------------------------------------
+
+  const FIELDS = ["q", "half_spread", "skew", "gamma", "sigma", "horizon", "limit"];
+
+  const explorer = {
+    symbol: null,
+    values: {},
+    seq: 0,
+    timer: null,
+    controller: null,
+    lastQuote: null,
+    lastMid: null,
+    lastAsked: 0,
+
+    range(name) { return $(`#explorer input[type=range][name=${name}]`); },
+    box(name) { return $(`#explorer input[type=number][data-for=${name}]`); },
+
+    /** The number as the query carries it: at the lot for q and limit, else 10 significant digits. */
+    text(name, v) {
+      const meta = state.symbols.get(this.symbol).meta;
+      if (name === "q" || name === "limit") return C.fmtStep(v, meta.lot);
+      if (name === "half_spread") return C.fmtStep(v, meta.tick, 2);
+      return String(Number(Number(v).toPrecision(10)));
+    },
+
+    setRange(name, min, max, step) {
+      const r = this.range(name);
+      r.min = String(min);
+      r.max = String(max);
+      r.step = String(step);
+    },
+
+    set(name, v) {
+      this.values[name] = v;
+      const text = this.text(name, v);
+      this.range(name).value = text;
+      this.box(name).value = text;
+    },
+
+    /** Slider ranges and values from the symbol's running config and live q. */
+    load(s) {
+      this.symbol = s.meta.symbol;
+      $("#explorer-symbol").textContent = this.symbol;
+      const { tick, lot, limit } = s.meta;
+      const st = s.meta.strategy || {};
+      const lim = limit > 0 ? limit : 100 * lot;
+      const hs = st.half_spread > 0 ? st.half_spread : 5 * tick;
+      const round = (v, step) => Number((Math.round(v / step) * step).toFixed(C.decimals(step)));
+      this.setRange("q", round(-1.5 * lim, lot), round(1.5 * lim, lot), lot);
+      this.setRange("half_spread", 0, Math.max(50 * tick, 2 * hs), tick);
+      const skewMax = Math.max(3 * hs / lim, 2 * (st.skew || 0));
+      this.setRange("skew", 0, Number(skewMax.toPrecision(6)), "any");
+      this.setRange("gamma", 0.0001, Math.max(0.1, st.gamma || 0), 0.0001);
+      const sigMax = Math.max(10 * tick, 5 * (st.sigma || 0));
+      this.setRange("sigma", 0, Number(sigMax.toPrecision(6)), "any");
+      this.setRange("horizon", 1, Math.max(600, 2 * (st.horizon || 0)), 1);
+      this.setRange("limit", lot, round(3 * lim, lot), lot);
+      $("#explorer-model").value = st.model || "linear";
+      this.set("q", s.frame ? s.frame.q : 0);
+      this.set("half_spread", hs);
+      this.set("skew", st.skew ?? 0);
+      this.set("gamma", st.gamma ?? 0.001);
+      this.set("sigma", st.sigma ?? 10 * tick);
+      this.set("horizon", st.horizon ?? 60);
+      this.set("limit", lim);
+      this.request();
+    },
+
+    preset() {
+      $("#explorer-model").value = "linear";
+      const lim = this.values.limit;
+      if (lim > 0) this.set("skew", this.values.half_spread / lim);
+      this.request();
+    },
+
+    query() {
+      const params = new URLSearchParams({ symbol: this.symbol, model: $("#explorer-model").value });
+      for (const name of FIELDS) {
+        const v = this.values[name];
+        if (v !== undefined && v !== null && isFinite(v)) params.set(name, this.text(name, v));
+      }
+      return params;
+    },
+
+    /** Ask the server, debounced; only the latest answer is shown. */
+    request() {
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.send(), 150);
+    },
+
+    async send() {
+      if (!this.symbol) return;
+      this.lastAsked = Date.now();
+      const seq = ++this.seq;
+      if (this.controller) this.controller.abort();
+      this.controller = new AbortController();
+      let resp, body;
+      try {
+        resp = await fetch(`/console/explore?${this.query()}`, { signal: this.controller.signal, cache: "no-store" });
+        body = await resp.json();
+      } catch (err) {
+        if (seq === this.seq && err.name !== "AbortError") this.error(`no answer from the bot (${err.message})`);
+        return;
+      }
+      if (seq !== this.seq) return;
+      if (!resp.ok) {
+        this.error(body && body.error ? body.error : `${resp.status} ${resp.statusText}`);
+        return;
+      }
+      this.show(body);
+    },
+
+    error(text) {
+      $("#explorer-error").textContent = text;
+      for (const id of ["bid", "ask", "reservation", "half-spread"]) $(`#explorer-${id}`).textContent = "-";
+      this.draw(null);
+    },
+
+    show(body) {
+      const q = body.quote || {};
+      const asSent = (v) => (v === null || v === undefined ? "-" : String(v));
+      $("#explorer-error").textContent = "";
+      $("#explorer-bid").textContent = asSent(q.bid);
+      $("#explorer-ask").textContent = asSent(q.ask);
+      $("#explorer-reservation").textContent = asSent(q.reservation);
+      $("#explorer-half-spread").textContent = asSent(q.half_spread);
+      const meta = state.symbols.get(body.symbol || this.symbol).meta;
+      $("#explorer-mid").textContent = C.fmtStep(body.inputs ? body.inputs.mid : null, meta.tick, 1);
+      $("#explorer-bid-note").textContent = q.bid_reason || (q.bid_size != null ? `size ${q.bid_size}` : "");
+      $("#explorer-ask-note").textContent = q.ask_reason || (q.ask_size != null ? `size ${q.ask_size}` : "");
+      $("#explorer-command").textContent = body.command || "";
+      this.lastQuote = { bid: q.bid, ask: q.ask, reservation: q.reservation };
+      this.draw(body.symbol || this.symbol);
+    },
+
+    draw(symbol) {
+      for (const [name, s] of state.symbols) {
+        s.charts.price.setExplorer(name === symbol ? this.lastQuote : null);
+        s.charts.price.render();
+      }
+    },
+
+    /** The quote is computed at the live mid: ask again when the mid moved, at most every REFRESH seconds
+     *  (many open pages must not load the bot). */
+    onFrame() {
+      if (!this.symbol || !this.lastQuote || document.visibilityState === "hidden") return;
+      const s = state.symbols.get(this.symbol);
+      const now = Date.now();
+      if (s && s.frame && s.frame.mid !== this.lastMid && now - this.lastAsked >= REFRESH * 1000) {
+        this.lastMid = s.frame.mid;
+        this.request();
+      }
+    },
+
+    setup() {
+      for (const name of FIELDS) {
+        this.range(name).addEventListener("input", (e) => {
+          this.values[name] = Number(e.target.value);
+          this.box(name).value = this.text(name, this.values[name]);
+          this.request();
+        });
+        this.box(name).addEventListener("input", (e) => {
+          if (e.target.value === "" || !isFinite(Number(e.target.value))) return;
+          this.values[name] = Number(e.target.value);
+          this.range(name).value = e.target.value;
+          this.request();
+        });
+      }
+      $("#explorer-model").addEventListener("change", () => this.request());
+      $("#preset-hard-limit").addEventListener("click", () => this.preset());
+      $("#explorer-reset").addEventListener("click", () => {
+        const s = state.symbols.get(this.symbol);
+        if (s) this.load(s);
+      });
+    },
+  };
+
+  // -- start ----------------------------------------------------------------------------------------
+
+  function onResize() {
+    const s = state.symbols.get(state.active);
+    if (s) for (const chart of Object.values(s.charts)) chart.resize();
+  }
+
+  function start() {
+    tokenFromHash();
+    setupControls();
+    setupWindowSelect();
+    explorer.setup();
+    window.addEventListener("resize", onResize);
+    setInterval(watchdog, 1000);
+    connect();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
