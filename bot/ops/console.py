@@ -7,7 +7,7 @@ are open, serializes the frame once and offers it to each page (:class:`Broadcas
 
 Monitoring never blocks trading: nothing the quoter runs waits for a page. :meth:`Broadcast.publish` never
 awaits; a page whose queue is full is marked lagging, its queue emptied, and it gets a fresh ``hello`` (the
-history) when it reads again; a page that does not take a write for ``WRITE_TIMEOUT`` seconds is closed. At most
+history) when it reads again; a page that does not take a write for ``write_timeout`` seconds is closed. At most
 ``max_clients`` pages stream at once (503 beyond).
 
 Routes (:meth:`Console.routes`; the ops server's guard applies to them): ``GET /`` (302 to ``/console``),
@@ -185,9 +185,11 @@ class Console:
         max_clients: int = 8,
         log: Any = None,
         assets: Path = ASSETS,
+        write_timeout: float = WRITE_TIMEOUT,
     ) -> None:
         self.frame, self.describe, self.explore = frame, describe, explore
         self.interval, self.window, self.log, self.assets = interval, window, log, assets
+        self.write_timeout = write_timeout
         self.history = History(window, max(interval, window / MAX_POINTS))
         self.broadcast = Broadcast(max_clients)
         self.latest: dict[str, Any] | None = None
@@ -201,7 +203,7 @@ class Console:
         self.latest = frame
         self.frames += 1
         self.history.add(frame)
-        if self.broadcast.clients:
+        if self.broadcast.clients and not self.closed:
             self.broadcast.publish(sse("frame", to_json(frame)))
 
     async def run(self) -> None:
@@ -289,9 +291,8 @@ class Console:
             self.broadcast.leave(client)
         return response
 
-    @staticmethod
-    async def _write(response: web.StreamResponse, message: bytes) -> None:
-        async with asyncio.timeout(WRITE_TIMEOUT):
+    async def _write(self, response: web.StreamResponse, message: bytes) -> None:
+        async with asyncio.timeout(self.write_timeout):
             await response.write(message)
 
 

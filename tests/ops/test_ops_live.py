@@ -126,13 +126,21 @@ def _is(ready: Callable[[], Awaitable[int]], code: int) -> Callable[[], Awaitabl
 
 
 async def test_post_kill_trips_the_kill_switch(tmp_path: Path) -> None:
+    """Without ops.token the run generates one into <state_dir>/ops-token (0600): a loopback POST without it is
+    refused (401), with it the kill trips; the file is gone after the run and the token never reached the log."""
     sim = await started(fast_sim(seed=9))
     try:
         run = LiveRun(overrides(sim, tmp_path), 60.0)
         await until(lambda: run.events("order_placed") != [], what="orders")
         url = run.url
+        token_file = run.service.ops.token_file
+        assert token_file == tmp_path / "var" / "ops-token" and token_file.stat().st_mode & 0o777 == 0o600
+        token = token_file.read_text().strip()
         async with aiohttp.ClientSession() as session:
             async with session.post(url + "/kill", json={}) as response:
+                assert response.status == 401
+            assert not run.service.kill.tripped
+            async with session.post(url + "/kill", json={}, headers={"Authorization": f"Bearer {token}"}) as response:
                 assert response.status == 200 and (await response.json())["killed"] is True
             status, body = await get_json(session, url + "/readyz")
             assert status == 503 and body["reason"] == "killed: manual: POST /kill"
@@ -144,6 +152,7 @@ async def test_post_kill_trips_the_kill_switch(tmp_path: Path) -> None:
     assert summary.kill_reason == "manual: POST /kill" and summary.open_orders_left == 0
     assert run.service.ops.server is None  # stopped at shutdown
     assert [e["reason"] for e in run.events("kill_switch")] == ["manual: POST /kill"]
+    assert not token_file.exists() and token not in run.stream.getvalue()
 
 
 async def test_a_web_page_cannot_kill_a_running_bot_and_the_token_can(tmp_path: Path) -> None:

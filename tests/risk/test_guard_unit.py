@@ -28,6 +28,19 @@ def test_gate_reports_only_new_pauses() -> None:
     assert seen == [("stale", "3s"), ("stale", "5s")]
 
 
+def test_the_operators_pause_is_no_fault_and_only_release_clears_it() -> None:
+    told: list[str] = []
+    gate = RiskGate(KillSwitch(), on_pause=lambda key, detail: told.append(key))
+    for _ in range(10):  # held and released again and again: nothing escalates towards the kill
+        assert gate.hold("operator: POST /pause") and not gate.open and gate.held
+        assert not gate.hold("again")  # not new
+        assert gate.release() and gate.open
+    gate.hold("operator")
+    gate.pause("stale", "book 6s old")
+    assert gate.resume("stale") and gate.held and not gate.open
+    assert told == ["stale"]
+
+
 def test_crossed_book_is_flagged_and_cleared() -> None:
     state = MarketState("X")
     assert state.on_book(1.0, [[100.0, 1.0]], [[100.5, 1.0]]) and not state.crossed
