@@ -247,8 +247,11 @@ class ServiceOps:
             if run.gate.hold("operator: POST /pause") if on else run.gate.release():
                 changed.append(run.symbol)
             run.wake.set()
-        svc.log.warning("operator_pause" if on else "operator_resume", symbols=[r.symbol for r in runs],
-                        changed=changed)
+        named = [r.symbol for r in runs]
+        if on:
+            svc.log.warning("operator_pause", symbols=named, changed=changed)
+        else:
+            svc.log.warning("operator_resume", symbols=named, changed=changed)
         paused = [r.symbol for r in svc.runs if r.gate.held]
         if svc.kill.tripped:
             note = "the kill switch has tripped: nothing quotes in this process"
