@@ -2,8 +2,9 @@
 
 The journal is ``<risk.state_dir>/journal-<kind>-<exchange>-<tag>.sqlite`` (``var/`` by default); a bot
 on the in-process simulator or on paper keeps it in memory only, so there is nothing to report. The page
-is self-contained (inline SVG plots, no external files): inventory path, quotes against mid, fills, P&L
-over time and kill events. Exit codes: 0 written, 2 missing or invalid journal / unwritable output.
+is self-contained (charts drawn by the console's inlined chart code, no external files): inventory path,
+quotes against mid, fills, P&L over time and kill events. Exit codes: 0 written, 2 missing or invalid
+journal / unwritable output.
 """
 
 from __future__ import annotations

@@ -22,16 +22,21 @@ tick's); money to 4 decimals.
 
 Not in the journal: every quote decision and every mid (only orders actually sent and the periodic
 snapshots are), so "quotes against mid" shows the prices the bot sent against the mid sampled at the
-snapshots; the page says so. Plots are matplotlib figures inlined as SVG (no external files); the plot
-data is also embedded as JSON (``<script id="mmbot-report-data">``). Matplotlib comes with the ``plot``
-extra (``pip install 'mmbot[plot]'``).
+snapshots; the page says so; nor the position limit (the inventory chart has no band).
+
+The page is one self-contained HTML file: the data as JSON (``<script type="application/json"
+id="mmbot-report-data">``) and the console's own chart code drawing it in the browser (the vendored uPlot,
+``charts.js`` and the ``report.js`` bootstrap from ``bot/ops/console/``, inlined by :func:`inline_script`; no
+external reference). ``--png`` draws the same panels with matplotlib (the ``plot`` extra: ``pip install
+'mmbot[plot]'``).
 """
 
 from __future__ import annotations
 
 import html
-import io
+import importlib.resources
 import json
+import re
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -265,24 +270,6 @@ def _finish(ax: Any) -> None:
         label.set_rotation(20)
 
 
-def panel_svg(data: SymbolData, name: str) -> str:
-    """One panel as an inline ``<svg>`` element (text kept as text, no external references)."""
-    plt = _matplotlib()
-    draw = dict(PANELS)[name]
-    with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": "mmbot"}):
-        fig, ax = plt.subplots(figsize=(9, 3.2))
-        try:
-            draw(ax, data)
-            _finish(ax)
-            fig.tight_layout()
-            buf = io.StringIO()
-            fig.savefig(buf, format="svg")
-        finally:
-            plt.close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg"):]
-
-
 def write_png(journal: JournalData, out: Path) -> None:
     """Every symbol's panels in one PNG (a column per symbol)."""
     plt = _matplotlib()
@@ -342,15 +329,46 @@ def _data_json(journal: JournalData) -> str:
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1000px;color:#222}
 table{border-collapse:collapse;margin:0.5em 0}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}
-th{background:#f3f3f3}.note{color:#555;font-size:0.9em}svg{max-width:100%;height:auto}"""
+th{background:#f3f3f3}.note{color:#555;font-size:0.9em}.chart{width:100%;min-height:60px;margin:0.5em 0}
+.u-legend{font-size:11px}.u-legend td,.u-legend th{border:none;background:none;padding:0 4px}"""
+#: the console's files the page inlines, in load order (``bot/ops/console/``)
+SCRIPTS = ("vendor/uPlot.iife.min.js", "charts.js", "report.js")
+STYLES = ("vendor/uPlot.min.css",)
+CHARTS = (("price", "Quotes against mid"), ("inventory", "Inventory path"), ("pnl", "P&amp;L over time"),
+          ("markouts", "Markouts"))
+
+
+def asset(name: str) -> str:
+    """A file of the console's assets (``bot/ops/console/NAME``), read from the installed package."""
+    return importlib.resources.files("bot.ops").joinpath("console", *name.split("/")).read_text(encoding="utf-8")
+
+
+_SCRIPT_HAZARD = re.compile(r"<(?=/script|!--)", re.IGNORECASE)
+_STYLE_END = re.compile(r"<(?=/style)", re.IGNORECASE)
+
+
+def inline_script(text: str) -> str:
+    """JavaScript safe inside ``<script>...</script>``: the ``<`` of a ``</script`` (which would close the element
+    early) or of a ``<!--`` (which switches the HTML parser into its escaped states) becomes ``\\x3C``; both only
+    occur in string, template or regular expression literals, where ``\\x3C`` reads ``<``."""
+    return _SCRIPT_HAZARD.sub(r"\\x3C", text)
+
+
+def inline_style(text: str) -> str:
+    """CSS safe inside ``<style>...</style>``: the ``<`` of a ``</style`` becomes ``\\3C `` (a CSS escape; such text
+    only occurs in a string or a comment)."""
+    return _STYLE_END.sub(r"\\3C ", text)
 
 
 def render_html(journal: JournalData) -> str:
-    """The whole page: a summary, per symbol the three plots and a fills table, the kill events."""
+    """The whole page: a summary, per symbol four charts (drawn by the inlined scripts from the embedded data),
+    the markouts and fills tables, the kill events."""
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8"><title>mmbot report</title>',
-        f"<style>{STYLE}</style></head><body>",
+        f"<style>{STYLE}</style>",
+        *(f"<style>{inline_style(asset(name))}</style>" for name in STYLES),
+        "</head><body>",
         "<h1>mmbot report</h1>",
         f'<p class="note">Journal <code>{html.escape(str(journal.path))}</code>, generated '
         f"{_when(datetime.now(UTC).timestamp())}. Quotes are the orders the bot sent; the journal does not "
@@ -380,10 +398,9 @@ def render_html(journal: JournalData) -> str:
     for sym, d in journal.symbols.items():
         anchor = html.escape(sym.replace("/", "-"))
         out.append(f'<h2 id="{anchor}">{html.escape(sym)}</h2>')
-        for name, title in (("quotes", "Quotes against mid"), ("inventory", "Inventory path"),
-                            ("pnl", "P&amp;L over time"), ("markouts", "Markouts")):
+        for name, title in CHARTS:
             out.append(f'<h3 class="section-{name}">{title}</h3>')
-            out.append(f'<figure class="plot-{name}">{panel_svg(d, name)}</figure>')
+            out.append(f'<div class="chart chart-{name}" data-chart="{name}" data-symbol="{html.escape(sym)}"></div>')
             if name == "markouts":
                 out.append(_markout_table(d))
         out.append('<h3 class="section-fills">Fills</h3>')
@@ -413,5 +430,6 @@ def render_html(journal: JournalData) -> str:
     else:
         out.append('<p class="note">The kill switch never tripped.</p>')
     out.append(f'<script type="application/json" id="mmbot-report-data">{_data_json(journal)}</script>')
+    out.extend(f"<script>{inline_script(asset(name))}</script>" for name in SCRIPTS)
     out.append("</body></html>")
     return "\n".join(out) + "\n"

@@ -1,5 +1,6 @@
-"""`mmbot report` renders from a real journal written by a short run against the simulated exchange;
-a missing or invalid journal is one line and exit code 2."""
+"""`mmbot report` renders from a real journal written by a short run against the simulated exchange, its charts
+drawn by the console's chart code inlined into the one HTML file; a missing or invalid journal is one line and
+exit code 2."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.cli import main
+from bot.ops.report import SCRIPTS, asset, inline_script, inline_style
 from tests.live.conftest import SYMBOL, fast_sim, started
 from tests.ops.live_helpers import LiveRun, overrides
 
@@ -37,12 +41,14 @@ async def test_report_renders_from_a_real_journal(tmp_path: Path, capsys: pytest
     for section in ("Summary", "Quotes against mid", "Inventory path", "P&amp;L over time", "Markouts", "Fills",
                     "Kill switch"):
         assert f">{section}</h" in page, section
-    # self-contained: four inline SVG plots per symbol, nothing fetched from elsewhere
-    assert page.count("<svg") == 4
-    assert not re.search(r"""(src|href)=["']https?:""", page)
-    for name in ("quotes", "inventory", "pnl"):
-        figure = page.split(f'<figure class="plot-{name}">', 1)[1].split("</figure>", 1)[0]
-        assert figure.count("<path") > 5, name  # drawn data, not just axes
+    # self-contained: a container per chart, drawn by the console's chart code inlined, nothing fetched
+    for name in ("price", "inventory", "pnl", "markouts"):
+        assert page.count(f'data-chart="{name}" data-symbol="{SYMBOL}"') == 1, name
+    assert not re.search(r"""(src|href)=["']?https?:""", page)
+    assert not re.search(r"<script[^>]*\ssrc=|<link[^>]*stylesheet", page)
+    scripts = re.findall(r"<script>(.*?)</script>", page, re.DOTALL)
+    assert scripts == [inline_script(asset(name)) for name in SCRIPTS]  # uPlot, charts.js, report.js, in order
+    assert "window.MMBotCharts" in scripts[1] and 'getElementById("mmbot-report-data")' in scripts[2]
 
     data = json.loads(page.split('<script type="application/json" id="mmbot-report-data">', 1)[1]
                       .split("</script>", 1)[0])
@@ -99,3 +105,17 @@ def test_the_fills_table_keeps_cents_and_the_markouts_read_the_snapshot_mids(tmp
     table = page.split('<h3 class="section-fills">', 1)[1]
     assert "<td>30000.70</td><td>0.002</td>" in table and "<td>30000.72</td><td>0.001</td>" in table
     assert "<td>90.0021</td>" in page  # money to 4 decimals in the summary
+
+
+PIECES = ["<", "/", "!", "-", "s", "S", "cript", "CRIPT", "tyle", ">", '"', "x3C", "\\", "a"]
+
+
+@given(st.lists(st.sampled_from(PIECES), max_size=40).map("".join))
+def test_inlined_code_cannot_close_its_element_and_reads_the_same(text: str) -> None:
+    """No ``</script`` (any case) or ``<!--`` survives in an inlined script, no ``</style`` in a style, and only
+    the ``<`` of those sequences changes (to an escape that reads ``<`` inside the literals they occur in)."""
+    script, style = inline_script(text), inline_style(text)
+    assert not re.search(r"</script|<!--", script, re.IGNORECASE)
+    assert not re.search(r"</style", style, re.IGNORECASE)
+    assert script.replace("\\x3C", "<") == text.replace("\\x3C", "<")
+    assert style.replace("\\3C ", "<") == text.replace("\\3C ", "<")

@@ -74,14 +74,24 @@
     return out;
   }
 
+  /** A y axis as wide as its longest label, measured in the axis font. */
+  function axisSize(u, values, axisIdx, cycle) {
+    const axis = u.axes[axisIdx];
+    if (cycle > 1 && axis._size) return axis._size;
+    const longest = (values || []).reduce((a, v) => (String(v).length > a.length ? String(v) : a), "");
+    let size = (axis.ticks.size || 10) + (axis.gap || 5) + 4;
+    if (longest) {
+      u.ctx.font = axis.font[0];
+      size += u.ctx.measureText(longest).width / (devicePixelRatio || 1);
+    }
+    return Math.max(40, Math.ceil(size));
+  }
+
   function yAxis(step, extra) {
     return {
       incrs: incrsOf(step),
       values: (u, splits) => splits.map((v) => fmtStep(v, step, extra)),
-      size: (u, values) => {
-        const longest = (values || []).reduce((n, s) => Math.max(n, String(s).length), 0);
-        return Math.max(50, 12 + longest * 7.2);
-      },
+      size: axisSize,
       grid: { stroke: "#eceff3" },
       ticks: { stroke: "#d1d5db" },
     };
@@ -512,7 +522,7 @@
         ],
         axes: [
           { incrs: [1], values: (u, splits) => splits.map((i) => this.labels[i] ?? ""), grid: { show: false } },
-          { values: (u, splits) => splits.map((v) => fmtBps(v)), size: 60, grid: { stroke: "#eceff3" } },
+          { values: (u, splits) => splits.map((v) => fmtBps(v)), size: axisSize, grid: { stroke: "#eceff3" } },
         ],
         legend: { live: true },
       }, [[], []], el);
