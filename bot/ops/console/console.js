@@ -589,24 +589,24 @@
     },
 
     error(text) {
-      $("#explorer-error").textContent = text;
-      for (const id of ["bid", "ask", "reservation", "half-spread"]) $(`#explorer-${id}`).textContent = "-";
+      $("#explore-error").textContent = text;
+      for (const id of ["bid", "ask", "reservation", "half-spread"]) $(`#explore-${id}`).textContent = "-";
       this.draw(null);
     },
 
     show(body) {
       const q = body.quote || {};
       const asSent = (v) => (v === null || v === undefined ? "-" : String(v));
-      $("#explorer-error").textContent = "";
-      $("#explorer-bid").textContent = asSent(q.bid);
-      $("#explorer-ask").textContent = asSent(q.ask);
-      $("#explorer-reservation").textContent = asSent(q.reservation);
-      $("#explorer-half-spread").textContent = asSent(q.half_spread);
+      $("#explore-error").textContent = "";
+      $("#explore-bid").textContent = asSent(q.bid);
+      $("#explore-ask").textContent = asSent(q.ask);
+      $("#explore-reservation").textContent = asSent(q.reservation);
+      $("#explore-half-spread").textContent = asSent(q.half_spread);
       const meta = state.symbols.get(body.symbol || this.symbol).meta;
-      $("#explorer-mid").textContent = C.fmtStep(body.inputs ? body.inputs.mid : null, meta.tick, 1);
-      $("#explorer-bid-note").textContent = q.bid_reason || (q.bid_size != null ? `size ${q.bid_size}` : "");
-      $("#explorer-ask-note").textContent = q.ask_reason || (q.ask_size != null ? `size ${q.ask_size}` : "");
-      $("#explorer-command").textContent = body.command || "";
+      $("#explore-mid").textContent = C.fmtStep(body.inputs ? body.inputs.mid : null, meta.tick, 1);
+      $("#explore-bid-note").textContent = q.bid_reason || (q.bid_size != null ? `size ${q.bid_size}` : "");
+      $("#explore-ask-note").textContent = q.ask_reason || (q.ask_size != null ? `size ${q.ask_size}` : "");
+      $("#explore-command").textContent = body.command || "";
       this.lastQuote = { bid: q.bid, ask: q.ask, reservation: q.reservation };
       this.draw(body.symbol || this.symbol);
     },
