@@ -35,7 +35,6 @@ The round ends when no request has arrived for ``settle`` seconds and the bot re
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import sys
@@ -59,11 +58,13 @@ from bench.common import (
     unpin,
     wait_until,
 )
-from bench.sseclient import open_pages
+from bench.sseclient import Pages
 from bot.sim.server import start_sim
 
 #: the order entries measured (``venue.order_entry``), each in its own run of ``rounds`` reactions
 ENTRIES = ("rest", "websocket")
+#: the blocks of a run with console pages (:func:`plan`): without and with the pages open
+NONE, PAGES = "none", "pages"
 #: the legs of one reaction in order, as (name, start stamp, end stamp); they add up to wire-to-wire
 LEGS = (("sim_send", "send", "write"), ("wire_in", "write", "read"), ("ccxt_in", "read", "book"),
         ("bot_internal", "book", "request"), ("ccxt_out", "request", "write_out"), ("wire_out", "write_out", "data"),
@@ -111,15 +112,42 @@ async def run(rounds: int | None = None, settle: float = 0.015, extra_args: tupl
 
 
 async def measure(entry: str, rounds: int, settle: float = 0.015, extra_args: tuple[str, ...] = (),
-                  console_pages: int = 0) -> dict[str, Any]:
-    """One run of ``rounds`` reactions over ``entry``, with ``console_pages`` console streams open
-    (:func:`bench.sseclient.open_pages`, another process) from before the warm-up's end to the last round."""
+                  console_pages: int = 0, blocks: int = 0) -> dict[str, Any]:
+    """One run of ``rounds`` reactions over ``entry``. With ``console_pages``: in ``blocks`` blocks (:func:`plan`),
+    half of them with that many console streams open (:class:`bench.sseclient.Pages`, another process), and the
+    figures of each kind of block (``by_pages``)."""
     # installed before any connection is made: a transport binds its read callback when it is created
     stamps = SocketStamps().install()
     try:
-        return await _measure(stamps, rounds, settle, extra_args, entry, console_pages)
+        return await _measure(stamps, rounds, settle, extra_args, entry, console_pages, blocks)
     finally:
         stamps.uninstall()
+
+
+def plan(rounds: int, blocks: int) -> list[tuple[str, int]]:
+    """``(label, rounds)`` per block: one block of :data:`NONE` without ``blocks``, else ``blocks`` blocks (a
+    multiple of 4) in the order none, pages, pages, none, ... so a drift over the run weighs on both alike."""
+    if not blocks:
+        return [(NONE, rounds)]
+    pattern = (NONE, PAGES, PAGES, NONE)
+    return [(pattern[i % 4], rounds // blocks) for i in range(blocks)]
+
+
+def by_label(labels: list[str], spans: list[tuple[str, int, int]], w2w: list[int],
+             bot: dict[str, Any]) -> dict[str, Any]:
+    """Wire-to-wire and bot-internal of the blocks of each label. A bot sample belongs to the block its book
+    arrived in (the bot's ``perf_counter_ns`` against the sim's: comparable only where both are the system-wide
+    CLOCK_MONOTONIC, else bot-internal is not split)."""
+    here = time.get_clock_info("perf_counter").implementation
+    comparable = "CLOCK_MONOTONIC" in here and bot.get("clock") == here
+    out: dict[str, Any] = {}
+    for label in (NONE, PAGES):
+        mine = [(a, b) for name, a, b in spans if name == label]
+        internal = [ns for ns, at in zip(bot["internal_ns"], bot["book_abs_ns"], strict=True)
+                    if any(a <= at <= b for a, b in mine)]
+        out[label] = {"wire_to_wire_ms": dist([w for w, x in zip(w2w, labels, strict=True) if x == label], 1e-6),
+                      "bot_internal_us": dist(internal, 1e-3) if comparable else None, "blocks": len(mine)}
+    return out
 
 
 async def host_jitter(gap: float = 0.045, reps: int = 500, cpu: int = 1) -> dict[str, Any]:
@@ -147,7 +175,7 @@ async def _nudge(sym: Any, done: Any, every: float = 0.2) -> None:
 
 
 async def _measure(stamps: SocketStamps, rounds: int, settle: float, extra_args: tuple[str, ...],
-                   entry: str, console_pages: int = 0) -> dict[str, Any]:
+                   entry: str, console_pages: int = 0, blocks: int = 0) -> dict[str, Any]:
     settings = sim_settings(
         step_interval=0.05,
         symbols=one_symbol(volatility=0.0, taker_rate=0.0, refresh_rate=0.0, levels=5),
@@ -209,8 +237,16 @@ async def _measure(stamps: SocketStamps, rounds: int, settle: float, extra_args:
     pin(0, {0})
     pin(bot.proc.pid, {1})
     missed = 0
-    pages: dict[str, Any] = {}
+    labels: list[str] = []  # per reaction measured (as w2w): NONE or PAGES
+    spans: list[tuple[str, int, int]] = []  # per block: its label, first publish and end (perf_counter_ns)
+    pages: Pages | None = None
+
+    async def quiet(seconds: float) -> None:
+        await wait_until(lambda: time.monotonic() - state["last_req"] > seconds, 10.0, "a quiet bot")
+
     try:
+        if console_pages:  # connected only for their blocks
+            pages = await Pages.start(f"http://127.0.0.1:{ops_port}/console/stream", console_pages, tmp)
         # the still market publishes nothing by itself, and the bot quotes only once a streamed update
         # arrives (a subscription's snapshot alone is not fresh data): move the mid a tick to and fro
         nudger = asyncio.create_task(_nudge(sym, lambda: resting() == 2 or bot.proc.returncode is not None))
@@ -218,17 +254,18 @@ async def _measure(stamps: SocketStamps, rounds: int, settle: float, extra_args:
         nudger.cancel()
         if bot.proc.returncode is not None:
             raise RuntimeError("bot exited:\n" + bot.tail())
-        async with contextlib.AsyncExitStack() as stack:
-            if console_pages:  # open before the warm-up's end: connecting is not what is measured
-                url = f"http://127.0.0.1:{ops_port}/console/stream"
-                pages = await stack.enter_async_context(open_pages(url, console_pages, tmp))
-            await wait_until(lambda: time.monotonic() - state["last_req"] > 0.3, 10.0, "a quiet bot")
-            sim.paused = True
-            sim.publish_market()  # flush the bot's own order changes while nobody is measuring
-            await wait_until(lambda: time.monotonic() - state["last_req"] > 0.2, 10.0, "a quiet bot")
-            await bot.send("mark")
-            direction = 1
-            for _ in range(rounds):
+        await quiet(0.3)
+        sim.paused = True
+        sim.publish_market()  # flush the bot's own order changes while nobody is measuring
+        await quiet(0.2)
+        await bot.send("mark")
+        direction = 1
+        for label, n in plan(rounds, blocks if pages is not None else 0):
+            if pages is not None:  # switched between blocks, outside the measured rounds
+                await (pages.open() if label == PAGES else pages.close())
+                await quiet(0.3)
+            first = time.perf_counter_ns()
+            for _ in range(n):
                 sym.market.mid += 10 * direction
                 direction = -direction
                 engine.step(settings.step_interval, sim.now_ms())
@@ -242,13 +279,16 @@ async def _measure(stamps: SocketStamps, rounds: int, settle: float, extra_args:
                     state["armed"] = False
                     missed += 1
                     continue
+                labels.append(label)
                 await wait_until(
                     lambda: time.monotonic() - state["last_req"] > settle and resting() == 2, 5.0,
                     "the bot to settle", every=0.002,
                 )
-            sim.paused = False
+            spans.append((label, first, time.perf_counter_ns()))
+        sim.paused = False
     finally:
         unpin(0)
+        counts = await pages.stop() if pages is not None else None
         code = await bot.stop()
         await sim.stop()
     if code != 0:
@@ -258,8 +298,8 @@ async def _measure(stamps: SocketStamps, rounds: int, settle: float, extra_args:
         **legs(windows, res),
         "rounds": rounds,
         "missed": missed,
-        "console_pages": console_pages,
-        **pages,
+        **({} if pages is None else {"console_pages": console_pages, "pages": counts,
+                                     "by_pages": by_label(labels, spans, w2w, res)}),
         "wire_to_wire_ms": dist(w2w, 1e-6),
         "to_engine_ms": dist(to_engine, 1e-6),
         "bot_internal_us": dist(res["internal_ns"], 1e-3),
