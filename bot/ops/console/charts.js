@@ -106,7 +106,7 @@
   }
 
   /** A time chart on uPlot. opts: {title, height, step (y), extra, keys: [{key, label, stroke, width, dash,
-   *  step: bool (a step line), points: bool (markers only), show}], range(min, max) -> [lo, hi] (widen the y
+   *  step: bool (a step line), points: bool (markers only), show}], range(min, max, u) -> [lo, hi] (widen the y
    *  scale), xRange(min, max) -> [lo, hi] (the shown time span), draw(u) (extra drawing over the series)}. */
   class TimeChart {
     constructor(el, opts) {
@@ -156,7 +156,7 @@
 
     _range(min, max) {
       let lo = min, hi = max;
-      if (this.opts.range) [lo, hi] = this.opts.range(lo, hi);
+      if (this.opts.range) [lo, hi] = this.opts.range(lo, hi, this.u);
       if (lo === null || hi === null || !isFinite(lo) || !isFinite(hi)) return [0, 1];
       if (lo === hi) {
         const pad = Math.abs(lo) * 1e-4 || (this.opts.step || 1);
@@ -264,10 +264,10 @@
       const self = { fills: [], explorer: null };
       super(el, {
         title: opts.title, height: opts.height || 300, step: opts.tick, keys, xRange: opts.xRange,
-        range: (lo, hi) => {
+        range: (lo, hi, u) => {  // the fills shown and the explorer's quote stay inside the scale
           const extra = [];
-          const tmin = self.chart ? self.chart.data[0][0] : undefined;
-          for (const f of self.fills) if (tmin === undefined || f.t >= tmin) extra.push(f.price);
+          const [tmin, tmax] = u ? [u.scales.x.min, u.scales.x.max] : [null, null];
+          for (const f of self.fills) if (tmin === null || tmin === undefined || (f.t >= tmin && f.t <= tmax)) extra.push(f.price);
           if (self.explorer) for (const k of ["bid", "ask", "reservation"]) {
             if (self.explorer[k] !== null && self.explorer[k] !== undefined) extra.push(self.explorer[k]);
           }

@@ -128,7 +128,7 @@
       const still = answer.paused || [];
       showResult(still.length ? `resumed; still paused: ${still.join(", ")}${note}` : `resumed: quoting again${note}`);
     } else if (path === "/kill") {
-      showResult("kill sent: the bot cancels every order, latches the kill and exits");
+      showResult(`kill accepted (killed: ${answer.killed}): the bot cancels every order, latches the kill and exits`);
     }
   }
 
@@ -242,10 +242,14 @@
 
   // -- the stream -----------------------------------------------------------------------------------
 
+  /** The stream's state; while it is not live the bot's state shows as the last one known (dimmed). */
   function setConn(text) {
     const conn = $("#conn");
     conn.textContent = text;
     conn.className = `badge conn-${text}`;
+    const stateEl = $("#state");
+    stateEl.classList.toggle("stale", text !== "live");
+    stateEl.title = text !== "live" && state.frame ? "last known: the stream is down" : "";
   }
 
   function connect() {
@@ -260,7 +264,12 @@
     source.addEventListener("frame", (e) => {
       state.lastMessage = Date.now();
       if (!state.hello) return;
-      onFrame(JSON.parse(e.data));
+      const frame = JSON.parse(e.data);
+      if (Object.keys(frame.symbols).some((sym) => !state.symbols.has(sym))) {
+        renew(source);  // a symbol the hello did not describe (the bot was still starting): a fresh hello
+        return;
+      }
+      onFrame(frame);
       if ($("#conn").textContent !== "live") setConn("live");
     });
     source.onerror = () => {
@@ -269,6 +278,14 @@
         setTimeout(() => { if (state.source === source) connect(); }, 3000);
       }
     };
+  }
+
+  /** Reopen the stream (its first message is a hello), at most once a second. */
+  function renew(source) {
+    if (state.source !== source || Date.now() - (state.renewed || 0) < 1000) return;
+    state.renewed = Date.now();
+    source.close();
+    connect();
   }
 
   /** No message for a few intervals: the stream is down even if the socket has not said so. */
@@ -308,6 +325,7 @@
       const fills = ((hello.fills || {})[meta.symbol] || []).slice();
       s.charts.price.setFills(fills);
       s.fills = fills.slice().sort((a, b) => b.t - a.t).slice(0, TABLE_FILLS);
+      s.fillsChanged = true;
     }
     applyView();
     const keep = state.active && state.symbols.has(state.active) ? state.active : hello.symbols[0] && hello.symbols[0].symbol;
@@ -340,8 +358,10 @@
         for (const chart of Object.values(s.charts)) chart.append(r);
       }
       const added = s.charts.price.addFills(sym.fills || []);
+      const kept = s.fills.length;
       s.fills = [...added.slice().sort((a, b) => b.t - a.t), ...s.fills].filter((f) => f.t >= tmin)
         .slice(0, TABLE_FILLS);
+      if (added.length || s.fills.length !== kept) s.fillsChanged = true;
       for (const chart of Object.values(s.charts)) {
         chart.trim(tmin);
         chart.render();
@@ -363,7 +383,7 @@
     else if (frame.stopping) text = "stopping";
     else if (Object.values(frame.symbols).some((s) => s.paused)) text = "paused";
     stateEl.textContent = text;
-    stateEl.className = `badge state-${text}`;
+    stateEl.className = `badge state-${text}${$("#conn").textContent === "live" ? "" : " stale"}`;
     stateEl.title = frame.killed && frame.kill_reason ? `kill: ${frame.kill_reason}` : "";
     $("#uptime").textContent = `up ${formatDuration(frame.uptime)}`;
     const killed = !!frame.killed;
@@ -408,6 +428,21 @@
     return el("tr", {}, td);
   }
 
+  /** The fills table, newest first (redrawn only when the fills changed). */
+  function renderFills(s) {
+    const { tick, lot } = s.meta;
+    const rows = s.fills.map((f) => {
+      const tr = el("tr", { class: "fill" }, cell(C.fmtClock(f.t)), cell(f.side, f.side), cell(C.fmtStep(f.price, tick)),
+        cell(C.fmtStep(f.amount, lot)), cell(String(f.id ?? "")));
+      tr.dataset.id = String(f.id);
+      tr.title = C.fmtTime(f.t);
+      return tr;
+    });
+    $(".fills-table tbody", s.panel).replaceChildren(...(rows.length ? rows : [emptyRow(5, "no fills in the window")]));
+    s.fillsChanged = false;
+    s.fillsDrawn = true;
+  }
+
   function renderTables(s) {
     const sym = s.frame;
     if (!sym) return;
@@ -420,15 +455,7 @@
         cell(o.ticks === null || o.ticks === undefined ? "-" : String(o.ticks)), cell(C.fmtBps(o.bps))));
     orders.replaceChildren(...(orderRows.length ? orderRows : [emptyRow(5, "no open orders")]));
 
-    const fills = $(".fills-table tbody", p);
-    const fillRows = s.fills.map((f) => {
-      const tr = el("tr", { class: "fill" }, cell(C.fmtClock(f.t)), cell(f.side, f.side), cell(C.fmtStep(f.price, tick)),
-        cell(C.fmtStep(f.amount, lot)), cell(String(f.id ?? "")));
-      tr.dataset.id = String(f.id);
-      tr.title = C.fmtTime(f.t);
-      return tr;
-    });
-    fills.replaceChildren(...(fillRows.length ? fillRows : [emptyRow(5, "no fills in the window")]));
+    if (s.fillsChanged || !s.fillsDrawn) renderFills(s);
 
     const pnl = sym.pnl || {};
     const pnlRows = [
@@ -466,8 +493,8 @@
     item("pauses", pauses.length ? pauses.map(([k, v]) => `${k}: ${v}`).join("; ") : "none", pauses.length ? "warn" : "ok");
     item("manual pause", sym.paused ? "paused from the console / mmbot pause" : "no", sym.paused ? "warn" : "");
     const r = frame.reaction;
-    item("reaction p50 / p99", r ? `${(r.p50 * 1000).toFixed(2)} / ${(r.p99 * 1000).toFixed(2)} ms (${r.count})` :
-      "no reactions yet");
+    const ms = (v) => (v === null || v === undefined ? "-" : (v * 1000).toFixed(2));
+    item("reaction p50 / p99", r && r.count ? `${ms(r.p50)} / ${ms(r.p99)} ms (latest ${r.count})` : "no reactions yet");
     item("rate limit", `${frame.rate_limit_hits} hit(s) since start; ${frame.rate_limited ? "limited now" : "open now"}`,
       frame.rate_limited ? "bad" : frame.rate_limit_hits ? "warn" : "");
     item("kill", frame.killed ? `KILLED: ${frame.kill_reason || "no reason given"}` : "armed, not tripped",
