@@ -133,20 +133,24 @@ def plan(rounds: int, blocks: int) -> list[tuple[str, int]]:
     return [(pattern[i % 4], rounds // blocks) for i in range(blocks)]
 
 
-def by_label(labels: list[str], spans: list[tuple[str, int, int]], w2w: list[int],
+def by_label(blocks: list[int], spans: list[tuple[str, int, int]], w2w: list[int],
              bot: dict[str, Any]) -> dict[str, Any]:
-    """Wire-to-wire and bot-internal of the blocks of each label. A bot sample belongs to the block its book
-    arrived in (the bot's ``perf_counter_ns`` against the sim's: comparable only where both are the system-wide
-    CLOCK_MONOTONIC, else bot-internal is not split)."""
+    """Wire-to-wire and bot-internal of the blocks of each label (``blocks``: each w2w sample's index in
+    ``spans``), and each block's wire-to-wire p50/p99 (the spread between blocks of one kind is the noise to
+    judge a difference by). A bot sample belongs to the block its book arrived in (the bot's ``perf_counter_ns``
+    against the sim's: comparable only where both are the system-wide CLOCK_MONOTONIC, else bot-internal is not
+    split)."""
     here = time.get_clock_info("perf_counter").implementation
     comparable = "CLOCK_MONOTONIC" in here and bot.get("clock") == here
     out: dict[str, Any] = {}
     for label in (NONE, PAGES):
-        mine = [(a, b) for name, a, b in spans if name == label]
+        mine = [i for i, (name, _, _) in enumerate(spans) if name == label]
         internal = [ns for ns, at in zip(bot["internal_ns"], bot["book_abs_ns"], strict=True)
-                    if any(a <= at <= b for a, b in mine)]
-        out[label] = {"wire_to_wire_ms": dist([w for w, x in zip(w2w, labels, strict=True) if x == label], 1e-6),
-                      "bot_internal_us": dist(internal, 1e-3) if comparable else None, "blocks": len(mine)}
+                    if any(spans[i][1] <= at <= spans[i][2] for i in mine)]
+        per_block = [dist([w for w, b in zip(w2w, blocks, strict=True) if b == i], 1e-6) for i in mine]
+        out[label] = {"wire_to_wire_ms": dist([w for w, b in zip(w2w, blocks, strict=True) if b in mine], 1e-6),
+                      "bot_internal_us": dist(internal, 1e-3) if comparable else None, "blocks": len(mine),
+                      "block_w2w_ms": [[d["p50"], d["p99"]] for d in per_block]}
     return out
 
 
@@ -237,7 +241,7 @@ async def _measure(stamps: SocketStamps, rounds: int, settle: float, extra_args:
     pin(0, {0})
     pin(bot.proc.pid, {1})
     missed = 0
-    labels: list[str] = []  # per reaction measured (as w2w): NONE or PAGES
+    labels: list[int] = []  # per reaction measured (as w2w): its block's index
     spans: list[tuple[str, int, int]] = []  # per block: its label, first publish and end (perf_counter_ns)
     pages: Pages | None = None
 
@@ -279,7 +283,7 @@ async def _measure(stamps: SocketStamps, rounds: int, settle: float, extra_args:
                     state["armed"] = False
                     missed += 1
                     continue
-                labels.append(label)
+                labels.append(len(spans))
                 await wait_until(
                     lambda: time.monotonic() - state["last_req"] > settle and resting() == 2, 5.0,
                     "the bot to settle", every=0.002,

@@ -11,6 +11,7 @@ none (target: within 5%, i.e. <= 1.05).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from bench.common import QUICK
@@ -22,8 +23,10 @@ FIGURES = (("wire_to_wire_ms", "p50"), ("wire_to_wire_ms", "p99"), ("bot_interna
            ("bot_internal_us", "p99"))
 
 
-async def run(rounds: int | None = None, entry: str = "websocket", pages: int = N_PAGES) -> dict[str, Any]:
-    """``rounds`` reactions per kind of block over ``entry`` (``websocket``: the sim's default ``auto``)."""
+async def run(rounds: int | None = None, entry: str | None = None, pages: int = N_PAGES) -> dict[str, Any]:
+    """``rounds`` reactions per kind of block over ``entry`` (default ``BENCH_ORDER_ENTRY``, else ``websocket``:
+    what ``auto`` picks on the sim)."""
+    entry = entry or os.environ.get("BENCH_ORDER_ENTRY") or "websocket"
     per_side = rounds or (100 if QUICK else 1000)
     blocks = 4 if QUICK else 20
     result: dict[str, Any] = {"entry": entry, "pages": pages, "blocks": blocks}

@@ -6,7 +6,8 @@
 Environment: ``BENCH_QUICK=1`` shortens every benchmark (a smoke run, not a measurement);
 ``BENCH_OUT`` is the JSON path (default ``bench/results.json``); ``BENCH_ONLY=a,b`` selects like NAMEs;
 ``BENCH_ORDER_ENTRY=rest|websocket``: the overhead benchmark's bot sends its orders that way, not by the
-default ``auto`` (the reaction benchmark always measures both entries);
+default ``auto``, and reaction_console's, not by the WebSocket API (the reaction benchmark always measures both
+entries);
 ``BENCH_MEMORY_WARMUP_S`` / ``BENCH_MEMORY_S``: the memory figure's warm-up after the bot's first quote
 and its window, seconds (defaults 240 / 180; see ``bench/overhead.py``).
 Each benchmark's figures come from one run of it; a benchmark that fails is recorded with its error
@@ -174,6 +175,10 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         add(f"console: {what}, {rc.get('pages', 5)} pages / none ({rc.get('entry', '?')} orders)",
             ratio and f"{d['pages']:.3g} / {d['none']:.3g} = {ratio:.3f}", "{}", "<= 1.05",
             ratio is not None and ratio <= 1.05)
+    by = _get(rc, "run", "by_pages") or {}
+    spread = [(label, [p99 for _, p99 in by[label]["block_w2w_ms"]]) for label in ("none", "pages") if label in by]
+    add("  w2w p99 per block (ms), min-max: none / pages",
+        spread and " / ".join(f"{min(v):.2f}-{max(v):.2f}" for _, v in spread if v), "{}")
     for name, value in res.items():
         if isinstance(value, dict) and "error" in value:
             out.append((f"{name}: FAILED", value["error"].splitlines()[-1][:60], "", "error"))
