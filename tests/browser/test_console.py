@@ -1,0 +1,296 @@
+"""The operator console in real headless Chromium against a running bot on the simulated exchange.
+
+One bot for the module; the tests run in file order and the kill goes last. Every effect of a control is
+confirmed at the venue (open orders read by an independent client), never only on the page.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.browser.harness import ARTIFACTS, REPO, SYMBOLS, Bot, Venue, child_env, log_time, mmbot
+
+FOREIGN_ORIGIN = "http://evil.example"
+SEEN_WITHIN = 2.0  # seconds from the bot's `fill` log line to the fill on the page
+# the explorer's outputs (the contract's ids): the quote's numbers as the server sent them, and the command line
+EXPLORE = {"bid": "#explore-bid", "ask": "#explore-ask", "reservation": "#explore-reservation",
+           "half_spread": "#explore-half-spread", "command": "#explore-command"}
+
+
+def panel(symbol: str) -> str:
+    return f'section.symbol-panel[data-symbol="{symbol}"]'
+
+
+def points(page: Any, symbol: str, chart: str = "price") -> int:
+    return int(page.get_attribute(f"{panel(symbol)} .chart-{chart}", "data-points") or 0)
+
+
+def fill_markers(page: Any, symbol: str) -> int:
+    return int(page.get_attribute(f"{panel(symbol)} .chart-price", "data-fills") or 0)
+
+
+class Console:
+    """A page of the console in its own browser context, with what it logged and requested."""
+
+    def __init__(self, browser: Any, url: str) -> None:
+        self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.posts: list[str] = []
+        self.explore: list[Any] = []
+        self.page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+        self.page.on("console", lambda msg: self._console(msg.type, msg.text))
+        self.page.on("request", lambda req: req.method == "POST" and self.posts.append(req.url))
+        self.page.on("response", lambda res: "/console/explore" in res.url and self.explore.append(res))
+        self.page.goto(url)
+        try:
+            self.page.wait_for_function(  # the stream is open and its hello drawn
+                "() => document.querySelector('#conn')?.textContent.trim() === 'live'"
+                " && document.querySelectorAll('button.tab[data-symbol]').length > 0", timeout=15_000)
+        except Exception as exc:
+            raise AssertionError(f"the console never went live: #conn {self.text('#conn')!r}, "
+                                 f"{self.page.locator('button.tab').count()} tabs, errors {self.errors}") from exc
+
+    def _console(self, kind: str, text: str) -> None:
+        """Script errors and CSP violations; not the network's "Failed to load resource" (an explorer
+        request before the bot has a mid answers 400, by design)."""
+        if kind == "error" and not text.startswith("Failed to load resource"):
+            self.errors.append(f"console: {text}")
+
+    def text(self, selector: str) -> str:
+        return (self.page.text_content(selector) or "").strip()
+
+    def wait_text(self, selector: str, text: str, timeout: float = 10.0) -> None:
+        self.page.wait_for_function(
+            "([sel, text]) => document.querySelector(sel)?.textContent.trim() === text", arg=[selector, text],
+            timeout=timeout * 1000, polling=50,
+        )
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def console(browser: Any, bot: Bot) -> Iterator[Console]:
+    page = Console(browser, bot.console_url)
+    yield page
+    page.close()
+
+
+def post(bot: Bot, path: str, token: str | None, origin: str | None = None,
+         content_type: str = "application/json") -> tuple[int, Any]:
+    """POST ``{}`` to the ops server as a script would; the status and the JSON answer (None when not JSON)."""
+    headers = {"Content-Type": content_type}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    if origin is not None:
+        headers["Origin"] = origin
+    request = urllib.request.Request(bot.base + path, data=b"{}", headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            status, body = answer.status, answer.read()
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, exc.read()
+    try:
+        return status, json.loads(body)
+    except ValueError:
+        return status, None
+
+
+def get_json(bot: Bot, path: str) -> Any:
+    with urllib.request.urlopen(bot.base + path, timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+def all_quoting(counts: dict[str, int]) -> bool:
+    return all(n > 0 for n in counts.values())
+
+
+def test_page_loads_live_with_one_tab_per_symbol_and_growing_charts(console: Console, bot: Bot) -> None:
+    page = console.page
+    assert "#token=" not in page.url  # the token left the address bar
+    assert console.text("#state") == "quoting"
+    tabs = page.eval_on_selector_all("button.tab[data-symbol]", "els => els.map(e => e.dataset.symbol)")
+    assert sorted(tabs) == sorted(SYMBOLS)
+    assert page.get_attribute(f'button.tab[data-symbol="{SYMBOLS[0]}"]', "aria-selected") == "true"
+    assert page.is_visible(panel(SYMBOLS[0])) and not page.is_visible(panel(SYMBOLS[1]))
+    before = {symbol: points(page, symbol) for symbol in SYMBOLS}
+    page.wait_for_function(
+        "(before) => Object.entries(before).every(([s, n]) =>"
+        " +document.querySelector(`section.symbol-panel[data-symbol=\"${s}\"] .chart-price`)"
+        "?.getAttribute('data-points') >= n + 3)", arg=before, timeout=10_000,
+    )
+    page.click(f'button.tab[data-symbol="{SYMBOLS[1]}"]')
+    assert page.get_attribute(f'button.tab[data-symbol="{SYMBOLS[1]}"]', "aria-selected") == "true"
+    assert page.is_visible(panel(SYMBOLS[1])) and not page.is_visible(panel(SYMBOLS[0]))
+    assert points(page, SYMBOLS[1], "inventory") > 0 and points(page, SYMBOLS[1], "pnl") > 0
+    page.wait_for_selector(f"{panel(SYMBOLS[1])} .orders-table tr.order", timeout=15_000)
+    with urllib.request.urlopen(bot.page_url, timeout=10) as answer:  # the server never puts the token in the page
+        assert bot.token not in answer.read().decode()
+    assert console.errors == []  # no script error, no CSP violation
+
+
+def test_a_fill_shows_on_the_page_within_2s_of_its_log_line(console: Console, bot: Bot) -> None:
+    page = console.page
+    start = len(bot.process.stdout)
+    markers = {symbol: fill_markers(page, symbol) for symbol in SYMBOLS}
+    line = bot.process.wait_for(bot.process.stdout, lambda x: bool(x.event and x.event.get("event") == "fill"),
+                                timeout=60, start=start)
+    assert line.event is not None
+    logged, symbol, trade_id = log_time(line.event), line.event["symbol"], str(line.event["trade_id"])
+    page.wait_for_function(
+        "([sel, id, before]) => !!document.querySelector(`${sel} .fills-table tr.fill[data-id=\"${id}\"]`)"
+        " && +document.querySelector(`${sel} .chart-price`).getAttribute('data-fills') > before",
+        arg=[panel(symbol), trade_id, markers[symbol]], timeout=10_000, polling=20,
+    )
+    seen = time.time()
+    assert seen - logged <= SEEN_WITHIN, f"fill {trade_id} on the page {seen - logged:.2f} s after its log line"
+    newest = page.get_attribute(f"{panel(symbol)} .fills-table tr.fill", "data-id")
+    assert newest is not None
+    assert console.errors == []
+
+
+def test_screenshot_of_the_live_page_with_fills(console: Console, bot: Bot) -> None:
+    page = console.page
+    page.wait_for_selector(f"{panel(SYMBOLS[0])} .fills-table tr.fill", state="attached", timeout=60_000)
+    time.sleep(1.0)  # a few more frames on the charts
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / "console.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 20_000
+
+
+def set_input(console: Console, name: str, value: float) -> None:
+    """Type ``value`` in the number box beside the explorer's range input ``name``."""
+    box = console.page.locator(f'#explorer input[type=range][name="{name}"] + input[type=number]')
+    box.fill(repr(value))
+    box.dispatch_event("change")
+
+
+def flags(argv: list[str]) -> dict[str, str]:
+    return {argv[i]: argv[i + 1] for i in range(2, len(argv) - 1) if argv[i].startswith("--")}
+
+
+def test_explorer_shows_what_mmbot_quote_prints_for_the_same_inputs(console: Console, bot: Bot) -> None:
+    page = console.page
+    page.select_option("#explorer select[name=model]", "linear")
+    wanted = {"q": 0.012, "half_spread": 0.05, "skew": 2.5, "limit": 0.04, "horizon": 30.0}
+    for name, value in wanted.items():
+        set_input(console, name, value)
+    expected = {f"--{name.replace('_', '-')}": value for name, value in wanted.items()}
+    page.wait_for_function(
+        "([sel, parts]) => { const c = document.querySelector(sel)?.textContent || '';"
+        " return parts.every(p => c.includes(p)); }",
+        arg=[EXPLORE["command"], [f"{flag} " for flag in expected]], timeout=10_000, polling=50,
+    )
+    deadline = time.monotonic() + 10
+    while True:  # the page's latest answer carries every value set
+        answer = console.explore[-1].json() if console.explore else {}
+        argv = answer.get("argv") or []
+        if argv and all(float(flags(argv).get(f, "nan")) == v for f, v in expected.items()):
+            break
+        assert time.monotonic() < deadline, f"the explorer's argv never carried {expected}: {argv}"
+        time.sleep(0.1)
+    assert argv[:2] == ["mmbot", "quote"] and flags(argv).get("--model") == "linear"
+    console.wait_text(EXPLORE["command"], answer["command"])
+    assert shlex.split(answer["command"]) == argv
+    run = subprocess.run(mmbot(*argv[1:]), capture_output=True, text=True, env=child_env(), cwd=REPO, timeout=60)
+    assert run.returncode == 0, run.stderr
+    printed = json.loads(run.stdout)
+    for key in ("bid", "ask", "reservation", "half_spread"):
+        selector = EXPLORE[key]
+        assert printed[key] is not None and printed[key] == answer["quote"][key], key
+        as_page = page.evaluate("(v) => String(v)", printed[key])  # the number as the page's script writes it
+        assert console.text(selector) == as_page, f"{selector}: {console.text(selector)!r} != {as_page!r}"
+    assert console.errors == []
+
+
+def test_pause_withdraws_the_quotes_at_the_venue_and_resume_restores_them(
+    console: Console, bot: Bot, venue: Venue
+) -> None:
+    page = console.page
+    venue.wait(all_quoting, timeout=15)
+    with page.expect_response(lambda r: r.url.endswith("/pause") and r.request.method == "POST") as answer:
+        page.click("#btn-pause")
+    assert answer.value.status == 200
+    body = answer.value.request.post_data_json or {}
+    paused = set(answer.value.json()["paused"])
+    assert paused == ({body["symbol"]} if "symbol" in body else set(SYMBOLS))
+    venue.wait(lambda c: all(c[s] == 0 for s in paused), timeout=5)
+    console.wait_text("#state", "paused", timeout=5)
+    assert console.text("#control-result")
+    for _ in range(8):  # still withdrawn a few quoting cycles later (a pause, not a one-off cancel)
+        time.sleep(0.25)
+        counts = venue.counts()
+        assert all(counts[s] == 0 for s in paused), counts
+    status = get_json(bot, "/status")
+    assert {s for s, v in status["symbols"].items() if v["paused"]} == paused
+    with page.expect_response(lambda r: r.url.endswith("/resume") and r.request.method == "POST") as answer:
+        page.click("#btn-resume")
+    assert answer.value.status == 200 and not set(answer.value.json()["paused"]) & paused
+    venue.wait(all_quoting, timeout=15)
+    console.wait_text("#state", "quoting", timeout=5)
+    assert console.errors == []
+
+
+def test_state_changing_posts_need_the_token_and_a_same_origin_json_request(bot: Bot, venue: Venue) -> None:
+    venue.wait(all_quoting, timeout=15)
+    for path in ("/pause", "/resume", "/kill"):
+        assert post(bot, path, None)[0] == 401, path
+        assert post(bot, path, "not-the-token")[0] == 401, path
+        assert post(bot, path, bot.token, origin=FOREIGN_ORIGIN)[0] == 403, path
+        assert post(bot, path, bot.token, content_type="text/plain")[0] == 403, path
+    time.sleep(1.5)  # nothing changed: still quoting at the venue, alive, nothing paused or killed
+    venue.wait(all_quoting, timeout=5)
+    assert bot.process.popen.poll() is None
+    status = get_json(bot, "/status")
+    assert not any(v["paused"] for v in status["symbols"].values())
+    assert bot.process.events("kill_switch") == []
+
+
+def test_a_page_without_the_token_asks_for_it_and_sends_nothing(browser: Any, bot: Bot, venue: Venue) -> None:
+    page = Console(browser, bot.page_url)
+    try:
+        page.page.click("#btn-pause")
+        page.page.wait_for_selector("#token-input", state="visible", timeout=5_000)
+        time.sleep(1.0)
+        assert page.posts == []
+        venue.wait(all_quoting, timeout=5)
+        assert not any(v["paused"] for v in get_json(bot, "/status")["symbols"].values())
+    finally:
+        page.close()
+
+
+def test_kill_asks_first_then_latches_at_the_venue(console: Console, bot: Bot, venue: Venue) -> None:
+    page = console.page
+    venue.wait(all_quoting, timeout=15)
+    page.click("#btn-kill")
+    page.wait_for_selector("#kill-dialog", state="visible", timeout=5_000)
+    page.click("#kill-cancel")
+    page.wait_for_selector("#kill-dialog", state="hidden", timeout=5_000)
+    time.sleep(1.5)
+    assert console.posts == [] and bot.process.popen.poll() is None
+    venue.wait(all_quoting, timeout=5)
+
+    page.click("#btn-kill")
+    page.wait_for_selector("#kill-dialog", state="visible", timeout=5_000)
+    with page.expect_response(lambda r: r.url.endswith("/kill") and r.request.method == "POST") as answer:
+        page.click("#kill-confirm")
+    assert answer.value.status == 200 and answer.value.json() == {"killed": True}
+    venue.wait(lambda c: all(n == 0 for n in c.values()), timeout=10)
+    assert bot.process.popen.wait(60) == 1
+    assert bot.process.events("kill_switch")
+    again = subprocess.run(mmbot("run", "--config", str(bot.config)), capture_output=True, text=True,
+                           env=child_env(), cwd=REPO, timeout=60)
+    assert again.returncode == 2, again.stderr
+    assert "reset-kill" in again.stderr
+    assert venue.counts() == dict.fromkeys(SYMBOLS, 0)
