@@ -82,17 +82,21 @@ def test_missing_or_invalid_journal_is_one_line_exit_2(
     assert not out.exists()
 
 
+FILLS = [
+    {"ts": 100.0, "side": "buy", "price": 30000.7, "amount": 0.002, "amount_text": "0.00200", "fee": 0.0,
+     "fee_currency": "USDT", "q": 0.002, "realized": 0.0, "fees": 0.0, "total_pnl": 0.0},
+    {"ts": 100.5, "side": "sell", "price": 30000.72, "amount": 0.001, "amount_text": "0.001", "fee": 0.03,
+     "fee_currency": "USDT", "q": 0.001, "realized": 0.00002, "fees": 0.03, "total_pnl": -0.03},
+]
+SNAPSHOTS = [{"ts": t, "q": 0.0, "equity": 0.0, "mid": m} for t, m in ((99.0, 30000.0), (103.0, 30000.5),
+                                                                    (111.0, 30001.0))]
+
+
 def test_the_fills_table_keeps_cents_and_the_markouts_read_the_snapshot_mids(tmp_path: Path) -> None:
     from bot.ops.report import JournalData, SymbolData, fill_markouts, render_html, step_of
 
-    fills = [
-        {"ts": 100.0, "side": "buy", "price": 30000.7, "amount": 0.002, "amount_text": "0.00200", "fee": 0.0,
-         "fee_currency": "USDT", "q": 0.002, "realized": 0.0, "fees": 0.0, "total_pnl": 0.0},
-        {"ts": 100.5, "side": "sell", "price": 30000.72, "amount": 0.001, "amount_text": "0.001", "fee": 0.03,
-         "fee_currency": "USDT", "q": 0.001, "realized": 0.00002, "fees": 0.03, "total_pnl": -0.03},
-    ]
-    snaps = [{"ts": t, "q": 0.0, "equity": 0.0, "mid": m} for t, m in ((99.0, 30000.0), (103.0, 30000.5),
-                                                                        (111.0, 30001.0))]
+    fills = FILLS
+    snaps = SNAPSHOTS
     marks = fill_markouts(fills, snaps)
     # +1 s: both fills read the 103.0 snapshot (2 s and 1.5 s late); the buy gained 0.2*0.002, the sell lost 0.22*0.001
     assert marks[0]["count"] == 2 and marks[0]["delay"] == 1.75
@@ -119,3 +123,50 @@ def test_inlined_code_cannot_close_its_element_and_reads_the_same(text: str) -> 
     assert not re.search(r"</style", style, re.IGNORECASE)
     assert script.replace("\\x3C", "<") == text.replace("\\x3C", "<")
     assert style.replace("\\3C ", "<") == text.replace("\\3C ", "<")
+
+
+def test_the_report_draws_its_charts_in_a_browser_from_the_file_alone(tmp_path: Path) -> None:
+    """The HTML file alone (opened from disk, nothing else reachable) runs its inlined chart code without an error
+    and draws every chart: the points, the fill markers, a bar per markout horizon reached."""
+    from bot.ops.report import JournalData, SymbolData, fill_markouts, render_html
+    from tests.browser.harness import CHROMIUM_FLAGS, chromium_path, unavailable
+
+    chromium = chromium_path()
+    if chromium is None:
+        unavailable("no Chromium: install Debian's `chromium` package (.ci/run does)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("the `playwright` package is missing: pip install -e '.[browser]'")
+    orders = [{"ts": 99.5, "side": "buy", "price": 30000.7, "amount": 0.002},
+              {"ts": 99.5, "side": "sell", "price": 30001.3, "amount": 0.002},
+              {"ts": 100.2, "side": "sell", "price": 30000.72, "amount": 0.002}]
+    marks = fill_markouts(FILLS, SNAPSHOTS)
+    data = SymbolData("BTC/USDT", fills=FILLS, orders=orders, snapshots=SNAPSHOTS, markouts=marks, tick=0.01,
+                      lot=0.001, final={"q": 0.001})
+    out = tmp_path / "report.html"
+    out.write_text(render_html(JournalData(tmp_path / "j.sqlite", {"BTC/USDT": data}, [])), encoding="utf-8")
+
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=list(CHROMIUM_FLAGS))
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+            page.on("request", lambda req: req.url.startswith("file:") or errors.append(f"fetched {req.url}"))
+            page.goto(out.as_uri())
+            page.wait_for_selector('div.chart[data-chart="markouts"] canvas', state="attached", timeout=10_000)
+            drawn = page.eval_on_selector_all(
+                "div.chart[data-chart]", "els => Object.fromEntries(els.map(e => [e.dataset.chart, "
+                "[+e.dataset.points, e.dataset.fills === undefined ? null : +e.dataset.fills, "
+                "e.querySelectorAll('canvas').length]]))")
+        finally:
+            browser.close()
+    assert errors == []
+    # price: the snapshot mids and the orders sent on one time axis (5 times: 99.5 holds a bid and an ask), both
+    # fills marked
+    assert drawn["price"] == [5, 2, 1]
+    assert drawn["inventory"] == [len(FILLS) + len(SNAPSHOTS), None, 1]
+    assert drawn["pnl"] == [len(FILLS) + len(SNAPSHOTS), None, 1]
+    assert drawn["markouts"] == [sum(m["bps"] is not None for m in marks), None, 1]

@@ -148,7 +148,7 @@
         },
         legend: { live: true },
         cursor: { drag: { x: true, y: false } },
-        hooks: { draw: [(u) => this._draw(u)] },
+        hooks: { draw: [(u) => this._draw(u)], setCursor: [(u) => this._latestInLegend(u)] },
       };
       this.u = new uPlot(uopts, this.data, el);
       this.el.dataset.points = "0";
@@ -168,6 +168,12 @@
 
     _draw(u) {
       if (this.opts.draw) this.opts.draw(u, this);
+    }
+
+    /** Away from the cursor the legend reads the latest point. */
+    _latestInLegend(u) {
+      const n = u.data[0].length;
+      if (u.cursor.idx == null && n) u.setLegend({ idx: n - 1 });
     }
 
     /** Replace every column; `cols.t` is the time column, a missing series reads null. */
@@ -217,6 +223,7 @@
       if (!this.dirty || !this.visible()) return;
       this.dirty = false;
       this.u.setData(this.data);
+      this._latestInLegend(this.u);
     }
 
     /** Fit the container's width (after a resize or when its tab is shown), then redraw. */
