@@ -506,6 +506,7 @@
   // -- the explorer ---------------------------------------------------------------------------------
 
   const FIELDS = ["q", "half_spread", "skew", "gamma", "sigma", "horizon", "limit"];
+  const LOG = new Set(["gamma"]);  // sliders on a log10 scale (the number box beside holds the value itself)
 
   const explorer = {
     symbol: null,
@@ -538,8 +539,19 @@
     set(name, v) {
       this.values[name] = v;
       const text = this.text(name, v);
-      this.range(name).value = text;
+      this.slide(name, v);
       this.box(name).value = text;
+    },
+
+    /** Put the slider at `v` (its log10 on a log slider). */
+    slide(name, v) {
+      this.range(name).value = LOG.has(name) ? String(Math.log10(Math.max(v, 1e-12))) : this.text(name, v);
+    },
+
+    /** The value a slider stands at (3 significant digits on a log slider). */
+    slid(name) {
+      const raw = Number(this.range(name).value);
+      return LOG.has(name) ? Number((10 ** raw).toPrecision(3)) : raw;
     },
 
     /** Slider ranges and values from the symbol's running config and live q. */
@@ -555,7 +567,7 @@
       this.setRange("half_spread", 0, Math.max(50 * tick, 2 * hs), tick);
       const skewMax = Math.max(3 * hs / lim, 2 * (st.skew || 0));
       this.setRange("skew", 0, Number(skewMax.toPrecision(6)), "any");
-      this.setRange("gamma", 0.0001, Math.max(0.1, st.gamma || 0), 0.0001);
+      this.setRange("gamma", -4, Math.max(-1, Math.log10(st.gamma || 0.1)), 0.01);  // log10: 1e-4 .. 1e-1
       const sigMax = Math.max(10 * tick, 5 * (st.sigma || 0));
       this.setRange("sigma", 0, Number(sigMax.toPrecision(6)), "any");
       this.setRange("horizon", 1, Math.max(600, 2 * (st.horizon || 0)), 1);
@@ -659,15 +671,15 @@
 
     setup() {
       for (const name of FIELDS) {
-        this.range(name).addEventListener("input", (e) => {
-          this.values[name] = Number(e.target.value);
+        this.range(name).addEventListener("input", () => {
+          this.values[name] = this.slid(name);
           this.box(name).value = this.text(name, this.values[name]);
           this.request();
         });
         this.box(name).addEventListener("input", (e) => {
           if (e.target.value === "" || !isFinite(Number(e.target.value))) return;
           this.values[name] = Number(e.target.value);
-          this.range(name).value = e.target.value;
+          this.slide(name, this.values[name]);
           this.request();
         });
       }
