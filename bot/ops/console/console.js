@@ -233,9 +233,9 @@
     for (const opt of select.options) {
       const secs = Number(opt.value);
       opt.disabled = secs > state.window + 1e-9;
-      opt.textContent = `last ${secs / 60} min` + (opt.disabled ? ` (the bot keeps ${Math.round(state.window / 60)})` : "");
       if (!opt.disabled) best = opt;
     }
+    select.title = `the bot keeps the last ${+(state.window / 60).toFixed(1)} min`;
     if (select.selectedOptions[0] && select.selectedOptions[0].disabled && best) select.value = best.value;
     state.view = Math.min(Number(select.value), state.window);
   }
@@ -462,8 +462,8 @@
       ["total", pnl.total_pnl], ["realized", pnl.realized_pnl], ["unrealized", pnl.unrealized_pnl],
       ["spread captured", pnl.spread_captured], ["  of which given up to skew", pnl.skew_cost],
       ["inventory", pnl.inventory_pnl], ["fees", pnl.fees],
-    ].map(([name, v]) => el("tr", {}, el("th", { text: name }), cell(C.fmtMoney(v), signClass(name === "fees" ? 0 : v)),
-      cell("")));
+    ].map(([name, v]) => el("tr", {}, el("th", { text: name }),
+      cell(C.fmtMoney(v), name === "fees" || name.includes("skew") ? "" : signClass(v)), cell("")));
     const markHead = el("tr", { class: "section" }, el("th", { text: "markout (+ = against us)" }),
       el("th", { text: "quote ccy" }), el("th", { text: "bps / fills" }));
     const markRows = ["1s", "10s", "60s"].map((h) => {
