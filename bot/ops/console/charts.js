@@ -213,11 +213,12 @@
       return t.length ? t[t.length - 1] : null;
     }
 
+    /** Whether a redraw would be seen: the container shows and the page is not in a background tab. */
     visible() {
-      return this.el.offsetParent !== null;
+      return this.el.offsetParent !== null && document.visibilityState !== "hidden";
     }
 
-    /** Redraw when something changed and the container shows; keep data-points current either way. */
+    /** Redraw when something changed and can be seen; keep data-points current either way. */
     render() {
       this.el.dataset.points = String(this.data[0].length);
       if (!this.dirty || !this.visible()) return;

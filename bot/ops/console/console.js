@@ -705,6 +705,7 @@
     setupWindowSelect();
     explorer.setup();
     window.addEventListener("resize", onResize);
+    document.addEventListener("visibilitychange", onResize);  // back from a background tab: draw what came
     setInterval(watchdog, 1000);
     connect();
   }
