@@ -7,8 +7,8 @@
 
   const C = window.MMBotCharts;
   const TOKEN_KEY = "mmbot-token";
-  const TABLE_FILLS = 100;
-  const REFRESH = 2;  // seconds between the explorer's automatic re-asks at a new live mid  // rows of the fills table (the chart keeps every fill inside the window)
+  const TABLE_FILLS = 100;  // rows of the fills table (the chart keeps every fill inside the window)
+  const REFRESH = 2;  // seconds between the explorer's automatic re-asks at a new live mid
 
   const $ = (sel, root) => (root || document).querySelector(sel);
   const el = (tag, attrs, ...children) => {
@@ -118,27 +118,29 @@
   }
 
   function afterControl(path, answer) {
-    const note = answer.note ? ` (${answer.note})` : "";
+    const note = answer.note ? `; server: ${answer.note}` : "";
     if (path === "/pause") {
       state.pausePending = true;
       state.pausedSymbols = answer.paused || [];
-      pauseProgress(note);
+      state.pauseNote = note;
+      pauseProgress();
     } else if (path === "/resume") {
       state.pausePending = false;
       const still = answer.paused || [];
-      showResult(still.length ? `resumed; still paused: ${still.join(", ")}${note}` : `resumed: quoting again${note}`);
+      showResult(still.length ? `resume accepted; still paused: ${still.join(", ")}${note}` :
+        `resume accepted: no manual pause left${note}`);
     } else if (path === "/kill") {
       showResult(`kill accepted (killed: ${answer.killed}): the bot cancels every order, latches the kill and exits`);
     }
   }
 
   /** After a pause: say what is true until the frames show no open orders. */
-  function pauseProgress(note) {
+  function pauseProgress() {
     if (!state.pausePending) return;
     const syms = state.pausedSymbols && state.pausedSymbols.length ? state.pausedSymbols : [...state.symbols.keys()];
     const n = openOrders(syms);
     if (n === null || n > 0) {
-      showResult(`paused: withdrawing quotes (${n === null ? "?" : n} open)${note ? `; server: ${note.slice(2, -1)}` : ""}`);
+      showResult(`paused: withdrawing quotes (${n === null ? "?" : n} open)${state.pauseNote || ""}`);
     } else {
       showResult("paused: quotes withdrawn (0 open orders, bot's view)");
       state.pausePending = false;
