@@ -12,7 +12,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -169,6 +169,12 @@ def test_screenshot_of_the_live_page_with_fills(console: Console, bot: Bot) -> N
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 20_000
 
 
+def wait_for_mid(console: Console, symbol: str = SYMBOLS[0]) -> None:
+    """Until the page has frames with a mid for ``symbol`` (the explorer computes at the live mid)."""
+    console.page.wait_for_function("(sel) => +document.querySelector(sel)?.getAttribute('data-points') > 1",
+                                   arg=f"{panel(symbol)} .chart-price", timeout=15_000)
+
+
 def set_input(console: Console, name: str, value: float) -> None:
     """Type ``value`` in the number box beside the explorer's range input ``name``."""
     box = console.page.locator(f'#explorer input[type=range][name="{name}"] + input[type=number]')
@@ -177,41 +183,68 @@ def set_input(console: Console, name: str, value: float) -> None:
 
 
 def flags(argv: list[str]) -> dict[str, str]:
+    """``--flag value`` pairs of an ``mmbot quote`` command line."""
     return {argv[i]: argv[i + 1] for i in range(2, len(argv) - 1) if argv[i].startswith("--")}
+
+
+def explorer_shown(console: Console, carries: Callable[[list[str]], bool], timeout: float = 10.0) -> dict[str, Any]:
+    """The explorer's outputs on the page (read at once) with the server's answer they show, once that answer's
+    argv ``carries`` what the test set (the page asks again by itself at a new live mid: the answer shown is
+    looked up by its command line, not assumed to be the latest)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        shown = console.page.evaluate("(ids) => Object.fromEntries(Object.entries(ids).map(([k, sel]) =>"
+                                      " [k, (document.querySelector(sel)?.textContent || '').trim()]))", EXPLORE)
+        answers = [r.json() for r in console.explore if r.ok]
+        answer = next((a for a in reversed(answers) if a.get("command") == shown["command"]), None)
+        if answer is not None and carries(answer["argv"]):
+            return {"shown": shown, "answer": answer}
+        assert time.monotonic() < deadline, (f"the explorer never showed an answer carrying the inputs: {shown}, "
+                                             f"error {console.text('#explore-error')!r}")
+        time.sleep(0.1)
 
 
 def test_explorer_shows_what_mmbot_quote_prints_for_the_same_inputs(console: Console, bot: Bot) -> None:
     page = console.page
+    wait_for_mid(console)
     page.select_option("#explorer select[name=model]", "linear")
     wanted = {"q": 0.012, "half_spread": 0.05, "skew": 2.5, "limit": 0.04, "horizon": 30.0}
     for name, value in wanted.items():
         set_input(console, name, value)
     expected = {f"--{name.replace('_', '-')}": value for name, value in wanted.items()}
-    page.wait_for_function(
-        "([sel, parts]) => { const c = document.querySelector(sel)?.textContent || '';"
-        " return parts.every(p => c.includes(p)); }",
-        arg=[EXPLORE["command"], [f"{flag} " for flag in expected]], timeout=10_000, polling=50,
-    )
-    deadline = time.monotonic() + 10
-    while True:  # the page's latest answer carries every value set
-        answer = console.explore[-1].json() if console.explore else {}
-        argv = answer.get("argv") or []
-        if argv and all(float(flags(argv).get(f, "nan")) == v for f, v in expected.items()):
-            break
-        assert time.monotonic() < deadline, f"the explorer's argv never carried {expected}: {argv}"
-        time.sleep(0.1)
+    got = explorer_shown(console, lambda argv: all(float(flags(argv).get(f, "nan")) == v for f, v in expected.items()))
+    shown, answer = got["shown"], got["answer"]
+    argv = answer["argv"]
     assert argv[:2] == ["mmbot", "quote"] and flags(argv).get("--model") == "linear"
-    console.wait_text(EXPLORE["command"], answer["command"])
     assert shlex.split(answer["command"]) == argv
     run = subprocess.run(mmbot(*argv[1:]), capture_output=True, text=True, env=child_env(), cwd=REPO, timeout=60)
     assert run.returncode == 0, run.stderr
     printed = json.loads(run.stdout)
     for key in ("bid", "ask", "reservation", "half_spread"):
-        selector = EXPLORE[key]
         assert printed[key] is not None and printed[key] == answer["quote"][key], key
         as_page = page.evaluate("(v) => String(v)", printed[key])  # the number as the page's script writes it
-        assert console.text(selector) == as_page, f"{selector}: {console.text(selector)!r} != {as_page!r}"
+        assert shown[key] == as_page, f"{EXPLORE[key]}: {shown[key]!r} != {as_page!r}"
     assert console.errors == []
+
+
+@pytest.mark.parametrize("side", ["ask", "bid"])
+def test_explorer_hard_limit_preset_puts_a_side_at_the_mid_at_the_limit(console: Console, side: str) -> None:
+    """The preset "hard-limit skew": linear, skew = half_spread / limit, so at q = +limit the ask sits at the mid
+    and at q = -limit the bid does (within the tick the price is rounded out to)."""
+    limit, half_spread = 0.04, 0.05
+    wait_for_mid(console)
+    set_input(console, "half_spread", half_spread)
+    set_input(console, "limit", limit)
+    set_input(console, "q", limit if side == "ask" else -limit)
+    console.page.click("#preset-hard-limit")
+    got = explorer_shown(console, lambda argv: flags(argv).get("--model") == "linear"
+                         and float(flags(argv)["--q"]) == (limit if side == "ask" else -limit)
+                         and abs(float(flags(argv)["--skew"]) - half_spread / limit) < 1e-9)
+    answer, tick = got["answer"], float(flags(got["answer"]["argv"])["--tick"])
+    mid, price, q = answer["inputs"]["mid"], answer["quote"][side], answer["inputs"]["q"]
+    assert abs(answer["quote"]["reservation"] - (mid - q * half_spread / limit)) < tick / 100  # the model, unclamped
+    assert price is not None and abs(price - mid) < tick + 1e-9, (side, price, mid)
+    assert got["shown"][side] == console.page.evaluate("(v) => String(v)", price)
 
 
 def test_pause_withdraws_the_quotes_at_the_venue_and_resume_restores_them(
