@@ -317,6 +317,19 @@
       return added;
     }
 
+    /** Redraw (the draw counts the markers in data-fills); a hidden chart counts the markers it would draw. */
+    render() {
+      super.render();
+      if (this.visible()) return;
+      const t = this.data[0];
+      if (!t.length) {
+        this.el.dataset.fills = "0";
+        return;
+      }
+      const [lo, hi] = this.opts.xRange ? this.opts.xRange(t[0], t[t.length - 1]) : [t[0], t[t.length - 1]];
+      this.el.dataset.fills = String(this.self.fills.filter((f) => f.t >= lo && f.t <= hi).length);
+    }
+
     trim(tmin) {
       super.trim(tmin);
       const fills = this.self.fills;

@@ -371,6 +371,7 @@
       s.tab.querySelector(".tab-flag").textContent = sym.paused ? "paused" :
         Object.keys(sym.pauses || {}).length ? "halted" : "";
       if (name === state.active) renderTables(s);
+      else if (s.fillsChanged) renderFills(s);  // every tab's fills table is current (its other tables on show)
     }
     renderHeader(frame);
     renderTotals(frame);
