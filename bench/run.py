@@ -178,7 +178,7 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     by = _get(rc, "run", "by_pages") or {}
     spread = [(label, [p99 for _, p99 in by[label]["block_w2w_ms"]]) for label in ("none", "pages") if label in by]
     add("  w2w p99 per block (ms), min-max: none / pages",
-        spread and " / ".join(f"{min(v):.2f}-{max(v):.2f}" for _, v in spread if v), "{}")
+        " / ".join(f"{min(v):.2f}-{max(v):.2f}" for _, v in spread if v) or None, "{}")
     for name, value in res.items():
         if isinstance(value, dict) and "error" in value:
             out.append((f"{name}: FAILED", value["error"].splitlines()[-1][:60], "", "error"))
