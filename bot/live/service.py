@@ -413,6 +413,7 @@ class Service:
                       order_entry=self.entry.name if self.entry is not None else None, build=bot.compiled())
         for run in self.runs:
             self._start_symbol(run, start_ms)
+        self.ops.announce_console()
         self.side_tasks.append(asyncio.create_task(self.guard.monitor(self.exchange), name="risk_monitor"))
         if self.deadman.armed:
             self.side_tasks.append(asyncio.create_task(self.deadman.run(), name="dead_man"))

@@ -337,9 +337,13 @@ class ServiceOps:
                               token_file=str(self.token_file) if self.token_file else None)
         if self.console is not None:
             self._console_task = asyncio.create_task(self.console.run(), name="console_feed")
-            if self.announce is not None:
-                where = f"#token={self._token}" if self._token else " (token: ops.token)"
-                self.announce(f"console at {url}/console{where}")
+
+    def announce_console(self) -> None:
+        """Tell the operator the console's URL (with the generated token in its fragment) once quoting has begun,
+        so a start that fails says only why."""
+        if self.console is not None and self.server is not None and self.announce is not None:
+            where = f"#token={self._token}" if self._token else " (token: ops.token)"
+            self.announce(f"console at {self.server.url}/console{where}")
 
     def _remove_token_file(self) -> None:
         path, self.token_file = self.token_file, None

@@ -25,9 +25,10 @@ class LiveRun:
 
     def __init__(self, overrides: dict[str, Any], duration: float) -> None:
         self.stream = io.StringIO()
+        self.announced: list[str] = []  # what ``mmbot run`` would print on the terminal
         settings = load_settings(None, overrides)
         configure_logging("debug", "json", settings.secret_values(), stream=self.stream)
-        self.service = Service(settings, duration=duration)
+        self.service = Service(settings, duration=duration, announce=self.announced.append)
         self.task: asyncio.Task[RunSummary] = asyncio.create_task(self.service.run())
 
     def events(self, name: str | None = None) -> list[dict[str, Any]]:

@@ -81,6 +81,9 @@ async def test_pause_needs_the_token_and_an_unknown_symbol_is_404(tmp_path: Path
     try:
         run = LiveRun(overrides(sim, tmp_path), 60.0)
         await until(lambda: run.events("order_placed") != [], 30.0, "orders")
+        token = auth(run)["Authorization"].removeprefix("Bearer ")
+        assert run.announced == [f"console at {run.url}/console#token={token}"]  # once quoting began
+        assert token not in run.stream.getvalue()
         async with aiohttp.ClientSession() as session:
             async with session.post(run.url + "/pause", json={}) as response:
                 assert response.status == 401
