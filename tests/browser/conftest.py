@@ -19,7 +19,6 @@ from tests.browser.harness import (
     Venue,
     child_env,
     chromium_path,
-    free_port,
     mmbot,
     unavailable,
     write_bot_config,
@@ -65,7 +64,7 @@ def sim(tmp_path_factory: pytest.TempPathFactory, chromium: str) -> Iterator[Sim
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory: pytest.TempPathFactory, sim: Sim) -> Iterator[Bot]:
     folder = tmp_path_factory.mktemp("bot")
-    config = write_bot_config(folder, sim.url, free_port())
+    config = write_bot_config(folder, sim.url)
     process = Process.start(mmbot("run", "--config", str(config)), child_env(), REPO)
     try:
         line = process.wait_for(process.stderr, lambda x: x.text.startswith("mmbot: console at "), timeout=60)

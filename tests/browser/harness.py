@@ -3,8 +3,8 @@ system's Chromium, and a ccxt client that reads the bot's orders at the venue (f
 
 - the sim: ``mmbot sim --port 0`` (its URL read from the ``sim_listening`` log line);
 - the bot: ``mmbot run`` on that sim (:data:`BOT_CONFIG`: both default markets quoted at the touch, so fills come
-  every second or so) with ``risk.state_dir`` in a temporary folder and the ops server on a free port of
-  9211-9219; the console URL and its token come from its stderr line
+  every second or so) with ``risk.state_dir`` in a temporary folder and the ops server on any free port
+  (``ops.port = 0``); the console URL and its token come from its stderr line
   (``mmbot: console at http://127.0.0.1:PORT/console#token=...``), its stdout JSON log lines are kept with the
   time each was read (:class:`Process`);
 - :class:`Venue`: what an independent client with the bot's keys sees at the sim;
@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -37,7 +36,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts"
 SYMBOLS = ("BTC/USDT", "SOL/USDT")
-OPS_PORTS = range(9211, 9220)
 CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -64,7 +62,7 @@ orders_per_second = 20.0
 reconcile_interval = 2.0
 
 [ops]
-port = {port}
+port = 0                           # any free port: the console line names it
 
 [logging]
 level = "info"
@@ -130,18 +128,6 @@ def child_env(**extra: str) -> dict[str, str]:
 def mmbot(*args: str) -> list[str]:
     """The command line of ``mmbot ARGS`` in this interpreter."""
     return [sys.executable, "-m", "bot", *args]
-
-
-def free_port(ports: range = OPS_PORTS) -> int:
-    """The first port of ``ports`` free on loopback."""
-    for port in ports:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {ports.start}-{ports.stop - 1}")
 
 
 def log_time(event: dict[str, Any]) -> float:
@@ -277,8 +263,8 @@ class Venue:
             time.sleep(0.2)
 
 
-def write_bot_config(folder: Path, sim_url: str, port: int) -> Path:
+def write_bot_config(folder: Path, sim_url: str) -> Path:
     """The bot's TOML config in ``folder`` (its state in ``folder/state``)."""
     config = folder / "bot.toml"
-    config.write_text(BOT_CONFIG.format(url=sim_url, state_dir=folder / "state", port=port))
+    config.write_text(BOT_CONFIG.format(url=sim_url, state_dir=folder / "state"))
     return config
