@@ -376,30 +376,36 @@
         const x = u.valToPos(this.last() ?? xmax, "x", true);
         ctx.font = `${11 * px}px system-ui, sans-serif`;
         ctx.textBaseline = "middle";
-        for (const [k, color, name] of [["ask", COLORS.ask, "ask"], ["reservation", COLORS.reservation, "res"],
-          ["bid", COLORS.bid, "bid"]]) {
-          const v = ex[k];
-          if (v === null || v === undefined) continue;
-          const y = u.valToPos(v, "y", true);
+        const marks = [["ask", COLORS.ask, "ask"], ["reservation", COLORS.reservation, "res"], ["bid", COLORS.bid, "bid"]]
+          .filter(([k]) => ex[k] !== null && ex[k] !== undefined)
+          .map(([k, color, name]) => ({ y: u.valToPos(ex[k], "y", true), color, name }))
+          .sort((a, b) => a.y - b.y);
+        let textY = -Infinity;
+        for (const m of marks) {
           ctx.strokeStyle = COLORS.explorer;
-          ctx.fillStyle = color;
+          ctx.fillStyle = m.color;
           ctx.lineWidth = 2 * px;
           ctx.setLineDash([4 * px, 3 * px]);
           ctx.beginPath();
-          ctx.moveTo(x - 70 * px, y);
-          ctx.lineTo(x, y);
+          ctx.moveTo(x - 70 * px, m.y);
+          ctx.lineTo(x, m.y);
           ctx.stroke();
           ctx.setLineDash([]);
           ctx.beginPath();  // a diamond at the latest time
-          ctx.moveTo(x, y - 5 * px);
-          ctx.lineTo(x + 5 * px, y);
-          ctx.lineTo(x, y + 5 * px);
-          ctx.lineTo(x - 5 * px, y);
+          ctx.moveTo(x, m.y - 5 * px);
+          ctx.lineTo(x + 5 * px, m.y);
+          ctx.lineTo(x, m.y + 5 * px);
+          ctx.lineTo(x - 5 * px, m.y);
           ctx.closePath();
           ctx.fill();
+          textY = Math.max(m.y, textY + 12 * px);  // labels of close prices stacked, not overprinted
+          const label = `explorer ${m.name}`;
+          const w = ctx.measureText(label).width;
+          ctx.fillStyle = "rgba(255, 255, 255, 0.85)";  // readable over the series and the markers
+          ctx.fillRect(x - 76 * px - w, textY - 7 * px, w + 4 * px, 14 * px);
           ctx.fillStyle = COLORS.explorer;
           ctx.textAlign = "right";
-          ctx.fillText(`explorer ${name}`, x - 74 * px, y);
+          ctx.fillText(label, x - 74 * px, textY);
         }
       }
       ctx.restore();

@@ -399,49 +399,77 @@
     return h ? `${h}h ${m}m` : m ? `${m}m ${sec}s` : `${sec}s`;
   }
 
+  /** A cell of a patched row: [text, class] (a td) or {th: true, text, cls, span}. */
   function cell(text, cls) {
-    return el("td", cls ? { class: cls, text } : { text });
+    return { text, cls: cls || "" };
+  }
+
+  function head(text, cls) {
+    return { th: true, text, cls: cls || "" };
   }
 
   function signClass(v) {
     return v === null || v === undefined || v === 0 ? "" : v < 0 ? "neg" : "pos";
   }
 
+  /** Make `tbody` show `rows` ({cls, id, title, cells}), reusing its rows and cells and touching only what
+   *  changed: a table that is redrawn every frame then costs the browser next to nothing. */
+  function patch(tbody, rows) {
+    const trs = tbody.rows;
+    rows.forEach((row, i) => {
+      let tr = trs[i];
+      const fits = tr && tr.cells.length === row.cells.length &&
+        row.cells.every((c, j) => tr.cells[j].tagName === (c.th ? "TH" : "TD"));
+      if (!fits) {
+        const fresh = el("tr", {}, ...row.cells.map((c) => el(c.th ? "th" : "td")));
+        if (tr) tr.replaceWith(fresh); else tbody.append(fresh);
+        tr = fresh;
+      }
+      if (tr.className !== (row.cls || "")) tr.className = row.cls || "";
+      if (row.id !== undefined && tr.dataset.id !== row.id) tr.dataset.id = row.id;
+      if (row.title !== undefined && tr.title !== row.title) tr.title = row.title;
+      row.cells.forEach((c, j) => {
+        const td = tr.cells[j];
+        if (td.textContent !== c.text) td.textContent = c.text;
+        if (td.className !== c.cls) td.className = c.cls;
+        if ((c.span || 1) !== td.colSpan) td.colSpan = c.span || 1;
+      });
+    });
+    while (trs.length > rows.length) trs[trs.length - 1].remove();
+  }
+
+  function emptyRow(cols, text) {
+    return { cells: [{ text, cls: "empty", span: cols }] };
+  }
+
   function renderTotals(frame) {
     const totals = frame.totals || {};
     const ccys = Object.keys(totals);
     const box = $("#totals");
-    if (!ccys.length) { box.textContent = "no totals yet"; return; }
-    const head = el("tr", {}, el("th", { text: "currency" }), el("th", { text: "total P&L" }),
-      el("th", { text: "spread captured" }), el("th", { text: "of which given up to skew" }),
-      el("th", { text: "inventory" }), el("th", { text: "fees" }));
-    const body = el("tbody");
-    for (const ccy of ccys) {
-      const t = totals[ccy];
-      body.append(el("tr", {}, cell(ccy), cell(C.fmtMoney(t.total_pnl), signClass(t.total_pnl)),
-        cell(C.fmtMoney(t.spread_captured)), cell(C.fmtMoney(t.skew_cost)),
-        cell(C.fmtMoney(t.inventory_pnl), signClass(t.inventory_pnl)), cell(C.fmtMoney(t.fees))));
+    let body = $("tbody", box);
+    if (!body) {
+      body = el("tbody");
+      const titles = ["currency", "total P&L", "spread captured", "of which given up to skew", "inventory", "fees"];
+      box.replaceChildren(el("table", {}, el("thead", {}, el("tr", {}, ...titles.map((t) => el("th", { text: t })))),
+        body));
     }
-    box.replaceChildren(el("table", {}, el("thead", {}, head), body));
+    patch(body, ccys.length ? ccys.map((ccy) => {
+      const t = totals[ccy];
+      return { cells: [cell(ccy), cell(C.fmtMoney(t.total_pnl), signClass(t.total_pnl)),
+        cell(C.fmtMoney(t.spread_captured)), cell(C.fmtMoney(t.skew_cost)),
+        cell(C.fmtMoney(t.inventory_pnl), signClass(t.inventory_pnl)), cell(C.fmtMoney(t.fees))] };
+    }) : [emptyRow(6, "no totals yet")]);
   }
 
-  function emptyRow(cols, text) {
-    const td = el("td", { class: "empty", text });
-    td.colSpan = cols;
-    return el("tr", {}, td);
-  }
-
-  /** The fills table, newest first (redrawn only when the fills changed). */
+  /** The fills table, newest first (patched only when the fills changed). */
   function renderFills(s) {
     const { tick, lot } = s.meta;
-    const rows = s.fills.map((f) => {
-      const tr = el("tr", { class: "fill" }, cell(C.fmtClock(f.t)), cell(f.side, f.side), cell(C.fmtStep(f.price, tick)),
-        cell(C.fmtStep(f.amount, lot)), cell(String(f.id ?? "")));
-      tr.dataset.id = String(f.id);
-      tr.title = C.fmtTime(f.t);
-      return tr;
-    });
-    $(".fills-table tbody", s.panel).replaceChildren(...(rows.length ? rows : [emptyRow(5, "no fills in the window")]));
+    const rows = s.fills.map((f) => ({
+      cls: "fill", id: String(f.id), title: C.fmtTime(f.t),
+      cells: [cell(C.fmtClock(f.t)), cell(f.side, f.side), cell(C.fmtStep(f.price, tick)), cell(C.fmtStep(f.amount, lot)),
+        cell(String(f.id ?? ""))],
+    }));
+    patch($(".fills-table tbody", s.panel), rows.length ? rows : [emptyRow(5, "no fills in the window")]);
     s.fillsChanged = false;
     s.fillsDrawn = true;
   }
@@ -452,43 +480,41 @@
     const { tick, lot, base } = s.meta;
     const p = s.panel;
 
-    const orders = $(".orders-table tbody", p);
-    const orderRows = (sym.orders || []).slice().sort((a, b) => b.price - a.price).map((o) =>
-      el("tr", { class: "order" }, cell(o.side, o.side), cell(C.fmtStep(o.price, tick)), cell(C.fmtStep(o.amount, lot)),
-        cell(o.ticks === null || o.ticks === undefined ? "-" : String(o.ticks)), cell(C.fmtBps(o.bps))));
-    orders.replaceChildren(...(orderRows.length ? orderRows : [emptyRow(5, "no open orders")]));
+    const orders = (sym.orders || []).slice().sort((a, b) => b.price - a.price).map((o) => ({
+      cls: "order",
+      cells: [cell(o.side, o.side), cell(C.fmtStep(o.price, tick)), cell(C.fmtStep(o.amount, lot)),
+        cell(o.ticks === null || o.ticks === undefined ? "-" : String(o.ticks)), cell(C.fmtBps(o.bps))],
+    }));
+    patch($(".orders-table tbody", p), orders.length ? orders : [emptyRow(5, "no open orders")]);
 
     if (s.fillsChanged || !s.fillsDrawn) renderFills(s);
 
     const pnl = sym.pnl || {};
     const pnlRows = [
-      ["total", pnl.total_pnl], ["realized", pnl.realized_pnl], ["unrealized", pnl.unrealized_pnl],
-      ["spread captured", pnl.spread_captured], ["  of which given up to skew", pnl.skew_cost],
-      ["inventory", pnl.inventory_pnl], ["fees", pnl.fees],
-    ].map(([name, v]) => el("tr", {}, el("th", { text: name }),
-      cell(C.fmtMoney(v), name === "fees" || name.includes("skew") ? "" : signClass(v)), cell("")));
-    const markHead = el("tr", { class: "section" }, el("th", { text: "markout (+ = against us)" }),
-      el("th", { text: "quote ccy" }), el("th", { text: "bps / fills" }));
+      ["total", pnl.total_pnl, true], ["realized", pnl.realized_pnl, true], ["unrealized", pnl.unrealized_pnl, true],
+      ["spread captured", pnl.spread_captured, true], ["of which given up to skew", pnl.skew_cost, false],
+      ["inventory", pnl.inventory_pnl, true], ["fees", pnl.fees, false],
+    ].map(([name, v, signed]) => ({ cells: [head(name), cell(C.fmtMoney(v), signed ? signClass(v) : ""), cell("")] }));
+    const markHead = { cls: "section", cells: [head("markout (+ = against us)"), head("quote ccy"), head("bps / fills")] };
     const markRows = ["1s", "10s", "60s"].map((h) => {
       const v = pnl[`markout_${h}`], n = pnl[`markout_${h}_count`], b = pnl[`markout_${h}_bps`];
-      return el("tr", {}, el("th", { text: `+${h}` }), cell(n ? C.fmtMoney(v) : "-"),
-        cell(n ? `${C.fmtBps(b)} / ${n}` : `- / ${n ?? 0}`));
+      return { cells: [head(`+${h}`), cell(n ? C.fmtMoney(v) : "-"), cell(n ? `${C.fmtBps(b)} / ${n}` : `- / ${n ?? 0}`)] };
     });
-    $(".pnl-table tbody", p).replaceChildren(...pnlRows, markHead, ...markRows);
+    patch($(".pnl-table tbody", p), [...pnlRows, markHead, ...markRows]);
 
-    const balances = $(".balances-table tbody", p);
-    const balRows = Object.entries(sym.balances || {}).map(([asset, b]) =>
-      el("tr", {}, cell(asset), cell(asset === base ? C.fmtStep(b.change, lot) : C.fmtMoney(b.change), signClass(b.change)),
-        cell(b.venue_at_start ?? "-"), cell(b.expected ?? "-")));
-    balances.replaceChildren(...(balRows.length ? balRows : [emptyRow(4, "no balances reported")]));
+    const balances = Object.entries(sym.balances || {}).map(([asset, b]) => ({
+      cells: [cell(asset), cell(asset === base ? C.fmtStep(b.change, lot) : C.fmtMoney(b.change), signClass(b.change)),
+        cell(b.venue_at_start ?? "-"), cell(b.expected ?? "-")],
+    }));
+    patch($(".balances-table tbody", p), balances.length ? balances : [emptyRow(4, "no balances reported")]);
 
     renderHealth(s);
   }
 
   function renderHealth(s) {
     const sym = s.frame, frame = state.frame;
-    const dl = el("dl");
-    const item = (name, value, cls) => dl.append(el("dt", { text: name }), el("dd", cls ? { class: cls, text: value } : { text: value }));
+    const rows = [];
+    const item = (name, value, cls) => rows.push({ cells: [head(name), cell(value, cls)] });
     const age = sym.feed_age;
     item("feed age", age === null || age === undefined ? "no book yet" : `${age.toFixed(2)} s`,
       age === null || age === undefined || age > 3 ? "warn" : "ok");
@@ -503,7 +529,13 @@
     item("kill", frame.killed ? `KILLED: ${frame.kill_reason || "no reason given"}` : "armed, not tripped",
       frame.killed ? "bad" : "");
     item("position", `${C.fmtStep(sym.q, s.meta.lot)} of limit ${C.fmtStep(sym.limit, s.meta.lot)} ${s.meta.base}`);
-    $(".health", s.panel).replaceChildren(dl);
+    const box = $(".health", s.panel);
+    let body = $("tbody", box);
+    if (!body) {
+      body = el("tbody");
+      box.replaceChildren(el("table", { class: "kv" }, body));
+    }
+    patch(body, rows);
   }
 
   // -- the explorer ---------------------------------------------------------------------------------
