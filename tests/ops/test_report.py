@@ -5,9 +5,12 @@ exit code 2."""
 from __future__ import annotations
 
 import json
+import random
 import re
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -125,10 +128,9 @@ def test_inlined_code_cannot_close_its_element_and_reads_the_same(text: str) -> 
     assert style.replace("\\3C ", "<") == text.replace("\\3C ", "<")
 
 
-def test_the_report_draws_its_charts_in_a_browser_from_the_file_alone(tmp_path: Path) -> None:
-    """The HTML file alone (opened from disk, nothing else reachable) runs its inlined chart code without an error
-    and draws every chart: the points, the fill markers, a bar per markout horizon reached."""
-    from bot.ops.report import JournalData, SymbolData, fill_markouts, render_html
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium (the system's, as the console's browser tests: skipped without it, failed under CI)."""
     from tests.browser.harness import CHROMIUM_FLAGS, chromium_path, unavailable
 
     chromium = chromium_path()
@@ -138,6 +140,17 @@ def test_the_report_draws_its_charts_in_a_browser_from_the_file_alone(tmp_path: 
         from playwright.sync_api import sync_playwright
     except ImportError:
         unavailable("the `playwright` package is missing: pip install -e '.[browser]'")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=list(CHROMIUM_FLAGS))
+        yield browser
+        browser.close()
+
+
+def test_the_report_draws_its_charts_in_a_browser_from_the_file_alone(tmp_path: Path, browser: Any) -> None:
+    """The HTML file alone (opened from disk, nothing else reachable) runs its inlined chart code without an error
+    and draws every chart: the points, the fill markers, a bar per markout horizon reached."""
+    from bot.ops.report import JournalData, SymbolData, fill_markouts, render_html
+
     orders = [{"ts": 99.5, "side": "buy", "price": 30000.7, "amount": 0.002},
               {"ts": 99.5, "side": "sell", "price": 30001.3, "amount": 0.002},
               {"ts": 100.2, "side": "sell", "price": 30000.72, "amount": 0.002}]
@@ -148,21 +161,19 @@ def test_the_report_draws_its_charts_in_a_browser_from_the_file_alone(tmp_path: 
     out.write_text(render_html(JournalData(tmp_path / "j.sqlite", {"BTC/USDT": data}, [])), encoding="utf-8")
 
     errors: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=list(CHROMIUM_FLAGS))
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
-            page.on("request", lambda req: req.url.startswith("file:") or errors.append(f"fetched {req.url}"))
-            page.goto(out.as_uri())
-            page.wait_for_selector('div.chart[data-chart="markouts"] canvas', state="attached", timeout=10_000)
-            drawn = page.eval_on_selector_all(
-                "div.chart[data-chart]", "els => Object.fromEntries(els.map(e => [e.dataset.chart, "
-                "[+e.dataset.points, e.dataset.fills === undefined ? null : +e.dataset.fills, "
-                "e.querySelectorAll('canvas').length]]))")
-        finally:
-            browser.close()
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    try:
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+        page.on("request", lambda req: req.url.startswith("file:") or errors.append(f"fetched {req.url}"))
+        page.goto(out.as_uri())
+        page.wait_for_selector('div.chart[data-chart="markouts"] canvas', state="attached", timeout=10_000)
+        drawn = page.eval_on_selector_all(
+            "div.chart[data-chart]", "els => Object.fromEntries(els.map(e => [e.dataset.chart, "
+            "[+e.dataset.points, e.dataset.fills === undefined ? null : +e.dataset.fills, "
+            "e.querySelectorAll('canvas').length]]))")
+    finally:
+        page.close()
     assert errors == []
     # price: the snapshot mids and the orders sent on one time axis (5 times: 99.5 holds a bid and an ask), both
     # fills marked
@@ -170,3 +181,29 @@ def test_the_report_draws_its_charts_in_a_browser_from_the_file_alone(tmp_path: 
     assert drawn["inventory"] == [len(FILLS) + len(SNAPSHOTS), None, 1]
     assert drawn["pnl"] == [len(FILLS) + len(SNAPSHOTS), None, 1]
     assert drawn["markouts"] == [sum(m["bps"] is not None for m in marks), None, 1]
+
+
+STEPS = [0.01, 0.00001, 0.5, 1.0, 25.0, 0.0001, 0.001, 0.1, 0.05, 1e-8, 3 * 0.00001, 0.1 + 0.2, 2.5e-3]
+
+
+def test_the_charts_print_numbers_as_the_python_side_does(browser: Any) -> None:
+    """charts.js's decimals and fmtStep (every axis, legend and table of the console and the report) give the
+    text of bot.core.display's decimals and fixed: a step computed in floats reads its own digits, a price its
+    tick's, no float noise, no -0. (Random values: an exact binary tie, which Python rounds to even and
+    toFixed up, has probability 0 here.)"""
+    from bot.core.display import decimals, fixed
+
+    rng = random.Random(20)
+    cases = [(rng.choice([-1, 1]) * rng.uniform(0, 10 ** rng.randint(-6, 6)), step, rng.choice([0, 0, 1, 2]))
+             for step in STEPS for _ in range(60)]
+    cases += [(0.0, 0.01, 0), (-0.0, 0.01, 0), (-0.001, 0.01, 0), (30000.7, 0.01, 0), (1e-05, 1e-05, 0)]
+    page = browser.new_page()
+    try:
+        page.add_script_tag(content=asset("charts.js"))
+        got_decimals, got_text = page.evaluate(
+            "([steps, cases]) => [steps.map(s => MMBotCharts.decimals(s)),"
+            " cases.map(([v, s, e]) => MMBotCharts.fmtStep(v, s, e))]", [STEPS, cases])
+    finally:
+        page.close()
+    assert got_decimals == [decimals(s) for s in STEPS]
+    assert got_text == [fixed(v, s, e) for v, s, e in cases]
