@@ -542,7 +542,7 @@
         scales: { x: { time: false, range: (u, min, max) => [-0.6, Math.max(0, this.labels.length - 1) + 0.6] },
           y: { range: (u, min, max) => [Math.min(min ?? 0, 0) * 1.15 - 0.01, Math.max(max ?? 0, 0) * 1.15 + 0.01] } },
         series: [
-          { value: (u, i) => (i === null ? "-" : this.labels[i] || "-") },
+          { label: "horizon", value: (u, i) => (i === null ? "-" : this.labels[i] || "-") },
           { label: "mean markout (bps, + = against us)", stroke: "#b45309", fill: "rgba(217, 119, 6, 0.35)",
             width: 1, paths: uPlot.paths.bars({ size: [0.5, 80] }), points: { show: false },
             value: (u, v, s, i) => (v === null ? "-" : `${fmtBps(v)} bps (${this.counts[i] ?? 0} fills)`) },
