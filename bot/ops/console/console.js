@@ -386,6 +386,7 @@
     else if (frame.stopping) text = "stopping";
     else if (Object.values(frame.symbols).some((s) => s.paused)) text = "paused";
     stateEl.textContent = text;
+    document.title = `${text} · mmbot console`;
     stateEl.className = `badge state-${text}${$("#conn").textContent === "live" ? "" : " stale"}`;
     stateEl.title = frame.killed && frame.kill_reason ? `kill: ${frame.kill_reason}` : "";
     $("#uptime").textContent = `up ${formatDuration(frame.uptime)}`;
