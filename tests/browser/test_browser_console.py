@@ -252,6 +252,7 @@ def test_pause_withdraws_the_quotes_at_the_venue_and_resume_restores_them(
 ) -> None:
     page = console.page
     venue.wait(all_quoting, timeout=15)
+    before = console.text("#control-result")
     with page.expect_response(lambda r: r.url.endswith("/pause") and r.request.method == "POST") as answer:
         page.click("#btn-pause")
     assert answer.value.status == 200
@@ -260,7 +261,7 @@ def test_pause_withdraws_the_quotes_at_the_venue_and_resume_restores_them(
     assert paused == ({body["symbol"]} if "symbol" in body else set(SYMBOLS))
     venue.wait(lambda c: all(c[s] == 0 for s in paused), timeout=5)
     console.wait_text("#state", "paused", timeout=5)
-    assert console.text("#control-result")
+    assert console.text("#control-result") != before and "pause" in console.text("#control-result")
     for _ in range(8):  # still withdrawn a few quoting cycles later (a pause, not a one-off cancel)
         time.sleep(0.25)
         counts = venue.counts()
@@ -270,6 +271,7 @@ def test_pause_withdraws_the_quotes_at_the_venue_and_resume_restores_them(
     with page.expect_response(lambda r: r.url.endswith("/resume") and r.request.method == "POST") as answer:
         page.click("#btn-resume")
     assert answer.value.status == 200 and not set(answer.value.json()["paused"]) & paused
+    assert "resume" in console.text("#control-result")
     venue.wait(all_quoting, timeout=15)
     console.wait_text("#state", "quoting", timeout=5)
     assert console.errors == []
@@ -295,6 +297,7 @@ def test_a_page_without_the_token_asks_for_it_and_sends_nothing(browser: Any, bo
     try:
         page.page.click("#btn-pause")
         page.page.wait_for_selector("#token-input", state="visible", timeout=5_000)
+        assert "token" in page.text("#control-result")
         time.sleep(1.0)
         assert page.posts == []
         venue.wait(all_quoting, timeout=5)
@@ -319,6 +322,7 @@ def test_kill_asks_first_then_latches_at_the_venue(console: Console, bot: Bot, v
     with page.expect_response(lambda r: r.url.endswith("/kill") and r.request.method == "POST") as answer:
         page.click("#kill-confirm")
     assert answer.value.status == 200 and answer.value.json() == {"killed": True}
+    console.wait_text("#state", "KILLED", timeout=5)
     venue.wait(lambda c: all(n == 0 for n in c.values()), timeout=10)
     assert bot.process.popen.wait(60) == 1
     assert bot.process.events("kill_switch")
