@@ -378,7 +378,8 @@ def render_html(journal: JournalData) -> str:
         "(positive = the market moved against us; at short horizons it is minus the spread captured), with the "
         "first snapshot mid at or after <code>t+h</code>: the table says how late that mid came. The live "
         "<code>inventory</code> event, <code>/status</code> and the run summary measure against the mid at each "
-        "fill, on every book.</p>",
+        "fill, on every book. Charts read time in the viewer's local time (hover for values; drag to zoom, "
+        "double-click to reset); the tables in UTC.</p>",
         '<h2 id="summary">Summary</h2>',
         "<table><tr><th>symbol</th><th>fills</th><th>volume (base)</th><th>volume (quote)</th><th>final q</th>"
         "<th>realized</th><th>fees</th><th>unrealized</th><th>total P&amp;L</th><th>orders sent</th></tr>",
