@@ -107,7 +107,8 @@
 
   /** A time chart on uPlot. opts: {title, height, step (y), extra, keys: [{key, label, stroke, width, dash,
    *  step: bool (a step line), points: bool (markers only), show}], range(min, max, u) -> [lo, hi] (widen the y
-   *  scale), xRange(min, max) -> [lo, hi] (the shown time span), draw(u) (extra drawing over the series)}. */
+   *  scale), xRange(min, max) -> [lo, hi] (the shown time span), draw(u) (extra drawing over the series),
+   *  zoom: false (no drag-to-zoom: a streaming chart's next point would undo it)}. */
   class TimeChart {
     constructor(el, opts) {
       this.el = el;
@@ -147,7 +148,7 @@
           y: { range: (u, min, max) => this._range(min, max) },
         },
         legend: { live: true },
-        cursor: { drag: { x: true, y: false } },
+        cursor: { drag: { x: opts.zoom !== false, y: false } },
         hooks: { draw: [(u) => this._draw(u)], setCursor: [(u) => this._latestInLegend(u)] },
       };
       this.u = new uPlot(uopts, this.data, el);
@@ -271,7 +272,7 @@
       ];
       const self = { fills: [], explorer: null };
       super(el, {
-        title: opts.title, height: opts.height || 300, step: opts.tick, keys, xRange: opts.xRange,
+        title: opts.title, height: opts.height || 300, step: opts.tick, keys, xRange: opts.xRange, zoom: opts.zoom,
         range: (lo, hi, u) => {  // the fills shown and the explorer's quote stay inside the scale
           const extra = [];
           const [tmin, tmax] = u ? [u.scales.x.min, u.scales.x.max] : [null, null];
@@ -424,7 +425,7 @@
       ];
       const limits = { limit: opts.limit || 0, target: opts.target_q || 0 };
       super(el, {
-        title: opts.title, height: opts.height || 200, step: opts.lot, keys, xRange: opts.xRange,
+        title: opts.title, height: opts.height || 200, step: opts.lot, keys, xRange: opts.xRange, zoom: opts.zoom,
         range: (lo, hi) => {
           const l = limits.limit;
           const vals = [lo, hi, l ? -l : null, l || null, limits.target].filter((v) => v !== null && isFinite(v));
@@ -502,7 +503,7 @@
         { key: "skew_cost", label: "of spread: given up to skew", stroke: COLORS.skew, width: 1.2, dash: [4, 3] },
       ];
       super(el, {
-        title: opts.title, height: opts.height || 220, step: MONEY_STEP, keys, xRange: opts.xRange,
+        title: opts.title, height: opts.height || 220, step: MONEY_STEP, keys, xRange: opts.xRange, zoom: opts.zoom,
         range: (lo, hi) => [lo === null ? lo : Math.min(lo, 0), hi === null ? hi : Math.max(hi, 0)],
         draw: (u) => {
           const ctx = u.ctx;

@@ -184,10 +184,10 @@
     $("#panels").append(panel);
     panel.hidden = false;  // charts size themselves to a shown container, then the panel hides
     const charts = {
-      price: new C.PriceChart($(".chart-price", panel), { tick: meta.tick, xRange: viewRange }),
+      price: new C.PriceChart($(".chart-price", panel), { tick: meta.tick, xRange: viewRange, zoom: false }),
       inventory: new C.InventoryChart($(".chart-inventory", panel),
-        { lot: meta.lot, limit: meta.limit, target_q: meta.target_q, xRange: viewRange }),
-      pnl: new C.PnlChart($(".chart-pnl", panel), { xRange: viewRange }),
+        { lot: meta.lot, limit: meta.limit, target_q: meta.target_q, xRange: viewRange, zoom: false }),
+      pnl: new C.PnlChart($(".chart-pnl", panel), { xRange: viewRange, zoom: false }),
     };
     panel.hidden = true;
     return { meta, panel, tab, charts, fills: [], frame: null };
