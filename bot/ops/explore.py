@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from bot.config import ExecutionSettings, RiskSettings, StrategySettings, describe_validation_error
 from bot.core import LimitParams, MarketRules, ModelParams, QuoteInputs, make_quote
-from bot.core.display import Steps
+from bot.core.display import Steps, at_step, exact
 from bot.core.fees import resolve_maker_fee
 from bot.errors import UserError
 
@@ -80,7 +81,11 @@ def merged(model: type[BaseModel], base: BaseModel, overrides: Mapping[str, Any]
 
 
 def _arg(value: Any) -> str:
-    return repr(float(value)) if isinstance(value, float | int) and not isinstance(value, bool) else str(value)
+    """A flag's value: a number in positional notation that parses back to the same float (``0.00001``, not
+    ``1e-05``); text as it is."""
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return exact(Decimal(repr(float(value))))
+    return str(value)
 
 
 def quote_argv(strategy: StrategySettings, risk: RiskSettings, execution: ExecutionSettings, rules: MarketRules,
@@ -130,8 +135,8 @@ def _number(name: str, text: str) -> float:
 def explore(live: Live, query: Mapping[str, str]) -> dict[str, Any]:
     """The explorer's answer for ``query`` (strings, as a URL's query: :data:`EXPLORE_STRATEGY`, ``limit``,
     ``q``, ``mid``; unknown names are refused): ``{"inputs", "quote", "argv", "command"}``. Values not given are
-    the symbol's running ones (``Live.running`` over its config); a bad value is a
-    one-line UserError naming it."""
+    the symbol's running ones (``Live.running`` over its config; the live mid a digit finer than the tick, as
+    shown); a bad value is a one-line UserError naming it."""
     unknown = sorted(set(query) - {*EXPLORE_STRATEGY, "limit", "q", "mid", "symbol"})
     if unknown:
         known = ", ".join((*EXPLORE_STRATEGY, "limit", "q", "mid"))
@@ -144,7 +149,7 @@ def explore(live: Live, query: Mapping[str, str]) -> dict[str, Any]:
     risk = live.risk
     if "limit" in query:
         risk = merged(RiskSettings, risk, {"max_position": _number("limit", query["limit"])}, {"max_position": "limit"})
-    mid = _number("mid", query["mid"]) if "mid" in query else live.mid
+    mid = _number("mid", query["mid"]) if "mid" in query else at_step(live.mid, live.rules.tick, 1)
     if mid is None or mid <= 0:
         raise UserError("mid: no live mid yet; give mid=PRICE" if mid is None else f"mid: must be > 0 (got {mid:g})")
     q = _number("q", query["q"]) if "q" in query else live.q
