@@ -28,7 +28,7 @@ async def run(rounds: int | None = None, entry: str | None = None, pages: int = 
     what ``auto`` picks on the sim)."""
     entry = entry or os.environ.get("BENCH_ORDER_ENTRY") or "websocket"
     per_side = rounds or (100 if QUICK else 1000)
-    blocks = 4 if QUICK else 20
+    blocks = 4 if QUICK else 40  # blocks of 50 rounds: a burst of the host's own load falls on both kinds alike
     result: dict[str, Any] = {"entry": entry, "pages": pages, "blocks": blocks}
     run_ = await measure(entry, 2 * per_side, console_pages=pages, blocks=blocks)
     result["run"] = run_
