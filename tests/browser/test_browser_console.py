@@ -324,8 +324,10 @@ def test_kill_asks_first_then_latches_at_the_venue(console: Console, bot: Bot, v
     assert answer.value.status == 200 and answer.value.json() == {"killed": True}
     console.wait_text("#state", "KILLED", timeout=5)
     venue.wait(lambda c: all(n == 0 for n in c.values()), timeout=10)
+    assert (bot.state_dir / "ops-token").read_text().strip() == bot.token  # the run's generated token ...
     assert bot.process.popen.wait(60) == 1
     assert bot.process.events("kill_switch")
+    assert not (bot.state_dir / "ops-token").exists()  # ... removed when it stops, a kill included
     again = subprocess.run(mmbot("run", "--config", str(bot.config)), capture_output=True, text=True,
                            env=child_env(), cwd=REPO, timeout=60)
     assert again.returncode == 2, again.stderr
