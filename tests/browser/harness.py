@@ -184,7 +184,8 @@ class Process:
                         return line
                 left = deadline - time.monotonic()
                 if left <= 0 or (self.popen.poll() is not None and not self._more(left)):
-                    raise AssertionError(f"no matching line in {timeout} s (exit code {self.popen.poll()}); "
+                    raise AssertionError(f"no matching line within {timeout} s or before the exit (exit code "
+                                         f"{self.popen.poll()}); "
                                          f"last lines: {[x.text for x in (self.stdout + self.stderr)[-8:]]}")
                 self.changed.wait(min(left, 0.2))
 

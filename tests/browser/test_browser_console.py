@@ -47,10 +47,11 @@ class Console:
         self.errors: list[str] = []
         self.posts: list[str] = []
         self.explore: list[Any] = []
+        self.failed: list[str] = []  # answers >= 400
         self.page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
         self.page.on("console", lambda msg: self._console(msg.type, msg.text))
         self.page.on("request", lambda req: req.method == "POST" and self.posts.append(req.url))
-        self.page.on("response", lambda res: "/console/explore" in res.url and self.explore.append(res))
+        self.page.on("response", self._response)
         self.page.goto(url)
         try:
             self.page.wait_for_function(  # the stream is open and its hello drawn
@@ -61,10 +62,19 @@ class Console:
                                  f"{self.page.locator('button.tab').count()} tabs, errors {self.errors}") from exc
 
     def _console(self, kind: str, text: str) -> None:
-        """Script errors and CSP violations; not the network's "Failed to load resource" (an explorer
-        request before the bot has a mid answers 400, by design)."""
+        """Script errors and CSP violations (failed requests are in ``failed``)."""
         if kind == "error" and not text.startswith("Failed to load resource"):
             self.errors.append(f"console: {text}")
+
+    def _response(self, response: Any) -> None:
+        if "/console/explore" in response.url:
+            self.explore.append(response)
+        if response.status >= 400:
+            self.failed.append(f"{response.status} {response.url}")
+
+    def failed_besides_explorer(self) -> list[str]:
+        """Failed requests, but for the explorer's (it answers 400 until the bot has a mid, by design)."""
+        return [f for f in self.failed if "/console/explore" not in f]
 
     def text(self, selector: str) -> str:
         return (self.page.text_content(selector) or "").strip()
@@ -137,6 +147,7 @@ def test_page_loads_live_with_one_tab_per_symbol_and_growing_charts(console: Con
     with urllib.request.urlopen(bot.page_url, timeout=10) as answer:  # the server never puts the token in the page
         assert bot.token not in answer.read().decode()
     assert console.errors == []  # no script error, no CSP violation
+    assert console.failed_besides_explorer() == []  # every asset served
 
 
 def test_a_fill_shows_on_the_page_within_2s_of_its_log_line(console: Console, bot: Bot) -> None:
@@ -317,6 +328,7 @@ def test_kill_asks_first_then_latches_at_the_venue(console: Console, bot: Bot, v
     assert console.posts == [] and bot.process.popen.poll() is None
     venue.wait(all_quoting, timeout=5)
 
+    assert (bot.state_dir / "ops-token").read_text().strip() == bot.token  # the run's generated token ...
     page.click("#btn-kill")
     page.wait_for_selector("#kill-dialog", state="visible", timeout=5_000)
     with page.expect_response(lambda r: r.url.endswith("/kill") and r.request.method == "POST") as answer:
@@ -324,7 +336,6 @@ def test_kill_asks_first_then_latches_at_the_venue(console: Console, bot: Bot, v
     assert answer.value.status == 200 and answer.value.json() == {"killed": True}
     console.wait_text("#state", "KILLED", timeout=5)
     venue.wait(lambda c: all(n == 0 for n in c.values()), timeout=10)
-    assert (bot.state_dir / "ops-token").read_text().strip() == bot.token  # the run's generated token ...
     assert bot.process.popen.wait(60) == 1
     assert bot.process.events("kill_switch")
     assert not (bot.state_dir / "ops-token").exists()  # ... removed when it stops, a kill included
