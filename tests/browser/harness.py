@@ -33,6 +33,8 @@ from typing import Any
 import ccxt
 import pytest
 
+from bot.sim.settings import DEFAULT_API_KEY, DEFAULT_API_SECRET
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "artifacts"
 SYMBOLS = ("BTC/USDT", "SOL/USDT")
@@ -239,7 +241,7 @@ class Venue:
         ex = ccxt.binance({"enableRateLimit": False, "options": {"defaultType": "spot",
                                                                  "fetchMarkets": {"types": ["spot"]}}})
         ex.set_sandbox_mode(True)
-        ex.apiKey, ex.secret = "mmbot-sim-key", "mmbot-sim-secret"  # the sim's documented local default pair
+        ex.apiKey, ex.secret = DEFAULT_API_KEY, DEFAULT_API_SECRET  # the sim's documented local pair: the bot's
         ex.urls["api"]["public"] = ex.urls["api"]["private"] = f"{url}/api/v3"
         self.exchange = ex
 
