@@ -170,6 +170,24 @@ def test_a_fill_shows_on_the_page_within_2s_of_its_log_line(console: Console, bo
     assert console.errors == []
 
 
+def test_the_orders_table_shows_what_rests_at_the_venue(console: Console, venue: Venue) -> None:
+    """Each symbol's open orders on the page (side, price) are the ones the venue holds (polled together: the
+    bot requotes as the market moves)."""
+    page = console.page
+    for symbol in SYMBOLS:
+        page.click(f'button.tab[data-symbol="{symbol}"]')
+        deadline, shown, resting = time.monotonic() + 15, [], []
+        while time.monotonic() < deadline:
+            rows = page.eval_on_selector_all(f"{panel(symbol)} .orders-table tr.order",
+                                             "els => els.map(e => [...e.cells].map(c => c.textContent.trim()))")
+            shown = sorted((side, float(price)) for side, price, *_ in rows)
+            resting = sorted((o["side"], float(o["price"])) for o in venue.open_orders(symbol))
+            if shown and shown == resting:
+                break
+            time.sleep(0.1)
+        assert shown and shown == resting, (symbol, shown, resting)
+
+
 def test_screenshot_of_the_live_page_with_fills(console: Console, bot: Bot) -> None:
     page = console.page
     page.wait_for_selector(f"{panel(SYMBOLS[0])} .fills-table tr.fill", state="attached", timeout=60_000)
