@@ -250,6 +250,10 @@ class Venue:
         orders = self.exchange.fetch_open_orders(symbol)
         return [o for o in orders if str(o.get("clientOrderId") or "").startswith("mmbot")]
 
+    def balance(self, asset: str) -> float:
+        """The account's total ``asset`` (free + in orders)."""
+        return float(self.exchange.fetch_balance()["total"][asset])
+
     def counts(self) -> dict[str, int]:
         """Open orders of the bot per traded symbol."""
         return {symbol: len(self.open_orders(symbol)) for symbol in SYMBOLS}

@@ -188,6 +188,23 @@ def test_the_orders_table_shows_what_rests_at_the_venue(console: Console, venue:
         assert shown and shown == resting, (symbol, shown, resting)
 
 
+def test_the_expected_base_balance_on_the_page_is_the_venues(console: Console, venue: Venue) -> None:
+    """The balances table's ``expected`` base balance (balance at start + booked q) is what the venue holds
+    (polled together: fills move both)."""
+    page, symbol = console.page, SYMBOLS[0]
+    base = symbol.split("/")[0]
+    deadline, shown, held = time.monotonic() + 15, None, None
+    while time.monotonic() < deadline:
+        rows = page.eval_on_selector_all(f"{panel(symbol)} .balances-table tbody tr",
+                                         "els => els.map(e => [...e.cells].map(c => c.textContent.trim()))")
+        shown = next((row[3] for row in rows if row and row[0] == base), None)
+        held = venue.balance(base)
+        if shown not in (None, "-") and float(shown) == held:
+            break
+        time.sleep(0.1)
+    assert shown not in (None, "-") and float(shown) == held, (shown, held)
+
+
 def test_screenshot_of_the_live_page_with_fills(console: Console, bot: Bot) -> None:
     page = console.page
     page.wait_for_selector(f"{panel(SYMBOLS[0])} .fills-table tr.fill", state="attached", timeout=60_000)
