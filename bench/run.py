@@ -167,9 +167,9 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     add("  while matching (trades/s), sim CPU", sc.get("trades_per_s") and
         f"{sc['trades_per_s']:.0f}, {100 * sc['sim_cpu_fraction']:.0f}%", "{}")
     rc = res.get("reaction_console") or {}
-    for key, what in (("wire_to_wire_ms_p50", "w2w p50 (ms)"), ("wire_to_wire_ms_p99", "w2w p99 (ms)"),
-                      ("bot_internal_us_p50", "bot-internal p50 (us)"),
-                      ("bot_internal_us_p99", "bot-internal p99 (us)")):
+    for key, what in [(f"{name}_{pct}", f"{label} {pct} ({unit})") for name, label, unit in
+                      (("wire_to_wire_ms", "w2w", "ms"), ("bot_internal_us", "bot-internal", "us"))
+                      for pct in ("p50", "p90", "p99")]:
         d = rc.get(key) or {}
         ratio = d.get("ratio")
         add(f"console: {what}, {rc.get('pages', 5)} pages / none ({rc.get('entry', '?')} orders)",
