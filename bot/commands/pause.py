@@ -6,7 +6,8 @@ token. The token: ``--token-file F``, else ``MMBOT_OPS__TOKEN``, else ``ops.toke
 and the environment give ``risk.state_dir``, default ``var``). The URL: ``--url``, else ``ops.host:ops.port``
 of the same settings. The manual pause withdraws quotes only: the bot keeps managing fills and the journal,
 and a restart quotes again. A 200 means the bot took the request, not that the venue has cancelled yet.
-Exit codes: 0 the bot took it, 2 refused (401/403/404/421), nothing answering, no token or bad usage.
+Exit codes: 0 the bot took it, 1 it answered but its manual pause is not what was asked, 2 refused
+(401/403/404/421), nothing answering, no token or bad usage.
 """
 
 from __future__ import annotations
@@ -68,9 +69,10 @@ def run(args: argparse.Namespace) -> int:
     if not isinstance(paused, list):
         raise UserError(f"the bot at {base} answered POST /{args.action} without the list of paused symbols: "
                         "is it an mmbot with the console?")
-    for line in describe(args.action, args.symbol, [str(s) for s in paused], answer.get("note")):
+    paused = [str(s) for s in paused]
+    for line in describe(args.action, args.symbol, paused, answer.get("note")):
         print(line)
-    return 0
+    return 0 if took(args.action, args.symbol, paused) else 1
 
 
 def ops_url(settings: Settings) -> str:
@@ -116,11 +118,22 @@ def _read(path: Path, what: str) -> str | None:
     return token
 
 
+def took(action: str, symbol: str | None, paused: list[str]) -> bool:
+    """Whether the manual pause the bot reports is what was asked: ``symbol`` (or some symbol) under it after a
+    pause, ``symbol`` (or every symbol) out of it after a resume."""
+    if action == "pause":
+        return symbol in paused if symbol is not None else bool(paused)
+    return symbol not in paused if symbol is not None else not paused
+
+
 def describe(action: str, symbol: str | None, paused: list[str], note: Any) -> list[str]:
     """What the bot answered, without claiming more: the quotes are being withdrawn (or may come back), the
-    venue has not necessarily acted yet."""
+    venue has not necessarily acted yet; an answer that does not show what was asked says so."""
     under = ", ".join(paused) if paused else "none"
-    if action == "pause":
+    if not took(action, symbol, paused):
+        lines = [f"the bot answered {action} {symbol or 'every symbol'} but reports under the manual pause: {under}; "
+                 "check with mmbot status"]
+    elif action == "pause":
         targets = symbol or under
         lines = [f"paused {targets}: quotes are being withdrawn (the bot keeps managing fills); "
                  "check with mmbot status"]

@@ -242,6 +242,24 @@ async def test_an_answer_without_the_paused_list_is_not_taken_for_success(
     assert captured.err.startswith(f"mmbot: the bot at {server.url} answered POST /pause without the list")
 
 
+async def test_an_answer_that_does_not_show_what_was_asked_exits_1(
+    token_file: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A bot that answers 200 but does not list the symbol under the manual pause: said as it is, exit 1."""
+
+    async def unchanged(_: web.Request) -> web.Response:
+        return web.json_response({"paused": [], "note": ""})
+
+    server = await start_ops_server(Metrics(), lambda: (True, ""), dict, routes=[web.post("/pause", unchanged)],
+                                    token=SecretStr(TOKEN))
+    try:
+        assert await mmbot("pause", "--url", server.url, "--token-file", str(token_file), "--symbol", "BTC/USDT") == 1
+    finally:
+        await server.stop()
+    assert capsys.readouterr().out.splitlines() == [
+        "the bot answered pause BTC/USDT but reports under the manual pause: none; check with mmbot status"]
+
+
 def test_the_port_0_of_a_config_needs_an_url(token_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["pause", "--token-file", str(token_file)]) == 2  # the test environment sets ops.port 0
     assert capsys.readouterr().err == "mmbot: ops.port is 0 (the bot took any free port): pass --url http://HOST:PORT\n"
