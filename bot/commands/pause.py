@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bot.commands.status import DEFAULT_URL, base_url, request_json
+from bot.commands.status import add_url_arguments, ops_url, request_json
 from bot.config import Settings, load_settings
 from bot.errors import UserError
 
@@ -41,15 +41,14 @@ def _parser(subparsers: argparse._SubParsersAction, action: str) -> argparse.Arg
     parser = subparsers.add_parser(
         action,
         help=HELP[action],
-        description=f"POST /{action} to a running bot's ops server. Exit 0 taken, 2 refused or no answer.",
+        description=f"POST /{action} to a running bot's ops server. Exit 0 taken, 1 the answer does not show it, "
+                    "2 refused or no answer.",
     )
     parser.set_defaults(action=action)
     parser.add_argument("--symbol", metavar="S", help="only this symbol (default: every symbol)")
-    parser.add_argument("--url", help=f"the bot's ops server (default: ops.host:ops.port of the settings, "
-                                      f"{DEFAULT_URL} by default)")
+    add_url_arguments(parser, reads="ops.host, ops.port, risk.state_dir")
     parser.add_argument("--token-file", metavar="F", help="a file holding the ops token (default: MMBOT_OPS__TOKEN, "
                                                           "else <risk.state_dir>/ops-token)")
-    parser.add_argument("--config", metavar="FILE", help="the TOML config `mmbot run` used (ops and risk.state_dir)")
     parser.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for an answer (default 3)")
     return parser
 
@@ -59,9 +58,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--timeout must be > 0 (got {args.timeout:g})")
     if args.symbol is not None and not args.symbol.strip():
         raise UserError("--symbol must name a symbol (e.g. BTC/USDT)")
-    base = base_url(args.url) if args.url is not None else None
     settings = load_settings(args.config)
-    base = base or ops_url(settings)
+    base = ops_url(args, settings)
     token = find_token(args.token_file, os.environ, settings)
     body = {} if args.symbol is None else {"symbol": args.symbol}
     _, answer = request_json(base, f"/{args.action}", args.timeout, body=body, token=token, refusals=REFUSALS)
@@ -73,15 +71,6 @@ def run(args: argparse.Namespace) -> int:
     for line in describe(args.action, args.symbol, paused, answer.get("note")):
         print(line)
     return 0 if took(args.action, args.symbol, paused) else 1
-
-
-def ops_url(settings: Settings) -> str:
-    """The ops server's URL from ``ops.host``/``ops.port`` (a wildcard bind is reached on loopback)."""
-    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(settings.ops.host, settings.ops.host)
-    if settings.ops.port == 0:
-        raise UserError("ops.port is 0 (the bot took any free port): pass --url http://HOST:PORT")
-    host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{settings.ops.port}"
 
 
 def find_token(token_file: str | None, environ: Mapping[str, str], settings: Settings) -> str:

@@ -14,6 +14,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from bot.config import Settings, load_settings
 from bot.core.display import fixed, money_text, position_text
 from bot.errors import UserError
 from bot.live.gate import MANUAL
@@ -42,14 +43,35 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="show a running bot's inventory, quotes, P&L and readiness",
         description="Ask a running bot's ops server (/status, /readyz). Exit 0 ready, 1 not ready, 2 no answer.",
     )
-    parser.add_argument("--url", default=DEFAULT_URL, help=f"the bot's ops server (default {DEFAULT_URL})")
+    add_url_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the status and readiness documents as JSON")
     parser.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for an answer (default 3)")
     return parser
 
 
+def add_url_arguments(parser: argparse.ArgumentParser, reads: str = "ops.host, ops.port") -> None:
+    """``--url`` and ``--config`` (of which the command ``reads`` these settings): where the bot's ops server is
+    (see :func:`ops_url`)."""
+    parser.add_argument("--url", help=f"the bot's ops server (default: ops.host:ops.port of the settings, "
+                                      f"{DEFAULT_URL} by default)")
+    parser.add_argument("--config", metavar="FILE", help=f"the TOML config `mmbot run` used ({reads})")
+
+
+def ops_url(args: argparse.Namespace, settings: Settings | None = None) -> str:
+    """``--url``, else ``ops.host:ops.port`` of ``settings`` (loaded from ``--config`` and the environment when
+    not given; a wildcard bind is reached on loopback)."""
+    if args.url is not None:
+        return base_url(args.url)
+    ops = (settings or load_settings(args.config)).ops
+    if ops.port == 0:
+        raise UserError("ops.port is 0 (the bot took any free port): pass --url http://HOST:PORT")
+    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(ops.host, ops.host)
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{ops.port}"
+
+
 def run(args: argparse.Namespace) -> int:
-    base = base_url(args.url)
+    base = ops_url(args)
     if args.timeout <= 0:
         raise UserError(f"--timeout must be > 0 (got {args.timeout:g})")
     status = _get_json(base, "/status", args.timeout)

@@ -4,6 +4,7 @@ token's lookup order, refusals, a missing token and nothing answering, each one 
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -303,3 +304,56 @@ async def test_end_to_end_against_a_running_bot_on_the_sim(tmp_path: Path, capsy
     assert summary.kill_reason is None
     captured = capsys.readouterr()
     assert token not in captured.out + captured.err
+
+
+async def test_a_real_mmbot_run_announces_its_token_and_mmbot_pause_finds_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`mmbot run` in its own process (the in-process sim) prints the console's URL with the generated token and
+    writes that token to <risk.state_dir>/ops-token; `mmbot pause` and `resume` with no flag find the bot
+    (ops.port) and the token from the same settings; the quotes go and come back; the file is gone at the stop."""
+    import os
+    import signal
+    import sys
+    import urllib.request
+
+    monkeypatch.setenv("MMBOT_OPS__PORT", "9224")  # the run and the commands read the same settings
+    log = (tmp_path / "run.log").open("wb")
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", "--duration", "60",
+                                                env=dict(os.environ), stdout=log, stderr=asyncio.subprocess.PIPE)
+    log.close()
+    try:
+        assert proc.stderr is not None
+        line = (await asyncio.wait_for(proc.stderr.readline(), 60.0)).decode().strip()
+        assert line.startswith("mmbot: console at http://127.0.0.1:9224/console#token="), line
+        token = line.split("#token=", 1)[1]
+        token_file = tmp_path / "var" / "ops-token"
+        assert token_file.read_text().strip() == token
+
+        def open_orders() -> int:
+            with urllib.request.urlopen("http://127.0.0.1:9224/status", timeout=3) as response:
+                return int(json.loads(response.read())["symbols"]["BTC/USDT"]["open_orders"])
+
+        async def until(check: Any, what: str) -> None:
+            for _ in range(300):
+                if await asyncio.to_thread(check):
+                    return
+                await asyncio.sleep(0.1)
+            raise AssertionError(f"gave up waiting: {what}")
+
+        await until(lambda: open_orders() > 0, "the bot to quote")
+        assert await mmbot("pause") == 0
+        await until(lambda: open_orders() == 0, "the quotes withdrawn")
+        assert await mmbot("status") == 0
+        assert "BTC/USDT paused: manual (operator: POST /pause)" in capsys.readouterr().out.splitlines()
+        assert await mmbot("resume") == 0
+        await until(lambda: open_orders() > 0, "the quotes back")
+        proc.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(proc.wait(), 60.0) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert not token_file.exists()
+    captured = capsys.readouterr()
+    assert token not in captured.out + captured.err + (tmp_path / "run.log").read_text()

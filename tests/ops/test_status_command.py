@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -208,3 +209,25 @@ def test_the_manual_flag_alone_and_the_kill_are_not_read_as_quoting() -> None:
     assert pause_line("BTC/USDT", {"pauses": {"manual": "x"}, "paused": True}, killed=True) == (
         "BTC/USDT halted: the kill switch is tripped; paused too: manual (x)")
     assert pause_line("BTC/USDT", {"q": 0.0}, killed=False) is None, "an older bot without pause state: no line"
+
+
+async def test_the_url_comes_from_the_settings_without_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """No --url: ops.host:ops.port of --config (and the environment), as `mmbot run` reads them; a wildcard bind
+    is asked on loopback; port 0 needs --url."""
+    server = await start_ops_server(Metrics(), lambda: (True, "ok"), lambda: STATUS)
+    try:
+        monkeypatch.delenv("MMBOT_OPS__PORT")  # the test environment's 0
+        config = tmp_path / "bot.toml"
+        config.write_text(f'[ops]\nhost = "0.0.0.0"\nport = {server.port}\n')
+        assert await asyncio.to_thread(main, ["status", "--config", str(config)]) == 0
+        assert capsys.readouterr().out.startswith(f"mmbot at {server.url}: ready")
+        monkeypatch.setenv("MMBOT_OPS__PORT", str(server.port))
+        assert await asyncio.to_thread(main, ["status"]) == 0
+        assert capsys.readouterr().out.startswith(f"mmbot at {server.url}: ready")
+    finally:
+        await server.stop()
+    monkeypatch.setenv("MMBOT_OPS__PORT", "0")
+    assert main(["status"]) == 2
+    assert capsys.readouterr().err == "mmbot: ops.port is 0 (the bot took any free port): pass --url http://HOST:PORT\n"
