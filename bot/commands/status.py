@@ -1,6 +1,9 @@
 """``mmbot status``: ask a running bot's ops server for its state.
 
-Reads ``/status`` and ``/readyz`` and prints a summary (or the raw documents with ``--json``).
+Reads ``/status`` and ``/readyz`` and prints a summary (or the raw documents with ``--json``): readiness, the kill
+switch, a row per symbol, then per symbol its pause state, P&L attribution, markouts and balances. The URL:
+``--url``, else ``ops.host:ops.port`` of the settings (``--config`` and the environment, as ``mmbot run`` reads
+them). :func:`request_json` is the HTTP client ``mmbot pause`` / ``mmbot resume`` use too.
 Exit codes: 0 ready, 1 answering but not ready (feed stale, killed...), 2 nothing answering.
 """
 
@@ -116,7 +119,6 @@ def request_json(
         headers["Authorization"] = f"Bearer {token}"
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(base + path, data=data, headers=headers, method=method)
-    code = 200
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             code, raw = response.status, response.read()
