@@ -21,9 +21,9 @@ from typing import Any
 from bot.commands.status import add_url_arguments, ops_url, request_json
 from bot.config import Settings, load_settings
 from bot.errors import UserError
+from bot.ops.http import TOKEN_FILE
 
 TOKEN_ENV = "MMBOT_OPS__TOKEN"
-TOKEN_FILE = "ops-token"  # under risk.state_dir, written by the running bot when ops.token is not set
 REFUSALS = frozenset({401, 403, 404, 421})
 
 HELP = {

@@ -39,9 +39,7 @@ from bot.logs import redactor
 from bot.ops import Metrics, OpsServer, kill_routes, readiness, start_ops_server, status_document, symbol_status
 from bot.ops.console import PNL_SERIES, Console, cancel_quietly, percentiles, wall_time
 from bot.ops.explore import Live, explore
-from bot.ops.http import is_loopback
-
-TOKEN_FILE = "ops-token"  # in risk.state_dir: the generated token, for `mmbot pause` / `resume` on this machine
+from bot.ops.http import TOKEN_FILE, is_loopback
 
 if TYPE_CHECKING:
     from decimal import Decimal

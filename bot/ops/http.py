@@ -90,6 +90,8 @@ def _json(body: Any, status: int = 200) -> web.Response:
 
 # -- the request guard ---------------------------------------------------------------------------
 
+#: in ``risk.state_dir``: the token a run generates when ``ops.token`` is not set (for ``mmbot pause``/``resume``)
+TOKEN_FILE = "ops-token"
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 REFUSAL_LOG_EVERY = 60.0

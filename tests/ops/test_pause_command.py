@@ -317,7 +317,10 @@ async def test_a_real_mmbot_run_announces_its_token_and_mmbot_pause_finds_it(
     import sys
     import urllib.request
 
-    monkeypatch.setenv("MMBOT_OPS__PORT", "9224")  # the run and the commands read the same settings
+    with socket.socket() as probe:  # a free port (the run and the commands read it from the same settings)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("MMBOT_OPS__PORT", str(port))
     log = (tmp_path / "run.log").open("wb")
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", "--duration", "60",
                                                 env=dict(os.environ), stdout=log, stderr=asyncio.subprocess.PIPE)
@@ -325,13 +328,13 @@ async def test_a_real_mmbot_run_announces_its_token_and_mmbot_pause_finds_it(
     try:
         assert proc.stderr is not None
         line = (await asyncio.wait_for(proc.stderr.readline(), 60.0)).decode().strip()
-        assert line.startswith("mmbot: console at http://127.0.0.1:9224/console#token="), line
+        assert line.startswith(f"mmbot: console at http://127.0.0.1:{port}/console#token="), line
         token = line.split("#token=", 1)[1]
         token_file = tmp_path / "var" / "ops-token"
         assert token_file.read_text().strip() == token
 
         def open_orders() -> int:
-            with urllib.request.urlopen("http://127.0.0.1:9224/status", timeout=3) as response:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=3) as response:
                 return int(json.loads(response.read())["symbols"]["BTC/USDT"]["open_orders"])
 
         async def until(check: Any, what: str) -> None:
