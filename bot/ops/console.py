@@ -217,7 +217,11 @@ class Console:
                     self.log.warning("console_frame_failed", error=type(exc).__name__, detail=str(exc)[:200])
 
     def close(self) -> None:
-        """End every page's stream (before the server stops)."""
+        """End every page's stream (before the server stops) after one last frame, so a page shows the state the
+        bot stopped in (killed, stopping) even when the stop was quicker than a frame."""
+        if not self.closed and self.broadcast.clients:
+            with contextlib.suppress(Exception):
+                self.tick()
         self.closed = True
         self.broadcast.publish(None)
 

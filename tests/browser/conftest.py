@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from tests.browser.harness import (
-    CHROMIUM_FLAGS,
     REPO,
     SIM_CONFIG,
     Bot,
@@ -19,6 +18,7 @@ from tests.browser.harness import (
     Venue,
     child_env,
     chromium_path,
+    launched,
     mmbot,
     unavailable,
     write_bot_config,
@@ -36,14 +36,8 @@ def chromium() -> str:
 
 @pytest.fixture(scope="module")
 def browser(chromium: str) -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("the `playwright` package is missing: pip install -e '.[browser]'")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=list(CHROMIUM_FLAGS))
+    with launched(chromium) as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

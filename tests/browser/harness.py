@@ -16,6 +16,7 @@ system's Chromium, and a ccxt client that reads the bot's orders at the venue (f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -24,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -109,6 +110,22 @@ def unavailable(reason: str) -> None:
     if in_ci():
         pytest.fail(f"browser tests cannot run under CI: {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+@contextlib.contextmanager
+def launched(chromium: str) -> Iterator[Any]:
+    """Headless ``chromium`` driven by Playwright (no browser download); skipped (failed under CI) without the
+    ``playwright`` package."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("the `playwright` package is missing: pip install -e '.[browser]'")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=list(CHROMIUM_FLAGS))
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def chromium_path() -> str | None:

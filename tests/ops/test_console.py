@@ -150,7 +150,10 @@ async def test_a_page_gets_the_history_then_frames(tmp_path: Path) -> None:
             console.tick()
             event, body = await read_event(response)
             assert event == "frame" and body["t"] == 1002.5 and body["symbols"]["SOL/USDT"]["mid"] == 100.0
-            console.close()  # the stream ends: the server can stop
+            bot.t = 1010.0
+            console.close()  # one last frame (the state the bot stopped in), then the stream ends
+            event, body = await read_event(response)
+            assert event == "frame" and body["t"] == 1010.5
             assert await response.content.read() == b""
     finally:
         await runner.cleanup()

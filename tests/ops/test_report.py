@@ -131,19 +131,14 @@ def test_inlined_code_cannot_close_its_element_and_reads_the_same(text: str) -> 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Headless Chromium (the system's, as the console's browser tests: skipped without it, failed under CI)."""
-    from tests.browser.harness import CHROMIUM_FLAGS, chromium_path, unavailable
+    from tests.browser.harness import chromium_path, launched, unavailable
 
     chromium = chromium_path()
     if chromium is None:
         unavailable("no Chromium: install Debian's `chromium` package (.ci/run does)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("the `playwright` package is missing: pip install -e '.[browser]'")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=list(CHROMIUM_FLAGS))
+    assert chromium is not None
+    with launched(chromium) as browser:
         yield browser
-        browser.close()
 
 
 def test_the_report_draws_its_charts_in_a_browser_from_the_file_alone(tmp_path: Path, browser: Any) -> None:

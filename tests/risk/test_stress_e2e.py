@@ -268,7 +268,8 @@ async def test_the_total_notional_limit_binds_across_two_symbols_on_every_fill(t
 
 # -- 4. the manual kill over the ops endpoint, checked like every other trigger --------------------
 async def test_post_kill_on_the_ops_endpoint_cancels_everything_and_latches(tmp_path: Path) -> None:
-    """``POST /kill`` with the run's generated token: the venue confirms nothing of ours is open and the kill is latched."""
+    """``POST /kill`` with the run's generated token: the venue confirms nothing of ours is open and the kill is
+    latched."""
     sim = await started(fast_sim(seed=54))
     overrides = bot_overrides(sim, risk={"state_dir": str(tmp_path / "var")})
     answers: list[int] = []

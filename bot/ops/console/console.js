@@ -696,7 +696,8 @@
     /** The quote is computed at the live mid: ask again when the mid moved, at most every REFRESH seconds
      *  (many open pages must not load the bot). */
     onFrame() {
-      if (!this.symbol || !this.lastQuote || document.visibilityState === "hidden") return;
+      // asked at least once (an answer or an error, e.g. no live mid yet): ask again as the mid moves
+      if (!this.symbol || !this.lastAsked || document.visibilityState === "hidden") return;
       const s = state.symbols.get(this.symbol);
       const now = Date.now();
       if (s && s.frame && s.frame.mid !== this.lastMid && now - this.lastAsked >= REFRESH * 1000) {
