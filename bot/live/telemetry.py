@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import secrets
 import time
@@ -202,7 +203,7 @@ class ServiceOps:
                 "orders": [order_row(o.side, o.price, o.remaining, mid, shown)
                            for o in run.orders.tracker.open.values()],
                 "fills": run.tape.since(seen),
-                "feed_age": round(min(state.age(now), 1e9), 3), "pauses": dict(run.gate.pauses),
+                "feed_age": _seconds(state.age(now)), "pauses": dict(run.gate.pauses),
                 "paused": run.gate.held, "hedge": None,
             }
             total = totals.setdefault(str(run.market["quote"]), dict.fromkeys(PNL_SERIES, 0.0))
@@ -360,6 +361,11 @@ class ServiceOps:
             server, self.server = self.server, None
             await server.stop()
         self._remove_token_file()
+
+
+def _seconds(age: float) -> float | None:
+    """An age in seconds to the millisecond; None before the first update (infinite)."""
+    return round(age, 3) if math.isfinite(age) else None
 
 
 async def _symbol_of(request: web.Request) -> str | web.Response | None:
