@@ -130,8 +130,8 @@ async def test_the_explorer_answers_what_mmbot_quote_prints(tmp_path: Path, caps
         for key, value in answer["inputs"].items():  # the command carries the values the answer used
             flag = {"limit": "--limit", "order_size": "--size"}.get(key, "--" + key.replace("_", "-"))
             if value is not None and flag in argv:
-                assert argv[argv.index(flag) + 1] in (str(value), repr(float(value)) if not isinstance(value, str)
-                                                      else value)
+                given = argv[argv.index(flag) + 1]
+                assert given == value if isinstance(value, str) else float(given) == value, (flag, given, value)
         assert main(argv[1:]) == 0
         assert json.loads(capsys.readouterr().out) == answer["quote"]
     assert answers[0]["inputs"]["q"] == 0.03 and answers[0]["inputs"]["half_spread"] == 0.07
