@@ -266,10 +266,12 @@ def test_explorer_shows_what_mmbot_quote_prints_for_the_same_inputs(console: Con
     run = subprocess.run(mmbot(*argv[1:]), capture_output=True, text=True, env=child_env(), cwd=REPO, timeout=60)
     assert run.returncode == 0, run.stderr
     printed = json.loads(run.stdout)
+    tick_digits = len(flags(argv)["--tick"].partition(".")[2])  # the market's tick, e.g. 0.01: 2 digits
     for key in ("bid", "ask", "reservation", "half_spread"):
         assert printed[key] is not None and printed[key] == answer["quote"][key], key
-        as_page = page.evaluate("(v) => String(v)", printed[key])  # the number as the page's script writes it
-        assert shown[key] == as_page, f"{EXPLORE[key]}: {shown[key]!r} != {as_page!r}"
+        digits = tick_digits + (2 if key in ("reservation", "half_spread") else 0)  # as mmbot quote rounds them
+        assert float(shown[key]) == printed[key], f"{EXPLORE[key]}: {shown[key]!r} != {printed[key]!r}"
+        assert len(shown[key].partition(".")[2]) == digits, f"{EXPLORE[key]}: {shown[key]!r} not at the tick's digits"
     assert console.errors == []
 
 

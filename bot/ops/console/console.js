@@ -671,13 +671,15 @@
 
     show(body) {
       const q = body.quote || {};
-      const asSent = (v) => (v === null || v === undefined ? "-" : String(v));
-      $("#explore-error").textContent = "";
-      $("#explore-bid").textContent = asSent(q.bid);
-      $("#explore-ask").textContent = asSent(q.ask);
-      $("#explore-reservation").textContent = asSent(q.reservation);
-      $("#explore-half-spread").textContent = asSent(q.half_spread);
       const meta = state.symbols.get(body.symbol || this.symbol).meta;
+      // the server's numbers (already at the tick; model values two digits finer, as `mmbot quote` prints them)
+      // written with the tick's digits: 30000.30, not 30000.3
+      const shown = (v, extra) => (v === null || v === undefined ? "-" : C.fmtStep(v, meta.tick, extra));
+      $("#explore-error").textContent = "";
+      $("#explore-bid").textContent = shown(q.bid, 0);
+      $("#explore-ask").textContent = shown(q.ask, 0);
+      $("#explore-reservation").textContent = shown(q.reservation, 2);
+      $("#explore-half-spread").textContent = shown(q.half_spread, 2);
       $("#explore-mid").textContent = C.fmtStep(body.inputs ? body.inputs.mid : null, meta.tick, 1);
       $("#explore-bid-note").textContent = q.bid_reason || (q.bid_size != null ? `size ${q.bid_size}` : "");
       $("#explore-ask-note").textContent = q.ask_reason || (q.ask_size != null ? `size ${q.ask_size}` : "");
