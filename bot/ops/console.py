@@ -226,10 +226,9 @@ class Console:
         self.broadcast.publish(None)
 
     def hello(self) -> bytes:
-        history, fills = self.history.document()
-        frame = self.latest if self.latest is not None else self.frame()
+        history, fills = self.history.document()  # frame: the latest sampled (None before the first)
         body = {**self.describe(), "interval": self.interval, "window": self.window, "history": history,
-                "fills": fills, "frame": frame}
+                "fills": fills, "frame": self.latest}
         return sse("hello", to_json(body))
 
     # -- routes -----------------------------------------------------------------------------------

@@ -238,6 +238,17 @@ async def test_explore_answers_400_for_a_bad_value_and_404_for_an_unknown_symbol
     assert bot.explored == [{"symbol": "SOL/USDT", "q": "0.5"}]
 
 
+def test_a_hello_before_the_first_sample_takes_no_frame_from_the_feed() -> None:
+    """``frame()`` hands over the fills since the previous call: only the sampler may call it, or fills would
+    miss the history."""
+    bot = FakeBot()
+    console = Console(bot.frame, bot.describe, bot.explore)
+    hello = json.loads(console.hello().decode().split("data: ", 1)[1])
+    assert hello["frame"] is None and bot.t == 1000.0  # frame() not called
+    console.tick()
+    assert json.loads(console.hello().decode().split("data: ", 1)[1])["frame"]["t"] == 1000.5
+
+
 def test_sse_frames_one_event() -> None:
     assert sse("frame", '{"t":1}') == b'event: frame\ndata: {"t":1}\n\n'
 
