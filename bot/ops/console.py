@@ -31,6 +31,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.errors import UserError
+from bot.ops.http import jsonable
 
 ASSETS = Path(__file__).with_name("console")
 #: the series a page draws (per symbol, one value per point; the frame's keys, ``pnl`` keys flattened)
@@ -52,21 +53,9 @@ CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/ht
                  ".png": "image/png", ".txt": "text/plain", ".md": "text/plain"}
 
 
-def _finite(value: Any) -> Any:
-    return value if not isinstance(value, float) or math.isfinite(value) else None
-
-
 def to_json(body: Any) -> str:
-    """One line of JSON with non-finite floats as null."""
-
-    def clean(v: Any) -> Any:
-        if isinstance(v, dict):
-            return {str(k): clean(x) for k, x in v.items()}
-        if isinstance(v, list | tuple):
-            return [clean(x) for x in v]
-        return _finite(v)
-
-    return json.dumps(clean(body), separators=(",", ":"), default=str, allow_nan=False)
+    """One line of compact JSON with non-finite floats as null (:func:`bot.ops.http.jsonable`)."""
+    return json.dumps(jsonable(body), separators=(",", ":"), default=str, allow_nan=False)
 
 
 def sse(event: str, data: str) -> bytes:
@@ -163,10 +152,6 @@ class Broadcast:
     def publish(self, message: bytes | None) -> None:
         for client in self.clients:
             client.offer(message)
-
-    @property
-    def dropped(self) -> int:
-        return sum(c.dropped for c in self.clients)
 
 
 class Console:

@@ -72,19 +72,19 @@ async def _call(fn: Callable[[], T | Awaitable[T]]) -> T:
     return result
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     """``value`` with non-finite floats replaced by None (JSON has no NaN) and tuples as lists."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return value
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
-    text = json.dumps(_jsonable(body), default=str, allow_nan=False)
+    text = json.dumps(jsonable(body), default=str, allow_nan=False)
     return web.Response(text=text, status=status, content_type="application/json")
 
 
