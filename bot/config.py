@@ -40,7 +40,7 @@ from bot.sim.settings import SimSettings
 
 SECRET_FIELDS = frozenset({"api_key", "api_secret", "api_password"})
 # secrets of other sections, as (section, field); each also comes from the file ``mmbot_<section>__<field>``
-OTHER_SECRETS = (("ops", "token"),)
+OTHER_SECRETS = (("ops", "token"), ("hedge", "api_key"), ("hedge", "api_secret"))
 # every secret of the bot as (section, field): never read from the TOML file
 ALL_SECRETS = tuple(("venue", name) for name in sorted(SECRET_FIELDS)) + OTHER_SECRETS
 ENV_PREFIX = "MMBOT_"
@@ -211,10 +211,71 @@ class OpsSettings(Section):
     console_clients: int = Field(8, ge=1, le=64, description="console pages served at once; more get 503")
 
 
+class HedgeLegSettings(Section):
+    """One symbol's hedge leg in the perpetual (defaults in ``[hedge]``, overrides in ``[symbols."X".hedge]``).
+
+    Net exposure = spot q x ``ratio`` + hedge position (base units). When |net| > ``band`` the leg trades it back
+    to 0 (the band's centre), never below the venue's minimum size nor ``min_size``, never past ``max_position``.
+    """
+
+    instrument: str | None = Field(
+        None, min_length=1, description="ccxt symbol of the perpetual (unset: BASE/QUOTE:QUOTE of the spot symbol)"
+    )
+    ratio: float = Field(1.0, gt=0, le=10, description="hedge units per unit of spot inventory")
+    band: float = Field(0.01, ge=0, description="act when |net exposure| exceeds this (base units)")
+    min_size: float = Field(0.0, ge=0, description="never send a hedge order smaller than this (base units; the "
+                            "venue's minimum quantity and notional apply too)")
+    cooldown: float = Field(1.0, ge=0, le=3600, description="seconds between two hedge orders of this symbol")
+    interval: float = Field(1.0, ge=0.05, le=3600, description="seconds between timer checks of the net exposure "
+                            "(besides the check after each spot fill)")
+    style: Literal["ioc", "post_then_take"] = Field(
+        "ioc", description="ioc: a limit IOC capped at slippage_bps through the touch; post_then_take: post-only at "
+        "the touch, after post_timeout an IOC as ioc")
+    slippage_bps: float = Field(10.0, ge=0, le=1000, description="price cap of a taking hedge, bps beyond the touch")
+    post_timeout: float = Field(2.0, gt=0, le=600, description="post_then_take: seconds before taking")
+    max_position: float = Field(0.1, gt=0, description="hard limit on |hedge position| (base units)")
+    position_mode: Literal["one_way", "hedge"] = Field(
+        "one_way", description="the futures account's position mode (checked at start-up, never changed)")
+    leverage: int = Field(5, ge=1, le=125, description="leverage set on the instrument at start-up")
+    max_unhedged: float = Field(0.03, gt=0, description="risk: |net exposure| beyond this (base units) ...")
+    unhedged_seconds: float = Field(10.0, gt=0, le=3600, description="... for longer than this (s) trips on_unhedged")
+    basis_band_bps: float = Field(50.0, gt=0, le=10000, description="risk: |perp mid / spot mid - 1| beyond this "
+                                  "trips on_basis (and the leg only reduces)")
+    min_margin_ratio: float = Field(0.05, ge=0, le=1, description="risk: margin balance / |position notional| below "
+                                    "this trips on_margin")
+    max_failures: int = Field(5, ge=1, description="risk: this many hedge errors or rejects in a row trip on_failure")
+
+
+class HedgeSettings(HedgeLegSettings):
+    """The hedge leg in a USD-margined perpetual (off by default). Leg fields are per symbol."""
+
+    enabled: bool = Field(False, description="hedge the spot inventory in the perpetual")
+    kind: Literal["sim", "demo"] = Field(
+        "sim", description="sim: the simulator's futures API (the in-process one, or url); demo: Binance futures "
+        "demo trading (keys from MMBOT_HEDGE__API_KEY / _SECRET)")
+    exchange: str = Field("binanceusdm", min_length=1, description="ccxt exchange id of the futures venue")
+    url: str | None = Field(None, description="sim: http://host:port of a running simulator (unset: venue.url, "
+                            "or the in-process one)")
+    api_key: SecretStr | None = Field(None, description="from the environment or a secret file")
+    api_secret: SecretStr | None = Field(None, description="as api_key")
+    skew_on: Literal["spot", "net"] = Field(
+        "spot", description="spot: quotes skew on spot q (spot inventory mean-reverts); net: on spot q x ratio + "
+        "hedge position (the hedge carries the position)")
+    on_failure: Literal["kill", "pause"] = Field("pause", description="hedge leg failing (errors, rejects, outage)")
+    on_unhedged: Literal["kill", "pause"] = Field("kill", description="unhedged exposure beyond max_unhedged too long")
+    on_basis: Literal["kill", "pause"] = Field("pause", description="basis beyond basis_band_bps")
+    on_margin: Literal["kill", "pause"] = Field("kill", description="margin ratio below min_margin_ratio")
+
+
+# the fields of [hedge] that are the account's, not one leg's
+HEDGE_ACCOUNT_FIELDS = frozenset(HedgeSettings.model_fields) - frozenset(HedgeLegSettings.model_fields)
+
+
 class SymbolOverrides(Section):
     strategy: dict[str, Any] = Field(default_factory=dict)
     risk: dict[str, Any] = Field(default_factory=dict)
     execution: dict[str, Any] = Field(default_factory=dict)
+    hedge: dict[str, Any] = Field(default_factory=dict)
 
 
 class Settings(BaseSettings):
@@ -239,6 +300,7 @@ class Settings(BaseSettings):
     symbols: dict[str, SymbolOverrides] = Field(default_factory=dict)
     sim: SimSettings = Field(default_factory=SimSettings)
     paper: PaperSettings = Field(default_factory=PaperSettings)
+    hedge: HedgeSettings = Field(default_factory=HedgeSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -273,19 +335,22 @@ class Settings(BaseSettings):
         Raises ConfigError naming each bad override by its full path (``symbols."ETH/USDT".risk.x: ...``).
         """
         over = self.symbols.get(symbol)
+        leg = HedgeLegSettings.model_validate(self.hedge.model_dump(exclude=set(HEDGE_ACCOUNT_FIELDS)))
         if over is None:
-            return SymbolSettings(symbol, self.strategy, self.risk, self.execution)
+            return SymbolSettings(symbol, self.strategy, self.risk, self.execution, leg)
         lines: list[str] = []
         strategy = _overridden(symbol, "strategy", self.strategy, over.strategy, lines)
         risk = _overridden(symbol, "risk", self.risk, over.risk, lines)
         execution = _overridden(symbol, "execution", self.execution, over.execution, lines)
+        hedge = _overridden(symbol, "hedge", leg, over.hedge, lines)
         if lines:
             raise ConfigError(lines)
-        return SymbolSettings(symbol, strategy, risk, execution)  # type: ignore[arg-type]
+        return SymbolSettings(symbol, strategy, risk, execution, hedge)  # type: ignore[arg-type]
 
     def secret_values(self) -> list[str]:
         """Every secret's plain value, for the log redactor."""
-        secrets = (self.venue.api_key, self.venue.api_secret, self.venue.api_password, self.ops.token)
+        secrets = (self.venue.api_key, self.venue.api_secret, self.venue.api_password, self.ops.token,
+                   self.hedge.api_key, self.hedge.api_secret)
         return [s.get_secret_value() for s in secrets if s is not None and s.get_secret_value()]
 
 
@@ -297,6 +362,7 @@ ACCOUNT_WIDE = {
                        "dead_man_seconds"}),
     "execution": frozenset({"orders_per_second", "stop_grace"}),
     "strategy": frozenset(),
+    "hedge": HEDGE_ACCOUNT_FIELDS,
 }
 
 
@@ -371,15 +437,17 @@ class SecretFilesSource(PydanticBaseSettingsSource):
 class SymbolSettings:
     """The effective settings for one symbol."""
 
-    __slots__ = ("execution", "risk", "strategy", "symbol")
+    __slots__ = ("execution", "hedge", "risk", "strategy", "symbol")
 
     def __init__(
-        self, symbol: str, strategy: StrategySettings, risk: RiskSettings, execution: ExecutionSettings
+        self, symbol: str, strategy: StrategySettings, risk: RiskSettings, execution: ExecutionSettings,
+        hedge: HedgeLegSettings | None = None,
     ) -> None:
         self.symbol = symbol
         self.strategy = strategy
         self.risk = risk
         self.execution = execution
+        self.hedge = hedge if hedge is not None else HedgeLegSettings()
 
 
 def load_settings(
