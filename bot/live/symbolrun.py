@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from bot.core.quote import MarketRules, Side
     from bot.live.fills import FillIntake
     from bot.live.gate import RiskGate
+    from bot.live.hedge import HedgeLeg
     from bot.live.market import MarketState
     from bot.live.orders import OrderManager
     from bot.live.quoter import Quoter
@@ -43,6 +44,7 @@ class SymbolRun:
     end_base: Decimal | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     tape: FillTape = field(default_factory=FillTape)  # the latest fills, for the console's markers
+    hedge: HedgeLeg | None = None  # the leg in the perpetual, when [hedge] is enabled
 
     @property
     def symbol(self) -> str:

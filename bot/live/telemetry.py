@@ -40,6 +40,7 @@ from bot.logs import redactor
 from bot.ops import Metrics, OpsServer, kill_routes, readiness, start_ops_server, status_document, symbol_status
 from bot.ops.console import PNL_SERIES, Console, cancel_quietly, percentiles, wall_time
 from bot.ops.explore import Live, explore
+from bot.ops.hedgeview import hedge_frame
 from bot.ops.http import TOKEN_FILE, is_loopback
 
 if TYPE_CHECKING:
@@ -126,6 +127,8 @@ class ServiceOps:
             m.on_inventory(run.symbol, snap["q"], run.cfg.risk.max_position, snap["realized_pnl"],
                            snap["unrealized_pnl"], snap["fees"])
             m.on_attribution(run.symbol, inv.spread_captured, inv.skew_cost, snap["inventory_pnl"], inv.markouts)
+            if run.hedge is not None:
+                m.on_hedge(run.symbol, run.hedge.state())
 
     # -- /readyz and /status ----------------------------------------------------------------------
     def ready(self) -> tuple[bool, str]:
@@ -152,6 +155,7 @@ class ServiceOps:
             entry["pauses"] = dict(run.gate.pauses)
             entry["paused"] = run.gate.held
             entry["open_orders"] = len(run.orders.tracker.open)
+            entry["hedge"] = hedge_frame(run.hedge.state()) if run.hedge is not None else None
             symbols[run.symbol] = entry
         kind = svc.endpoint.kind if svc.endpoint is not None else svc.settings.venue.kind
         return status_document(
@@ -204,7 +208,8 @@ class ServiceOps:
                            for o in run.orders.tracker.open.values()],
                 "fills": run.tape.since(seen),
                 "feed_age": _seconds(state.age(now)), "pauses": dict(run.gate.pauses),
-                "paused": run.gate.held, "hedge": None,
+                "paused": run.gate.held,
+                "hedge": hedge_frame(run.hedge.state()) if run.hedge is not None else None,
             }
             total = totals.setdefault(str(run.market["quote"]), dict.fromkeys(PNL_SERIES, 0.0))
             for key in PNL_SERIES:

@@ -22,6 +22,8 @@ Metric names (``mmbot_`` prefix):
   ``horizon`` (``1s``, ``10s``, ``60s``): ``markout`` (quote currency, positive = against us),
   ``markout_fills`` (fills whose horizon has elapsed), ``markout_bps`` (of their notional; NaN before any)
 - orders: ``orders_total{action=placed|canceled|rejected}``
+- hedge leg (when ``[hedge]`` is enabled): ``hedge_position``, ``net_exposure``, ``hedge_pnl{component=hedge|
+  basis|funding|fees|total}``, ``basis_bps``, ``margin_ratio``, ``hedge_paused`` (0/1)
 - health: ``backoffs_total{reason}``, ``reconnects_total``, ``feed_age_seconds``, ``killed`` (0/1)
 - latency: ``reaction_seconds`` histogram, book update received -> order sent
 - ``build_info{version}``; ``scrape_hook_errors_total`` (a hook of :meth:`Metrics.before_scrape` raised)
@@ -43,6 +45,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from bot import __version__
 from bot.core.markouts import Markouts, label
 from bot.core.quote import Side
+from bot.ops.hedgeview import HedgeStateLike
 
 OrderAction = Literal["placed", "canceled", "rejected"]
 
@@ -123,6 +126,23 @@ class Metrics:
         self.markout_bps = Gauge(
             "mmbot_markout_bps", "Markout in bps of the marked-out fills' notional (NaN: none yet)", hsym, registry=r
         )
+
+        self.hedge_position = Gauge(
+            "mmbot_hedge_position", "Hedge position in the perpetual (booked), base units", sym, registry=r
+        )
+        self.net_exposure = Gauge(
+            "mmbot_net_exposure", "spot q x ratio + hedge position + hedge orders in flight, base units", sym,
+            registry=r,
+        )
+        self.hedge_pnl = Gauge(
+            "mmbot_hedge_pnl", "Hedge leg P&L by component (hedge, basis, funding, fees, total), quote currency",
+            ("symbol", "component"), registry=r,
+        )
+        self.basis_bps = Gauge("mmbot_basis_bps", "Perpetual mid / spot mid - 1, bps (NaN: unknown)", sym, registry=r)
+        self.margin_ratio = Gauge(
+            "mmbot_margin_ratio", "Futures margin balance / |position notional| (NaN: no position)", sym, registry=r
+        )
+        self.hedge_paused = Gauge("mmbot_hedge_paused", "1 while the hedge leg does not trade", sym, registry=r)
 
         self.orders = Counter(
             "mmbot_orders", "Order actions: placed, canceled, rejected", ("symbol", "action"), registry=r
@@ -220,6 +240,17 @@ class Metrics:
             self.markout.labels(symbol, name).set(markouts.sums[k])
             self.markout_fills.labels(symbol, name).set(markouts.counts[k])
             self.markout_bps.labels(symbol, name).set(math.nan if rate is None else rate * 10_000.0)
+
+    def on_hedge(self, symbol: str, state: HedgeStateLike) -> None:
+        """The hedge leg of ``symbol`` (:class:`bot.ops.hedgeview.HedgeStateLike`)."""
+        self.hedge_position.labels(symbol).set(float(state.position))
+        self.net_exposure.labels(symbol).set(float(state.net))
+        pnl = state.pnl
+        for name in ("hedge", "basis", "funding", "fees", "total"):
+            self.hedge_pnl.labels(symbol, name).set(math.nan if pnl is None else float(getattr(pnl, name)))
+        self.basis_bps.labels(symbol).set(math.nan if state.basis_bps is None else float(state.basis_bps))
+        self.margin_ratio.labels(symbol).set(math.nan if state.margin_ratio is None else float(state.margin_ratio))
+        self.hedge_paused.labels(symbol).set(0.0 if state.paused is None else 1.0)
 
     def on_fill(self, symbol: str, side: Side, price: float, amount: float, fee: float = 0.0) -> None:
         """One fill of ``amount`` base at ``price``; ``fee`` in quote currency (negative = rebate)."""
