@@ -4,6 +4,10 @@
 context ends); ``sim`` with a URL uses a running one (its first account's keys unless keys are set);
 ``testnet`` needs API keys (:func:`require_keys`: one line before anything is started); ``paper`` and the
 rest connect as configured.
+
+The hedge leg's futures venue (``[hedge]``, :func:`hedge_endpoint`): ``kind = "sim"`` at ``hedge.url``, else at
+``venue.url`` (a sim venue), else at the in-process simulator's URL, as the hedge keys or else the simulator's
+account; ``kind = "demo"`` is Binance's futures demo trading and needs the hedge keys (one line without them).
 """
 
 from __future__ import annotations
@@ -71,8 +75,42 @@ async def open_endpoint(settings: Settings) -> AsyncIterator[Endpoint]:
     yield Endpoint(venue.kind, venue.exchange, venue.url, key, secret, password)
 
 
+def hedge_endpoint(settings: Settings, spot: Endpoint) -> Endpoint:
+    """Where and as whom the hedge leg trades futures (see the module docstring); ``spot`` is the resolved
+    spot venue (its in-process simulator serves the futures API too)."""
+    hedge = settings.hedge
+    key, secret = _secret(hedge.api_key), _secret(hedge.api_secret)
+    if hedge.kind == "demo":
+        require_hedge_keys(settings)
+        return Endpoint("demo", hedge.exchange, None, key, secret)
+    url = hedge.url or (settings.venue.url if settings.venue.kind == "sim" else None)
+    if url is None and spot.sim is not None:
+        url = spot.sim.url
+    if url is None:
+        raise UserError("hedge.kind = 'sim' needs the simulator: set hedge.url (http://127.0.0.1:PORT), or run the "
+                        "spot venue on the simulator (venue.kind = 'sim')")
+    if key is None or secret is None:
+        if spot.sim is not None and url == spot.sim.url:
+            key, secret = key or spot.sim.api_key, secret or _secret(spot.sim.api_secret)
+        else:
+            account = sim_settings(settings).accounts[0]
+            key, secret = key or account.api_key, secret or account.api_secret.get_secret_value()
+    return Endpoint("sim", hedge.exchange, url, key, secret)
+
+
+def require_hedge_keys(settings: Settings) -> None:
+    """Futures demo trading needs API keys: one line before anything is started."""
+    hedge = settings.hedge
+    if hedge.enabled and hedge.kind == "demo" and (_secret(hedge.api_key) is None or _secret(hedge.api_secret) is None):
+        raise UserError(
+            f"hedge.kind = 'demo' needs API keys of a Binance futures demo account ({hedge.exchange}): set "
+            "MMBOT_HEDGE__API_KEY and MMBOT_HEDGE__API_SECRET (see README, 'Hedging')"
+        )
+
+
 def require_keys(settings: Settings) -> None:
-    """A testnet needs API keys: say so in one line before anything is started."""
+    """A testnet (and a futures demo hedge leg) needs API keys: say so in one line before anything is started."""
+    require_hedge_keys(settings)
     venue = settings.venue
     if venue.kind == "testnet" and (_secret(venue.api_key) is None or _secret(venue.api_secret) is None):
         raise UserError(

@@ -14,9 +14,12 @@ returns to the adapter picked once at connect time (:func:`adapter_for`) and wor
 Each also says the account's maker fee where the venue can (:meth:`VenueAdapter.maker_fee`: Binance's
 commission endpoint, the paper fill model's fee; None for a generic ccxt venue).
 
-Binance USDⓈ-M futures plugs in as one more :class:`VenueAdapter` (ccxt ``binanceusdm``: ``ORDER_TRADE_UPDATE``
-carries the stream trade's ``l`` and the client id ``c``, a REST ``userTrades`` row its ``qty``, as spot does,
-plus what a contract adds), picked in :func:`adapter_for` by the exchange id.
+- :class:`BinanceUsdmAdapter` (Binance USDⓈ-M futures, ccxt ``binanceusdm``: the hedge leg): as Binance spot
+  (``ORDER_TRADE_UPDATE``'s ``o`` carries the stream trade's ``l``, the cumulative ``z`` and the client id ``c``;
+  a REST ``userTrades`` row its ``qty``), plus what a contract order adds (:meth:`BinanceUsdmAdapter.order_params`:
+  reduce-only, position side, GTX or IOC) and the maker fee from ``/fapi/v1/commissionRate``.
+
+:func:`adapter_for` picks one by the exchange id.
 """
 
 from __future__ import annotations
@@ -250,17 +253,61 @@ class PaperAdapter:
         return float(exchange.settings.maker_fee)
 
 
+class BinanceUsdmAdapter(BinanceSpotAdapter):
+    """Binance USDⓈ-M futures through ccxt ``binanceusdm`` (the simulator's ``/fapi`` speaks it): the spot
+    adapter's exact decimals and raw client ids (the futures stream's order object has the same ``l``, ``z``,
+    ``c``), and a contract order's parameters."""
+
+    name = "binance-usdm"
+
+    def create_params(self, client_id: str, post_only: bool) -> dict[str, Any]:
+        return self.order_params(client_id, post_only=post_only)
+
+    def order_params(self, client_id: str, post_only: bool = False, ioc: bool = False, reduce_only: bool = False,
+                     position_side: str | None = None) -> dict[str, Any]:
+        """A limit create's parameters: our client id, ``GTX`` (post-only: refused, never taking) or ``IOC``
+        (what is not filled at once expires), ``reduceOnly`` (one-way mode only: Binance refuses it in hedge
+        mode, where ``position_side`` ``LONG``/``SHORT`` names the position instead)."""
+        if post_only and ioc:
+            raise ValueError("an order is either post-only or IOC")
+        params: dict[str, Any] = {"clientOrderId": client_id}
+        if post_only:
+            params["timeInForce"] = "GTX"
+        elif ioc:
+            params["timeInForce"] = "IOC"
+        if reduce_only:
+            params["reduceOnly"] = True
+        if position_side is not None:
+            params["positionSide"] = position_side
+        return params
+
+    async def maker_fee(self, exchange: Any, symbol: str, market: dict[str, Any]) -> float | None:
+        """``GET /fapi/v1/commissionRate`` (signed, weight 20): this account's ``makerCommissionRate``."""
+        body = await exchange.fapiprivate_get_commissionrate({"symbol": market["id"]})
+        try:
+            rate = Decimal(str(body["makerCommissionRate"]))
+        except (KeyError, TypeError, InvalidOperation) as exc:
+            raise ValueError(f"unreadable commission answer: {body!r:.200}") from exc
+        if not rate.is_finite():
+            raise ValueError(f"unreadable commission answer: {body!r:.200}")
+        return float(rate)
+
+
 BINANCE_SPOT = BinanceSpotAdapter()
+BINANCE_USDM = BinanceUsdmAdapter()
 
 
 def adapter_for(exchange: Any) -> VenueAdapter:
     """The adapter of ``exchange``, picked once at connect time: the one a venue brings
     (``records_adapter`` on its class: the paper venue), Binance spot for Binance's ids and for an exchange
-    without an id (the simulator's protocol: test doubles), else ccxt's unified fields."""
+    without an id (the simulator's protocol: test doubles), Binance USDⓈ-M futures for ``binanceusdm``, else
+    ccxt's unified fields."""
     own = getattr(type(exchange), "records_adapter", None)
     if own is not None:
         return own  # type: ignore[no-any-return]
     exchange_id = getattr(exchange, "id", None) if exchange is not None else None
     if not isinstance(exchange_id, str) or exchange_id in ("binance", "binanceus"):
         return BINANCE_SPOT
+    if exchange_id == "binanceusdm":
+        return BINANCE_USDM
     return CcxtAdapter()

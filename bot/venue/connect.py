@@ -104,3 +104,52 @@ def public_feed(exchange_id: str, url: str | None = None) -> Any:
     cls = _exchange_class(exchange_id)
     options = {**SPOT_OPTIONS, **CACHE_OPTIONS} if exchange_id.startswith("binance") else dict(CACHE_OPTIONS)
     return cls({"enableRateLimit": True, "options": options})
+
+
+#: the ccxt ``urls['api']`` keys of Binance USDⓈ-M futures' REST API, by the version path each one serves
+FAPI_KEYS = {"fapiPublic": "v1", "fapiPrivate": "v1", "fapiPublicV2": "v2", "fapiPrivateV2": "v2",
+             "fapiPublicV3": "v3", "fapiPrivateV3": "v3"}
+FUTURES_KINDS = ("sim", "demo")
+
+
+def create_futures_exchange(kind: str, exchange_id: str, url: str | None, api_key: str | None,
+                            api_secret: str | None) -> Any:
+    """A configured (not yet connected) ``ccxt.pro`` USDⓈ-M futures client for the hedge leg.
+
+    - ``sim``: ``ccxt.pro.binanceusdm`` with the six fapi REST URLs at ``url/fapi/v1|v2|v3``, the market and
+      user streams at ``ws://host:port/fstream/ws`` and the WebSocket API at ``ws://host:port/ws-fapi/v1``;
+      the futures error table (ccxt applies it only to Binance's own hosts) is applied here too, so a local
+      venue's -2019/-2022/-5022 mean what they mean at Binance;
+    - ``demo``: Binance's futures demo trading (``enable_demo_trading(True)``; ccxt refuses sandbox mode for
+      futures) with the given keys.
+
+    ``options['fetchCurrencies'] = False`` always: with keys, ccxt would otherwise ask Binance's spot
+    ``sapi`` (real Binance) for currencies at load_markets. Bad input raises ``UserError``.
+    """
+    if kind not in FUTURES_KINDS:
+        raise UserError(f"hedge.kind: must be one of {', '.join(repr(k) for k in FUTURES_KINDS)} (got {kind!r})")
+    if exchange_id != "binanceusdm":
+        raise UserError(f"hedge.exchange: only 'binanceusdm' (Binance USDⓈ-M futures) is supported "
+                        f"(got {exchange_id!r})")
+    exchange = ccxt.pro.binanceusdm({
+        "enableRateLimit": True, "apiKey": api_key or "", "secret": api_secret or "",
+        "options": {"fetchCurrencies": False, **CACHE_OPTIONS},
+    })
+    if kind == "demo":
+        exchange.enable_demo_trading(True)
+        return exchange
+    if not url:
+        raise UserError("hedge.url: the simulator's futures API needs a URL (http://127.0.0.1:PORT)")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.port is None:
+        raise UserError(f"hedge.url: expected http://host:port for the simulator (got {url!r})")
+    base = f"{parts.scheme}://{parts.netloc}"
+    ws_base = f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}"
+    api = exchange.urls["api"]
+    for key, version in FAPI_KEYS.items():
+        api[key] = f"{base}/fapi/{version}"
+    api["ws"] = {**api["ws"], "linear": f"{ws_base}/fstream/ws",
+                 "ws-api": {**api["ws"]["ws-api"], "linear": f"{ws_base}/ws-fapi/v1"}}
+    linear = (exchange.exceptions.get("linear") or {}).get("exact") or {}
+    exchange.exceptions["exact"] = {**exchange.exceptions["exact"], **linear}
+    return exchange
