@@ -21,6 +21,7 @@ from bot.config import Settings, load_settings
 from bot.core.display import fixed, money_text, position_text
 from bot.errors import UserError
 from bot.live.gate import MANUAL
+from bot.ops.hedgeview import hedge_lines
 
 DEFAULT_URL = "http://127.0.0.1:9108"
 
@@ -270,28 +271,6 @@ def render(base: str, status: dict[str, Any], readiness: dict[str, Any]) -> str:
         killed = bool(status.get("killed"))
         for sym, data in rows:
             line = pause_line(sym, data, killed)
-            lines += ([line] if line else []) + attribution_lines(sym, data) + hedge_lines(sym, data)
+            lines += ([line] if line else []) + attribution_lines(sym, data) + hedge_lines(sym, data.get("hedge"))
     return "\n".join(lines)
-
-
-def hedge_lines(sym: str, data: dict[str, Any]) -> list[str]:
-    """The hedge leg of one symbol (``data["hedge"]``, :func:`bot.ops.hedgeview.hedge_frame`): position, net
-    exposure, orders in flight, basis, margin and its P&L split; nothing when the symbol has no leg."""
-    hedge = data.get("hedge")
-    if not isinstance(hedge, dict):
-        return []
-    state = f"paused ({hedge['paused']})" if hedge.get("paused") else "hedging"
-    steps = {"lot": hedge.get("lot"), "tick": hedge.get("tick")}
-    lines = [f"{sym} hedge in {hedge.get('instrument')}: {state}; position {_fmt(hedge.get('q'), 'size', steps)}, "
-             f"net exposure {_fmt(hedge.get('net'), 'size', steps)} (band {_fmt(hedge.get('band'), '{}')}), "
-             f"in flight {_fmt(hedge.get('in_flight'), 'size', steps)}, {hedge.get('orders', 0)} open order(s); "
-             f"perp mid {_fmt(hedge.get('perp_mid'), 'price', steps)}, "
-             f"basis {_fmt(hedge.get('basis_bps'), '{:+.2f}')} bps, "
-             f"funding rate {_fmt(hedge.get('funding_rate'), '{}')}, margin ratio "
-             f"{_fmt(hedge.get('margin_ratio'), '{}')}"]
-    pnl = hedge.get("pnl")
-    if isinstance(pnl, dict):
-        lines.append(f"{sym} hedge P&L: hedge {_money(pnl.get('hedge'))}, basis {_money(pnl.get('basis'))}, funding "
-                     f"{_money(pnl.get('funding'))}, fees {_money(pnl.get('fees'))}, total {_money(pnl.get('total'))}")
-    return lines
 

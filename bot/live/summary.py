@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.core.display import Steps, at_step, decimals, exact, money
 from bot.core.display import bps as to_bps
+from bot.ops.hedgeview import hedge_frame, hedge_lines
 
 if TYPE_CHECKING:
     from bot.live.orders import OpenCheck
@@ -48,6 +49,10 @@ class SymbolSummary:
     markouts: dict[str, dict[str, Any]] = field(default_factory=dict)
     tick: float = 0.0  # the digits of prices (0: unknown)
     lot: float = 0.0  # the digits of sizes (0: unknown)
+    hedge: dict[str, Any] | None = None  # the hedge leg at the end (bot.ops.hedgeview.hedge_frame); None: no leg
+    # the venue's word on the leg after its last cancel: its position and our open orders (None: it did not answer)
+    hedge_venue_position: Decimal | None = None
+    hedge_open_orders_left: int | None = None
 
 
 def symbol_summary(run: SymbolRun, check: OpenCheck) -> SymbolSummary:
@@ -71,8 +76,16 @@ def symbol_summary(run: SymbolRun, check: OpenCheck) -> SymbolSummary:
         orders_rejected=run.orders.rejected, open_orders_left=check.left if check.confirmed else None,
         open_orders_unconfirmed=0 if check.confirmed else check.left, q_exact=inv.q_exact,
         venue_base_delta=delta, inventory_pnl=money(snap["inventory_pnl"]), markouts=inv.markouts.table(),
-        tick=tick, lot=lot,
+        tick=tick, lot=lot, **_hedge_end(run),
     )
+
+
+def _hedge_end(run: SymbolRun) -> dict[str, Any]:
+    leg = run.hedge
+    if leg is None:
+        return {}
+    return {"hedge": hedge_frame(leg.state()), "hedge_venue_position": leg.end_venue_position,
+            "hedge_open_orders_left": leg.end_open_orders}
 
 
 @dataclass
@@ -116,6 +129,8 @@ class RunSummary:
         for s in out["symbols"]:
             s["q_exact"] = exact(s["q_exact"])
             s["venue_base_delta"] = None if s["venue_base_delta"] is None else exact(s["venue_base_delta"])
+            if s["hedge_venue_position"] is not None:
+                s["hedge_venue_position"] = exact(s["hedge_venue_position"])
         return out
 
 
@@ -174,6 +189,24 @@ def total_lines(symbols: list[SymbolSummary]) -> list[str]:
     return lines
 
 
+def hedge_check_line(s: SymbolSummary) -> str:
+    """The venue's word on the hedge leg at the end: its position against the leg's book, our open orders; "unknown"
+    where the venue did not answer."""
+    booked = (s.hedge or {}).get("q")
+    if s.hedge_venue_position is None:
+        position = "venue position unknown (the venue did not answer)"
+    else:
+        same = booked is not None and Decimal(str(booked)) == s.hedge_venue_position
+        position = f"venue position {exact(s.hedge_venue_position)}: {'matches' if same else 'MISMATCH'}"
+    if s.hedge_open_orders_left is None:
+        orders = "open hedge orders: unknown (the venue did not answer)"
+    elif s.hedge_open_orders_left == 0:
+        orders = "open hedge orders: none (confirmed with the venue)"
+    else:
+        orders = f"OPEN HEDGE ORDERS LEFT: {s.hedge_open_orders_left} (confirmed with the venue)"
+    return f"hedge {position}; {orders}"
+
+
 def open_orders_line(run: RunSummary) -> str:
     """What the venue said of our open orders at the end: "none" only when a read after the last cancel said so."""
     left, unknown = run.open_orders_left, run.open_orders_unconfirmed
@@ -208,6 +241,9 @@ def format_summary(run: RunSummary) -> str:
         ]
         if s.markouts:
             lines.append("    " + markouts_line(s.markouts))
+        if s.hedge is not None:
+            lines += ["    " + line.removeprefix(f"{s.symbol} ") for line in hedge_lines(s.symbol, s.hedge)]
+            lines.append("    " + hedge_check_line(s))
     lines += total_lines(run.symbols)
     lines.append("  " + open_orders_line(run))
     if run.journal_error:

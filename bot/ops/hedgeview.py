@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Protocol
 
-from bot.core.display import at_step, money
+from bot.core.display import at_step, money, position_text
 
 
 class PnlLike(Protocol):
@@ -114,3 +114,37 @@ def hedge_event_fields(state: HedgeStateLike) -> dict[str, Any]:
         "hedge_paused": frame["paused"], "hedge_pnl": pnl["hedge"], "basis_pnl": pnl["basis"],
         "funding_pnl": pnl["funding"], "hedge_fees": pnl["fees"], "hedge_total_pnl": pnl["total"],
     }
+
+
+def hedge_lines(sym: str, hedge: dict[str, Any] | None) -> list[str]:
+    """A leg's :func:`hedge_frame` as text (``mmbot status`` and the run summary): position, net exposure, orders
+    in flight, basis, funding, margin, then its P&L split; nothing without a leg."""
+    if not isinstance(hedge, dict):
+        return []
+    lot = hedge.get("lot") or 0.0
+    state = f"paused ({hedge['paused']})" if hedge.get("paused") else "hedging"
+    lines = [f"{sym} hedge in {hedge.get('instrument')}: {state}; position {_size(hedge.get('q'), lot)}, "
+             f"net exposure {_size(hedge.get('net'), lot)} (band {_plain(hedge.get('band'))}), in flight "
+             f"{_size(hedge.get('in_flight'), lot)}, {hedge.get('orders', 0)} open order(s); perp mid "
+             f"{_plain(hedge.get('perp_mid'))}, basis {_signed(hedge.get('basis_bps'), 2)} bps, funding rate "
+             f"{_plain(hedge.get('funding_rate'))}, margin ratio {_plain(hedge.get('margin_ratio'))}"]
+    pnl = hedge.get("pnl")
+    if isinstance(pnl, dict):
+        lines.append(f"{sym} hedge P&L: " + ", ".join(f"{name} {_signed(pnl.get(name), 4)}"
+                                                     for name in ("hedge", "basis", "funding", "fees", "total")))
+    return lines
+
+
+def _plain(x: Any) -> str:
+    return "-" if x is None else str(x)
+
+
+def _signed(x: Any, digits: int) -> str:
+    return "-" if not isinstance(x, int | float) else f"{x:+.{digits}f}"
+
+
+def _size(x: Any, lot: float) -> str:
+    if not isinstance(x, int | float):
+        return "-"
+    text = position_text(float(x), float(lot))
+    return "+" + text if x > 0 else text

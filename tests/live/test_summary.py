@@ -39,7 +39,7 @@ def _run(symbol: str, fills: list[tuple[str, float, str, float]], mid: float, ti
     return SimpleNamespace(
         symbol=symbol, inventory=inv, state=SimpleNamespace(mid=mid),
         rules=MarketRules(tick=tick, lot=lot, min_qty=lot, min_notional=0.0),
-        orders=SimpleNamespace(placed=3, canceled=1, rejected=0), start_base=None, end_base=None,
+        orders=SimpleNamespace(placed=3, canceled=1, rejected=0), start_base=None, end_base=None, hedge=None,
     )
 
 
@@ -61,3 +61,29 @@ def test_the_summary_attributes_the_pnl_per_symbol_and_in_total() -> None:
     line = next(x for x in text.splitlines() if x.startswith("  total USDT across 2 symbols"))
     assert line.endswith(f"total {total:,.4f}")
     assert "fees 0.0300" in line and "60s -0.0500 over 3 fills" in text.splitlines()[text.splitlines().index(line) + 1]
+
+
+def test_the_summary_shows_the_hedge_leg_and_what_the_venue_said_of_it() -> None:
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from bot.live.orders import OpenCheck
+    from bot.live.summary import RunSummary, format_summary, symbol_summary
+    from tests.ops.test_hedgeview import State
+
+    run = _run("BTC/USDT", [("buy", 30000.70, "0.012", 30000.72)], 30000.72, 0.01, 0.00001)
+    run.hedge = SimpleNamespace(state=State, end_venue_position=Decimal("-0.012"), end_open_orders=0)  # type: ignore[attr-defined]
+    s = symbol_summary(run, OpenCheck(left=0, confirmed=True))  # type: ignore[arg-type]
+    text = format_summary(RunSummary("sim", 10.0, [s]))
+    assert "    hedge in BTC/USDT:USDT: hedging; position -0.012" in text
+    assert "    hedge P&L: hedge +0.3000, basis -0.0300" in text
+    assert "hedge venue position -0.012: matches; open hedge orders: none (confirmed with the venue)" in text
+    assert RunSummary("sim", 1.0, [s]).to_dict()["symbols"][0]["hedge_venue_position"] == "-0.012"
+
+    run.hedge = SimpleNamespace(state=lambda: replace(State(), position=Decimal("-0.010")),  # type: ignore[attr-defined]
+                                end_venue_position=Decimal("-0.012"), end_open_orders=None)
+    text = format_summary(RunSummary("sim", 10.0, [symbol_summary(run, OpenCheck(left=0, confirmed=True))]))  # type: ignore[arg-type]
+    assert "hedge venue position -0.012: MISMATCH; open hedge orders: unknown (the venue did not answer)" in text
+    run.hedge = SimpleNamespace(state=State, end_venue_position=None, end_open_orders=2)  # type: ignore[attr-defined]
+    text = format_summary(RunSummary("sim", 10.0, [symbol_summary(run, OpenCheck(left=0, confirmed=True))]))  # type: ignore[arg-type]
+    assert "venue position unknown (the venue did not answer); OPEN HEDGE ORDERS LEFT: 2" in text

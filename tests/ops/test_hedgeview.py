@@ -94,13 +94,13 @@ def test_metrics_export_the_hedge_leg() -> None:
 
 
 def test_status_prints_the_leg() -> None:
-    from bot.commands.status import hedge_lines
+    from bot.ops.hedgeview import hedge_lines
 
-    lines = hedge_lines("BTC/USDT", {"hedge": hedge_frame(State())})
+    lines = hedge_lines("BTC/USDT", hedge_frame(State()))
     assert lines[0].startswith("BTC/USDT hedge in BTC/USDT:USDT: hedging; position -0.012, net exposure +0.001")
-    assert "perp mid 30001.2," in lines[0] and "basis +0.41 bps" in lines[0]
+    assert "perp mid 30001.23," in lines[0] and "basis +0.41 bps" in lines[0]
     assert lines[1] == ("BTC/USDT hedge P&L: hedge +0.3000, basis -0.0300, funding +0.0001, fees +0.0100, "
                         "total +0.2600")
-    assert hedge_lines("BTC/USDT", {"hedge": None}) == []
-    paused = hedge_lines("BTC/USDT", {"hedge": hedge_frame(replace(State(), paused="position mismatch"))})
+    assert hedge_lines("BTC/USDT", None) == []
+    paused = hedge_lines("BTC/USDT", hedge_frame(replace(State(), paused="position mismatch")))
     assert "paused (position mismatch)" in paused[0]
