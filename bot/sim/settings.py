@@ -130,6 +130,9 @@ class AccountSpec(_Model):
     taker_fee: Decimal = Field(
         Decimal("0.001"), ge=0, le=Decimal("0.1"), description="rate; unset: Binance spot's regular tier"
     )
+    futures_balance: Decimal = Field(Decimal(100000), ge=0, description="USDT wallet of the futures account")
+    futures_maker_fee: Decimal = Field(Decimal("0.0002"), ge=0, le=Decimal("0.1"), description="perpetual maker rate")
+    futures_taker_fee: Decimal = Field(Decimal("0.0005"), ge=0, le=Decimal("0.1"), description="perpetual taker rate")
 
     @field_validator("balances")
     @classmethod
@@ -174,6 +177,40 @@ class FaultSettings(_Model):
     )
 
 
+class PerpFaultSettings(FaultSettings):
+    """The spot faults, applied to ``/fapi`` and ``/fstream`` only, plus the futures-only ones."""
+
+    position_lag_ms: int = Field(
+        0, ge=0, le=60000,
+        description="positionRisk/account answers and ACCOUNT_UPDATE delivery lag the truth by this long",
+    )
+    user_stream_silent: bool = Field(False, description="the futures user data stream sends nothing")
+
+
+class PerpSpec(SymbolSpec):
+    """A USDT-margined perpetual whose mid is its spot symbol's mid plus a mean-reverting basis.
+
+    Basis (bps of the spot mid): Ornstein-Uhlenbeck around ``basis_bps``, plus Poisson shocks of
+    +-``basis_shock_bps`` that decay at the same reversion. Funding every ``funding_interval`` seconds
+    (aligned to the epoch, as Binance's 00/08/16 UTC): rate = clamp(mean premium + ``interest_rate``,
+    +-``funding_cap``), longs pay shorts when positive."""
+
+    spot: str = Field(description="the spot symbol whose mid this perpetual tracks; must be in [sim.symbols]")
+    volatility: float = Field(
+        0.0, ge=0, le=0, description="unused: the perpetual's mid is its spot's mid plus the basis"
+    )
+    basis_bps: float = Field(0.0, ge=-1000, le=1000, description="mean basis, bps of the spot mid")
+    basis_reversion: float = Field(0.05, ge=0, le=100, description="basis mean reversion, per second")
+    basis_volatility: float = Field(0.5, ge=0, description="basis volatility, bps per sqrt(second)")
+    basis_shock_rate: float = Field(0.0, ge=0, description="basis shocks per hour (Poisson)")
+    basis_shock_bps: float = Field(30.0, ge=0, le=1000, description="size of a basis shock, bps (random sign)")
+    funding_interval: float = Field(28800.0, ge=1, description="seconds between fundings")
+    interest_rate: Decimal = Field(Decimal("0.0001"), ge=-1, le=1, description="per funding interval")
+    funding_cap: Decimal = Field(Decimal("0.0075"), ge=0, le=1, description="|funding rate| cap per interval")
+    max_leverage: int = Field(125, ge=1, le=125)
+    maint_margin_rate: Decimal = Field(Decimal("0.004"), gt=0, lt=1)
+
+
 class RateLimitSettings(_Model):
     """Binance-style limits; the defaults are high enough that a normal bot never meets them."""
 
@@ -195,6 +232,10 @@ class SimSettings(_Model):
     symbols: dict[str, SymbolSpec] = Field(default_factory=_default_symbols)
     accounts: list[AccountSpec] = Field(default_factory=_default_accounts, min_length=1)
     faults: FaultSettings = Field(default_factory=FaultSettings)
+    perps: dict[str, PerpSpec] = Field(
+        default_factory=dict, description="USDT-margined perpetuals by ccxt symbol, e.g. 'BTC/USDT:USDT'"
+    )
+    perp_faults: PerpFaultSettings = Field(default_factory=PerpFaultSettings)
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     trade_history: int = Field(1000, ge=10, description="public trades kept per symbol")
     order_history: int = Field(100000, ge=10, description="finished orders kept for GET /order and allOrders")
@@ -206,6 +247,16 @@ class SimSettings(_Model):
         for name, spec in self.symbols.items():
             if name != f"{spec.base}/{spec.quote}":
                 raise ValueError(f"symbol {name!r} must be '{spec.base}/{spec.quote}'")
+        for name, perp in self.perps.items():
+            if name != f"{perp.base}/{perp.quote}:{perp.quote}":
+                raise ValueError(f"perpetual {name!r} must be '{perp.base}/{perp.quote}:{perp.quote}'")
+            if perp.quote != "USDT":
+                raise ValueError(f"perpetual {name!r}: only USDT-margined perpetuals are simulated")
+            spot = self.symbols.get(perp.spot)
+            if spot is None:
+                raise ValueError(f"perpetual {name!r}: spot symbol {perp.spot!r} is not in [sim.symbols]")
+            if spot.mid != perp.mid:
+                raise ValueError(f"perpetual {name!r}: mid must equal {perp.spot}'s mid ({spot.mid})")
         keys = [a.api_key for a in self.accounts]
         if len(set(keys)) != len(keys):
             raise ValueError("api keys must be unique")
