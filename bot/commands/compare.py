@@ -10,7 +10,8 @@ from pathlib import Path
 
 from bot.core.display import money, plain
 from bot.errors import UserError
-from bot.research.compare import FlowParams, StrategyResult, compare, format_table
+from bot.research.compare import FlowParams, StrategyResult, compare, compare_with_hedge, format_table, strategies
+from bot.research.hedged import PerpParams, as_dict, format_hedged
 
 PLOT_HINT = "--plot needs matplotlib: pip install 'mmbot[plot]' (or pip install matplotlib)"
 
@@ -39,7 +40,64 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                              "strategy's half-spread as the bot does (default 0)")
     parser.add_argument("--min-edge", type=float, default=0.0, metavar="BPS",
                         help="bps of the mid a fill must earn net of the maker fee (the fee floor; default 0)")
+    add_hedge_flags(parser, band=2.0, with_strategy=True)
     return parser
+
+
+def add_hedge_flags(parser: argparse.ArgumentParser, band: float | None, with_strategy: bool = False) -> None:
+    """``--hedged`` and the synthetic perpetual's flags (shared with ``mmbot backtest``); ``band`` None: the
+    config's ``[hedge]`` leg settings give band and ratio."""
+    p = PerpParams()
+    group = parser.add_argument_group("hedged variant (a synthetic perpetual beside the spot flow)")
+    group.add_argument("--hedged", action="store_true",
+                       help="also run the flow hedged in a synthetic perp and print hedged vs unhedged")
+    if band is not None:
+        group.add_argument("--hedge-band", type=float, default=band, help=f"act beyond this |net| (default {band:g})")
+        group.add_argument("--hedge-ratio", type=float, default=p.ratio, help="hedge units per spot unit (default 1)")
+    if with_strategy:
+        group.add_argument("--hedge-strategy", default="symmetric", help="whose fills are hedged (default symmetric)")
+    group.add_argument("--basis-shock-bps", type=float, default=0.0, metavar="BPS",
+                       help="one basis shock of this size (bps of the spot mid), also measured (default none)")
+    group.add_argument("--shock-at", type=float, metavar="SECONDS",
+                       help="when the shock hits, seconds after the start (default the middle of the run)")
+    group.add_argument("--basis-volatility", type=float, default=p.basis_volatility, metavar="BPS",
+                       help=f"OU volatility of the basis, bps per sqrt(s) (default {p.basis_volatility:g})")
+    group.add_argument("--funding-interval", type=float, default=p.funding_interval, metavar="SECONDS",
+                       help=f"seconds between funding payments (default {p.funding_interval:g})")
+    group.add_argument("--perp-taker-fee", type=float, default=p.taker_fee * 1e4, metavar="BPS",
+                       help=f"taker fee of a hedge fill (default {p.taker_fee * 1e4:g})")
+
+
+def perp_of(args: argparse.Namespace, **leg: float) -> PerpParams:
+    """The flags as :class:`PerpParams` (``leg``: band, ratio, ... from elsewhere); bad values: UserError."""
+    values = {"--basis-shock-bps": args.basis_shock_bps, "--basis-volatility": args.basis_volatility,
+              "--perp-taker-fee": args.perp_taker_fee, "--funding-interval": args.funding_interval}
+    if args.shock_at is not None:
+        values["--shock-at"] = args.shock_at
+    if "band" not in leg:
+        values.update({"--hedge-band": args.hedge_band, "--hedge-ratio": args.hedge_ratio})
+    for flag, value in values.items():
+        if not math.isfinite(value):
+            raise UserError(f"{flag} must be a finite number, got {value}")
+    if args.shock_at is not None and args.shock_at < 0:
+        raise UserError(f"--shock-at must be >= 0, got {args.shock_at:g}")
+    if args.funding_interval <= 0:
+        raise UserError(f"--funding-interval must be > 0, got {args.funding_interval:g}")
+    if args.basis_volatility < 0:
+        raise UserError(f"--basis-volatility must be >= 0, got {args.basis_volatility:g}")
+    if not 0 <= args.perp_taker_fee < 100:
+        raise UserError(f"--perp-taker-fee is in bps and must be between 0 and 100, got {args.perp_taker_fee:g}")
+    if abs(args.basis_shock_bps) > 10_000:
+        raise UserError(f"--basis-shock-bps must be within +-10000, got {args.basis_shock_bps:g}")
+    if "band" not in leg:
+        if args.hedge_band < 0:
+            raise UserError(f"--hedge-band must be >= 0, got {args.hedge_band:g}")
+        if not 0 < args.hedge_ratio <= 10:
+            raise UserError(f"--hedge-ratio must be in (0, 10], got {args.hedge_ratio:g}")
+        leg = {**leg, "band": args.hedge_band, "ratio": args.hedge_ratio}
+    return PerpParams(basis_shock_bps=args.basis_shock_bps, shock_at=args.shock_at,
+                      basis_volatility=args.basis_volatility,
+                      funding_interval=args.funding_interval, taker_fee=args.perp_taker_fee / 1e4, **leg)
 
 
 def _check(args: argparse.Namespace) -> FlowParams:
@@ -129,9 +187,26 @@ def shown(values: dict[str, object]) -> dict[str, object]:
     return out
 
 
+def _shown_all(value: object) -> object:
+    """Every float inside ``value`` to 4 decimals (money and the hedged variant's sizes alike)."""
+    if isinstance(value, float):
+        return money(value)
+    if isinstance(value, dict):
+        return {k: _shown_all(v) for k, v in value.items()}
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     params = _check(args)
-    results, arrivals = compare(params, seed=args.seed)
+    hedged = None
+    if args.hedged:
+        if args.hedge_strategy not in strategies(params):
+            raise UserError(f"--hedge-strategy must be one of {', '.join(strategies(params))}, "
+                            f"got {args.hedge_strategy!r}")
+        perp = perp_of(args, tick=params.tick)
+        results, arrivals, hedged = compare_with_hedge(params, perp, args.seed, args.hedge_strategy)
+    else:
+        results, arrivals = compare(params, seed=args.seed)
     if args.plot is not None:
         save_plot(results, params, args.plot)
     if args.json:
@@ -139,9 +214,13 @@ def run(args: argparse.Namespace) -> int:
             "params": shown({**params.__dict__, "gamma": params.gamma, "seed": args.seed, "arrivals": arrivals}),
             "strategies": [shown(r.as_dict()) for r in results],
         }
+        if hedged is not None:
+            payload["hedged"] = {"strategy": args.hedge_strategy, **_shown_all(as_dict(hedged))}
         print(json.dumps(payload, indent=2))
     else:
         print(format_table(results, params, arrivals))
+        if hedged is not None:
+            print(format_hedged(hedged, perp, args.hedge_strategy))
         if args.plot is not None:
             print(f"inventory paths saved to {args.plot}")
     return 0

@@ -41,6 +41,7 @@ from bot.core.limits import LimitParams
 from bot.core.models import ModelParams
 from bot.core.pipeline import make_quote
 from bot.core.quote import MarketRules, QuoteInputs
+from bot.research.hedged import HedgedComparison, PerpParams, SpotFill, compare_hedged, spot_path
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,11 @@ class StrategyResult:
     spread_given_up: float
     fees: float
     q_path: list[float] = field(repr=False)
+    fill_log: list[SpotFill] = field(default_factory=list, repr=False)  # (t, side, price, size, fee)
 
     def as_dict(self, with_path: bool = False) -> dict[str, object]:
         out = asdict(self)
+        out.pop("fill_log")
         if not with_path:
             out.pop("q_path")
         return out
@@ -170,6 +173,7 @@ def run_strategy(
     q = cash = spread_pnl = given_up = fees = 0.0
     fills = 0
     path: list[float] = []
+    log: list[SpotFill] = []
     used = 0
     for t, mid, sell, depth in zip(flow.times, flow.mids, flow.sells, flow.depths, strict=True):
         used += 1
@@ -179,6 +183,7 @@ def run_strategy(
             q += size
             cash -= size * quote.bid
             fees += size * quote.bid * fee_rate
+            log.append((float(t), "buy", quote.bid, size, size * quote.bid * fee_rate))
             spread_pnl += size * (mid - quote.bid)
             given_up += size * (quote.reservation - mid)
             fills += 1
@@ -187,6 +192,7 @@ def run_strategy(
             q -= size
             cash += size * quote.ask
             fees += size * quote.ask * fee_rate
+            log.append((float(t), "sell", quote.ask, size, size * quote.ask * fee_rate))
             spread_pnl += size * (quote.ask - mid)
             given_up += size * (mid - quote.reservation)
             fills += 1
@@ -205,6 +211,7 @@ def run_strategy(
         spread_given_up=given_up,
         fees=fees,
         q_path=[float(x) for x in path],
+        fill_log=log,
     )
     return result, used
 
@@ -223,6 +230,17 @@ def compare(params: FlowParams | None = None, seed: int | None = 1) -> tuple[lis
         for name, (model, limits) in contenders.items()
     ]
     return results, used
+
+
+def compare_with_hedge(params: FlowParams, perp: PerpParams, seed: int | None = 1, strategy: str = "symmetric"
+                       ) -> tuple[list[StrategyResult], int, HedgedComparison]:
+    """:func:`compare`, then ``strategy``'s run unhedged vs hedged in a synthetic perpetual on the same flow
+    (:mod:`bot.research.hedged`; the perp's noise seeded by ``seed``)."""
+    results, used = compare(params, seed)
+    flow = make_flow(params, seed).head(used)
+    chosen = next(r for r in results if r.name == strategy)
+    path = spot_path(flow.times, flow.mids, chosen.fill_log)
+    return results, used, compare_hedged(path, perp, seed)
 
 
 def format_table(results: list[StrategyResult], params: FlowParams, arrivals: int) -> str:
