@@ -11,6 +11,10 @@ in a browser on the same host can neither read the state nor switch faults on.
 - ``POST /admin/faults`` with a JSON object of ``FaultSettings`` fields to change, plus the one-shot
   actions ``{"gap_next": n}`` (skip the next n depth diffs) and ``{"drop_now": true}`` (close every
   WebSocket now). Returns the new fault settings; bad input -> HTTP 400 with a reason.
+- ``POST /admin/perp/faults`` (when perpetuals are simulated; else 404): ``PerpFaultSettings`` fields for
+  ``/fapi`` and ``/fstream`` only, plus the one-shot ``{"gap_next": n}``, ``{"drop_now": true}``,
+  ``{"basis_shock_bps": x}`` (move every perpetual's basis by x bps now) and ``{"funding_now": true}``
+  (settle funding now). ``GET /admin/state`` then has ``perps`` (null without perpetuals).
 - ``POST /admin/rate_limits`` with a JSON object of ``RateLimitSettings`` fields to change (e.g. a small
   ``weight_per_minute`` and ``weight_window`` to rehearse 429s and 418s). Returns the new limits; bad
   input -> HTTP 400.
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 from typing import Any
 
 from aiohttp import web
@@ -79,6 +84,52 @@ def state(sim: Any) -> dict[str, Any]:
         "connections": {"market": len(sim.market_hub.connections), "user": len(sim.user_hub.connections)},
         "faults": sim.faults.settings.model_dump(),
         "rate_limits": {**sim.limiter.settings.model_dump(), "clients": sim.limiter.stats()},
+        "perps": perp_state(sim.perp) if sim.perp is not None else None,
+    }
+
+
+def perp_state(venue: Any) -> dict[str, Any]:
+    """The perpetuals: per symbol the mid, mark, index, basis, funding; per account the wallet and the
+    open positions (the truth, never lagged); the perpetual's faults and connection counts."""
+    ex = venue.engine
+    symbols = {}
+    for sym in ex.symbols.values():
+        mark, index = ex.mark_price(sym.id), ex.index_price(sym.id)
+        bid, ask = sym.book.best("BUY"), sym.book.best("SELL")
+        symbols[sym.name] = {
+            "id": sym.id,
+            "spot": sym.spec.spot,
+            "mid": fmt_atoms(round(sym.market.mid * sym.tick_atoms)),
+            "mark": fmt_atoms(mark),
+            "index": fmt_atoms(index),
+            "basis_bps": round(ex.basis_bps(sym.id), 4),
+            "funding_rate": f"{ex.funding_rate(sym.id):.8f}",
+            "next_funding_ms": ex.next_funding_time(sym.id),
+            "update_id": sym.update_id,
+            "best_bid": fmt_atoms(bid * sym.tick_atoms) if bid is not None else None,
+            "best_ask": fmt_atoms(ask * sym.tick_atoms) if ask is not None else None,
+        }
+    accounts = {}
+    for acct in venue.accounts():
+        info = ex.account_info(acct)
+        accounts[acct.name] = {
+            "wallet": fmt_atoms(info.wallet),
+            "unrealized": fmt_atoms(info.unrealized),
+            "margin_balance": fmt_atoms(info.margin_balance),
+            "available": fmt_atoms(info.available),
+            "dual_side": ex.dual_side(acct),
+            "positions": [
+                {"symbol": p.symbol, "position_side": p.position_side, "amount": fmt_atoms(p.amount),
+                 "entry_price": f"{p.entry_price:.8f}", "unrealized": fmt_atoms(p.unrealized)}
+                for p in ex.positions(acct) if p.amount
+            ],
+            "open_orders": len(ex.open_orders(acct)),
+        }
+    return {
+        "symbols": symbols,
+        "accounts": accounts,
+        "connections": {"market": len(venue.market_hub.connections), "user": len(venue.user_streams.connections)},
+        "faults": venue.faults.settings.model_dump(),
     }
 
 
@@ -127,6 +178,39 @@ async def post_faults(request: web.Request) -> web.Response:
     return web.json_response({"faults": settings.model_dump()})
 
 
+async def post_perp_faults(request: web.Request) -> web.Response:
+    """``PerpFaultSettings`` fields plus the one-shot ``gap_next``, ``drop_now``, ``basis_shock_bps`` (move
+    every perpetual's basis by that many bps now) and ``funding_now`` (settle funding now)."""
+    body = await _body(request)
+    if isinstance(body, web.Response):
+        return body
+    venue = request.app[SIM].perp
+    if venue is None:
+        return web.json_response({"error": "no perpetuals are simulated (sim.perps is empty)"}, status=404)
+    gap_next = body.pop("gap_next", 0)
+    drop_now = body.pop("drop_now", False)
+    shock = body.pop("basis_shock_bps", None)
+    funding_now = body.pop("funding_now", False)
+    if not isinstance(gap_next, int) or isinstance(gap_next, bool) or gap_next < 0:
+        return web.json_response({"error": "gap_next must be a non-negative integer"}, status=400)
+    if not isinstance(drop_now, bool):
+        return web.json_response({"error": "drop_now must be true or false"}, status=400)
+    if not isinstance(funding_now, bool):
+        return web.json_response({"error": "funding_now must be true or false"}, status=400)
+    if shock is not None and (isinstance(shock, bool) or not isinstance(shock, int | float)
+                              or not math.isfinite(shock)):
+        return web.json_response({"error": "basis_shock_bps must be a number"}, status=400)
+    try:
+        settings = venue.set_faults(gap_next=gap_next, drop_now=drop_now, **body)
+    except ValidationError as exc:
+        return _invalid(exc)
+    if shock is not None:
+        venue.shock_basis(float(shock))
+    if funding_now:
+        venue.funding_now()
+    return web.json_response({"perp_faults": settings.model_dump()})
+
+
 async def post_rate_limits(request: web.Request) -> web.Response:
     body = await _body(request)
     if isinstance(body, web.Response):
@@ -140,4 +224,4 @@ async def post_rate_limits(request: web.Request) -> web.Response:
 
 def routes() -> list[web.RouteDef]:
     return [web.get("/admin/state", get_state), web.post("/admin/faults", post_faults),
-            web.post("/admin/rate_limits", post_rate_limits)]
+            web.post("/admin/rate_limits", post_rate_limits), web.post("/admin/perp/faults", post_perp_faults)]

@@ -20,8 +20,8 @@ class Faults:
         self.drop_now = False
 
     def update(self, **changes: object) -> FaultSettings:
-        """Apply partial changes (validated); returns the new settings."""
-        self.settings = FaultSettings.model_validate(self.settings.model_dump() | changes)
+        """Apply partial changes (validated by the settings' own class); returns the new settings."""
+        self.settings = type(self.settings).model_validate(self.settings.model_dump() | changes)
         return self.settings
 
     def http_status(self) -> int | None:

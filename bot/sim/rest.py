@@ -15,7 +15,7 @@ import asyncio
 import functools
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -25,7 +25,7 @@ from bot.logs import get_logger
 from bot.ops.http import Refusal, origin_is_loopback
 from bot.sim import protocol
 from bot.sim.accounts import Account
-from bot.sim.auth import check_rest
+from bot.sim.auth import BAD_KEY, BAD_KEY_FORMAT, check_rest
 from bot.sim.engine import SymbolState
 from bot.sim.events import SimError
 from bot.sim.filters import missing, parse_int, parse_new_order
@@ -91,13 +91,30 @@ def _host_refusal(host: str | None, bind_host: str) -> Refusal | None:
     return upgrade_refusal(host, None, bind_host)
 
 
+def _spot_market(sim: Any) -> Any:
+    return sim
+
+
 def _endpoint(
-    fn: Handler, weight: Weight, signed: bool = False, order: bool = False
+    fn: Handler,
+    weight: Weight,
+    signed: bool = False,
+    order: bool = False,
+    *,
+    market: Callable[[Any], Any] = _spot_market,
+    mutates: bool | None = None,
+    keyed: bool = False,
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
-    mutates = fn in MUTATING
+    """``fn`` served with the guard, faults, weights and signature checks of ``market(sim)``: an object
+    with ``faults`` and ``limiter`` (spot: the server itself; the perpetual: its venue). Accounts and
+    keys are the server's (one API key serves both markets, as on Binance). ``keyed``: the API key
+    alone authenticates (``X-MBX-APIKEY``, no signature: Binance's listenKey endpoints)."""
+    if mutates is None:
+        mutates = fn in MUTATING
 
     async def handler(request: web.Request) -> web.Response:
         sim = request.app[SIM]
+        venue = market(sim)
         headers = request.headers
         refused = request_refusal(request.method, headers.get("Host"), headers.get("Origin"), sim.host)
         if refused is not None:
@@ -106,7 +123,7 @@ def _endpoint(
         used = 0
         order_count = 0
         try:
-            injected = sim.faults.http_status()
+            injected = venue.faults.http_status()
             if injected is not None:
                 return _injected(injected)
             query_raw = request.rel_url.raw_query_string
@@ -120,33 +137,45 @@ def _endpoint(
             if body_raw:
                 params.update(parse_qsl(body_raw, keep_blank_values=True))
             now = sim.now()
-            used = sim.limiter.charge(client, weight(params), now)
+            used = venue.limiter.charge(client, weight(params), now)
             account = None
-            if signed:
+            if keyed:
+                account = _keyed_account(sim.exchange.ledger.by_key, headers.get("X-MBX-APIKEY"))
+            elif signed:
                 account = check_rest(
                     sim.exchange.ledger.by_key, request.headers.get("X-MBX-APIKEY"), query_raw, body_raw,
                     params, int(now * 1000), sim.settings.recv_window_max,
                 )
             if order:
-                order_count = sim.limiter.count_order(client, now)
+                order_count = venue.limiter.count_order(client, now)
             body = await fn(sim, params, account)
-            if mutates and sim.faults.unknown_fate():
+            if mutates and venue.faults.unknown_fate():
                 raise UNKNOWN_FATE
             response = _json(body)
         except SimError as exc:
             response = _json({"code": exc.code, "msg": exc.msg}, exc.status)
             if exc.status in (418, 429) and exc.code == -1003:
-                response.headers["Retry-After"] = str(sim.limiter.retry_after(client, sim.now()))
+                response.headers["Retry-After"] = str(venue.limiter.retry_after(client, sim.now()))
         except Exception as exc:  # a bug must not take the server down
             get_logger(component="sim").error("sim_rest_error", path=request.path, error=repr(exc))
             response = _json({"code": INTERNAL.code, "msg": INTERNAL.msg}, 500)
-        header = weight_header(sim.limiter.settings.weight_window)
-        response.headers[header] = str(used or sim.limiter.used(client, sim.now()))
+        header = weight_header(venue.limiter.settings.weight_window)
+        response.headers[header] = str(used or venue.limiter.used(client, sim.now()))
         if order_count:
             response.headers["X-MBX-ORDER-COUNT-10S"] = str(order_count)
         return response
 
     return handler
+
+
+def _keyed_account(by_key: Mapping[str, Account], api_key: str | None) -> Account:
+    """The account of a request authenticated by its API key alone, or a SimError (-2014/-2015)."""
+    if not api_key:
+        raise BAD_KEY_FORMAT
+    account = by_key.get(api_key)
+    if account is None:
+        raise BAD_KEY
+    return account
 
 
 def _injected(status: int) -> web.Response:

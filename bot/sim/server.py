@@ -28,6 +28,10 @@ from bot.sim import admin, protocol, rest, ws_api, ws_market
 from bot.sim.engine import SimExchange, SymbolState
 from bot.sim.events import BalanceUpdate, DepthDiff, ExecReport, PublicTrade
 from bot.sim.faults import Faults
+from bot.sim.perp import rest as perp_rest
+from bot.sim.perp import ws as perp_ws
+from bot.sim.perp.engine import PerpExchange
+from bot.sim.perp.venue import PerpVenue
 from bot.sim.ratelimit import RateLimiter
 from bot.sim.settings import FaultSettings, RateLimitSettings, SimSettings
 from bot.sim.wire import SIM, dumps
@@ -56,6 +60,9 @@ class SimServer:
         self._phantoms: dict[str, int] = {}  # symbol id -> tick price of the phantom bid last published
         self._next_ticker = 0.0
         self._log = get_logger(component="sim")
+        self.perp: PerpVenue | None = None  # the perpetuals (/fapi, /fstream), when settings.perps lists any
+        if settings.perps:
+            self.perp = PerpVenue(settings, PerpExchange(settings, self.exchange, self.now_ms()), self.now_ms)
 
     # -- time --------------------------------------------------------------------------------
     def now(self) -> float:
@@ -77,6 +84,15 @@ class SimServer:
     def ws_api_url(self) -> str:
         return f"ws://{self.host}:{self.port}/ws-api/v3"
 
+    @property
+    def futures_urls(self) -> dict[str, str] | None:
+        """Where a futures client points (ccxt ``binanceusdm``'s URL keys), None without perpetuals."""
+        if self.perp is None:
+            return None
+        ws = f"ws://{self.host}:{self.port}"
+        return {"rest": f"{self.url}/fapi/v1", "rest_v2": f"{self.url}/fapi/v2", "rest_v3": f"{self.url}/fapi/v3",
+                "ws": f"{ws}/fstream/ws"}
+
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self, port: int) -> None:
         app = web.Application()
@@ -91,6 +107,9 @@ class SimServer:
                 web.get("/ws-api/v3", ws_api.handle),
             ]
         )
+        if self.perp is not None:
+            app.add_routes(perp_rest.routes())
+            app.add_routes(perp_ws.routes())
         if self.settings.admin:
             app.add_routes(admin.routes())
         app.router.add_route("*", "/{tail:.*}", _not_found)
@@ -150,7 +169,12 @@ class SimServer:
         return limits
 
     async def drop_sockets(self) -> None:
-        """Close every market-data and user-stream WebSocket."""
+        """Close every market-data and user-stream WebSocket (spot's and the perpetual's)."""
+        await self._drop_spot_sockets()
+        if self.perp is not None:
+            await self.perp.drop_sockets()
+
+    async def _drop_spot_sockets(self) -> None:
         conns = list(self.market_hub.connections) + list(self.user_hub.connections)
         for conn in conns:
             await conn.close(code=1001, message=b"going away")
@@ -222,12 +246,15 @@ class SimServer:
                 await asyncio.sleep(next_due - now)
                 continue
             steps = 0
+            drop_perp = False
             while next_due <= loop.time() and steps < 1000:
                 if not self.paused:
                     try:
                         self.exchange.step(dt, self.now_ms())
                         self.dispatch()
                         self.publish_market()
+                        if self.perp is not None:
+                            drop_perp = self.perp.step(dt, self.now_ms()) or drop_perp
                     except Exception as exc:  # keep the clock alive whatever happens
                         self._log.error("sim_clock_error", error=repr(exc))
                 next_due += dt
@@ -235,7 +262,9 @@ class SimServer:
             if steps >= 1000:  # hopelessly behind: skip ahead rather than spin
                 next_due = loop.time() + dt
             if self.faults.drop(dt * steps):
-                await self.drop_sockets()
+                await self._drop_spot_sockets()
+            if drop_perp and self.perp is not None:
+                await self.perp.drop_sockets()
             await asyncio.sleep(0)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -67,14 +67,15 @@ def refuse_upgrade(request: web.Request) -> web.Response | None:
 class MarketHub:
     """Who listens to which channel (``BTCUSDT:depth``)."""
 
-    def __init__(self, symbols: Collection[str]) -> None:
+    def __init__(self, symbols: Collection[str], channels: Mapping[str, str] = CHANNELS) -> None:
         self.symbols = set(symbols)
+        self.kinds = channels  # stream kind (after ``<sym>@``) -> channel name
         self.channels: dict[str, set[Connection]] = {}
         self.connections: set[Connection] = set()
 
     def channel_of(self, stream: str) -> str | None:
         sym, _, kind = stream.partition("@")
-        channel = CHANNELS.get(kind)
+        channel = self.kinds.get(kind)
         if channel is None or sym.upper() not in self.symbols or sym != sym.lower():
             return None
         return f"{sym.upper()}:{channel}"
@@ -141,10 +142,14 @@ class MarketHub:
 
 
 async def handle(request: web.Request) -> web.StreamResponse:
+    return await serve(request, request.app[SIM].market_hub)
+
+
+async def serve(request: web.Request, hub: MarketHub) -> web.StreamResponse:
+    """Serve one market-data WebSocket from ``hub`` (spot's, or the perpetual's on ``/fstream``)."""
     refused = refuse_upgrade(request)
     if refused is not None:
         return refused
-    hub: MarketHub = request.app[SIM].market_hub
     ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 20)
     await ws.prepare(request)
     conn = Connection(ws)
