@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from bot.commands.compare import add_hedge_flags, perp_of
 from bot.config import Settings, StrategySettings, SymbolSettings, describe_validation_error, load_settings
 from bot.core.display import Steps, money, money_text, plain, plain_text
 from bot.core.fees import resolve_maker_fee
@@ -31,6 +32,15 @@ from bot.core.quote import MarketRules
 from bot.core.strategy import StrategyParams
 from bot.errors import UserError
 from bot.research.backtest import BacktestParams, BacktestResult, infer_tick, run_backtest
+from bot.research.hedged import (
+    HedgedComparison,
+    PerpParams,
+    as_dict,
+    compare_hedged,
+    format_hedged,
+    recorded_mids,
+    sampled,
+)
 from bot.research.recording import iter_recording, read_meta
 from bot.research.replay import symbols_in
 
@@ -76,6 +86,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         "a simulated clock (latency 0); both: run both and compare their decisions and fills")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     add_fee_flags(p)
+    add_hedge_flags(p, band=None)
     return p
 
 
@@ -310,8 +321,27 @@ def format_result(r: BacktestResult, setup: dict[str, Any], base: str = "", quot
     return "\n".join(lines)
 
 
+def hedged_variant(args: argparse.Namespace, result: BacktestResult, setup: dict[str, Any]
+                   ) -> tuple[HedgedComparison, PerpParams]:
+    """The backtest's fills unhedged vs hedged in a synthetic perp beside the recorded mids (the leg's band, ratio,
+    max position, minimum size, cooldown, slippage and basis band from the config's ``[hedge]``; sampled every
+    second and at each fill; :mod:`bot.research.hedged`)."""
+    leg = load_settings(args.config).for_symbol(result.symbol).hedge
+    perp = perp_of(args, band=leg.band, ratio=leg.ratio, max_position=leg.max_position, min_size=leg.min_size,
+                   cooldown=leg.cooldown, slippage_bps=leg.slippage_bps, basis_band_bps=leg.basis_band_bps,
+                   lot=float(setup["lot"]), tick=float(setup["tick"]))
+    path: Path = args.data
+    times, mids = _reading(path, lambda: recorded_mids(iter_recording(path), result.symbol))
+    fee = float(setup["maker_fee"])
+    fills = [(t, side, price, size, price * size * fee) for t, side, price, size in result.fill_log]
+    return compare_hedged(sampled(times, mids, fills), perp, args.seed), perp
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.hedged and getattr(args, "driver", "backtest") != "backtest":
+        raise UserError("--hedged runs with --driver backtest only")
     runs, setup = replays(args)
+    hedged = hedged_variant(args, runs[-1].result, setup) if args.hedged else None
     driver = setup.get("driver", "backtest")
     drivers = ["backtest", "live"] if driver == "both" else [driver]
     found: list[str] = []
@@ -325,7 +355,8 @@ def run(args: argparse.Namespace) -> int:
         steps = steps_of(setup)
         results = {d: shown(r.result, steps) for d, r in zip(drivers, runs, strict=True)}
         if len(runs) == 1:
-            print(json.dumps({**setup, **results[drivers[0]]}))
+            extra = {} if hedged is None else {"hedged": _hedged_shown(as_dict(hedged[0]))}
+            print(json.dumps({**setup, **results[drivers[0]], **extra}))
         else:
             print(json.dumps({**setup, **results, "parity": not found, "differences": found}))
     else:
@@ -333,7 +364,18 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(format_result(r.result, setup, base, quote, d) for d, r in zip(drivers, runs, strict=True)))
         if len(runs) == 2:
             print(format_parity(runs[1].result, found))
+        if hedged is not None:
+            print(format_hedged(hedged[0], hedged[1], f"the backtest of {runs[0].result.symbol}"))
     return 1 if found else 0
+
+
+def _hedged_shown(value: Any) -> Any:
+    """The hedged variant's numbers to 4 decimals (money; sizes and times read the same)."""
+    if isinstance(value, float):
+        return money(value)
+    if isinstance(value, dict):
+        return {k: _hedged_shown(v) for k, v in value.items()}
+    return value
 
 
 def format_parity(live: BacktestResult, found: list[str]) -> str:

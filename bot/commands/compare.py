@@ -54,6 +54,8 @@ def add_hedge_flags(parser: argparse.ArgumentParser, band: float | None, with_st
     if band is not None:
         group.add_argument("--hedge-band", type=float, default=band, help=f"act beyond this |net| (default {band:g})")
         group.add_argument("--hedge-ratio", type=float, default=p.ratio, help="hedge units per spot unit (default 1)")
+    if band is None:  # (compare's --seed seeds its flow and the perp alike)
+        group.add_argument("--seed", type=int, default=1, help="seed of the synthetic perp's basis (default 1)")
     if with_strategy:
         group.add_argument("--hedge-strategy", default="symmetric", help="whose fills are hedged (default symmetric)")
     group.add_argument("--basis-shock-bps", type=float, default=0.0, metavar="BPS",
@@ -79,6 +81,8 @@ def perp_of(args: argparse.Namespace, **leg: float) -> PerpParams:
     for flag, value in values.items():
         if not math.isfinite(value):
             raise UserError(f"{flag} must be a finite number, got {value}")
+    if args.seed < 0:
+        raise UserError(f"--seed must be a non-negative integer, got {args.seed}")
     if args.shock_at is not None and args.shock_at < 0:
         raise UserError(f"--shock-at must be >= 0, got {args.shock_at:g}")
     if args.funding_interval <= 0:

@@ -29,17 +29,20 @@ minus with it, at the sample where it hits (about ``-position x S x shock_bps / 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 import numpy as np
 
+from bot.core.display import money_text, plain_text
 from bot.core.hedge import HedgeParams, HedgeRules, HedgeView, decide
 from bot.core.hedgebook import HedgeBook
 from bot.core.inventory import Fill, to_decimal
 from bot.core.quote import Side
 from bot.core.ticks import on_grid, steps_down, steps_up
+from bot.research.events import BookEvent, Event
+from bot.research.l2book import L2Book
 
 SpotFill = tuple[float, Side, float, float, float]  # (t, side, price, size, fee in quote)
 
@@ -72,6 +75,30 @@ def spot_path(times: Sequence[float] | np.ndarray, mids: Sequence[float] | np.nd
             i += 1
         q_out[k], pnl_out[k] = float(q), cash + float(q) * mid
     return SpotPath(ts, ms, q_out, pnl_out, max((f[3] for f in fills), default=0.0))
+
+
+def recorded_mids(events: Iterable[Event], symbol: str) -> tuple[np.ndarray, np.ndarray]:
+    """(times, mids) of ``symbol``'s valid books (bid < ask) in a recording."""
+    book, ts, mids = L2Book(), [], []
+    for event in events:
+        if isinstance(event, BookEvent) and event.symbol == symbol:
+            book.apply(event)
+            bid, ask = book.best_bid, book.best_ask
+            if bid is not None and ask is not None and bid < ask:
+                ts.append(event.ts)
+                mids.append(0.5 * (bid + ask))
+    return np.asarray(ts, dtype=float), np.asarray(mids, dtype=float)
+
+
+def sampled(times: np.ndarray, mids: np.ndarray, fills: Sequence[SpotFill], step: float = 1.0) -> SpotPath:
+    """A recorded run as a :class:`SpotPath`: samples every ``step`` s and at each fill's time, each with the latest
+    recorded mid (samples before the first valid book are left out)."""
+    if not times.size:
+        return spot_path([], [], [])
+    grid = np.arange(float(times[0]), float(times[-1]) + step, step)
+    at = np.unique(np.concatenate([grid, [f[0] for f in fills if f[0] >= times[0]]]))
+    k = np.searchsorted(times, at, side="right") - 1
+    return spot_path(at, mids[k], fills)
 
 
 @dataclass(frozen=True)
@@ -275,15 +302,16 @@ def format_hedged(c: HedgedComparison, p: PerpParams, label: str) -> str:
     ]
     for r in (u, h):
         lines.append(
-            f"{r.name:<9} {r.pnl_std:>10.4f} {r.max_abs_net:>9.4g} {r.max_abs_q:>8.4g} {r.final_pnl:>11.4f} "
-            f"{r.spot_pnl:>11.4f} {r.hedge_pnl:>11.4f} {r.basis_pnl:>9.4f} {r.funding:>9.4f} {r.hedge_fees:>9.4f} "
+            f"{r.name:<9} {money_text(r.pnl_std):>10} {plain_text(r.max_abs_net):>9} {plain_text(r.max_abs_q):>8} "
+            f"{money_text(r.final_pnl):>11} {money_text(r.spot_pnl):>11} {money_text(r.hedge_pnl):>11} "
+            f"{money_text(r.basis_pnl):>9} {money_text(r.funding):>9} {money_text(r.hedge_fees):>9} "
             f"{r.hedge_orders:>6d}")
     if c.shock is not None:
         s = c.shock
         lines.append(
-            f"basis shock {s.bps:+g} bps at {s.at:.1f} s on a hedge position of {s.position:.6g}: costs "
-            f"{s.cost_at_hit:.4f} when it hits (position x spot x shock = {s.expected:.4f}), {s.cost_final:.4f} "
-            "by the end")
+            f"basis shock {s.bps:+g} bps at {s.at:.1f} s on a hedge position of {plain_text(s.position)}: costs "
+            f"{money_text(s.cost_at_hit)} when it hits (position x spot x shock = {money_text(s.expected)}), "
+            f"{money_text(s.cost_final)} by the end")
     return "\n".join(lines)
 
 
