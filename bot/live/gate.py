@@ -3,7 +3,8 @@
 What they do to the quotes is the decision layer's rule (:func:`bot.core.strategy.decide` withdraws both sides
 while the kill is tripped or any pause holds); which pauses hold is :func:`bot.core.strategy.pauses`, applied
 by the quoter. Pauses clear themselves (``resume``), but the operator's (:data:`MANUAL`: ``POST /pause``), which
-only ``POST /resume`` clears (it lasts this process only: a restart quotes again); a kill does not clear.
+only ``POST /resume`` clears (it lasts this process only: a restart quotes again), and the hedge leg's
+(:data:`HEDGE`), which the service clears when the breach ends; a kill does not clear.
 :mod:`bot.live.guard` trips the kill switch from the triggers in :mod:`bot.risk.triggers` and counts pauses
 towards escalation (``on_pause``).
 """
@@ -14,6 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 MANUAL = "manual"  #: the operator's pause (``POST /pause``): only :meth:`RiskGate.release` clears it
+#: the hedge leg's pause of its spot symbol (a hedge risk breach with action "pause": the service sets and clears it)
+HEDGE = "hedge"
+#: pauses set and cleared from outside the quoter (its watchdog never clears them)
+EXTERNAL = frozenset({MANUAL, HEDGE})
 
 
 @dataclass

@@ -38,7 +38,7 @@ from bot.core.strategy import (
     paused,
     pauses,
 )
-from bot.live.gate import MANUAL, RiskGate
+from bot.live.gate import EXTERNAL, RiskGate
 from bot.live.market import MarketState
 from bot.live.orders import OrderManager
 from bot.live.turns import call_after_turns
@@ -60,6 +60,7 @@ class Quoter:
         metrics: Any = None,
         clock: Callable[[], float] = time.monotonic,
         on_decision: Callable[[float, Decision], None] | None = None,
+        position: Callable[[], float] | None = None,
     ) -> None:
         self.symbol = symbol
         self.params = params
@@ -73,6 +74,8 @@ class Quoter:
         self.t0 = clock()
         self.wake_rule = Wake(self.params.heartbeat)
         self.on_decision = on_decision
+        # the q the quotes skew on: the inventory's, or (hedge.skew_on = "net") the net exposure / ratio
+        self.position = position
         self.last_quote: Quote | None = None
         self.last_targets: dict[Side, Target | None] | None = None  # after the gate: what should rest
         self.metrics = metrics  # bot.ops.Metrics, when the service has one
@@ -113,7 +116,7 @@ class Quoter:
             if gate.pause(key, detail):
                 self._log_pause(key, now, begins=True)
         if gate.pauses:
-            for key in [k for k in gate.pauses if k not in held and k != MANUAL]:  # the operator's: POST /resume
+            for key in [k for k in gate.pauses if k not in held and k not in EXTERNAL]:  # POST /resume, the hedge
                 if key == VENUE and self.orders.failures:
                     continue
                 gate.resume(key)
@@ -143,7 +146,7 @@ class Quoter:
         received, previous = state.received, self._last_book
         self._last_book = received
         fresh_book = received if received != previous else None  # a tick without a new book reacts to nothing
-        q = self.inventory.q  # one Decimal -> float conversion per cycle
+        q = self.inventory.q if self.position is None else self.position()  # one Decimal -> float per cycle
         halt = halt_reason(self.gate.kill.reason, self.gate.pauses)
         bid, ask = state.best_bid, state.best_ask
         if not self.wake_rule.due(now, bid, ask, q, halt is not None):

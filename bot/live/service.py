@@ -19,6 +19,14 @@ the conflated quoter, all sharing one throttler and rate gate. Stop on :meth:`Se
 
 Shutdown: stop quoting, cancel every order of ours until the venue confirms none is open, reconcile the
 last fills over REST, read the final balances, close the connection and return a :class:`RunSummary`.
+
+Hedging (``[hedge] enabled``): a futures client for the hedge endpoint (:func:`bot.live.endpoint.hedge_endpoint`,
+:func:`bot.venue.connect.create_futures_exchange`) with its own order ceiling and rate gate; one
+:class:`~bot.live.hedge.HedgeLeg` per symbol (``SymbolRun.hedge``), started after the spot symbols are ready
+and before quoting; each booked spot fill wakes it (``on_spot_fill``, before the quoter's wake-up); with
+``hedge.skew_on = "net"`` the quoter skews on the net exposure / ratio. A hedge breach with action "kill" trips
+the kill (``hedge: ...``), with "pause" pauses the spot symbol's quoting (gate pause ``hedge``) while it lasts.
+The stop (and the kill) cancels on both venues; with the kill and ``risk.flatten_on_kill`` both are flattened.
 """
 
 from __future__ import annotations
@@ -41,12 +49,13 @@ from bot.core.strategy import StrategyParams, make_estimators, uses_estimators
 from bot.errors import UserError
 from bot.live.clock import ClockSync, venue_ms
 from bot.live.deadman import DeadMan
-from bot.live.endpoint import Endpoint, open_endpoint, require_keys
+from bot.live.endpoint import Endpoint, hedge_endpoint, open_endpoint, require_keys
 from bot.live.entry import OrderEntry, make_order_entry
 from bot.live.feed import Backoff, BookFeed, TradeFeed
 from bot.live.fills import FillIntake, fill_recorder
-from bot.live.gate import KillSwitch, RiskGate
+from bot.live.gate import HEDGE, KillSwitch, RiskGate
 from bot.live.guard import Guard, Tripwires
+from bot.live.hedge import HedgeLeg
 from bot.live.journal import Journal, JournalError, Latch, journal_for, refuse_if_latched
 from bot.live.makerfee import fee_report, resolve_fee
 from bot.live.market import MarketState
@@ -59,6 +68,7 @@ from bot.live.symbolrun import RunView, SymbolRun
 from bot.live.telemetry import ServiceOps
 from bot.logs import get_logger
 from bot.ops import Metrics
+from bot.risk.hedge import HedgeBreach
 from bot.venue.adapters import adapter_for
 
 #: what the next start does about writes the journal refused (the summary and ``journal_incomplete`` say it)
@@ -117,6 +127,10 @@ class Service:
         self.deadman: DeadMan | None = None
         self.side_tasks: list[asyncio.Task[Any]] = []
         self.metrics = Metrics()
+        # the hedge leg's futures venue (settings.hedge.enabled): its client, order ceiling and rate gate
+        self.futures: Any = None
+        self.hedge_throttler = make_throttler(settings.execution.orders_per_second)
+        self.hedge_rate = RateGate(on_limit=self._on_rate_limit)
         # the ops server (settings.ops) and console, started by run(); ``announce`` tells the operator its URL
         self.ops = ServiceOps(self, self.metrics, announce)
 
@@ -207,6 +221,58 @@ class Service:
             raise UserError(f"cannot load markets from {where}: {type(exc).__name__}: {_describe(exc)}") from None
         if self.clock.supported:  # signed requests carry the venue's time from the first one on
             await self.clock.sync("start")
+
+    async def _connect_hedge(self, endpoint: Endpoint) -> None:
+        """The futures client of the hedge legs, markets loaded (one-line UserErrors as for the spot venue)."""
+        from bot.venue.connect import create_futures_exchange
+
+        hedge = hedge_endpoint(self.settings, endpoint)
+        try:
+            self.futures = create_futures_exchange(hedge.kind, hedge.exchange_id, hedge.url, hedge.api_key,
+                                                   hedge.api_secret)
+        except (ccxt.BaseError, ValueError, AttributeError) as exc:
+            raise UserError(f"cannot set up the hedge venue {hedge.exchange_id} ({hedge.kind}): {_describe(exc)}") \
+                from None
+        gate_exchange(self.futures, self.hedge_rate)
+        where = hedge.url or f"{hedge.exchange_id} {hedge.kind}"
+        try:
+            await self._retrying("load_markets", self.futures.load_markets)
+        except ccxt.AuthenticationError as exc:
+            raise UserError(f"the futures venue rejected the hedge API keys ({where}): {_describe(exc)}") from None
+        except ccxt.BaseError as exc:
+            raise UserError(f"cannot load futures markets from {where}: {type(exc).__name__}: {_describe(exc)}") \
+                from None
+
+    def _make_leg(self, run: SymbolRun) -> HedgeLeg:
+        inventory = run.inventory
+        assert self.journal is not None
+        return HedgeLeg(self.futures, self.settings, run.symbol, lambda: inventory.q_exact, run.state,
+                        self.journal, self.kill, self._breach_action(run), get_logger(symbol=run.symbol, leg="hedge"),
+                        self.hedge_throttler, self.hedge_rate)
+
+    def _breach_action(self, run: SymbolRun) -> Callable[[HedgeBreach, str, bool], None]:
+        """What a hedge breach of ``run``'s leg does: "kill" trips the kill; "pause" pauses the spot symbol's
+        quoting (gate pause ``hedge``) until every pausing breach of the leg has cleared."""
+        hedge = self.settings.hedge
+        actions = {"failure": hedge.on_failure, "unhedged": hedge.on_unhedged, "basis": hedge.on_basis,
+                   "margin": hedge.on_margin}
+
+        def on_breach(breach: HedgeBreach, action: str, active: bool) -> None:
+            if action == "kill":
+                if active:
+                    self.trip_kill(f"hedge: {run.symbol} {breach.kind}: {breach.detail}")
+                return
+            if active:
+                run.gate.pause(HEDGE, f"{breach.kind}: {breach.detail}")
+                run.wake.set()
+                return
+            leg = run.hedge
+            pausing = [k for k in (leg.breaches if leg is not None else {}) if actions.get(k) == "pause"]
+            if not pausing and run.gate.resume(HEDGE):
+                run.log.info("quoting_resumed", pause=HEDGE)
+                run.wake.set()
+
+        return on_breach
 
     def _check_symbols(self) -> None:
         markets = self.exchange.markets or {}
@@ -316,11 +382,21 @@ class Service:
     def _start_symbol(self, run: SymbolRun, start_ms: int) -> None:
         execution = run.cfg.execution
         params = StrategyParams.from_settings(run.cfg, run.rules, run.maker_fee.rate)
+        leg = run.hedge
+        position = None
+        if leg is not None and self.settings.hedge.skew_on == "net":
+            ratio = leg.params.ratio
+
+            def position() -> float:  # the quotes skew on the net exposure, in spot units
+                return float(leg.net_exposure()) / ratio
+
         quoter = Quoter(run.symbol, params, run.state, run.orders, run.inventory, run.gate, run.wake, run.log,
-                        self.settings.logging.inventory_interval, metrics=self.metrics)
+                        self.settings.logging.inventory_interval, metrics=self.metrics, position=position)
         guard, symbol = self.guard, run.symbol
 
-        def on_fill() -> None:  # the quoter wakes; a position beyond its limit trips the kill at once
+        def on_fill() -> None:  # the hedge and the quoter wake; a position beyond its limit trips the kill at once
+            if leg is not None:
+                leg.on_spot_fill()
             quoter.on_fill()
             if guard is not None:
                 guard.after_fill(symbol)
@@ -367,9 +443,10 @@ class Service:
                 try:
                     return await self._run_connected(endpoint)
                 finally:
-                    if self.exchange is not None:
-                        with contextlib.suppress(Exception):
-                            await self.exchange.close()
+                    for client in (self.exchange, self.futures):
+                        if client is not None:
+                            with contextlib.suppress(Exception):
+                                await client.close()
         finally:
             await self.ops.stop()
 
@@ -400,6 +477,12 @@ class Service:
         balance = await self._fetch_balance()
         for run in self.runs:
             set_baseline(self.journal, run, balance, self.trip_kill)
+        if self.settings.hedge.enabled:
+            await self._connect_hedge(endpoint)
+            for run in self.runs:
+                leg = self._make_leg(run)
+                await leg.start(self._retrying)
+                run.hedge = leg
         self.deadman = DeadMan(self.exchange, self.settings.risk.dead_man_seconds, self.log)
         try:
             await self.deadman.arm()
@@ -413,6 +496,9 @@ class Service:
                       order_entry=self.entry.name if self.entry is not None else None, build=bot.compiled())
         for run in self.runs:
             self._start_symbol(run, start_ms)
+            if run.hedge is not None:
+                for name, coro in run.hedge.tasks():
+                    self._spawn(run, name, coro)
         self.ops.announce_console()
         self.side_tasks.append(asyncio.create_task(self.guard.monitor(self.exchange), name="risk_monitor"))
         if self.deadman.armed:
@@ -440,9 +526,16 @@ class Service:
                 task.cancel()
         for task in self.side_tasks:
             task.cancel()
-        # 2. cancel every order of ours until a venue read confirms none is open, within the stop grace
+        # 2. cancel every order of ours until a venue read confirms none is open, within the stop grace; the
+        # hedge legs (both venues at once) cancel theirs, flatten after a kill with flatten_on_kill, disarm
+        flatten = self.kill.tripped and self.settings.risk.flatten_on_kill
+        legs = [run.hedge for run in self.runs if run.hedge is not None]
+        hedged = asyncio.gather(*(leg.shutdown(flatten, deadline) for leg in legs), return_exceptions=True)
         results = await asyncio.gather(*(self._cancel_until_none(run, deadline) for run in self.runs),
                                        return_exceptions=True)
+        for leg, result in zip(legs, await hedged, strict=True):
+            if isinstance(result, BaseException):
+                leg.log.error("hedge_stop_failed", error=type(result).__name__, detail=_describe(result))
         checks = []
         for run, result in zip(self.runs, results, strict=True):
             if not isinstance(result, OpenCheck):  # a bug: said, and what the venue last told stands
