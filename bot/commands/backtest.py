@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from bot.commands.compare import add_hedge_flags, perp_of
+from bot.commands.compare import add_hedge_flags, check_hedge_flags, perp_of
 from bot.config import Settings, StrategySettings, SymbolSettings, describe_validation_error, load_settings
 from bot.core.display import Steps, money, money_text, plain, plain_text
 from bot.core.fees import resolve_maker_fee
@@ -340,6 +340,8 @@ def hedged_variant(args: argparse.Namespace, result: BacktestResult, setup: dict
 def run(args: argparse.Namespace) -> int:
     if args.hedged and getattr(args, "driver", "backtest") != "backtest":
         raise UserError("--hedged runs with --driver backtest only")
+    if args.hedged:
+        check_hedge_flags(args)
     runs, setup = replays(args)
     hedged = hedged_variant(args, runs[-1].result, setup) if args.hedged else None
     driver = setup.get("driver", "backtest")

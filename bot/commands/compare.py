@@ -64,6 +64,8 @@ def add_hedge_flags(parser: argparse.ArgumentParser, band: float | None, with_st
                        help="when the shock hits, seconds after the start (default the middle of the run)")
     group.add_argument("--basis-volatility", type=float, default=p.basis_volatility, metavar="BPS",
                        help=f"OU volatility of the basis, bps per sqrt(s) (default {p.basis_volatility:g})")
+    group.add_argument("--pnl-horizon", type=float, default=p.pnl_horizon, metavar="SECONDS",
+                       help=f"std(dP&L) is over this horizon (default {p.pnl_horizon:g})")
     group.add_argument("--funding-interval", type=float, default=p.funding_interval, metavar="SECONDS",
                        help=f"seconds between funding payments (default {p.funding_interval:g})")
     group.add_argument("--perp-taker-fee", type=float, default=p.taker_fee * 1e4, metavar="BPS",
@@ -71,12 +73,25 @@ def add_hedge_flags(parser: argparse.ArgumentParser, band: float | None, with_st
 
 
 def perp_of(args: argparse.Namespace, **leg: float) -> PerpParams:
-    """The flags as :class:`PerpParams` (``leg``: band, ratio, ... from elsewhere); bad values: UserError."""
+    """The flags as :class:`PerpParams` (``leg``: band, ratio, ... from elsewhere, else the flags')."""
+    check_hedge_flags(args)
+    if "band" not in leg:
+        leg = {**leg, "band": args.hedge_band, "ratio": args.hedge_ratio}
+    return PerpParams(basis_shock_bps=args.basis_shock_bps, shock_at=args.shock_at,
+                      basis_volatility=args.basis_volatility,
+                      funding_interval=args.funding_interval, pnl_horizon=args.pnl_horizon,
+                      taker_fee=args.perp_taker_fee / 1e4, **leg)
+
+
+def check_hedge_flags(args: argparse.Namespace) -> None:
+    """Bad hedged-variant flags: one-line UserError (before anything runs)."""
     values = {"--basis-shock-bps": args.basis_shock_bps, "--basis-volatility": args.basis_volatility,
-              "--perp-taker-fee": args.perp_taker_fee, "--funding-interval": args.funding_interval}
+              "--perp-taker-fee": args.perp_taker_fee, "--funding-interval": args.funding_interval,
+              "--pnl-horizon": args.pnl_horizon}
     if args.shock_at is not None:
         values["--shock-at"] = args.shock_at
-    if "band" not in leg:
+    flags = "hedge_band" in args
+    if flags:
         values.update({"--hedge-band": args.hedge_band, "--hedge-ratio": args.hedge_ratio})
     for flag, value in values.items():
         if not math.isfinite(value):
@@ -85,6 +100,8 @@ def perp_of(args: argparse.Namespace, **leg: float) -> PerpParams:
         raise UserError(f"--seed must be a non-negative integer, got {args.seed}")
     if args.shock_at is not None and args.shock_at < 0:
         raise UserError(f"--shock-at must be >= 0, got {args.shock_at:g}")
+    if args.pnl_horizon <= 0:
+        raise UserError(f"--pnl-horizon must be > 0, got {args.pnl_horizon:g}")
     if args.funding_interval <= 0:
         raise UserError(f"--funding-interval must be > 0, got {args.funding_interval:g}")
     if args.basis_volatility < 0:
@@ -93,15 +110,10 @@ def perp_of(args: argparse.Namespace, **leg: float) -> PerpParams:
         raise UserError(f"--perp-taker-fee is in bps and must be between 0 and 100, got {args.perp_taker_fee:g}")
     if abs(args.basis_shock_bps) > 10_000:
         raise UserError(f"--basis-shock-bps must be within +-10000, got {args.basis_shock_bps:g}")
-    if "band" not in leg:
-        if args.hedge_band < 0:
-            raise UserError(f"--hedge-band must be >= 0, got {args.hedge_band:g}")
-        if not 0 < args.hedge_ratio <= 10:
-            raise UserError(f"--hedge-ratio must be in (0, 10], got {args.hedge_ratio:g}")
-        leg = {**leg, "band": args.hedge_band, "ratio": args.hedge_ratio}
-    return PerpParams(basis_shock_bps=args.basis_shock_bps, shock_at=args.shock_at,
-                      basis_volatility=args.basis_volatility,
-                      funding_interval=args.funding_interval, taker_fee=args.perp_taker_fee / 1e4, **leg)
+    if flags and args.hedge_band < 0:
+        raise UserError(f"--hedge-band must be >= 0, got {args.hedge_band:g}")
+    if flags and not 0 < args.hedge_ratio <= 10:
+        raise UserError(f"--hedge-ratio must be in (0, 10], got {args.hedge_ratio:g}")
 
 
 def _check(args: argparse.Namespace) -> FlowParams:

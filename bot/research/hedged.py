@@ -19,11 +19,13 @@ The hedge (zero latency): at each sample, after its spot fills, :func:`bot.core.
 the book's position (nothing in flight: each order fills at once, at the touch, paying ``taker_fee``); with
 ``|b| > basis_band_bps`` the view is reduce-only, as live.
 
-Per variant (unhedged / hedged): ``pnl_std`` = std of the P&L's change from one sample to the next (its risk:
-the spread earned is a trend, not risk), ``max_abs_net`` = max |spot q x ratio + hedge position| at a sample
-after its spot fills and before its hedge (what the bot held), ``max_abs_q``, the final P&L and, hedged, the
-split hedge + basis + funding - fees of the leg. The cost of a chosen basis shock: the hedged P&L without it
-minus with it, at the sample where it hits (about ``-position x S x shock_bps / 1e4``) and at the end.
+Per variant (unhedged / hedged): ``pnl_std`` = std of the P&L's change over consecutive ``pnl_horizon`` seconds
+(the P&L at the last sample at or before each step of that grid; the risk over a horizon, where the basis has
+had time to revert; the spread earned is a trend, not risk), ``max_abs_net`` = max |spot q x ratio + hedge
+position| at a sample after its spot fills and before its hedge (what the bot held), ``max_abs_q``, the final
+P&L and, hedged, the split hedge + basis + funding - fees of the leg. The cost of a chosen basis shock: the
+hedged P&L without it minus with it, at the sample where it hits (about ``-position x S x shock_bps / 1e4``) and
+at the end.
 """
 
 from __future__ import annotations
@@ -126,6 +128,7 @@ class PerpParams:
     basis_band_bps: float = 50.0
     basis_shock_bps: float = 0.0  # the chosen shock (0: none)
     shock_at: float | None = None  # seconds after the first sample (None: the middle of the run)
+    pnl_horizon: float = 60.0  # seconds: pnl_std is the std of the P&L's change over this horizon
 
     def hedge(self) -> tuple[HedgeParams, HedgeRules]:
         d = Decimal
@@ -245,23 +248,31 @@ def run_hedged(path: SpotPath, p: PerpParams, basis: np.ndarray) -> VariantResul
     s_end = float(path.mids[-1]) if path.mids.size else 0.0
     b_end = float(basis[-1]) if basis.size else 0.0
     split = book.pnl(s_end * (1 + b_end / 1e4), s_end)
-    return VariantResult("hedged", _std_change(pnl), max_net, _max_abs(path.q), float(pnl[-1]) if pnl.size else 0.0,
-                         float(path.pnl[-1]) if path.pnl.size else 0.0, split.hedge, split.basis, split.funding,
+    final = float(pnl[-1]) if pnl.size else 0.0
+    spot_final = float(path.pnl[-1]) if path.pnl.size else 0.0
+    return VariantResult("hedged", _std_change(path.times, pnl, p.pnl_horizon), max_net, _max_abs(path.q), final,
+                         spot_final, split.hedge, split.basis, split.funding,
                          split.fees, split.total, orders, float(book.position), [float(x) for x in pnl], positions)
 
 
-def _std_change(x: np.ndarray) -> float:
-    return float(np.std(np.diff(x))) if x.size > 1 else 0.0
+def _std_change(times: np.ndarray, x: np.ndarray, horizon: float) -> float:
+    """Std of ``x``'s change over consecutive ``horizon`` seconds (0 with fewer than two changes)."""
+    if not times.size:
+        return 0.0
+    grid = np.arange(float(times[0]), float(times[-1]) + 1e-9, horizon)
+    steps = np.diff(x[np.searchsorted(times, grid, side="right") - 1])
+    return float(np.std(steps)) if steps.size > 1 else 0.0
 
 
 def _max_abs(x: np.ndarray) -> float:
     return float(np.max(np.abs(x))) if x.size else 0.0
 
 
-def unhedged(path: SpotPath, ratio: float) -> VariantResult:
+def unhedged(path: SpotPath, p: PerpParams) -> VariantResult:
     """The spot run alone: its net exposure is its own q x ratio."""
     final = float(path.pnl[-1]) if path.pnl.size else 0.0
-    return VariantResult("unhedged", _std_change(path.pnl), _max_abs(path.q) * ratio, _max_abs(path.q), final, final,
+    risk = _std_change(path.times, path.pnl, p.pnl_horizon)
+    return VariantResult("unhedged", risk, _max_abs(path.q) * p.ratio, _max_abs(path.q), final, final,
                          pnl_path=[float(x) for x in path.pnl])
 
 
@@ -287,7 +298,7 @@ def compare_hedged(path: SpotPath, p: PerpParams, seed: int | None = 1) -> Hedge
             shock = ShockCost(p.basis_shock_bps, at - float(path.times[0]), position, s,
                               -position * s * p.basis_shock_bps / 1e4, hedged.pnl_path[k] - shocked.pnl_path[k],
                               hedged.final_pnl - shocked.final_pnl)
-    return HedgedComparison(unhedged(path, p.ratio), hedged, shock)
+    return HedgedComparison(unhedged(path, p), hedged, shock)
 
 
 def format_hedged(c: HedgedComparison, p: PerpParams, label: str) -> str:
@@ -297,6 +308,7 @@ def format_hedged(c: HedgedComparison, p: PerpParams, label: str) -> str:
         f"hedged variant of {label}: perp = spot x (1 + basis), basis OU mean {p.basis_bps:g} bps, reversion "
         f"{p.basis_reversion:g}/s, vol {p.basis_volatility:g} bps/sqrt(s); band {p.band:g}, ratio {p.ratio:g}, "
         f"taker fee {p.taker_fee * 1e4:g} bp, half-spread {p.half_spread_bps:g} bp",
+        f"P&L risk: std of its change over {p.pnl_horizon:g} s",
         f"{'variant':<9} {'std(dP&L)':>10} {'max|net|':>9} {'max|q|':>8} {'P&L':>11} {'spot':>11} {'hedge':>11} "
         f"{'basis':>9} {'funding':>9} {'fees':>9} {'orders':>6}",
     ]

@@ -60,7 +60,8 @@ def test_backtest_hedged_holds_the_band_and_cuts_the_pnl_risk(
     tmp_path: Path, seed: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data, config = setup(tmp_path, seed)
-    assert main(["backtest", "--data", str(data), "--config", str(config), "--hedged", "--json"]) == 0
+    assert main(["backtest", "--data", str(data), "--config", str(config), "--hedged", "--json",
+                 "--pnl-horizon", "10"]) == 0
     out = json.loads(capsys.readouterr().out)
     u, h = out["hedged"]["unhedged"], out["hedged"]["hedged"]
     assert out["fills"] > 50 and out["max_abs_q"] > 5
@@ -90,6 +91,9 @@ def test_backtest_hedged_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "--hedged runs with --driver backtest only" in capsys.readouterr().err
     assert main(["backtest", "--data", str(data), "--hedged", "--seed", "-1"]) == 2
     assert "--seed must be" in capsys.readouterr().err
+    # the flags are checked before the recording is read
+    assert main(["backtest", "--data", str(data.with_name("missing.jsonl")), "--hedged", "--pnl-horizon", "0"]) == 2
+    assert "--pnl-horizon must be > 0" in capsys.readouterr().err
 
 
 def test_recorded_mids_sampled_every_second_and_at_each_fill() -> None:
