@@ -109,6 +109,16 @@ def test_limit_market_ioc_and_gtx_orders() -> None:
     assert ex.cancel_all(u1, BTC, 5) == []  # none open: not an error on futures
 
 
+def test_a_partly_filled_gtc_rests_its_remainder_and_a_fok_fills_whole_or_not_at_all() -> None:
+    _, ex, u1, u2 = _make()
+    ex.place_order(u2, BTC, "SELL", "LIMIT", 4, MID, "GTC", "s", 1)
+    fok, fills = ex.place_order(u1, BTC, "BUY", "LIMIT", 10, MID, "FOK", "f", 1)
+    assert fok.status == "EXPIRED" and not fills
+    order, fills = ex.place_order(u1, BTC, "BUY", "LIMIT", 10, MID, "GTC", "a", 1)
+    assert sum(f.qty for f in fills) == 4 * 10**5 and order.status == "PARTIALLY_FILLED"
+    assert ex.open_orders(u1, BTC) == [order] and ex.depth(BTC, 1)[1][0] == (MID * 10**6, 6 * 10**5)
+
+
 def test_order_reports_and_account_updates_are_events() -> None:
     _, ex, u1, u2 = _make()
     ex.take_events()

@@ -610,13 +610,14 @@ class PerpExchange:
             lots = min(lots, self._reducible(a, sym, order.side, order.position_side))
         if order.tif == "FOK" and sum(q for _, q in sym.book.sweep(order.side, limit, lots)) < order.remaining:
             lots = 0
+        capped = lots < order.remaining
         fills = []
         for maker, price, filled in sym.book.match(order.side, limit, lots):
             fill = self._trade(sym, maker, order, price, filled)
             if fill is not None:
                 fills.append(fill)
         if order.remaining > 0:
-            rests = order.type == "LIMIT" and order.tif in ("GTC", "GTX") and lots == order.orig - order.executed
+            rests = order.type == "LIMIT" and order.tif in ("GTC", "GTX") and not capped
             if rests and not sym.book.crosses(order.side, order.price):
                 sym.book.add(order)
             else:
