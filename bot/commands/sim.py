@@ -2,7 +2,9 @@
 
 Settings come from the ``[sim]`` section of ``--config FILE`` (and ``MMBOT_SIM__...`` variables);
 ``--seed`` overrides ``sim.seed``. It logs the URLs to point a client at and the default API key
-pair — that pair is a documented local default, not a secret, for local use only.
+pair — that pair is a documented local default, not a secret, for local use only. With ``sim.perps``
+set it also serves the USDT-margined perpetuals (Binance USDⓈ-M futures' protocol) on the same port and
+logs their URLs (``sim_futures_listening``: REST ``/fapi/v1|v2|v3``, streams ``/fstream/ws``).
 """
 
 from __future__ import annotations
@@ -64,6 +66,17 @@ async def _serve(settings: SimSettings, host: str, port: int) -> int:
         seed=settings.seed,
         symbols=sorted(settings.symbols),
     )
+    futures = server.futures_urls
+    if futures is not None:
+        log.info(
+            "sim_futures_listening",
+            rest=futures["rest"],
+            rest_v2=futures["rest_v2"],
+            rest_v3=futures["rest_v3"],
+            ws=futures["ws"],
+            admin=f"{server.url}/admin/perp/faults (loopback clients only)",
+            perps=sorted(settings.perps),
+        )
     for account in settings.accounts:
         secret = account.api_secret.get_secret_value()
         is_default = account.api_key == DEFAULT_API_KEY and secret == DEFAULT_API_SECRET
