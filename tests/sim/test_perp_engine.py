@@ -7,11 +7,13 @@ import math
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pytest
 from pydantic import SecretStr
 
 from bot.sim.engine import SimExchange
 from bot.sim.events import PublicTrade, SimError
+from bot.sim.perp.basis import Basis, Funding
 from bot.sim.perp.engine import PerpAccount, PerpExchange
 from bot.sim.perp.records import PerpAccountUpdate, PerpOrderReport
 from bot.sim.settings import AccountSpec, PerpSpec, SimSettings, SymbolSpec
@@ -259,3 +261,36 @@ def _run(seed: int) -> tuple[list[Any], int]:
 def test_same_seed_same_market_and_fills() -> None:
     assert _run(3) == _run(3)
     assert _run(3) != _run(4)
+
+
+def test_basis_shocks_arrive_as_poisson_jumps_of_the_configured_size() -> None:
+    spec = PerpSpec(base="BTC", quote="USDT", spot="BTC/USDT", basis_volatility=0.0, basis_reversion=0.0,
+                    basis_shock_rate=3600.0, basis_shock_bps=30.0)
+    basis = Basis(spec, np.random.Generator(np.random.PCG64(7)))
+    jumps = 0
+    for _ in range(200):
+        before = basis.bps
+        basis.advance(0.1)  # one shock per second on average: about 20 in 20 s
+        assert basis.bps / 30.0 == round(basis.bps / 30.0)
+        jumps += round(abs(basis.bps - before) / 30.0)
+    assert 10 <= jumps <= 35
+    quiet = Basis(spec.model_copy(update={"basis_shock_rate": 0.0}), np.random.Generator(np.random.PCG64(7)))
+    for _ in range(200):
+        quiet.advance(0.1)
+    assert quiet.bps == 0.0
+
+
+def test_funding_rate_is_the_mean_premium_plus_interest_within_the_cap() -> None:
+    spec = PerpSpec(base="BTC", quote="USDT", spot="BTC/USDT", funding_interval=8.0)
+    funding = Funding(spec, now_ms=1234)
+    assert funding.next_ms == 8000 and not funding.due(7999) and funding.due(8000)
+    assert funding.rate() == Decimal("0.0001")
+    funding.observe(0.0003, 1.0)
+    funding.observe(-0.0001, 3.0)  # time-weighted mean 0
+    assert funding.rate() == Decimal("0.0001")
+    funding.observe(0.05, 4.0)
+    assert funding.rate() == Decimal("0.0075")  # capped
+    funding.settled(scheduled=True)
+    assert funding.next_ms == 16000
+    funding.observe(-0.05, 1.0)
+    assert funding.rate() == Decimal("-0.0075")
