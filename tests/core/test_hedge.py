@@ -87,6 +87,8 @@ def test_the_hedge_position_limit_clamps_and_then_stops() -> None:
     assert d.order is not None and d.order.amount == Decimal("0.05")  # to -0.1, not -0.3
     d = decide(params(max_position=Decimal("0.1")), RULES, view("0.3", "-0.1"))
     assert d.order is None and d.reason == POSITION_LIMIT
+    d = decide(params(max_position=Decimal("0.1")), RULES, view("-0.15", "0.2"))  # beyond the limit, net 0.05:
+    assert d.order is not None and (d.order.side, d.order.amount) == ("sell", Decimal("0.05"))  # not enlarged to 0.1
 
 
 def test_a_reduce_only_view_never_grows_the_hedge() -> None:
@@ -261,3 +263,51 @@ def test_the_cooldown_holds_back_exactly_the_order_that_would_go(
 def test_a_halt_or_a_missing_touch_sends_nothing(p: HedgeParams, r: HedgeRules, v: HedgeView) -> None:
     assert decide(p, r, dataclasses.replace(v, halt="killed: x")).order is None
     assert decide(p, r, dataclasses.replace(v, bid=None, ask=None)).order is None
+
+
+def _plain_order(p: HedgeParams, r: HedgeRules, v: HedgeView) -> tuple[str, Decimal] | None:
+    """The rules said plainly: of the whole-lot amounts that move the net towards 0 without passing it, the largest
+    one allowed (within the hedge position limit, or shrinking towards it without crossing 0; reduce-only view:
+    shrinking without crossing; hedge mode: not crossing), if it meets every minimum."""
+    effective = v.position + v.in_flight
+    net = net_exposure(v.spot_q, p.ratio, v.position, v.in_flight)
+    if r.lot > 0:
+        net = (net / r.lot).quantize(Decimal(1), rounding="ROUND_HALF_EVEN") * r.lot
+    if abs(net) <= p.band:
+        return None
+    side = "buy" if net < 0 else "sell"
+    sign = 1 if side == "buy" else -1
+
+    def between(after: Decimal) -> bool:  # on effective's side of 0 and not beyond it
+        return effective != 0 and (after == 0 or (after > 0) == (effective > 0)) and abs(after) <= abs(effective)
+
+    def allowed(amount: Decimal) -> bool:
+        after = effective + sign * amount
+        crosses = effective != 0 and after != 0 and (after > 0) != (effective > 0)
+        if v.reduce_only and not between(after):
+            return False
+        if p.position_mode == "hedge" and crosses:
+            return False
+        return abs(after) <= p.max_position or between(after)
+
+    best = None
+    k = 1
+    while k * r.lot <= abs(net):
+        if allowed(k * r.lot):
+            best = k * r.lot
+        k += 1
+    if best is None:
+        return None
+    price = (v.ask if side == "buy" else v.bid) if p.style == "ioc" or v.taking else (v.bid if side == "buy" else v.ask)
+    if best < max(r.min_qty, p.min_size) or float(best) * price * (1 + 1e-12) < r.min_notional:  # type: ignore[operator]
+        return None
+    return side, best
+
+
+@given(all_params, all_rules, views, st.integers(1, 3))
+def test_the_order_equals_the_plain_rules(p: HedgeParams, r: HedgeRules, raw: HedgeView, spread: int) -> None:
+    v = with_touch(raw, spread, r.tick)
+    p = dataclasses.replace(p, slippage_bps=0.0)  # the minimum notional read at the touch itself
+    d = decide(p, r, v)
+    got = None if d.order is None else (d.order.side, d.order.amount)
+    assert got == _plain_order(p, r, v)
