@@ -179,6 +179,12 @@ def test_position_side_must_match_the_mode() -> None:
                                         position_side="LONG")) == -1106
 
 
+def test_cross_margin_only() -> None:
+    _, ex, u1, _u2 = _make()
+    assert _code(lambda: ex.set_margin_type(u1, BTC, "CROSSED")) == -4046  # "No need to change margin type."
+    assert _code(lambda: ex.set_margin_type(u1, BTC, "ISOLATED")) == -1000
+
+
 def test_hedge_mode_holds_long_and_short_and_closes_each_without_flipping() -> None:
     _, ex, u1, u2 = _make()
     ex.set_dual_side(u1, True)

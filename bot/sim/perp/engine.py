@@ -78,6 +78,7 @@ USDT = "USDT"
 HOUSE_WALLET = 10**9 * ATOMS
 DEFAULT_LEVERAGE = 20
 MAX_LAG_MS = 60_000
+FUNDING_HISTORY = 1000  # settled fundings kept per symbol (GET /fapi/v1/fundingRate returns up to 1000)
 TYPES = ("LIMIT", "MARKET")
 TIFS = ("GTC", "IOC", "FOK", "GTX")
 
@@ -168,7 +169,7 @@ class PerpSymbol:
     pending_first: int | None = None
     next_trade_id: int = 1
     house_orders: dict[tuple[str, int], PerpOrder] = field(default_factory=dict)
-    fundings: list[FundingRow] = field(default_factory=list)
+    fundings: deque[FundingRow] = field(default_factory=lambda: deque(maxlen=FUNDING_HISTORY))
 
     def price_atoms(self, ticks: int) -> int:
         return ticks * self.tick_atoms
@@ -452,7 +453,7 @@ class PerpExchange:
         self.symbol(symbol_id)
         if margin_type == "CROSSED":
             raise SimError(-4046, "No need to change margin type.")
-        raise SimError(-4048, "The simulated perpetual supports cross margin only.")
+        raise SimError(-1000, "The simulated perpetual supports cross margin only.")  # no Binance code says so
 
     def arm_countdown(self, acct: AccountRef, symbol_id: str, ms: int, now_ms: int) -> None:
         """countdownCancelAll: at ``now_ms + ms`` cancel the account's open orders on the symbol;
@@ -765,6 +766,7 @@ class PerpExchange:
         negative wallet from the house."""
         for order in sorted(self.open_orders(a), key=lambda o: o.id):
             self._cancel(self.symbols[order.symbol], order, "CANCELED")
+        symbol_id = ""
         for (symbol_id, side), pos in sorted(a.positions.items()):
             if pos.qty == 0:
                 continue
@@ -785,7 +787,7 @@ class PerpExchange:
             cover = -a.wallet
             self.accounts[HOUSE].wallet -= cover
             a.wallet = 0
-            self._income(a, "", "INSURANCE_CLEAR", cover, 0)
+            self._income(a, symbol_id, "INSURANCE_CLEAR", cover, 0)
         self._touched.setdefault(a.name, set())
         self._flush(reason="LIQUIDATION")
 

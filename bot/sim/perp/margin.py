@@ -83,8 +83,9 @@ def cost_per_lot(pos: Position) -> Fraction:
 
 
 def liquidation_mark(wallet_rest: int, pos: Position, rate: Fraction, k: int) -> Fraction | None:
-    """The mark (ticks) at which ``wallet_rest + unrealized(pos) == maintenance(pos)``, the other
-    positions held fixed in ``wallet_rest``; None when flat or never (<= 0)."""
+    """The mark (ticks) at which ``wallet_rest + unrealized(pos) == maintenance(pos)``: an estimate for
+    cross margin, the other positions' P&L held fixed in ``wallet_rest`` and their maintenance not
+    counted; None when flat or never (<= 0)."""
     q = pos.qty
     if q == 0:
         return None
