@@ -332,8 +332,8 @@ class HedgeLeg:
             halt = f"killed: {self.kill.reason}"
         elif self.paused is not None:
             halt = f"paused: {self.paused}"
-        elif self.perp.age(now) > self.settings.for_symbol(self.spot_symbol).risk.stale_after:
-            halt = "paused: perp book stale"
+        elif self.perp.silence(now) > self.settings.for_symbol(self.spot_symbol).risk.stale_after:
+            halt = "paused: perp book stale"  # (silence: a quiet perp book is not stale from its snapshot on)
         return HedgeView(self.spot_q(), self.book.position, self.in_flight(), self.perp.best_bid, self.perp.best_ask,
                          now, self.last_order_at, halt, "basis" in self.breaches, self.taking)
 

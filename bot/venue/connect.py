@@ -124,7 +124,8 @@ def create_futures_exchange(kind: str, exchange_id: str, url: str | None, api_ke
       futures) with the given keys.
 
     ``options['fetchCurrencies'] = False`` always: with keys, ccxt would otherwise ask Binance's spot
-    ``sapi`` (real Binance) for currencies at load_markets. Bad input raises ``UserError``.
+    ``sapi`` (real Binance) for currencies at load_markets; and no positions snapshot (``leverageBracket`` +
+    ``positionRisk``) behind the first private watcher. Bad input raises ``UserError``.
     """
     if kind not in FUTURES_KINDS:
         raise UserError(f"hedge.kind: must be one of {', '.join(repr(k) for k in FUTURES_KINDS)} (got {kind!r})")
@@ -133,7 +134,9 @@ def create_futures_exchange(kind: str, exchange_id: str, url: str | None, api_ke
                         f"(got {exchange_id!r})")
     exchange = ccxt.pro.binanceusdm({
         "enableRateLimit": True, "apiKey": api_key or "", "secret": api_secret or "",
-        "options": {"fetchCurrencies": False, **CACHE_OPTIONS},
+        "options": {"fetchCurrencies": False, **CACHE_OPTIONS,
+                    # the leg reads the position itself (positionRisk): no snapshot behind the first private watch
+                    "watchPositions": {"fetchPositionsSnapshot": False, "awaitPositionsSnapshot": False}},
     })
     if kind == "demo":
         exchange.enable_demo_trading(True)
