@@ -222,6 +222,31 @@ def test_depth_diffs_chain_by_prev_last_and_end_at_the_snapshot_id() -> None:
     assert ex.depth(BTC, 5)[0] == last
 
 
+def test_a_snapshot_plus_the_diffs_after_it_is_the_book() -> None:
+    spot, ex, u1, _ = _make(quiet=False)
+    last, bids, asks = ex.depth(BTC, 1000)
+    book = {"b": dict(bids), "a": dict(asks)}
+    ex.take_depth_diff(BTC)
+    for i in range(1, 201):
+        spot.step(0.1, i * 100)
+        ex.step(0.1, i * 100)
+        if i % 9 == 0:
+            ex.place_order(u1, BTC, "SELL", "LIMIT", 3, ex.mark_price(BTC) // 10**6 + 5, "GTC", f"o{i}", i * 100)
+        diff = ex.take_depth_diff(BTC)
+        if diff is None:
+            continue
+        assert diff.prev_last == last
+        last = diff.last
+        for side, levels in (("b", diff.bids), ("a", diff.asks)):
+            for price, qty in levels:
+                if qty:
+                    book[side][price] = qty
+                else:
+                    book[side].pop(price, None)
+    _, bids, asks = ex.depth(BTC, 1000)
+    assert sorted(book["b"].items(), reverse=True) == bids and sorted(book["a"].items()) == asks
+
+
 def test_countdown_cancels_the_accounts_orders_on_the_symbol_at_expiry_and_zero_disarms() -> None:
     _spot, ex, u1, u2 = _make()
     mine, _ = ex.place_order(u1, BTC, "BUY", "LIMIT", 1, MID - 100, "GTC", "a", 0)

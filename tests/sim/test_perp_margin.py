@@ -59,6 +59,7 @@ _order = st.tuples(
     st.just("order"), st.sampled_from(["k1", "k2"]), st.sampled_from(["BUY", "SELL"]),
     st.sampled_from(["LIMIT", "MARKET"]), st.sampled_from([1, 7, 60, 250, 400]), st.integers(-30, 30),
     st.sampled_from(["GTC", "IOC", "GTX", "FOK"]), st.sampled_from([False, False, True]),
+    st.sampled_from(["LONG", "SHORT"]),  # k2 is in hedge mode
 )
 _action = st.one_of(
     _order,
@@ -81,6 +82,7 @@ def test_usdt_is_conserved_under_random_orders_steps_funding_and_liquidations(ac
         assert a is not None
         a.wallet = 300 * 10**8  # small wallets: liquidations happen
         ex.set_leverage(a, BTC, 100)
+    ex.set_dual_side(ex.accounts["user2"], True)
     start = ex.total_funds()
     assert _funds_at_mark(ex) == start
     now = 0
@@ -88,11 +90,13 @@ def test_usdt_is_conserved_under_random_orders_steps_funding_and_liquidations(ac
         kind = action[0]
         try:
             if kind == "order":
-                _, key, side, type_, lots, offset, tif, reduce_only = action
+                _, key, side, type_, lots, offset, tif, reduce_only, hedge_side = action
                 a = ex.account_by_key(key)
+                assert a is not None
                 price = 0 if type_ == "MARKET" else ex.symbols[BTC].mark + offset * 100
-                ex.place_order(a, BTC, side, type_, lots, price, tif, f"c{now}{ex._next_order_id}", now,  # type: ignore[arg-type]
-                               reduce_only=reduce_only)
+                position_side = hedge_side if a.dual_side else "BOTH"
+                ex.place_order(a, BTC, side, type_, lots, price, tif, f"c{now}{ex._next_order_id}", now,
+                               reduce_only=reduce_only and not a.dual_side, position_side=position_side)
             elif kind in ("step", "shock"):
                 if kind == "shock":
                     ex.shock_basis(action[1])
