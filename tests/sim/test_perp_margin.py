@@ -167,6 +167,7 @@ def test_funding_is_booked_once_per_interval_per_position() -> None:
     assert sorted(r.amount for r in rows2[-2:]) == [-(4 * mark * K) * 11 // 10000, 10 * mark * K * 11 // 10000]
     updates = [e for e in ex.take_events() if isinstance(e, PerpAccountUpdate) and e.account == u1.name]
     assert [e.reason for e in updates] == ["FUNDING_FEE"] * 5
+    assert [e.change for e in updates] == [r.amount for r in rows1]  # Binance's bc: the fee itself
     assert ex.funding_rate(BTC) == rate  # the next one, predicted
 
 

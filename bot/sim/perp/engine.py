@@ -206,6 +206,7 @@ class PerpExchange:
         self._next_house_id = -1
         self._next_income_id = 1
         self._touched: dict[str, set[tuple[str, str]]] = {}
+        self._changes: dict[str, int] = {}  # wallet changes other than P&L and fees, since the last flush
         self._holders: set[str] = set()  # accounts that may hold a position
         house = PerpAccount(HOUSE, "", "", Fraction(0), Fraction(0), HOUSE_WALLET)
         self.accounts[HOUSE] = house
@@ -748,6 +749,7 @@ class PerpExchange:
                 if a.name != HOUSE and amount:
                     self._income(a, sym.id, "FUNDING_FEE", amount, 0)
                     self._touched.setdefault(a.name, set())
+                    self._changes[a.name] = self._changes.get(a.name, 0) + amount
         sym.fundings.append(FundingRow(sym.id, self.now, rate=sym.funding.rate(), mark=sym.mark * sym.tick_atoms))
         sym.funding.settled(scheduled)
 
@@ -766,11 +768,11 @@ class PerpExchange:
         negative wallet from the house."""
         for order in sorted(self.open_orders(a), key=lambda o: o.id):
             self._cancel(self.symbols[order.symbol], order, "CANCELED")
-        symbol_id = ""
+        last = ""
         for (symbol_id, side), pos in sorted(a.positions.items()):
             if pos.qty == 0:
                 continue
-            sym = self.symbols[symbol_id]
+            sym, last = self.symbols[symbol_id], symbol_id
             lots, close_side = abs(pos.qty), (SELL if pos.qty > 0 else BUY)
             order = PerpOrder(
                 id=self._next_order_id, symbol=sym.id, account=a.name, side=close_side, type="LIQUIDATION",
@@ -787,7 +789,8 @@ class PerpExchange:
             cover = -a.wallet
             self.accounts[HOUSE].wallet -= cover
             a.wallet = 0
-            self._income(a, symbol_id, "INSURANCE_CLEAR", cover, 0)
+            self._income(a, last, "INSURANCE_CLEAR", cover, 0)
+            self._changes[a.name] = self._changes.get(a.name, 0) + cover
         self._touched.setdefault(a.name, set())
         self._flush(reason="LIQUIDATION")
 
@@ -890,7 +893,8 @@ class PerpExchange:
                     entry_price=self._entry_price(sym, pos), realized=pos.realized,
                     unrealized=unrealized(pos, sym.mark, sym.k),
                 ))
-            self.events.append(PerpAccountUpdate(name, self.now, reason, a.wallet, 0, tuple(rows)))
+            change = self._changes.pop(name, 0)
+            self.events.append(PerpAccountUpdate(name, self.now, reason, a.wallet, change, tuple(rows)))
             self._snapshot(a)
         self._touched.clear()
 
