@@ -110,6 +110,8 @@ async def test_limit_order_lifecycle(fut: Any) -> None:
     assert await fut.fetch_open_orders(PERP) == []
     with pytest.raises(ccxt.OrderNotFound):
         await fut.cancel_order(order["id"], PERP)
+    closed = await fut.fetch_orders(PERP)  # GET allOrders
+    assert [(o["id"], o["status"]) for o in closed] == [(order["id"], "canceled")]
 
 
 async def test_post_only_that_would_take_is_rejected(fut: Any) -> None:

@@ -117,3 +117,18 @@ async def test_listen_key_is_the_same_while_it_lives(fut: Any) -> None:
     second = await fut.fapiPrivatePostListenKey()
     assert first["listenKey"] == second["listenKey"] and len(first["listenKey"]) == 64
     assert await fut.fapiPrivatePutListenKey() == first
+
+
+async def test_position_lag_delays_account_update(fut: Any, psim: SimServer) -> None:
+    venue = _perp(psim)
+    venue.set_faults(position_lag_ms=800)
+    loop = asyncio.get_running_loop()
+    async with asyncio.timeout(WAIT):
+        watching = asyncio.ensure_future(fut.watch_positions([PERP]))  # no snapshot: the next ACCOUNT_UPDATE
+        await until(lambda: venue.user_streams.connections)
+        await fut.create_order(PERP, "market", "buy", 0.003)
+        sent = loop.time()
+        positions = await watching
+        arrived = loop.time()
+    assert positions[-1]["contracts"] == pytest.approx(0.003)
+    assert arrived - sent >= 0.7  # delivered position_lag_ms after the fill (less the order reply's trip)

@@ -207,6 +207,23 @@ async def open_orders(sim: Any, params: Params, account: Account | None) -> Any:
     return [wire.order(o, venue.engine.symbols[o.symbol]) for o in sorted(orders, key=lambda o: o.id)]
 
 
+async def all_orders(sim: Any, params: Params, account: Account | None) -> Any:
+    """``GET /fapi/v1/allOrders``: the account's orders on the symbol (open and the finished ones kept),
+    from ``orderId``/``startTime`` on when given, else the newest ``limit`` (500, at most 1000)."""
+    venue = _venue(sim)
+    acct = _acct(sim, account)
+    sym = _symbol(sim, params)
+    rows = sorted((o for o in venue.engine.orders.values() if o.account == acct.name and o.symbol == sym.id),
+                  key=lambda o: o.id)
+    if params.get("orderId"):
+        from_id = parse_int("orderId", params["orderId"])
+        rows = [o for o in rows if o.id >= from_id]
+    rows = _time_window(rows, params, lambda o: o.time)
+    limit = _limit(params, 500, 1000)
+    rows = rows[:limit] if (params.get("orderId") or params.get("startTime")) else rows[-limit:]
+    return [wire.order(o, sym) for o in rows]
+
+
 async def cancel_all(sim: Any, params: Params, account: Account | None) -> Any:
     venue = _venue(sim)
     sym = _symbol(sim, params)
@@ -439,6 +456,7 @@ def routes() -> list[web.RouteDef]:
         web.delete(f"{v1}/order", ep(cancel_order, one, signed=True)),
         web.get(f"{v1}/order", ep(get_order, one, signed=True)),
         web.get(f"{v1}/openOrders", ep(open_orders, _by_symbol(1, 40), signed=True)),
+        web.get(f"{v1}/allOrders", ep(all_orders, _const(5), signed=True)),
         web.delete(f"{v1}/allOpenOrders", ep(cancel_all, one, signed=True)),
         web.post(f"{v1}/countdownCancelAll", ep(countdown_cancel_all, _const(10), signed=True)),
         web.get(f"{v1}/userTrades", ep(user_trades, _const(5), signed=True)),
