@@ -161,10 +161,13 @@ class SimServer:
         return settings
 
     def set_rate_limits(self, **changes: Any) -> RateLimitSettings:
-        """Change the rate limits at run time (validated; exchangeInfo shows them). A new
-        ``weight_window`` starts every client's weight count afresh; bans in force stay."""
+        """Change the rate limits at run time (validated; exchangeInfo shows them), of spot and the
+        perpetuals alike (each market counts its own weight). A new ``weight_window`` starts every client's
+        weight count afresh; bans in force stay."""
         limits = RateLimitSettings.model_validate(self.limiter.settings.model_dump() | changes)
         self.settings.rate_limits = self.limiter.settings = limits
+        if self.perp is not None:
+            self.perp.limiter.settings = limits
         self._log.info("sim_rate_limits", **limits.model_dump())
         return limits
 

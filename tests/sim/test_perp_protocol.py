@@ -237,3 +237,13 @@ async def test_mmbot_sim_prints_the_futures_urls(tmp_path: Path) -> None:
             proc.send_signal(signal.SIGTERM)
         async with asyncio.timeout(20):
             assert await proc.wait() == 0
+
+
+async def test_rate_limits_count_per_market(psim: SimServer) -> None:
+    assert psim.perp is not None
+    psim.set_rate_limits(weight_per_minute=3, ban_after=100)
+    for _ in range(3):
+        assert (await _get(f"{psim.url}/fapi/v1/ping"))[0] == 200
+    status, body = await _get(f"{psim.url}/fapi/v1/ping")
+    assert (status, body["code"]) == (429, -1003)
+    assert (await _get(f"{psim.url}/api/v3/ping"))[0] == 200  # spot's weight is its own
