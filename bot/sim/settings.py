@@ -200,8 +200,10 @@ class PerpSpec(SymbolSpec):
         0.0, ge=0, le=0, description="unused: the perpetual's mid is its spot's mid plus the basis"
     )
     basis_bps: float = Field(0.0, ge=-1000, le=1000, description="mean basis, bps of the spot mid")
-    basis_reversion: float = Field(0.05, ge=0, le=100, description="basis mean reversion, per second")
-    basis_volatility: float = Field(0.5, ge=0, description="basis volatility, bps per sqrt(second)")
+    basis_reversion: float = Field(0.01, ge=0, le=100, description="basis mean reversion, per second")
+    basis_volatility: float = Field(
+        0.05, ge=0, description="basis volatility, bps per sqrt(second) (stationary sd: it / sqrt(2 x reversion))"
+    )
     basis_shock_rate: float = Field(0.0, ge=0, description="basis shocks per hour (Poisson)")
     basis_shock_bps: float = Field(30.0, ge=0, le=1000, description="size of a basis shock, bps (random sign)")
     funding_interval: float = Field(28800.0, ge=1, description="seconds between fundings")

@@ -65,7 +65,7 @@ def _code(fn: Any) -> int:
 
 
 def test_markets_come_from_settings_and_the_perp_tracks_its_spot_mid_plus_basis() -> None:
-    spot, ex, _, _ = _make(quiet=False, basis_bps=20.0, basis_volatility=0.0)
+    spot, ex, _, _ = _make(quiet=False, basis_bps=20.0, basis_volatility=0.0, basis_reversion=0.05)
     assert set(ex.symbols) == {BTC} and set(ex.by_name) == {"BTC/USDT:USDT"}
     assert ex.basis_bps(BTC) == 20.0
     ex.shock_basis(-40.0)
