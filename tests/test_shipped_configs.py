@@ -147,6 +147,26 @@ def test_imbalance_preset_is_the_default_run_with_60_percent_sellers() -> None:
     assert preset.sim.model_dump(exclude={"symbols"}) == base.sim.model_dump(exclude={"symbols"})
 
 
+def test_hedged_preset_is_the_default_run_plus_a_hedge_in_each_symbols_perpetual() -> None:
+    """config/sim-hedged.toml: config/sim.toml's bot, the hedge leg on, a perpetual beside each traded spot market
+    whose lot the hedge band and limits are whole multiples of, within the spot limit's reach."""
+    base = load_settings(ROOT / "config" / "sim.toml")
+    hedged = load_settings(ROOT / "config" / "sim-hedged.toml")
+    different = {"sim", "hedge", "symbols"}
+    assert hedged.model_dump(exclude=different) == base.model_dump(exclude=different)
+    assert hedged.hedge.enabled and not base.hedge.enabled
+    assert hedged.sim.symbols == base.sim.symbols
+    for symbol in hedged.venue.symbols:
+        cfg, plain = hedged.for_symbol(symbol), base.for_symbol(symbol)
+        assert (cfg.strategy, cfg.risk, cfg.execution) == (plain.strategy, plain.risk, plain.execution)
+        leg = cfg.hedge
+        perp = hedged.sim.perps[leg.instrument or ""]
+        assert perp.spot == symbol and perp.mid == hedged.sim.symbols[symbol].mid
+        for size in (leg.band, leg.max_position, leg.max_unhedged):
+            assert (Decimal(str(size)) / perp.step_size) % 1 == 0
+        assert leg.band < leg.max_unhedged < cfg.risk.max_position <= leg.max_position  # the leg can hold it all
+
+
 @pytest.mark.parametrize("symbol", ["BTC/USDT", "SOL/USDT"])
 def test_shipped_gamma_skews_as_and_glft_visibly_and_apart(symbol: str) -> None:
     """config/sim.toml's gamma, sigma, kappa and A (the fallbacks): per order, A-S and GLFT move the centre by a
