@@ -292,6 +292,19 @@ class HedgeLeg:
                       max_position=self.shown.size(float(self.params.max_position)), style=self.params.style,
                       paused=self.paused)
 
+    async def wait_ready(self, limit: float) -> bool:
+        """Wait (at most ``limit`` s) for the perp's first book, so the leg can act on the first spot fill;
+        False (said once: ``hedge_not_ready``) when it did not come: the leg holds until it does."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        while self.perp.best_bid is None or self.perp.best_ask is None:
+            if loop.time() >= deadline:
+                self.log.warning("hedge_not_ready", instrument=self.instrument, waited=limit,
+                                 detail="no perp book yet: hedging holds until it comes")
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
     def _replay(self, fill: Fill) -> bool:
         """A journaled hedge fill at start-up: into the intake's book and the HedgeBook (its spot mid then)."""
         new = self.inventory.apply(fill)

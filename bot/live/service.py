@@ -494,11 +494,13 @@ class Service:
         self.log.info("started", venue=endpoint.kind, exchange=endpoint.exchange_id, url=endpoint.url,
                       symbols=[r.symbol for r in self.runs], duration=self.duration,
                       order_entry=self.entry.name if self.entry is not None else None, build=bot.compiled())
-        for run in self.runs:
-            self._start_symbol(run, start_ms)
+        for run in self.runs:  # the hedge legs first: quoting begins once each has the perp's book
             if run.hedge is not None:
                 for name, coro in run.hedge.tasks():
                     self._spawn(run, name, coro)
+                await run.hedge.wait_ready(max(5.0, 2.0 * run.cfg.risk.stale_after))
+        for run in self.runs:
+            self._start_symbol(run, start_ms)
         self.ops.announce_console()
         self.side_tasks.append(asyncio.create_task(self.guard.monitor(self.exchange), name="risk_monitor"))
         if self.deadman.armed:

@@ -61,6 +61,15 @@ async def futures_view(sim: SimServer) -> tuple[list[dict[str, Any]], Decimal]:
     return [o for o in orders if str(o.get("clientOrderId") or "").startswith("mmbot-")], pos
 
 
+async def post_perp_faults(sim: SimServer, **faults: object) -> None:
+    """Set the perpetual's faults now (``POST /admin/perp/faults``)."""
+    import aiohttp
+
+    url = f"{sim.url}/admin/perp/faults"
+    async with aiohttp.ClientSession() as http, http.post(url, json=faults) as resp:
+        assert resp.status == 200, await resp.text()
+
+
 def events(stream: io.StringIO, name: str) -> list[dict[str, Any]]:
     out = []
     for line in stream.getvalue().splitlines():

@@ -8,17 +8,8 @@ import asyncio
 from decimal import Decimal
 from pathlib import Path
 
-from bot.sim.server import SimServer
 from tests.live.conftest import started, until
-from tests.live.hedge_helpers import PERP, futures_view, hedged_sim, leg_run
-
-
-async def _post_faults(sim: SimServer, **faults: object) -> None:
-    import aiohttp
-
-    url = f"{sim.url}/admin/perp/faults"
-    async with aiohttp.ClientSession() as http, http.post(url, json=faults) as resp:
-        assert resp.status == 200, await resp.text()
+from tests.live.hedge_helpers import PERP, futures_view, hedged_sim, leg_run, post_perp_faults
 
 
 async def test_a_burst_of_ten_spot_fills_in_one_turn_is_one_hedge_order(tmp_path: Path) -> None:
@@ -113,7 +104,7 @@ async def test_restart_after_an_unacknowledged_hedge_books_the_venues_fill_and_s
             assert run.leg.book.position == 0
             for task in run.tasks:
                 task.cancel()  # the process dies: nothing more of this run happens
-        await _post_faults(sim, slow_ack_ms=0, user_stream_silent=False)
+        await post_perp_faults(sim, slow_ack_ms=0, user_stream_silent=False)
         async with leg_run(sim, tmp_path, band=0.001, cooldown=0.0) as again:
             again.q[0] = Decimal("0.004")  # the spot inventory, restored by its own journal
             assert again.leg.book.position == Decimal("-0.004")
