@@ -247,3 +247,35 @@ async def test_rate_limits_count_per_market(psim: SimServer) -> None:
     status, body = await _get(f"{psim.url}/fapi/v1/ping")
     assert (status, body["code"]) == (429, -1003)
     assert (await _get(f"{psim.url}/api/v3/ping"))[0] == 200  # spot's weight is its own
+
+
+async def test_drop_and_frozen_touch_only_the_perpetual_streams(psim: SimServer) -> None:
+    assert psim.perp is not None
+    port = psim.port
+    async with aiohttp.ClientSession() as session:
+        perp_ws = await session.ws_connect(f"ws://127.0.0.1:{port}/fstream/public/ws/0")
+        spot_ws = await session.ws_connect(f"ws://127.0.0.1:{port}/stream/ws")
+        await perp_ws.send_json({"method": "SUBSCRIBE", "params": ["btcusdt@bookTicker"], "id": 1})
+        await spot_ws.send_json({"method": "SUBSCRIBE", "params": ["btcusdt@depth@100ms"], "id": 1})
+        assert await perp_ws.receive_json(timeout=WAIT) == {"result": None, "id": 1}
+        assert await spot_ws.receive_json(timeout=WAIT) == {"result": None, "id": 1}
+        psim.perp.set_faults(frozen=True)
+        await asyncio.sleep(0.1)
+        for _ in range(100):  # drain what was queued before the freeze; then 0.3 s of silence
+            try:
+                await perp_ws.receive_json(timeout=0.3)
+            except TimeoutError:
+                break
+        else:
+            pytest.fail("the frozen perpetual kept streaming")
+        assert (await spot_ws.receive_json(timeout=WAIT))["e"] == "depthUpdate"  # spot still streams
+        psim.perp.set_faults(frozen=False)
+        assert (await perp_ws.receive_json(timeout=WAIT))["e"] == "bookTicker"
+        psim.perp.set_faults(drop_now=True)
+        msg = await perp_ws.receive(timeout=WAIT)
+        while msg.type == aiohttp.WSMsgType.TEXT:
+            msg = await perp_ws.receive(timeout=WAIT)
+        assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        assert not spot_ws.closed and (await spot_ws.receive_json(timeout=WAIT))["e"] == "depthUpdate"
+        await spot_ws.close()
+        await perp_ws.close()
