@@ -21,6 +21,7 @@ from bot.sim.accounts import Account
 from bot.sim.events import SimError
 from bot.sim.filters import missing, not_required, parse_decimal, parse_int
 from bot.sim.perp import wire
+from bot.sim.perp.engine import PerpAccount, PerpSymbol
 from bot.sim.perp.venue import PerpVenue
 from bot.sim.rest import Params, _by_symbol, _const, _endpoint, _limit, _order_ref
 
@@ -36,7 +37,7 @@ def _venue(sim: Any) -> PerpVenue:
     return sim.perp  # type: ignore[no-any-return]
 
 
-def _acct(sim: Any, account: Account | None) -> Any:
+def _acct(sim: Any, account: Account | None) -> PerpAccount:
     """The futures account of the (already authenticated) key."""
     assert account is not None
     acct = _venue(sim).engine.account_by_key(account.api_key)
@@ -45,7 +46,7 @@ def _acct(sim: Any, account: Account | None) -> Any:
     return acct
 
 
-def _symbol(sim: Any, params: Params) -> Any:
+def _symbol(sim: Any, params: Params) -> PerpSymbol:
     raw = params.get("symbol")
     if not raw:
         raise missing("symbol")
@@ -55,7 +56,7 @@ def _symbol(sim: Any, params: Params) -> Any:
     return sym
 
 
-def _symbols(sim: Any, params: Params) -> list[Any]:
+def _symbols(sim: Any, params: Params) -> list[PerpSymbol]:
     if params.get("symbol"):
         return [_symbol(sim, params)]
     return list(_venue(sim).engine.symbols.values())
@@ -97,7 +98,7 @@ class NewOrder:
     resp_type: str
 
 
-def _ticks(sym: Any, price: Decimal) -> int:
+def _ticks(sym: PerpSymbol, price: Decimal) -> int:
     tick = sym.spec.tick_size
     if price < tick:
         raise SimError(-4013, "Price less than min price.")
@@ -108,7 +109,7 @@ def _ticks(sym: Any, price: Decimal) -> int:
     return int(price / tick)
 
 
-def _lots(sym: Any, qty: Decimal) -> int:
+def _lots(sym: PerpSymbol, qty: Decimal) -> int:
     step = sym.spec.step_size
     if qty <= 0:
         raise SimError(-4003, "Quantity less than or equal to zero.")
@@ -119,7 +120,7 @@ def _lots(sym: Any, qty: Decimal) -> int:
     return int(qty / step)
 
 
-def parse_new_order(sym: Any, params: Params) -> NewOrder:
+def parse_new_order(sym: PerpSymbol, params: Params) -> NewOrder:
     """Check a ``POST /fapi/v1/order`` request's parameters the way Binance USDⓈ-M does (the engine checks
     the rest: position mode, reduce-only, minimum notional, margin, post-only)."""
     side = params.get("side")
@@ -258,7 +259,7 @@ async def user_trades(sim: Any, params: Params, account: Account | None) -> Any:
     limit = _limit(params, 500, 1000)
     windowed = params.get("fromId") or params.get("startTime")
     rows = rows[:limit] if windowed else rows[-limit:]
-    return [wire.user_trade(f, sym) for f in rows]
+    return [wire.user_trade(f) for f in rows]
 
 
 async def income(sim: Any, params: Params, account: Account | None) -> Any:
@@ -430,15 +431,11 @@ def _depth_weight(p: Params) -> int:
 MUTATING = frozenset({new_order, cancel_order, cancel_all})
 
 
-def _market(sim: Any) -> PerpVenue:
-    return sim.perp  # type: ignore[no-any-return]
-
-
 def routes() -> list[web.RouteDef]:
     """Every ``/fapi`` route the sim serves (see the module docstring)."""
 
     def ep(fn: Any, weight: Any, signed: bool = False, order: bool = False, keyed: bool = False) -> Any:
-        return _endpoint(fn, weight, signed, order, market=_market, mutates=fn in MUTATING, keyed=keyed)
+        return _endpoint(fn, weight, signed, order, market=_venue, mutates=fn in MUTATING, keyed=keyed)
 
     one = _const(1)
     v1, v2, v3 = "/fapi/v1", "/fapi/v2", "/fapi/v3"

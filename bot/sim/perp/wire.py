@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.sim.accounts import ATOMS, fmt_atoms
 from bot.sim.events import PublicTrade
+from bot.sim.perp.engine import PerpExchange, PerpOrder, PerpSymbol
 from bot.sim.perp.records import (
     AccountInfo,
     FundingRow,
@@ -47,16 +48,16 @@ def _places(step: Decimal) -> int:
     return max(0, -exponent) if isinstance(exponent, int) else 8
 
 
-def _price(sym: Any, ticks: int) -> str:
+def _price(sym: PerpSymbol, ticks: int) -> str:
     return fmt_atoms(ticks * sym.tick_atoms)
 
 
-def _qty(sym: Any, lots: int) -> str:
+def _qty(sym: PerpSymbol, lots: int) -> str:
     return fmt_atoms(lots * sym.step_atoms)
 
 
 # -- market data ---------------------------------------------------------------------------
-def symbol_info(sym: Any) -> dict[str, Any]:
+def symbol_info(sym: PerpSymbol) -> dict[str, Any]:
     s = sym.spec
     return {
         "symbol": sym.id,
@@ -97,7 +98,7 @@ def symbol_info(sym: Any) -> dict[str, Any]:
     }
 
 
-def exchange_info(symbols: list[Any], limits: RateLimitSettings, now_ms: int) -> dict[str, Any]:
+def exchange_info(symbols: list[PerpSymbol], limits: RateLimitSettings, now_ms: int) -> dict[str, Any]:
     return {
         "timezone": "UTC",
         "serverTime": now_ms,
@@ -113,20 +114,20 @@ def depth(last_id: int, bids: list[tuple[int, int]], asks: list[tuple[int, int]]
     return {"lastUpdateId": last_id, "E": now_ms, "T": now_ms, "bids": levels(bids), "asks": levels(asks)}
 
 
-def touch(sym: Any) -> tuple[int, int, int, int]:
+def touch(sym: PerpSymbol) -> tuple[int, int, int, int]:
     """Best bid, its size, best ask, its size (atoms; 0 when a side is empty)."""
     book = sym.book
     (bid, bq), (ask, aq) = (book.depth("BUY", 1) or [(0, 0)])[0], (book.depth("SELL", 1) or [(0, 0)])[0]
     return bid * sym.tick_atoms, bq * sym.step_atoms, ask * sym.tick_atoms, aq * sym.step_atoms
 
 
-def book_ticker(sym: Any, now_ms: int) -> dict[str, Any]:
+def book_ticker(sym: PerpSymbol, now_ms: int) -> dict[str, Any]:
     bid, bq, ask, aq = touch(sym)
     return {"symbol": sym.id, "bidPrice": fmt_atoms(bid), "bidQty": fmt_atoms(bq), "askPrice": fmt_atoms(ask),
             "askQty": fmt_atoms(aq), "time": now_ms, "lastUpdateId": sym.update_id}
 
 
-def ticker_24hr(sym: Any, now_ms: int) -> dict[str, Any]:
+def ticker_24hr(sym: PerpSymbol, now_ms: int) -> dict[str, Any]:
     st = sym.stats
     change = st.last - st.open
     pct = f"{(change / st.open * 100) if st.open else 0:.3f}"
@@ -140,7 +141,7 @@ def ticker_24hr(sym: Any, now_ms: int) -> dict[str, Any]:
     }
 
 
-def premium_index(ex: Any, sym: Any, now_ms: int) -> dict[str, Any]:
+def premium_index(ex: PerpExchange, sym: PerpSymbol, now_ms: int) -> dict[str, Any]:
     index = ex.index_price(sym.id)
     return {
         "symbol": sym.id,
@@ -163,7 +164,7 @@ def agg_trade(t: PublicTrade) -> dict[str, Any]:
             "m": t.buyer_is_maker}
 
 
-def leverage_bracket(sym: Any) -> dict[str, Any]:
+def leverage_bracket(sym: PerpSymbol) -> dict[str, Any]:
     spec = sym.spec
     return {"symbol": sym.id, "notionalCoef": 1.0, "brackets": [
         {"bracket": 1, "initialLeverage": spec.max_leverage, "notionalCap": int(MAX_NOTIONAL), "notionalFloor": 0,
@@ -171,7 +172,7 @@ def leverage_bracket(sym: Any) -> dict[str, Any]:
 
 
 # -- orders and trades ---------------------------------------------------------------------
-def order(o: Any, sym: Any, with_time: bool = True) -> dict[str, Any]:
+def order(o: PerpOrder, sym: PerpSymbol, with_time: bool = True) -> dict[str, Any]:
     """An order as ``GET /fapi/v1/order`` answers it (``with_time=False``: the POST/DELETE reply, which has
     ``updateTime`` but no ``time``)."""
     executed = o.executed * sym.step_atoms
@@ -206,7 +207,7 @@ def order(o: Any, sym: Any, with_time: bool = True) -> dict[str, Any]:
     return body
 
 
-def user_trade(f: PerpFill, sym: Any) -> dict[str, Any]:
+def user_trade(f: PerpFill) -> dict[str, Any]:
     return {
         "buyer": f.side == "BUY",
         "commission": fmt_atoms(f.commission),
@@ -238,7 +239,7 @@ def income(r: IncomeRow) -> dict[str, Any]:
     }
 
 
-def commission(maker: Fraction | Decimal, taker: Fraction | Decimal, sym: Any) -> dict[str, Any]:
+def commission(maker: Fraction | Decimal, taker: Fraction | Decimal, sym: PerpSymbol) -> dict[str, Any]:
     return {"symbol": sym.id, "makerCommissionRate": _dec(maker), "takerCommissionRate": _dec(taker)}
 
 
@@ -372,13 +373,13 @@ def depth_update(d: PerpDepthDiff, now_ms: int) -> dict[str, Any]:
             "pu": d.prev_last, "b": levels(d.bids), "a": levels(d.asks)}
 
 
-def book_ticker_event(sym: Any, now_ms: int) -> dict[str, Any]:
+def book_ticker_event(sym: PerpSymbol, now_ms: int) -> dict[str, Any]:
     bid, bq, ask, aq = touch(sym)
     return {"e": "bookTicker", "u": sym.update_id, "E": now_ms, "T": now_ms, "s": sym.id, "b": fmt_atoms(bid),
             "B": fmt_atoms(bq), "a": fmt_atoms(ask), "A": fmt_atoms(aq)}
 
 
-def mark_price_event(ex: Any, sym: Any, now_ms: int) -> dict[str, Any]:
+def mark_price_event(ex: PerpExchange, sym: PerpSymbol, now_ms: int) -> dict[str, Any]:
     index = ex.index_price(sym.id)
     return {"e": "markPriceUpdate", "E": now_ms, "s": sym.id, "p": fmt_atoms(ex.mark_price(sym.id)),
             "i": fmt_atoms(index), "P": fmt_atoms(index), "r": _dec(ex.funding_rate(sym.id)),
