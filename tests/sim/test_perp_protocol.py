@@ -279,3 +279,18 @@ async def test_drop_and_frozen_touch_only_the_perpetual_streams(psim: SimServer)
         assert not spot_ws.closed and (await spot_ws.receive_json(timeout=WAIT))["e"] == "depthUpdate"
         await spot_ws.close()
         await perp_ws.close()
+
+
+async def test_web_pages_are_refused_on_fapi_and_fstream(psim: SimServer) -> None:
+    page = {"Origin": "http://evil.example", **KEY}
+    status, body = await _get(_signed(psim, "/fapi/v1/order", symbol="BTCUSDT", side="BUY", type="MARKET",
+                                      quantity="0.01"), page, "POST")
+    assert (status, body["code"]) == (403, -1002)
+    status, body = await _get(f"{psim.url}/fapi/v1/ping", {"Host": "evil.example"})
+    assert (status, body["code"]) == (421, -1002)
+    async with aiohttp.ClientSession() as session:
+        for path in ("/fstream/public/ws/0", "/fstream/private/ws?listenKey=x"):
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await session.ws_connect(f"ws://127.0.0.1:{psim.port}{path}", headers={"Origin": "http://evil.example"})
+            assert refused.value.status == 403
+    assert psim.perp is not None and psim.perp.engine.orders == {}
