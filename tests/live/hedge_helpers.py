@@ -31,16 +31,19 @@ from tests.live.conftest import SYMBOL, until
 PERP = "BTC/USDT:USDT"
 
 
-def hedged_sim(seed: int = 7, perp_faults: dict[str, Any] | None = None, **spot: Any) -> SimSettings:
-    """The fast BTC/USDT market of the e2e tests plus its perpetual (lot 0.001, no basis noise, no takers)."""
+def hedged_sim(seed: int = 7, perp_faults: dict[str, Any] | None = None, perp: dict[str, Any] | None = None,
+               **spot: Any) -> SimSettings:
+    """The fast BTC/USDT market of the e2e tests plus its perpetual (lot 0.001, no basis noise, no takers;
+    ``perp`` overrides its spec)."""
     params: dict[str, Any] = {
         "base": "BTC", "quote": "USDT", "mid": Decimal("30000"), "volatility": 2.0, "taker_rate": 30.0,
         "taker_size": 0.004, "level_size": 0.004, "informed_fraction": 0.0,
     }
     params.update(spot)
-    perp = PerpSpec(base="BTC", quote="USDT", spot=SYMBOL, mid=Decimal("30000"), step_size=Decimal("0.001"),
-                    taker_rate=0.0, basis_volatility=0.0, level_size=0.05)
-    return SimSettings(seed=seed, step_interval=0.05, symbols={SYMBOL: SymbolSpec(**params)}, perps={PERP: perp},
+    spec = PerpSpec(**{"base": "BTC", "quote": "USDT", "spot": SYMBOL, "mid": Decimal("30000"),
+                       "step_size": Decimal("0.001"), "taker_rate": 0.0, "basis_volatility": 0.0, "level_size": 0.05,
+                       **(perp or {})})
+    return SimSettings(seed=seed, step_interval=0.05, symbols={SYMBOL: SymbolSpec(**params)}, perps={PERP: spec},
                        perp_faults=PerpFaultSettings(**(perp_faults or {})))
 
 

@@ -96,3 +96,30 @@ async def test_hedge_leg_faults_trip_the_unhedged_kill_within_t_and_leave_no_ord
         assert futures_orders == []
     finally:
         await sim.stop()
+
+
+async def test_the_kill_with_flatten_on_kill_flattens_both_venues(tmp_path: Path) -> None:
+    sim = await started(hedged_sim(seed=53, sell_fraction=1.0))
+    kill_file = tmp_path / "KILL"
+
+    async def kill_when_hedged(service: Service) -> None:
+        assert await until(lambda: bool(service.runs) and service.runs[0].hedge is not None, 20)
+        leg = service.runs[0].hedge
+        assert leg is not None
+        assert await until(lambda: leg.book.position <= Decimal("-0.008"), 20)
+        kill_file.write_text("stop", encoding="utf-8")
+
+    try:
+        overrides = _hedged(sim, tmp_path / "var")
+        overrides["risk"].update(flatten_on_kill=True, kill_file=str(kill_file))
+        run = await run_bot(overrides, 40.0, during=kill_when_hedged)
+        assert (run.summary.kill_reason or "").startswith("manual: kill file")
+        flat = [e for e in run.events("flatten") if e.get("instrument") == "BTC/USDT:USDT"]
+        assert flat and flat[0]["side"] == "buy"
+        orders, venue = await futures_view(sim)
+        assert orders == [] and venue == 0 == run.service.runs[0].hedge.book.position  # type: ignore[union-attr]
+        spot_orders, _ = await venue_view(sim)
+        assert [o for o in spot_orders if str(o.get("clientOrderId") or "").startswith("mmbot-")] == []
+        assert any(e.get("symbol") == "BTC/USDT" and "instrument" not in e for e in run.events("flatten"))
+    finally:
+        await sim.stop()
