@@ -8,8 +8,11 @@ import asyncio
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
+from bot.errors import UserError
 from tests.live.conftest import started, until
-from tests.live.hedge_helpers import PERP, futures_view, hedged_sim, leg_run, post_perp_faults
+from tests.live.hedge_helpers import PERP, futures_client, futures_view, hedged_sim, leg_run, post_perp_faults
 
 
 async def test_a_burst_of_ten_spot_fills_in_one_turn_is_one_hedge_order(tmp_path: Path) -> None:
@@ -157,5 +160,46 @@ async def test_funding_is_booked_once_per_payment(tmp_path: Path) -> None:
             pnl = run.leg.state().pnl
             assert pnl is not None and pnl.funding == run.leg.book.funding
             assert abs(pnl.hedge + pnl.basis + pnl.funding - pnl.fees - pnl.total) < 1e-9
+    finally:
+        await sim.stop()
+
+
+async def test_post_then_take_posts_at_the_touch_then_takes_after_the_timeout(tmp_path: Path) -> None:
+    sim = await started(hedged_sim(seed=48))
+    try:
+        async with leg_run(sim, tmp_path, band=0.001, cooldown=0.0, style="post_then_take", post_timeout=0.5) as run:
+            run.spot_fill("0.003")
+            assert await until(lambda: run.leg.book.position == Decimal("-0.003"), 5)
+            first, second = run.events("hedge_order")[:2]
+            assert first["post_only"] is True and first["price"] >= run.leg.perp.best_bid  # at the own touch
+            assert second["post_only"] is False and second["side"] == "sell"  # the timeout passed: taken
+            assert any(e["reason"] == "post_timeout" for e in run.events("order_canceled"))
+            orders, venue = await futures_view(sim)
+            assert orders == [] and venue == Decimal("-0.003")
+    finally:
+        await sim.stop()
+
+
+async def test_hedge_position_mode_sends_position_sides_and_a_mode_mismatch_is_one_line(tmp_path: Path) -> None:
+    sim = await started(hedged_sim(seed=49))
+    try:
+        with pytest.raises(UserError, match=r"one-way position mode but hedge\.position_mode = 'hedge'"):
+            async with leg_run(sim, tmp_path / "a", position_mode="hedge"):
+                pass
+        ex = futures_client(sim)
+        try:
+            await ex.set_position_mode(True)
+        finally:
+            await ex.close()
+        async with leg_run(sim, tmp_path / "b", band=0.001, cooldown=0.0, position_mode="hedge") as run:
+            run.spot_fill("0.004")
+            assert await until(lambda: run.leg.book.position == Decimal("-0.004"), 5)
+            run.spot_fill("-0.006")  # now short spot: the short hedge closes first, then a long opens
+            assert await until(lambda: run.leg.book.position == Decimal("0.002"), 8)
+            sides = [(o["side"], o["position_side"], o["reduce_only"]) for o in run.events("hedge_order")]
+            assert sides[0] == ("sell", "SHORT", False) and ("buy", "SHORT", False) in sides
+            assert ("buy", "LONG", False) in sides
+            _, venue = await futures_view(sim)
+            assert venue == Decimal("0.002")
     finally:
         await sim.stop()
