@@ -106,9 +106,9 @@ def _endpoint(
     keyed: bool = False,
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """``fn`` served with the guard, faults, weights and signature checks of ``market(sim)``: an object
-    with ``faults`` and ``limiter`` (spot: the server itself; the perpetual: its venue). Accounts and
-    keys are the server's (one API key serves both markets, as on Binance). ``keyed``: the API key
-    alone authenticates (``X-MBX-APIKEY``, no signature: Binance's listenKey endpoints)."""
+    with ``faults``, ``limiter`` and ``now()`` (its clock; spot: the server itself; the perpetual: its
+    venue). Accounts and keys are the server's (one API key serves both markets, as on Binance).
+    ``keyed``: the API key alone authenticates (``X-MBX-APIKEY``, no signature: the listenKey endpoints)."""
     if mutates is None:
         mutates = fn in MUTATING
 
@@ -136,7 +136,7 @@ def _endpoint(
             params: Params = dict(parse_qsl(query_raw, keep_blank_values=True))
             if body_raw:
                 params.update(parse_qsl(body_raw, keep_blank_values=True))
-            now = sim.now()
+            now = venue.now()
             used = venue.limiter.charge(client, weight(params), now)
             account = None
             if keyed:
@@ -155,12 +155,12 @@ def _endpoint(
         except SimError as exc:
             response = _json({"code": exc.code, "msg": exc.msg}, exc.status)
             if exc.status in (418, 429) and exc.code == -1003:
-                response.headers["Retry-After"] = str(venue.limiter.retry_after(client, sim.now()))
+                response.headers["Retry-After"] = str(venue.limiter.retry_after(client, venue.now()))
         except Exception as exc:  # a bug must not take the server down
             get_logger(component="sim").error("sim_rest_error", path=request.path, error=repr(exc))
             response = _json({"code": INTERNAL.code, "msg": INTERNAL.msg}, 500)
         header = weight_header(venue.limiter.settings.weight_window)
-        response.headers[header] = str(used or venue.limiter.used(client, sim.now()))
+        response.headers[header] = str(used or venue.limiter.used(client, venue.now()))
         if order_count:
             response.headers["X-MBX-ORDER-COUNT-10S"] = str(order_count)
         return response

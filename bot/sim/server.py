@@ -30,7 +30,6 @@ from bot.sim.events import BalanceUpdate, DepthDiff, ExecReport, PublicTrade
 from bot.sim.faults import Faults
 from bot.sim.perp import rest as perp_rest
 from bot.sim.perp import ws as perp_ws
-from bot.sim.perp.engine import PerpExchange
 from bot.sim.perp.venue import PerpVenue
 from bot.sim.ratelimit import RateLimiter
 from bot.sim.settings import FaultSettings, RateLimitSettings, SimSettings
@@ -62,7 +61,7 @@ class SimServer:
         self._log = get_logger(component="sim")
         self.perp: PerpVenue | None = None  # the perpetuals (/fapi, /fstream), when settings.perps lists any
         if settings.perps:
-            self.perp = PerpVenue(settings, PerpExchange(settings, self.exchange, self.now_ms()), self.now_ms)
+            self.perp = PerpVenue(settings, self.exchange)
 
     # -- time --------------------------------------------------------------------------------
     def now(self) -> float:
@@ -257,7 +256,7 @@ class SimServer:
                         self.dispatch()
                         self.publish_market()
                         if self.perp is not None:
-                            drop_perp = self.perp.step(dt, self.now_ms()) or drop_perp
+                            drop_perp = self.perp.step(dt, self.perp.now_ms()) or drop_perp
                     except Exception as exc:  # keep the clock alive whatever happens
                         self._log.error("sim_clock_error", error=repr(exc))
                 next_due += dt

@@ -294,3 +294,19 @@ async def test_web_pages_are_refused_on_fapi_and_fstream(psim: SimServer) -> Non
                 await session.ws_connect(f"ws://127.0.0.1:{psim.port}{path}", headers={"Origin": "http://evil.example"})
             assert refused.value.status == 403
     assert psim.perp is not None and psim.perp.engine.orders == {}
+
+
+async def test_each_market_has_its_own_clock_offset(psim: SimServer) -> None:
+    assert psim.perp is not None
+    psim.perp.set_faults(clock_offset_ms=-120_000)  # the perpetual's clock is two minutes behind
+    host = int(time.time() * 1000)
+    perp_time = (await _get(f"{psim.url}/fapi/v1/time"))[1]["serverTime"]
+    spot_time = (await _get(f"{psim.url}/api/v3/time"))[1]["serverTime"]
+    assert perp_time < host - 110_000 and abs(spot_time - host) < 10_000
+    status, body = await _get(_signed(psim, "/fapi/v1/openOrders", symbol="BTCUSDT"), KEY)
+    assert (status, body["code"]) == (400, -1021)  # a host-clock timestamp is ahead of the perpetual's
+    assert (await _get(_signed(psim, "/api/v3/openOrders", symbol="BTCUSDT"), KEY))[0] == 200
+    psim.perp.set_faults(clock_offset_ms=0)
+    psim.set_faults(clock_offset_ms=-120_000)
+    assert (await _get(_signed(psim, "/fapi/v1/openOrders", symbol="BTCUSDT"), KEY))[0] == 200
+    psim.set_faults(clock_offset_ms=0)

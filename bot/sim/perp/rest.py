@@ -5,7 +5,9 @@ Each handler runs inside the spot API's wrapper (:func:`bot.sim.rest._endpoint`)
 faults (``sim.perp_faults``: 429/418/5xx, unknown fate on the mutating calls, slow acks, rejects) and its own
 request-weight counts; keys and signatures are the spot API's (one key pair serves both markets, as at
 Binance); the listenKey calls authenticate by the key alone. ``positionRisk`` and ``account`` answer the
-state of ``position_lag_ms`` ago when that fault is on (:meth:`bot.sim.perp.venue.PerpVenue.report`).
+state of ``position_lag_ms`` ago when that fault is on (:meth:`bot.sim.perp.venue.PerpVenue.report`). Times are
+the perpetual's clock (:meth:`PerpVenue.now_ms`: the host's, shifted by ``perp_faults.clock_offset_ms``), which
+also judges the signatures' timestamps (-1021).
 """
 
 from __future__ import annotations
@@ -175,7 +177,7 @@ async def new_order(sim: Any, params: Params, account: Account | None) -> Any:
         raise SimError(-2010, "Order was rejected by the venue (injected fault).")
     client_id = req.client_id or f"sim{uuid.uuid4().hex[:18]}"
     order, _fills = venue.engine.place_order(
-        acct, sym.id, req.side, req.type, req.lots, req.ticks, req.tif, client_id, sim.now_ms(),
+        acct, sym.id, req.side, req.type, req.lots, req.ticks, req.tif, client_id, _venue(sim).now_ms(),
         reduce_only=req.reduce_only, position_side=req.position_side,
     )
     venue.dispatch()
@@ -188,7 +190,7 @@ async def cancel_order(sim: Any, params: Params, account: Account | None) -> Any
     acct = _acct(sim, account)
     sym = _symbol(sim, params)
     oid, cid = _order_ref(params)
-    order = venue.engine.cancel_order(acct, sym.id, oid, cid, sim.now_ms())
+    order = venue.engine.cancel_order(acct, sym.id, oid, cid, _venue(sim).now_ms())
     venue.dispatch()
     await venue.slow_ack()
     return wire.order(order, sym, with_time=False)
@@ -228,7 +230,7 @@ async def all_orders(sim: Any, params: Params, account: Account | None) -> Any:
 async def cancel_all(sim: Any, params: Params, account: Account | None) -> Any:
     venue = _venue(sim)
     sym = _symbol(sim, params)
-    venue.engine.cancel_all(_acct(sim, account), sym.id, sim.now_ms())
+    venue.engine.cancel_all(_acct(sim, account), sym.id, _venue(sim).now_ms())
     venue.dispatch()
     await venue.slow_ack()
     return {"code": 200, "msg": "The operation of cancel all open order is done."}
@@ -241,7 +243,7 @@ async def countdown_cancel_all(sim: Any, params: Params, account: Account | None
     if not raw:
         raise missing("countdownTime")
     ms = parse_int("countdownTime", raw)
-    venue.engine.arm_countdown(_acct(sim, account), sym.id, ms, sim.now_ms())
+    venue.engine.arm_countdown(_acct(sim, account), sym.id, ms, _venue(sim).now_ms())
     return {"symbol": sym.id, "countdownTime": str(ms)}
 
 
@@ -276,23 +278,23 @@ async def income(sim: Any, params: Params, account: Account | None) -> Any:
 
 # -- account -------------------------------------------------------------------------------
 async def position_risk_v2(sim: Any, params: Params, account: Account | None) -> Any:
-    rows = _venue(sim).report(_acct(sim, account), sim.now_ms()).positions_v2
+    rows = _venue(sim).report(_acct(sim, account), _venue(sim).now_ms()).positions_v2
     wanted = params.get("symbol")
     return [r for r in rows if not wanted or r["symbol"] == wanted]
 
 
 async def position_risk_v3(sim: Any, params: Params, account: Account | None) -> Any:
-    rows = _venue(sim).report(_acct(sim, account), sim.now_ms()).positions_v3
+    rows = _venue(sim).report(_acct(sim, account), _venue(sim).now_ms()).positions_v3
     wanted = params.get("symbol")
     return [r for r in rows if not wanted or r["symbol"] == wanted]
 
 
 async def account_v2(sim: Any, params: Params, account: Account | None) -> Any:
-    return _venue(sim).report(_acct(sim, account), sim.now_ms()).account_v2
+    return _venue(sim).report(_acct(sim, account), _venue(sim).now_ms()).account_v2
 
 
 async def account_v3(sim: Any, params: Params, account: Account | None) -> Any:
-    return _venue(sim).report(_acct(sim, account), sim.now_ms()).account_v3
+    return _venue(sim).report(_acct(sim, account), _venue(sim).now_ms()).account_v3
 
 
 async def leverage_bracket(sim: Any, params: Params, account: Account | None) -> Any:
@@ -345,12 +347,12 @@ async def commission_rate(sim: Any, params: Params, account: Account | None) -> 
 
 async def listen_key_new(sim: Any, params: Params, account: Account | None) -> Any:
     assert account is not None
-    return {"listenKey": _venue(sim).listen_keys.issue(account.name, sim.now_ms())}
+    return {"listenKey": _venue(sim).listen_keys.issue(account.name, _venue(sim).now_ms())}
 
 
 async def listen_key_keep(sim: Any, params: Params, account: Account | None) -> Any:
     assert account is not None
-    key = _venue(sim).listen_keys.extend(account.name, params.get("listenKey"), sim.now_ms())
+    key = _venue(sim).listen_keys.extend(account.name, params.get("listenKey"), _venue(sim).now_ms())
     return {"listenKey": key}
 
 
@@ -369,12 +371,12 @@ async def ping(sim: Any, params: Params, _a: Account | None) -> Any:
 
 
 async def server_time(sim: Any, params: Params, _a: Account | None) -> Any:
-    return {"serverTime": sim.now_ms()}
+    return {"serverTime": _venue(sim).now_ms()}
 
 
 async def exchange_info(sim: Any, params: Params, _a: Account | None) -> Any:
     venue = _venue(sim)
-    return wire.exchange_info(list(venue.engine.symbols.values()), venue.limiter.settings, sim.now_ms())
+    return wire.exchange_info(list(venue.engine.symbols.values()), venue.limiter.settings, _venue(sim).now_ms())
 
 
 async def depth(sim: Any, params: Params, _a: Account | None) -> Any:
@@ -382,22 +384,22 @@ async def depth(sim: Any, params: Params, _a: Account | None) -> Any:
     sym = _symbol(sim, params)
     limit = _limit(params, 500, 1000)
     last, bids, asks = venue.engine.depth(sym.id, limit)
-    return wire.depth(last, bids, asks, sim.now_ms())
+    return wire.depth(last, bids, asks, _venue(sim).now_ms())
 
 
 async def book_ticker(sim: Any, params: Params, _a: Account | None) -> Any:
-    now = sim.now_ms()
+    now = _venue(sim).now_ms()
     return _one_or_all(params, [wire.book_ticker(s, now) for s in _symbols(sim, params)])
 
 
 async def ticker_24hr(sim: Any, params: Params, _a: Account | None) -> Any:
-    now = sim.now_ms()
+    now = _venue(sim).now_ms()
     return _one_or_all(params, [wire.ticker_24hr(s, now) for s in _symbols(sim, params)])
 
 
 async def premium_index(sim: Any, params: Params, _a: Account | None) -> Any:
     venue = _venue(sim)
-    now = sim.now_ms()
+    now = _venue(sim).now_ms()
     return _one_or_all(params, [wire.premium_index(venue.engine, s, now) for s in _symbols(sim, params)])
 
 

@@ -1,11 +1,12 @@
 """The perpetual as the sim serves it: the engine plus what the server adds around it (its own faults,
-request-weight counts, WebSocket hubs, listen keys), and the publishing of its events.
+request-weight counts, WebSocket hubs, listen keys, clock), and the publishing of its events.
 
 :class:`PerpVenue` is created by :class:`bot.sim.server.SimServer` when ``settings.perps`` is non-empty and
-stepped by the server's one clock task right after spot. After each step (and after each REST command) it
-publishes depth diffs (``pu`` = the previous diff's ``u``, so a gap breaks the chain as at Binance),
-book tickers on a touch change, mark prices every second (``@markPrice@1s``) and three seconds
-(``@markPrice``), public trades, and each account's ``ORDER_TRADE_UPDATE`` / ``ACCOUNT_UPDATE``.
+stepped by the server's one clock task right after spot, on its own clock (the host's, shifted by
+``perp_faults.clock_offset_ms``: the perpetual's timestamps and its signature checks). After each step (and
+after each REST command) it publishes depth diffs (``pu`` = the previous diff's ``u``, so a gap breaks the
+chain as at Binance), book tickers on a touch change, mark prices every second (``@markPrice@1s``) and three
+seconds (``@markPrice``), public trades, and each account's ``ORDER_TRADE_UPDATE`` / ``ACCOUNT_UPDATE``.
 
 Faults (``perp_faults``, independent of spot's): ``frozen`` stops the market streams, ``gap_next`` /
 ``gap_probability`` skip depth diffs, ``drop_now`` / ``drop_sockets_rate`` close the ``/fstream`` sockets,
@@ -16,12 +17,12 @@ engine's state of that long ago and delays every ``ACCOUNT_UPDATE`` by as long.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from bot.logs import get_logger
-from bot.sim.engine import HOUSE
+from bot.sim.engine import HOUSE, SimExchange
 from bot.sim.events import PublicTrade
 from bot.sim.faults import Faults
 from bot.sim.perp import wire
@@ -47,13 +48,12 @@ class Report:
 class PerpVenue:
     """The simulated perpetual's engine, faults, limits and streams (see the module docstring)."""
 
-    def __init__(self, settings: SimSettings, engine: PerpExchange, now_ms: Callable[[], int]) -> None:
+    def __init__(self, settings: SimSettings, spot: SimExchange) -> None:
         self.settings = settings
-        self.engine = engine
-        self.now_ms = now_ms
         self.faults = Faults(settings.perp_faults.model_copy(), settings.seed + 1)
+        self.engine = PerpExchange(settings, spot, self.now_ms())
         self.limiter = RateLimiter(settings.rate_limits)
-        self.market_hub = new_market_hub(engine.symbols)
+        self.market_hub = new_market_hub(self.engine.symbols)
         self.user_streams = UserStreams()
         self.listen_keys = ListenKeys()
         self.published_depth: dict[str, int] = {}  # symbol id -> ``u`` of the last depth diff sent
@@ -61,6 +61,14 @@ class PerpVenue:
         self._next_mark_1s = 0
         self._next_mark_3s = 0
         self._log = get_logger(component="sim")
+
+    # -- time --------------------------------------------------------------------------------
+    def now(self) -> float:
+        """The perpetual's clock: the host's, shifted by ``perp_faults.clock_offset_ms``."""
+        return time.time() + self.faults.settings.clock_offset_ms / 1000.0
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000) + self.faults.settings.clock_offset_ms
 
     @property
     def perp_faults(self) -> PerpFaultSettings:

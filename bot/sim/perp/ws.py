@@ -148,9 +148,8 @@ async def _private(request: web.Request, key: str) -> web.StreamResponse:
     refused = refuse_upgrade(request)
     if refused is not None:
         return refused
-    sim = request.app[SIM]
     venue = _venue(request)
-    account = venue.listen_keys.account_of(key, sim.now_ms()) if key else None
+    account = venue.listen_keys.account_of(key, venue.now_ms()) if key else None
     if account is None:
         return web.json_response({"code": NO_LISTEN_KEY.code, "msg": NO_LISTEN_KEY.msg}, status=400)
     ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 20)
