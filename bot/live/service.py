@@ -55,7 +55,7 @@ from bot.live.feed import Backoff, BookFeed, TradeFeed
 from bot.live.fills import FillIntake, fill_recorder
 from bot.live.gate import HEDGE, KillSwitch, RiskGate
 from bot.live.guard import Guard, Tripwires
-from bot.live.hedge import HedgeLeg
+from bot.live.hedge import HedgeLeg, instrument_of
 from bot.live.journal import Journal, JournalError, Latch, journal_for, refuse_if_latched
 from bot.live.makerfee import fee_report, resolve_fee
 from bot.live.market import MarketState
@@ -246,9 +246,10 @@ class Service:
     def _make_leg(self, run: SymbolRun) -> HedgeLeg:
         inventory = run.inventory
         assert self.journal is not None
+        # its events (the generic order and fill events too) name the instrument, and the spot symbol as ``spot``
+        log = get_logger(symbol=instrument_of(run.symbol, run.cfg.hedge.instrument), spot=run.symbol, leg="hedge")
         return HedgeLeg(self.futures, self.settings, run.symbol, lambda: inventory.q_exact, run.state,
-                        self.journal, self.kill, self._breach_action(run), get_logger(symbol=run.symbol, leg="hedge"),
-                        self.hedge_throttler, self.hedge_rate)
+                        self.journal, self.kill, self._breach_action(run), log, self.hedge_throttler, self.hedge_rate)
 
     def _breach_action(self, run: SymbolRun) -> Callable[[HedgeBreach, str, bool], None]:
         """What a hedge breach of ``run``'s leg does: "kill" trips the kill; "pause" pauses the spot symbol's

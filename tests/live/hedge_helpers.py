@@ -129,7 +129,7 @@ async def leg_run(sim: SimServer, state_dir: Path, **hedge: Any) -> Any:
     try:
         await exchange.load_markets()
         leg = HedgeLeg(exchange, settings, SYMBOL, lambda: box[0], spot, journal, kill,
-                       lambda b, a, on: breaches.append((b, a, on)), get_logger(symbol=SYMBOL, leg="hedge"),
+                       lambda b, a, on: breaches.append((b, a, on)), get_logger(symbol=PERP, spot=SYMBOL, leg="hedge"),
                        make_throttler(20), rate)
         run = LegRun(leg, exchange, journal, log, kill, breaches, box)
         await leg.start(retrying)
