@@ -310,3 +310,13 @@ async def test_each_market_has_its_own_clock_offset(psim: SimServer) -> None:
     psim.set_faults(clock_offset_ms=-120_000)
     assert (await _get(_signed(psim, "/fapi/v1/openOrders", symbol="BTCUSDT"), KEY))[0] == 200
     psim.set_faults(clock_offset_ms=0)
+
+
+async def test_new_order_reply_ack_by_default_result_on_request(psim: SimServer) -> None:
+    order = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.002"}
+    status, ack = await _get(_signed(psim, "/fapi/v1/order", **order), KEY, "POST")
+    assert status == 200 and (ack["status"], ack["executedQty"]) == ("NEW", "0.00000000")
+    status, result = await _get(_signed(psim, "/fapi/v1/order", newOrderRespType="RESULT", **order), KEY, "POST")
+    assert status == 200 and (result["status"], result["executedQty"]) == ("FILLED", "0.00200000")
+    status, got = await _get(_signed(psim, "/fapi/v1/order", symbol="BTCUSDT", orderId=ack["orderId"]), KEY)
+    assert got["status"] == "FILLED" and got["time"] == ack["updateTime"]

@@ -182,7 +182,7 @@ async def new_order(sim: Any, params: Params, account: Account | None) -> Any:
     )
     venue.dispatch()
     await venue.slow_ack()
-    return wire.order(order, sym, with_time=False)
+    return wire.order(order, sym, with_time=False) if req.resp_type == "RESULT" else wire.acked(order, sym)
 
 
 async def cancel_order(sim: Any, params: Params, account: Account | None) -> Any:

@@ -207,6 +207,15 @@ def order(o: PerpOrder, sym: PerpSymbol, with_time: bool = True) -> dict[str, An
     return body
 
 
+def acked(o: PerpOrder, sym: PerpSymbol) -> dict[str, Any]:
+    """The ``newOrderRespType=ACK`` reply (Binance's default): the order as accepted, before matching
+    (``NEW``, nothing executed), whatever happened to it since."""
+    body = order(o, sym, with_time=False)
+    zero = "0.00000000"
+    body.update(status="NEW", executedQty=zero, cumQty=zero, cumQuote=zero, avgPrice=zero, updateTime=o.time)
+    return body
+
+
 def user_trade(f: PerpFill) -> dict[str, Any]:
     return {
         "buyer": f.side == "BUY",
