@@ -320,3 +320,16 @@ async def test_new_order_reply_ack_by_default_result_on_request(psim: SimServer)
     assert status == 200 and (result["status"], result["executedQty"]) == ("FILLED", "0.00200000")
     status, got = await _get(_signed(psim, "/fapi/v1/order", symbol="BTCUSDT", orderId=ack["orderId"]), KEY)
     assert got["status"] == "FILLED" and got["time"] == ack["updateTime"]
+
+
+async def test_order_parameter_errors(psim: SimServer) -> None:
+    base = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.002"}
+    for extra, code in (({"positionSide": "UP"}, -4060), ({"reduceOnly": "maybe"}, -4062),
+                        ({"newClientOrderId": "x" * 37}, -4015), ({"price": "30000"}, -1106),
+                        ({"quantity": "0"}, -4003), ({"side": "HOLD"}, -1117)):
+        status, body = await _get(_signed(psim, "/fapi/v1/order", **{**base, **extra}), KEY, "POST")
+        assert (status, body["code"]) == (400, code), extra
+    status, body = await _get(_signed(psim, "/fapi/v1/marginType", symbol="BTCUSDT", marginType="CROSSED"), KEY,
+                              "POST")
+    assert (status, body["code"], body["msg"]) == (400, -4046, "No need to change margin type.")
+    assert psim.perp is not None and psim.perp.engine.orders == {}

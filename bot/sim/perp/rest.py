@@ -2,7 +2,7 @@
 answers it (field names, weights, error codes and messages; every body is JSON).
 
 Each handler runs inside the spot API's wrapper (:func:`bot.sim.rest._endpoint`) with the perpetual's own
-faults (``sim.perp_faults``: 429/418/5xx, unknown fate on the mutating calls, slow acks, rejects) and its own
+faults (``[sim.perp_faults]``: 429/418/5xx, unknown fate on the mutating calls, slow acks, rejects) and its own
 request-weight counts; keys and signatures are the spot API's (one key pair serves both markets, as at
 Binance); the listenKey calls authenticate by the key alone. ``positionRisk`` and ``account`` answer the
 state of ``position_lag_ms`` ago when that fault is on (:meth:`bot.sim.perp.venue.PerpVenue.report`). Times are
@@ -105,7 +105,7 @@ def _ticks(sym: PerpSymbol, price: Decimal) -> int:
     if price < tick:
         raise SimError(-4013, "Price less than min price.")
     if price > MAX_PRICE:
-        raise SimError(-4016, "Limit price can't be higher than the max price.")
+        raise SimError(-4016, "Price is higher than mark price multiplier cap.")
     if price % tick != 0:
         raise SimError(-4014, "Price not increased by tick size.")
     return int(price / tick)
@@ -143,8 +143,11 @@ def parse_new_order(sym: PerpSymbol, params: Params) -> NewOrder:
         raise SimError(-1100, "Illegal characters found in parameter 'newOrderRespType'.")
     position_side = params.get("positionSide") or "BOTH"
     if position_side not in POSITION_SIDES:
-        raise SimError(-4006, "Invalid position side.")
-    reduce_only = _bool("reduceOnly", params.get("reduceOnly"))
+        raise SimError(-4060, "Invalid position side.")
+    try:
+        reduce_only = _bool("reduceOnly", params.get("reduceOnly"))
+    except SimError:
+        raise SimError(-4062, "Invalid or improper reduceOnly value.") from None
     qty_s = params.get("quantity")
     if not qty_s:
         raise missing("quantity")
@@ -322,7 +325,7 @@ async def set_margin_type(sim: Any, params: Params, account: Account | None) -> 
     if not kind:
         raise missing("marginType")
     if kind not in ("ISOLATED", "CROSSED"):
-        raise SimError(-4044, "The margin type is invalid.")
+        raise SimError(-1100, "Illegal characters found in parameter 'marginType'; legal range is 'ISOLATED, CROSSED'.")
     venue.engine.set_margin_type(_acct(sim, account), sym.id, kind)
     return dict(OK)
 
