@@ -49,6 +49,7 @@ class Connection:
         self._queue: asyncio.Queue[str | None] = asyncio.Queue()
         self._max = max_backlog
         self._closing = False
+        self._farewell = (1008, b"too slow")  # the close frame sent after what is queued
         self._task = asyncio.get_running_loop().create_task(self._writer())
 
     @property
@@ -64,12 +65,20 @@ class Connection:
             return
         self._queue.put_nowait(text)
 
+    def end(self, code: int = 1000, message: bytes = b"") -> None:
+        """Close after what is queued (sends after this are dropped)."""
+        if self._closing or self.closed:
+            return
+        self._closing = True
+        self._farewell = (code, message)
+        self._queue.put_nowait(None)
+
     async def _writer(self) -> None:
         try:
             while True:
                 text = await self._queue.get()
                 if text is None:
-                    await self.ws.close(code=1008, message=b"too slow")
+                    await self.ws.close(code=self._farewell[0], message=self._farewell[1])
                     return
                 await self.ws.send_str(text)
         except (ConnectionError, RuntimeError, asyncio.CancelledError):

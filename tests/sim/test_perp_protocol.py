@@ -333,3 +333,20 @@ async def test_order_parameter_errors(psim: SimServer) -> None:
                               "POST")
     assert (status, body["code"], body["msg"]) == (400, -4046, "No need to change margin type.")
     assert psim.perp is not None and psim.perp.engine.orders == {}
+
+
+async def test_an_expired_listen_key_ends_its_stream(psim: SimServer) -> None:
+    assert psim.perp is not None
+    key = (await _get(f"{psim.url}/fapi/v1/listenKey", KEY, "POST"))[1]["listenKey"]
+    async with aiohttp.ClientSession() as session, session.ws_connect(
+        f"ws://127.0.0.1:{psim.port}/fstream/private/ws?listenKey={key}"
+    ) as conn:
+        psim.perp.set_faults(clock_offset_ms=LISTEN_KEY_TTL_MS + 1000)  # the perpetual's clock an hour on
+        event = await conn.receive_json(timeout=WAIT)
+        assert event["e"] == "listenKeyExpired" and event["listenKey"] == key
+        msg = await conn.receive(timeout=WAIT)
+        assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    status, body = await _get(f"{psim.url}/fapi/v1/listenKey", KEY, "PUT")
+    assert (status, body["code"]) == (400, -1125)
+    status, fresh = await _get(f"{psim.url}/fapi/v1/listenKey", KEY, "POST")
+    assert status == 200 and fresh["listenKey"] != key

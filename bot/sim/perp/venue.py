@@ -106,7 +106,17 @@ class PerpVenue:
         self.engine.step(dt, now_ms)
         self.dispatch()
         self.publish_market(now_ms)
+        self._expire_streams(now_ms)
         return self.faults.drop(dt)
+
+    def _expire_streams(self, now_ms: int) -> None:
+        """Tell the streams of an expired listen key so (``listenKeyExpired``) and close them."""
+        for key in self.user_streams.listen_keys():
+            if self.listen_keys.account_of(key, now_ms) is None:
+                event = dumps({"e": "listenKeyExpired", "E": now_ms, "listenKey": key})
+                for conn in self.user_streams.on_key(key):
+                    conn.send(event)
+                    conn.end(1000, b"listenKey expired")
 
     def dispatch(self) -> None:
         """Publish the events the engine recorded since the last call."""

@@ -12,8 +12,9 @@ when ``urls['api']['ws']['linear']`` is ``ws://HOST:PORT/fstream/ws``).
 
 Listen keys (:class:`ListenKeys`, pure): ``POST /fapi/v1/listenKey`` returns the account's live key (the
 same one while it lives, as Binance does) and extends it; ``PUT`` extends it; ``DELETE`` closes it. A key
-lives ``LISTEN_KEY_TTL_MS`` (60 minutes) after its last POST/PUT. Every WebSocket here refuses an upgrade from
-a web page, as the spot streams do (:func:`bot.sim.ws_market.refuse_upgrade`).
+lives ``LISTEN_KEY_TTL_MS`` (60 minutes) after its last POST/PUT; when it expires, its streams get
+``{"e": "listenKeyExpired", "E", "listenKey"}`` and are closed, as at Binance. Every WebSocket here refuses an
+upgrade from a web page, as the spot streams do (:func:`bot.sim.ws_market.refuse_upgrade`).
 """
 
 from __future__ import annotations
@@ -115,6 +116,10 @@ class UserStreams:
 
     def on_key(self, key: str) -> list[Connection]:
         return [c for c, (_a, k) in self._keys.items() if k == key]
+
+    def listen_keys(self) -> set[str]:
+        """The listen keys that have a stream open."""
+        return {k for _a, k in self._keys.values()}
 
     def publish(self, account: str, event: dict[str, Any]) -> None:
         listeners = self._listeners.get(account)
