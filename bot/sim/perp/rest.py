@@ -281,23 +281,25 @@ async def income(sim: Any, params: Params, account: Account | None) -> Any:
 
 # -- account -------------------------------------------------------------------------------
 async def position_risk_v2(sim: Any, params: Params, account: Account | None) -> Any:
-    rows = _venue(sim).report(_acct(sim, account), _venue(sim).now_ms()).positions_v2
+    positions, _info = _venue(sim).report(_acct(sim, account))
     wanted = params.get("symbol")
-    return [r for r in rows if not wanted or r["symbol"] == wanted]
+    return wire.position_risk_v2([p for p in positions if not wanted or p.symbol == wanted])
 
 
 async def position_risk_v3(sim: Any, params: Params, account: Account | None) -> Any:
-    rows = _venue(sim).report(_acct(sim, account), _venue(sim).now_ms()).positions_v3
+    positions, _info = _venue(sim).report(_acct(sim, account))
     wanted = params.get("symbol")
-    return [r for r in rows if not wanted or r["symbol"] == wanted]
+    return wire.position_risk_v3([p for p in positions if not wanted or p.symbol == wanted])
 
 
 async def account_v2(sim: Any, params: Params, account: Account | None) -> Any:
-    return _venue(sim).report(_acct(sim, account), _venue(sim).now_ms()).account_v2
+    positions, info = _venue(sim).report(_acct(sim, account))
+    return wire.account_v2(info, positions)
 
 
 async def account_v3(sim: Any, params: Params, account: Account | None) -> Any:
-    return _venue(sim).report(_acct(sim, account), _venue(sim).now_ms()).account_v3
+    positions, info = _venue(sim).report(_acct(sim, account))
+    return wire.account_v3(info, positions)
 
 
 async def leverage_bracket(sim: Any, params: Params, account: Account | None) -> Any:

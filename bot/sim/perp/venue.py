@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from bot.logs import get_logger
@@ -27,22 +26,11 @@ from bot.sim.events import PublicTrade
 from bot.sim.faults import Faults
 from bot.sim.perp import wire
 from bot.sim.perp.engine import PerpAccount, PerpExchange
-from bot.sim.perp.records import PerpAccountUpdate, PerpOrderReport
+from bot.sim.perp.records import AccountInfo, PerpAccountUpdate, PerpOrderReport, PerpPosition
 from bot.sim.perp.ws import ListenKeys, UserStreams, new_market_hub
 from bot.sim.ratelimit import RateLimiter
 from bot.sim.settings import PerpFaultSettings, SimSettings
 from bot.sim.wire import dumps
-
-
-@dataclass(slots=True, frozen=True)
-class Report:
-    """What ``positionRisk`` (v2, v3) and ``account`` (v2, v3) answer for one account at one time."""
-
-    time: int
-    positions_v2: list[dict[str, Any]]
-    positions_v3: list[dict[str, Any]]
-    account_v2: dict[str, Any]
-    account_v3: dict[str, Any]
 
 
 class PerpVenue:
@@ -179,20 +167,11 @@ class PerpVenue:
                 hub.publish_lazy(f"{sym_id}:markPrice", lambda sym=sym: wire.mark_price_event(ex, sym, now_ms))
 
     # -- what an account is told -----------------------------------------------------------
-    def report(self, acct: Any, now_ms: int) -> Report:
-        """The account's positions and balances as the four endpoints answer them: the truth, or with
-        ``position_lag_ms`` the engine's state of that long ago (valued at the current mark)."""
-        ex = self.engine
+    def report(self, acct: PerpAccount) -> tuple[list[PerpPosition], AccountInfo]:
+        """The account's positions and balances as ``positionRisk`` and ``account`` answer them: the truth,
+        or with ``position_lag_ms`` the engine's state of that long ago (valued at the current mark)."""
         lag = self.perp_faults.position_lag_ms
-        positions = ex.positions(acct, lag)
-        info = ex.account_info(acct, lag)
-        return Report(
-            time=now_ms,
-            positions_v2=wire.position_risk_v2(positions),
-            positions_v3=wire.position_risk_v3(positions),
-            account_v2=wire.account_v2(info, positions),
-            account_v3=wire.account_v3(info, positions),
-        )
+        return self.engine.positions(acct, lag), self.engine.account_info(acct, lag)
 
     def accounts(self) -> list[PerpAccount]:
         """The users' futures accounts (not the house)."""
