@@ -75,7 +75,11 @@ from bot.venue.adapters import BINANCE_USDM
 
 SETTLE = 2.0  #: s after the last hedge order or fill before the venue's position must agree with the book
 RISK_EVERY = 0.25  #: s between two looks of the risk triggers
-MARK_EVERY = 1.0  #: s between two premiumIndex reads
+MARK_EVERY = 1.0  #: s between two premiumIndex reads (weight 1)
+MARGIN_EVERY = 5.0  #: s between two account reads for the margin ratio (weight 5)
+#: s between two funding income reads (weight 30) besides the one just after each funding time passed
+FUNDING_EVERY = 60.0
+FUNDING_SETTLE_MS = 2000  #: ms after a funding time before its income is read
 FLATTEN_SLIPPAGE_BPS = 100.0  #: the price cap of a flattening IOC, at least this far through the touch
 
 OnBreach = Callable[[HedgeBreach, str, bool], None]
@@ -194,6 +198,9 @@ class HedgeLeg:
         self.next_funding_ms: int | None = None
         self.margin_balance: float | None = None
         self.funding_from_ms = self.start_ms
+        self.next_margin_read = 0.0  # monotonic
+        self.next_funding_read = 0.0  # monotonic: the backstop
+        self.funding_due_ms: int | None = None  # venue ms: a funding time passed, its income is read then
         self.breaches: dict[str, str] = {}  # active breach kind -> detail
         self.last_skip: str | None = None
         self.orders_sent = 0
@@ -465,11 +472,25 @@ class HedgeLeg:
             self._mismatch(venue)
 
     async def venue_once(self) -> None:
-        """One read of the position (reconciled), the margin balance and the funding income."""
+        """One read of the position (reconciled); the margin balance every ``MARGIN_EVERY`` s; the funding income
+        once each funding time has passed (``FUNDING_SETTLE_MS`` later) and every ``FUNDING_EVERY`` s (each
+        payment booked once, by its income id): the income endpoint weighs 30."""
         now = self.clock()
         venue = await hedge_venue.position(self.exchange, self.market_id)
         self.reconcile_position(venue, now)
-        self.margin_balance = await hedge_venue.margin_balance(self.exchange)
+        if now >= self.next_margin_read:
+            self.margin_balance = await hedge_venue.margin_balance(self.exchange)
+            self.next_margin_read = now + MARGIN_EVERY
+        due = self.funding_due_ms is not None and venue_ms(self.exchange) >= self.funding_due_ms
+        if due or now >= self.next_funding_read:
+            await self.funding_once()
+            self.next_funding_read = now + FUNDING_EVERY
+
+    async def funding_once(self) -> None:
+        """Book the funding payments since the last one read (each once); the next read is due just after the
+        next funding time."""
+        nxt = self.next_funding_ms
+        self.funding_due_ms = None if nxt is None else nxt + FUNDING_SETTLE_MS
         for pay in await hedge_venue.funding_since(self.exchange, self.market_id, self.funding_from_ms):
             self.funding_from_ms = max(self.funding_from_ms, pay.time_ms)
             if self.book.apply_funding(pay.income_id, pay.amount, pay.time_ms / 1000.0):
@@ -481,6 +502,8 @@ class HedgeLeg:
         p = await hedge_venue.premium(self.exchange, self.market_id)
         self.mark, self.index, self.funding_rate, self.next_funding_ms = p.mark, p.index, p.funding_rate, \
             p.next_funding_ms
+        if self.funding_due_ms is None and p.next_funding_ms is not None:
+            self.funding_due_ms = p.next_funding_ms + FUNDING_SETTLE_MS
 
     async def _every(self, op: str, seconds: float, call: Callable[[], Awaitable[None]]) -> None:
         while not self.stopped:
