@@ -77,8 +77,12 @@ SETTLE = 2.0  #: s after the last hedge order or fill before the venue's positio
 RISK_EVERY = 0.25  #: s between two looks of the risk triggers
 MARK_EVERY = 1.0  #: s between two premiumIndex reads (weight 1)
 MARGIN_EVERY = 5.0  #: s between two account reads for the margin ratio (weight 5)
-#: s between two funding income reads (weight 30) besides the one just after each funding time passed
-FUNDING_EVERY = 60.0
+#: s between two funding income reads (weight 30, more than ccxt's bucket holds: the order behind it waits about a
+#: second) besides the one at start and the one just after each funding time passed
+FUNDING_EVERY = 900.0
+#: s between two passes of the leg's REST safety net at least (the user stream books fills first; a pass reads
+#: trades and open orders, weight 6, and a read queued in ccxt's bucket makes a hedge order wait behind it)
+SAFETY_NET_EVERY = 2.0
 FUNDING_SETTLE_MS = 2000  #: ms after a funding time before its income is read
 FLATTEN_SLIPPAGE_BPS = 100.0  #: the price cap of a flattening IOC, at least this far through the touch
 
@@ -473,8 +477,8 @@ class HedgeLeg:
 
     async def venue_once(self) -> None:
         """One read of the position (reconciled); the margin balance every ``MARGIN_EVERY`` s; the funding income
-        once each funding time has passed (``FUNDING_SETTLE_MS`` later) and every ``FUNDING_EVERY`` s (each
-        payment booked once, by its income id): the income endpoint weighs 30."""
+        at start, once each funding time has passed (``FUNDING_SETTLE_MS`` later) and every ``FUNDING_EVERY`` s
+        (each payment booked once, by its income id): the income endpoint weighs 30."""
         now = self.clock()
         venue = await hedge_venue.position(self.exchange, self.market_id)
         self.reconcile_position(venue, now)
@@ -561,7 +565,7 @@ class HedgeLeg:
             ("hedge_book", feed.run()),
             ("hedge_my_trades", self.fills.watch_trades()),
             ("hedge_orders", self.fills.watch_orders()),
-            ("hedge_reconcile", self.fills.safety_net_loop(interval)),
+            ("hedge_reconcile", self.fills.safety_net_loop(max(interval, SAFETY_NET_EVERY))),
             ("hedge_resolve", self.fills.resolve_loop(cap=interval)),
             ("hedge_venue", self._every("hedge_venue", interval, self.venue_once)),
             ("hedge_mark", self._every("premium_index", MARK_EVERY, self.mark_once)),
