@@ -151,6 +151,7 @@ class HedgeLeg:
     ) -> None:
         cfg = settings.for_symbol(spot_symbol)
         leg = cfg.hedge
+        self.stale_after = cfg.risk.stale_after  # the perp's book is stale after as long as the spot's
         self.exchange, self.settings, self.spot_symbol, self.leg = exchange, settings, spot_symbol, leg
         self.instrument = instrument_of(spot_symbol, leg.instrument)
         markets = exchange.markets or {}
@@ -356,7 +357,7 @@ class HedgeLeg:
             halt = f"killed: {self.kill.reason}"
         elif self.paused is not None:
             halt = f"paused: {self.paused}"
-        elif self.perp.silence(now) > self.settings.for_symbol(self.spot_symbol).risk.stale_after:
+        elif self.perp.silence(now) > self.stale_after:
             halt = "paused: perp book stale"  # (silence: a quiet perp book is not stale from its snapshot on)
         return HedgeView(self.spot_q(), self.book.position, self.in_flight(), self.perp.best_bid, self.perp.best_ask,
                          now, self.last_order_at, halt, "basis" in self.breaches, self.taking)
@@ -557,9 +558,8 @@ class HedgeLeg:
         """The leg's loops, by name: decide/act, the perp's book, the user stream (trades, orders), the REST
         safety net, the lookups of orders of unknown fate, venue reads, mark reads, risk, the countdown."""
         interval = self.settings.execution.reconcile_interval
-        stale = self.settings.for_symbol(self.spot_symbol).risk.stale_after
         feed = BookFeed(self.exchange, self.instrument, self.perp, asyncio.Event(), self.log,
-                        resubscribe_after=max(2.0 * stale, 5.0), on_reconnect=self.fills.on_reconnect)
+                        resubscribe_after=max(2.0 * self.stale_after, 5.0), on_reconnect=self.fills.on_reconnect)
         out: list[tuple[str, Awaitable[None]]] = [
             ("hedge_decide", self.decide_loop()),
             ("hedge_book", feed.run()),
