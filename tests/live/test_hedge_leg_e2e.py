@@ -207,3 +207,25 @@ async def test_hedge_position_mode_sends_position_sides_and_a_mode_mismatch_is_o
             assert venue == Decimal("0.002")
     finally:
         await sim.stop()
+
+
+async def test_basis_beyond_its_band_breaches_and_the_leg_only_reduces(tmp_path: Path) -> None:
+    sim = await started(hedged_sim(seed=50))
+    try:
+        async with leg_run(sim, tmp_path, band=0.001, cooldown=0.0, basis_band_bps=20.0) as run:
+            run.spot_fill("0.004")
+            assert await until(lambda: run.leg.book.position == Decimal("-0.004"), 5)
+            await post_perp_faults(sim, basis_shock_bps=100.0)
+            assert await until(lambda: any(b.kind == "basis" and on for b, _, on in run.breaches), 5)
+            assert ("basis", "pause") in {(b.kind, action) for b, action, _ in run.breaches}
+            sent = len(run.events("hedge_order"))
+            run.spot_fill("0.004")  # would grow the short hedge: not while the basis is out of its band
+            await asyncio.sleep(1.0)
+            assert len(run.events("hedge_order")) == sent
+            assert run.leg.last_skip == "reduce only: would grow the hedge"
+            run.spot_fill("-0.006")  # spot 0.002, hedge -0.004: buying 0.002 back shrinks the hedge: allowed
+            assert await until(lambda: run.leg.book.position == Decimal("-0.002"), 5)
+            reducing = run.events("hedge_order")[-1]
+            assert reducing["side"] == "buy" and reducing["reduce_only"] is True
+    finally:
+        await sim.stop()
