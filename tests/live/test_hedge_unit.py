@@ -145,3 +145,14 @@ def test_breach_actions_kill_or_pause_the_spot_symbol_until_cleared() -> None:
     assert HEDGE not in gate.pauses
     act(HedgeBreach("unhedged", "net exposure 0.05 beyond 0.03 for 10.0s"), "kill", True)
     assert service.kill.reason == "hedge: BTC/USDT unhedged: net exposure 0.05 beyond 0.03 for 10.0s"
+
+
+def test_an_instrument_the_futures_venue_does_not_list_is_one_line() -> None:
+    from bot.errors import UserError
+    from bot.live.hedge import HedgeLeg
+
+    settings = load_settings(None, {"venue": {"kind": "sim", "symbols": [SYMBOL]}, "hedge": {"enabled": True}})
+    venue: Any = type("Venue", (), {"markets": {"ETH/USDT:USDT": {}}})()
+    with pytest.raises(UserError, match=r"hedge instrument 'BTC/USDT:USDT' is not listed on the futures venue"):
+        HedgeLeg(venue, settings, SYMBOL, lambda: Decimal(0), MarketState(SYMBOL), None,  # type: ignore[arg-type]
+                 KillSwitch(), lambda b, a, on: None, get_logger(), make_throttler(10), RateGate())
