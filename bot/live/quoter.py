@@ -61,6 +61,7 @@ class Quoter:
         clock: Callable[[], float] = time.monotonic,
         on_decision: Callable[[float, Decision], None] | None = None,
         position: Callable[[], float] | None = None,
+        hedge_report: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.symbol = symbol
         self.params = params
@@ -76,6 +77,7 @@ class Quoter:
         self.on_decision = on_decision
         # the q the quotes skew on: the inventory's, or (hedge.skew_on = "net") the net exposure / ratio
         self.position = position
+        self.hedge_report = hedge_report  # the hedge leg's fields of the inventory event, when it has one
         self.last_quote: Quote | None = None
         self.last_targets: dict[Side, Target | None] | None = None  # after the gate: what should rest
         self.metrics = metrics  # bot.ops.Metrics, when the service has one
@@ -214,8 +216,9 @@ class Quoter:
     def inventory_event(self, reason: str) -> dict[str, Any]:
         """The ``inventory`` event: the position and the P&L's components marked to the mid
         (:meth:`bot.core.inventory.Inventory.report`: spread captured, of which given up to skew, inventory
-        mark-to-market, fees net of rebates, their total; the markouts per horizon with their counts and bps);
-        prices at the tick, sizes at the lot, money to 4 decimals."""
+        mark-to-market, fees net of rebates, their total; the markouts per horizon with their counts and bps; with
+        a hedge leg its position, the net exposure, the basis and its P&L split:
+        :func:`bot.ops.hedgeview.hedge_event_fields`); prices at the tick, sizes at the lot, money to 4 decimals."""
         mid = self.state.mid
         quote = self.last_quote
         shown = self.shown
@@ -229,6 +232,8 @@ class Quoter:
             "fills": self.inventory.fills,
             "open_orders": len(self.orders.tracker.open),
         }
+        if self.hedge_report is not None:
+            fields.update(self.hedge_report())
         if self.use_estimators:
             sigma, A, kappa = self.estimates(self.clock())
             fields.update(sigma=plain(sigma), A=plain(A), kappa=plain(kappa))

@@ -68,6 +68,7 @@ from bot.live.symbolrun import RunView, SymbolRun
 from bot.live.telemetry import ServiceOps
 from bot.logs import get_logger
 from bot.ops import Metrics
+from bot.ops.hedgeview import hedge_event_fields
 from bot.risk.hedge import HedgeBreach
 from bot.venue.adapters import adapter_for
 
@@ -391,8 +392,10 @@ class Service:
             def position() -> float:  # the quotes skew on the net exposure, in spot units
                 return float(leg.net_exposure()) / ratio
 
+        report = None if leg is None else (lambda: hedge_event_fields(leg.state()))
         quoter = Quoter(run.symbol, params, run.state, run.orders, run.inventory, run.gate, run.wake, run.log,
-                        self.settings.logging.inventory_interval, metrics=self.metrics, position=position)
+                        self.settings.logging.inventory_interval, metrics=self.metrics, position=position,
+                        hedge_report=report)
         guard, symbol = self.guard, run.symbol
 
         def on_fill() -> None:  # the hedge and the quoter wake; a position beyond its limit trips the kill at once

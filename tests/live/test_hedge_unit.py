@@ -83,7 +83,7 @@ class _Venue:
         return {"id": params["clientOrderId"], "status": "open", "info": {}}
 
 
-def _quoter(position: Any = None) -> tuple[Quoter, RiskGate]:
+def _quoter(position: Any = None, hedge_report: Any = None) -> tuple[Quoter, RiskGate]:
     settings = load_settings(None, {"venue": {"kind": "sim", "symbols": [SYMBOL]},
                                     "strategy": {"model": "linear", "half_spread": 0.02, "skew": 5.0}})
     rules = MarketRules(tick=0.01, lot=0.00001)
@@ -95,7 +95,7 @@ def _quoter(position: Any = None) -> tuple[Quoter, RiskGate]:
                           clock=lambda: 100.0)
     gate = RiskGate(KillSwitch())
     quoter = Quoter(SYMBOL, params, state, orders, Inventory("BTC", "USDT"), gate, asyncio.Event(), log,
-                    clock=lambda: 100.0, position=position)
+                    clock=lambda: 100.0, position=position, hedge_report=hedge_report)
     return quoter, gate
 
 
@@ -121,6 +121,18 @@ async def test_skew_on_net_the_quotes_read_the_given_position() -> None:
     assert skewed is not None and flat is not None
     assert skewed.reservation < flat.reservation  # long 0.03 (net) skews down; the inventory's q is 0
     assert skewed.reservation == quoter.decide(100.0, 0.03, None).quote.reservation
+
+
+def test_the_inventory_event_carries_the_hedge_legs_fields() -> None:
+    from bot.ops.hedgeview import hedge_event_fields
+    from tests.ops.test_hedgeview import State
+
+    quoter, _ = _quoter(hedge_report=lambda: hedge_event_fields(State()))
+    fields = quoter.inventory_event("periodic")
+    assert fields["hedge_q"] == -0.012 and fields["net_q"] == 0.001 and fields["basis_pnl"] == -0.03
+    assert fields["hedge_instrument"] == "BTC/USDT:USDT" and fields["q"] == 0.0
+    plain, _ = _quoter()
+    assert "hedge_q" not in plain.inventory_event("periodic")
 
 
 class _Leg:
