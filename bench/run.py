@@ -1,6 +1,6 @@
 """Run the benchmarks, print the table, write the JSON.
 
-    python -m bench [NAME ...]        # names: reaction overhead capacity compute sim_ceiling reaction_console
+    python -m bench [NAME ...]        # names: reaction overhead capacity compute sim_ceiling reaction_console hedge
                                       # (default: all)
 
 Environment: ``BENCH_QUICK=1`` shortens every benchmark (a smoke run, not a measurement);
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import bot
-from bench import capacity, compute, overhead, reaction, reaction_console, sim_ceiling
+from bench import capacity, compute, hedge, overhead, reaction, reaction_console, sim_ceiling
 from bench.common import QUICK, REPO
 from bot.logs import configure_logging
 
@@ -40,6 +40,7 @@ BENCHMARKS: dict[str, Callable[[], Any]] = {
     "overhead": lambda: asyncio.run(overhead.run()),
     "capacity": lambda: asyncio.run(capacity.run()),
     "reaction_console": lambda: asyncio.run(reaction_console.run()),
+    "hedge": lambda: asyncio.run(hedge.run()),
 }
 
 #: growth of the bot's resident size that still counts as flat, KiB per minute (about 6 MiB an hour)
@@ -49,7 +50,7 @@ FLAT_KIB_PER_MIN = 100.0
 #: which benchmark produces the rows whose figure starts with these words
 OWNER = {"wire-to-wire": "reaction", "bot-internal": "reaction", "overhead": "overhead", "capacity": "capacity",
          "make_quote": "compute", "simulate": "compute", "backtest": "compute", "memory": "overhead",
-         "sim ceiling": "sim_ceiling", "console": "reaction_console"}
+         "sim ceiling": "sim_ceiling", "console": "reaction_console", "hedge": "hedge"}
 
 
 def _get(d: Any, *keys: str) -> Any:
@@ -179,6 +180,12 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     spread = [(label, [p99 for _, p99 in by[label]["block_w2w_ms"]]) for label in ("none", "pages") if label in by]
     add("  w2w p99 per block (ms), min-max: none / pages",
         " / ".join(f"{min(v):.2f}-{max(v):.2f}" for _, v in spread if v) or None, "{}")
+    h = res.get("hedge") or {}
+    h50, h99 = _get(h, "spot_fill_to_hedge_ms", "p50"), _get(h, "spot_fill_to_hedge_ms", "p99")
+    add("hedge: spot fill -> hedge order on the wire p50 (ms)", h50, "{:.2f}", "<= 2", h50 is not None and h50 <= 2.0)
+    add("hedge: spot fill -> hedge order on the wire p99 (ms)", h99, "{:.2f}")
+    add("  hedges measured (missed; of which after a bot fill)", h.get("rounds") and
+        f"{_get(h, 'spot_fill_to_hedge_ms', 'n')} ({h.get('missed')}; {h.get('missed_after_a_bot_fill')})", "{}")
     for name, value in res.items():
         if isinstance(value, dict) and "error" in value:
             out.append((f"{name}: FAILED", value["error"].splitlines()[-1][:60], "", "error"))

@@ -241,8 +241,10 @@ class Quoter:
         return fields
 
     def on_fill(self) -> None:
-        self.inventory_event("fill")
-        self.wake.set()  # requote at once: the position changed
+        """Requote at once (the position changed); the ``inventory`` event follows a few event-loop turns later,
+        after the first requests this fill causes (this requote, the hedge leg's order) are on the wire."""
+        self.wake.set()
+        call_after_turns(self.orders.entry.wire_turns + 1, self.inventory_event, "fill")
 
     # -- the loop ---------------------------------------------------------------------------------
     async def run(self) -> None:

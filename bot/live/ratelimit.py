@@ -291,11 +291,15 @@ def ccxt_client(exchange: Any) -> AsyncExchange | None:
     return feed if isinstance(feed, AsyncExchange) else None
 
 
-def gate_exchange(exchange: Any, gate: RateGate, burst_seconds: float = 0.5) -> AsyncExchange | None:
+def gate_exchange(exchange: Any, gate: RateGate, burst_seconds: float = 0.5, reserve: float = 1.0,
+                  largest_read: float = 0.0) -> AsyncExchange | None:
     """Put every REST request of ``exchange`` behind ``gate`` (see the module docstring); idempotent.
 
     The bucket keeps its settings and token state, with the capacity raised to ``burst_seconds`` of
-    budget. Returns the ccxt client gated, or None when there is none (nothing is changed then).
+    budget, and at least to ``largest_read + reserve`` tokens: a read then waits until the bucket holds its
+    cost plus ``reserve`` (what the next order costs) and leaves that much, never a debt an order waits out
+    (a futures order costs 4 tokens, Binance USDⓈ-M's funding-income read 30). Returns the ccxt client gated,
+    or None when there is none (nothing is changed then).
     """
     client = ccxt_client(exchange)
     if client is None:
@@ -313,8 +317,9 @@ def gate_exchange(exchange: Any, gate: RateGate, burst_seconds: float = 0.5) -> 
         return client
     config = old.config
     if config.get("algorithm") == "leakyBucket" and config.get("rateLimit"):
-        config["capacity"] = max(float(config["capacity"]), burst_seconds * 1000.0 / float(config["rateLimit"]))
-    new = GatedThrottler({}, old.loop, gate)
+        burst = burst_seconds * 1000.0 / float(config["rateLimit"])
+        config["capacity"] = max(float(config["capacity"]), burst, largest_read + reserve)
+    new = GatedThrottler({}, old.loop, gate, reserve)
     new.config = config  # the same dict: settings and token state carry over
     client.throttler = new
     return client

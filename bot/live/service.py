@@ -66,11 +66,12 @@ from bot.live.recovery import base_total, catch_up, restore, set_baseline
 from bot.live.summary import RunSummary, symbol_summary
 from bot.live.symbolrun import RunView, SymbolRun
 from bot.live.telemetry import ServiceOps
+from bot.live.turns import call_after_turns
 from bot.logs import get_logger
 from bot.ops import Metrics
 from bot.ops.hedgeview import hedge_event_fields
 from bot.risk.hedge import HedgeBreach
-from bot.venue.adapters import adapter_for
+from bot.venue.adapters import BINANCE_USDM, adapter_for
 
 #: what the next start does about writes the journal refused (the summary and ``journal_incomplete`` say it)
 JOURNAL_CATCH_UP = ("fills booked only in memory are read again from the venue's trades by the next start's "
@@ -234,7 +235,10 @@ class Service:
         except (ccxt.BaseError, ValueError, AttributeError) as exc:
             raise UserError(f"cannot set up the hedge venue {hedge.exchange_id} ({hedge.kind}): {_describe(exc)}") \
                 from None
-        gate_exchange(self.futures, self.hedge_rate)
+        # a read leaves an order's cost in the bucket, the funding-income read included: never a debt that a
+        # hedge order waits out (it waited ~1 s after each income read, whose cost is 3x the default burst)
+        order_cost, largest_read = BINANCE_USDM.request_costs(self.futures)
+        gate_exchange(self.futures, self.hedge_rate, reserve=order_cost, largest_read=largest_read)
         where = hedge.url or f"{hedge.exchange_id} {hedge.kind}"
         try:
             await self._retrying("load_markets", self.futures.load_markets)
@@ -401,7 +405,9 @@ class Service:
         def on_fill() -> None:  # the hedge and the quoter wake; a position beyond its limit trips the kill at once
             if leg is not None:
                 leg.on_spot_fill()
-            quoter.on_fill()
+                call_after_turns(1, quoter.on_fill)
+            else:
+                quoter.on_fill()
             if guard is not None:
                 guard.after_fill(symbol)
 

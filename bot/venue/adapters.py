@@ -281,6 +281,13 @@ class BinanceUsdmAdapter(BinanceSpotAdapter):
             params["positionSide"] = position_side
         return params
 
+    @staticmethod
+    def request_costs(exchange: Any) -> tuple[float, float]:
+        """ccxt's rate-limit cost of one order (``POST /fapi/v1/order``: 4) and of the costliest read the hedge leg
+        makes (``GET /fapi/v1/income``: 30, above a 1000-level depth snapshot's 20), from ccxt's API table."""
+        private = exchange.api["fapiPrivate"]
+        return float(private["post"]["order"]["cost"]), float(private["get"]["income"]["cost"])
+
     async def maker_fee(self, exchange: Any, symbol: str, market: dict[str, Any]) -> float | None:
         """``GET /fapi/v1/commissionRate`` (signed, weight 20): this account's ``makerCommissionRate``."""
         body = await exchange.fapiprivate_get_commissionrate({"symbol": market["id"]})

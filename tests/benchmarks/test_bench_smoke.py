@@ -56,3 +56,21 @@ def test_unknown_benchmark_is_a_usage_error(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "unknown benchmark" in proc.stderr
     assert not (tmp_path / "r.json").exists()
+
+
+def test_quick_hedge_run_measures_spot_fill_to_hedge_order(tmp_path: Path) -> None:
+    """The hedge benchmark (a real bot process hedging in the sim's perpetual) measures every round it plays."""
+    out = tmp_path / "results.json"
+    env = {**os.environ, "BENCH_QUICK": "1", "BENCH_OUT": str(out), "PYTHONPATH": str(REPO)}
+    env.pop("BENCH_ONLY", None)
+    proc = subprocess.run([sys.executable, "-m", "bench", "hedge"], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    hedge = json.loads(out.read_text())["hedge"]
+    assert "error" not in hedge, hedge.get("error")
+    assert hedge["missed_after_a_bot_fill"] == 0
+    latency = hedge["spot_fill_to_hedge_ms"]
+    assert latency["n"] == hedge["rounds"] - hedge["missed"] >= hedge["rounds"] // 2
+    assert _positive(latency["p50"]) and latency["p50"] <= latency["p99"]
+    assert "hedge: spot fill -> hedge order on the wire p50 (ms)" in {row["figure"] for row in json.loads(
+        out.read_text())["table"]}

@@ -135,6 +135,19 @@ def test_the_inventory_event_carries_the_hedge_legs_fields() -> None:
     assert "hedge_q" not in plain.inventory_event("periodic")
 
 
+async def test_a_fill_wakes_the_quoter_at_once_and_logs_its_inventory_event_after_the_requests() -> None:
+    """The ``inventory`` event of a fill (~0.3 ms of rendering, the hedge's fields included) is logged a few
+    event-loop turns after the wake-up, so the requote and the hedge order it causes are written first."""
+    events: list[str] = []
+    quoter, _ = _quoter(hedge_report=lambda: {})
+    quoter.inventory_event = lambda reason: events.append(reason) or {}  # type: ignore[method-assign]
+    quoter.on_fill()
+    assert quoter.wake.is_set() and events == []
+    for _ in range(quoter.orders.entry.wire_turns + 1):
+        await asyncio.sleep(0)
+    assert events == ["fill"]
+
+
 class _Leg:
     def __init__(self) -> None:
         self.breaches: dict[str, str] = {}

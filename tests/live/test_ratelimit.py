@@ -130,6 +130,32 @@ def test_gate_exchange_wraps_a_ccxt_client_once_and_keeps_its_bucket() -> None:
     assert type(ccxt.pro.binance()) is before  # the ccxt class itself is untouched
 
 
+async def test_a_read_above_the_burst_leaves_an_orders_cost_so_the_next_order_goes_at_once() -> None:
+    """The futures leg's funding-income read costs 30 tokens, three times the default burst: with the default
+    reserve it took 30 of a 10-token bucket and the next hedge order waited out the 20-token debt (~1 s, measured
+    in the hedge benchmark); gated with the order's cost as reserve and room for the largest read, it leaves 4."""
+    ex = ccxt.pro.binanceusdm({"enableRateLimit": True})
+    order_cost, income = 4.0, 30.0
+    gate_exchange(ex, RateGate(), reserve=order_cost, largest_read=income)
+    t = ex.throttler
+    assert isinstance(t, GatedThrottler) and t.reserve == order_cost
+    assert t.config["capacity"] == pytest.approx(income + order_cost)
+    t.config["tokens"] = t.config["capacity"] - 1.0  # almost full
+    t.idle_since = time.time() * 1000.0
+    reading = READING.set(True)
+    try:
+        await t(income)
+    finally:
+        READING.reset(reading)
+    assert t.config["tokens"] >= order_cost - 1e-6
+    await asyncio.sleep(0)  # ccxt's loop ends its turn
+    t.idle_since = time.time() * 1000.0
+    assert t.take_now(order_cost)  # the order goes without waiting
+    plain = ccxt.pro.binanceusdm({"enableRateLimit": True})
+    gate_exchange(plain, RateGate())
+    assert plain.throttler.config["capacity"] < income  # the default: a 30-token read must run the bucket into debt
+
+
 def test_gate_exchange_reaches_a_paper_venues_public_feed_and_leaves_other_objects_alone() -> None:
     feed = ccxt.pro.binance({"enableRateLimit": True})
     gate = RateGate()
