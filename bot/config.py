@@ -603,7 +603,8 @@ def describe_validation_error(exc: ValidationError) -> list[str]:
 
 def _explain(err: Any) -> str:
     kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
-    got = f" (got {_show(value)})"
+    # a rule across fields is raised on their table: its input is the whole table, not worth showing
+    got = "" if isinstance(value, dict) and kind == "value_error" else f" (got {_show(value)})"
     if kind == "extra_forbidden":
         return "unknown field (check the spelling)"
     if kind == "missing":

@@ -20,6 +20,8 @@ from bot.errors import ConfigError
 
 NUMERIC = (float, int, Decimal)
 KEY, ITEM = "<KEY>", "<ITEM>"  # placeholders: a dict key, a list item
+PERP = "BTC/USDT:USDT"  # the key of sim.perps: a perpetual of the default BTC/USDT market
+PERP_SPEC = {"spot": "BTC/USDT", "base": "BTC", "quote": "USDT"}
 SYMBOL = "BTC/USDT"  # traded by default; a key of the simulator's default markets too
 OVERRIDDEN = {"strategy": StrategySettings, "risk": RiskSettings, "execution": ExecutionSettings}
 NOT_FINITE = (math.inf, -math.inf, math.nan)
@@ -65,7 +67,7 @@ def concrete(path: tuple[str, ...]) -> tuple[str, ...]:
     out: list[str] = []
     for part in path:
         if part == KEY:
-            out.append(SYMBOL if out[-1] == "symbols" else "USDT")
+            out.append(SYMBOL if out[-1] == "symbols" else PERP if out[-1] == "perps" else "USDT")
         else:
             out.append("0" if part == ITEM else part)
     return tuple(out)
@@ -86,7 +88,10 @@ def overrides_for(path: tuple[str, ...], value: Any) -> dict[str, Any]:
     if path[0] == "symbols":
         return {"symbols": {SYMBOL: {path[2]: {path[3]: value}}}}
     full = concrete(path)
-    return {full[0]: _with(Settings().model_dump()[full[0]], full[1:], value)}
+    defaults = Settings().model_dump()[full[0]]
+    if full[:2] == ("sim", "perps"):  # no perpetual by default: the one the value goes into
+        defaults = {**defaults, "perps": {PERP: PERP_SPEC}}
+    return {full[0]: _with(defaults, full[1:], value)}
 
 
 def dotted(path: tuple[str, ...]) -> str:
@@ -131,7 +136,10 @@ def test_the_overrides_of_the_walk_are_valid_with_a_finite_value() -> None:
                 load_settings(overrides=overrides_for(path, value))
             except ConfigError as exc:  # a bound may refuse 0.5 or 1; then it must not be about finiteness
                 assert not any("finite" in line for line in exc.lines), (path, exc.lines)
-                assert all(line.startswith(dotted(path)) for line in exc.lines), (path, exc.lines)
+                # the field's own bound, or a rule across fields of its table that names it (a perpetual's mid
+                # must equal its spot market's)
+                assert all(line.startswith(dotted(path)) or f"{path[-1]} must" in line for line in exc.lines), \
+                    (path, exc.lines)
 
 
 ENV_PATHS = [p for p in PATHS if p[0] != "symbols" and KEY not in p and ITEM not in p]

@@ -30,6 +30,7 @@ from bot.cli import COMMANDS, build_parser
 from bot.config import SECRET_FIELDS, Settings, load_settings
 from bot.core.markouts import Markouts
 from bot.ops import Metrics, start_ops_server
+from tests.ops.test_hedgeview import State as HedgeState
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
@@ -70,6 +71,7 @@ def metric_names() -> set[str]:
     m.set_feed_age("X/Y", 1.0)
     m.set_killed(False)
     m.observe_reaction(0.001)
+    m.on_hedge("X/Y", HedgeState())
     names: set[str] = set()
     for family in m.registry.collect():
         assert family.samples, f"{family.name}: no samples; the fixture must exercise every metric"
