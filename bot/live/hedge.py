@@ -77,11 +77,11 @@ SETTLE = 2.0  #: s after the last hedge order or fill before the venue's positio
 RISK_EVERY = 0.25  #: s between two looks of the risk triggers
 MARK_EVERY = 1.0  #: s between two premiumIndex reads (weight 1)
 MARGIN_EVERY = 5.0  #: s between two account reads for the margin ratio (weight 5)
-#: s between two funding income reads (weight 30, more than ccxt's bucket holds: the order behind it waits about a
-#: second) besides the one at start and the one just after each funding time passed
+#: s between two funding income reads (weight 30: the service gives the futures bucket room for it plus an order,
+#: see ``gate_exchange``'s ``largest_read``) besides the one at start and the one just after each funding time passed
 FUNDING_EVERY = 900.0
 #: s between two passes of the leg's REST safety net at least (the user stream books fills first; a pass reads
-#: trades and open orders, weight 6, and a read queued in ccxt's bucket makes a hedge order wait behind it)
+#: trades and open orders, weight 6: read weight the venue counts against the leg's budget)
 SAFETY_NET_EVERY = 2.0
 FUNDING_SETTLE_MS = 2000  #: ms after a funding time before its income is read
 FLATTEN_SLIPPAGE_BPS = 100.0  #: the price cap of a flattening IOC, at least this far through the touch
