@@ -10,13 +10,13 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml setup.py
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,plot,browser]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,plot,browser,cluster]'
 	touch $(STAMP)
 
 # a mypyc build (setup.py) whose compiled sources changed since is rebuilt here (bot.compiled() says "stale")
 install: $(STAMP)
 	@$(BIN)/python -W ignore -c "import bot, sys; sys.exit(bot.compiled() == 'stale')" \
-		|| $(BIN)/python -m pip install --quiet -e '.[dev,plot,browser]'
+		|| $(BIN)/python -m pip install --quiet -e '.[dev,plot,browser,cluster]'
 
 # `make run` quotes BTC/USDT and SOL/USDT against the in-process simulated exchange with config/sim.toml
 # until Ctrl-C; another config with CONFIG (`make run CONFIG=config/sim-imbalance.toml`), flags with ARGS
