@@ -15,6 +15,10 @@ Times ``ts`` are seconds since the Unix epoch (float); prices in quote currency,
 
 Events are written and read in time order. Readers reject a malformed line with ``ValueError``
 naming the line number. The event classes live in :mod:`bot.research.events` and are importable from here.
+
+The readers (:func:`iter_recording`, :func:`read_recording`, :func:`read_meta`) also take the binary
+recording of :mod:`bot.research.columnar` (recognised by its magic, whatever the file's name);
+:func:`create_recording` writes either format, chosen by the suffix.
 """
 
 from __future__ import annotations
@@ -26,7 +30,11 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from types import TracebackType
+from typing import IO, Any, Protocol
+
+from bot.research.columnar import SUFFIX as BINARY_SUFFIX
+from bot.research.columnar import BinaryWriter, is_binary, iter_binary, read_binary_meta
 
 # the event classes, re-exported: code that reads recordings imports them from here
 from bot.research.events import BookEvent as BookEvent
@@ -195,6 +203,8 @@ def iter_events(lines: Iterable[str]) -> Iterator[Event]:
 
 def read_recording(path: str | Path) -> list[Event]:
     """All events of a recording file. OSError if it can't be read, ValueError if malformed."""
+    if is_binary(path):
+        return list(iter_binary(path))
     try:
         with _open_text(Path(path), "r") as fh:
             return list(iter_events(fh))
@@ -204,6 +214,9 @@ def read_recording(path: str | Path) -> list[Event]:
 
 def iter_recording(path: str | Path) -> Iterator[Event]:
     """The events of a recording file, streamed (constant memory); errors as :func:`read_recording`."""
+    if is_binary(path):
+        yield from iter_binary(path)
+        return
     try:
         with _open_text(Path(path), "r") as fh:
             yield from iter_events(fh)
@@ -216,6 +229,8 @@ def read_meta(path: str | Path) -> dict[str, Any]:
 
     OSError if it can't be read, ValueError if the first line is malformed.
     """
+    if is_binary(path):
+        return read_binary_meta(path)
     try:
         with _open_text(Path(path), "r") as fh:
             for line in fh:
@@ -257,3 +272,55 @@ def write_recording(path: str | Path, events: Iterable[Event], meta: dict[str, A
         header = {"type": "meta", "version": FORMAT_VERSION, **(meta or {})}
         fh.write(json.dumps(header, separators=(",", ":")) + "\n")
         return write_events(fh, events)
+
+
+class RecordingWriter(Protocol):
+    """A recording being written (:func:`create_recording`): ``write`` appends events in time order and
+    returns how many, ``flush`` pushes what is buffered to the file, ``close`` completes the file."""
+
+    def write(self, events: Iterable[Event]) -> int: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> RecordingWriter: ...
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None: ...
+
+
+class JsonLinesWriter:
+    """JSON lines into an open text file (:func:`open_recording` gives one with its meta line); owns ``fh``."""
+
+    def __init__(self, fh: IO[str]) -> None:
+        self.fh = fh
+
+    def write(self, events: Iterable[Event]) -> int:
+        return write_events(self.fh, events)
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+    def close(self) -> None:
+        self.fh.close()
+
+    def __enter__(self) -> JsonLinesWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def create_recording(path: str | Path, meta: dict[str, Any] | None = None) -> RecordingWriter:
+    """A new recording at ``path``, its format chosen by the suffix: ``.mmb`` binary
+    (:class:`bot.research.columnar.BinaryWriter`), else JSON lines (gzip when it ends in ``.gz``).
+
+    OSError if it cannot be created; ValueError for ``.mmb.gz`` (the binary format is not gzipped)."""
+    path = Path(path)
+    if path.suffix == BINARY_SUFFIX:
+        return BinaryWriter(path, meta)
+    if path.suffixes[-2:] == [BINARY_SUFFIX, ".gz"]:
+        raise ValueError(f"{path}: a binary recording is not gzipped (name it {path.with_suffix('')})")
+    return JsonLinesWriter(open_recording(path, meta))
