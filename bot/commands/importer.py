@@ -1,0 +1,178 @@
+"""``mmbot import``: history traders already have (Tardis.dev, Binance public data) into a recording.
+
+``--format NAME FILE [FILE ...]`` names the format of the files after it; repeat it for files of other formats
+(a book file and a trades file): ``mmbot import --format tardis-incremental-l2 book.csv.gz --format
+tardis-trades trades.csv.gz --symbol BTC/USDT --out btc.jsonl.gz``. The formats, their columns and sources are
+in :mod:`bot.research.importers`. Every file's events of ``--symbol`` are merged in time order (equal times
+keep the command line's order of the files) and streamed into ``--out``: a recording in the format its suffix
+says (``.mmb`` binary, ``.jsonl``, ``.jsonl.gz``). Its meta holds ``symbols``, ``markets`` (the symbol's
+``tick``: ``--tick`` or inferred from the prices, :func:`bot.research.backtest.infer_tick`; ``lot``: ``--lot``
+or inferred from the sizes, :func:`bot.research.importers.infer_lot`; base and quote) and ``source`` (each
+file's format and name), so ``mmbot backtest --data OUT`` needs no more flags.
+Prints one line: events by kind, the span, tick and lot (said when inferred), the file written.
+Exit codes: 0 done, 2 bad arguments or a file not in its format (one line; a partial output is removed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from bot.core.display import plain_text
+from bot.errors import UserError
+from bot.research.backtest import infer_tick
+from bot.research.events import BookEvent, Event
+from bot.research.importers import FORMATS, Importer, infer_lot, merged
+from bot.research.recording import create_recording
+
+#: events read ahead to infer the tick and lot when not given
+SAMPLE = 200_000
+
+
+def _step(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be > 0 (got {text})")
+    return value
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "import",
+        help="import Tardis.dev or Binance public data CSV files into a recording",
+        description=__doc__.splitlines()[0],
+    )
+    p.add_argument("--format", nargs="+", action="append", required=True, metavar=("NAME", "FILE"),
+                   dest="inputs", help=f"a format ({', '.join(FORMATS)}) then its files (.csv, .csv.gz, .zip); "
+                                       "repeat for files of another format")
+    p.add_argument("--symbol", required=True, help="the symbol, as the bot names it (BTC/USDT)")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE",
+                   help="recording to write (.mmb, .jsonl, .jsonl.gz)")
+    p.add_argument("--tick", type=_step, help="price tick (default: inferred from the prices)")
+    p.add_argument("--lot", type=_step, help="size step (default: inferred from the sizes)")
+    return p
+
+
+def _inputs(groups: list[list[str]]) -> list[tuple[Importer, Path]]:
+    """``--format`` groups -> (importer, file) pairs in command-line order."""
+    out: list[tuple[Importer, Path]] = []
+    for name, *files in groups:
+        importer = FORMATS.get(name)
+        if importer is None:
+            raise UserError(f"--format: unknown format {name!r} (known: {', '.join(FORMATS)})")
+        if not files:
+            raise UserError(f"--format {name}: give the files after the format's name")
+        out.extend((importer, Path(file)) for file in files)
+    return out
+
+
+def events(inputs: list[tuple[Importer, Path]], symbol: str) -> Iterator[Event]:
+    """Every input's events of ``symbol``, merged in time order (streamed)."""
+    return merged(importer.read(path, symbol) for importer, path in inputs)
+
+
+@dataclass
+class Tally:
+    """What passed through: events by kind and the time span."""
+
+    snapshots: int = 0
+    diffs: int = 0
+    trades: int = 0
+    first: float | None = None
+    last: float | None = None
+
+    def counted(self, stream: Iterator[Event]) -> Iterator[Event]:
+        for event in stream:
+            if isinstance(event, BookEvent):
+                if event.snapshot:
+                    self.snapshots += 1
+                else:
+                    self.diffs += 1
+            else:
+                self.trades += 1
+            if self.first is None:
+                self.first = event.ts
+            self.last = event.ts
+            yield event
+
+    @property
+    def total(self) -> int:
+        return self.snapshots + self.diffs + self.trades
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def _reading(what: Any) -> Any:
+    """Run ``what()``, which reads the inputs: read and format errors as one-line UserErrors."""
+    try:
+        return what()
+    except OSError as exc:
+        raise UserError(f"cannot read {exc.filename or 'an input'}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _steps(args: argparse.Namespace, inputs: list[tuple[Importer, Path]]) -> tuple[float, float, list[str]]:
+    """The tick and lot (given, else inferred from the first :data:`SAMPLE` events) and which were inferred."""
+    inferred = []
+    tick, lot = args.tick, args.lot
+    if tick is None:
+        try:
+            tick = _reading(lambda: infer_tick(islice(events(inputs, args.symbol), SAMPLE), args.symbol))
+        except UserError as exc:
+            if _reading(lambda: next(events(inputs, args.symbol), None)) is None:
+                raise UserError(f"no events of {args.symbol} in the files given") from None
+            raise UserError(f"{exc.lines[0]}; pass --tick") from None
+        inferred.append("tick")
+    if lot is None:
+        lot = _reading(lambda: infer_lot(events(inputs, args.symbol), SAMPLE))
+        inferred.append("lot")
+    return float(tick), float(lot), inferred
+
+
+def run(args: argparse.Namespace) -> int:
+    inputs = _inputs(args.inputs)
+    out: Path = args.out
+    for _, path in inputs:
+        if path.exists() and out.exists() and path.resolve() == out.resolve():
+            raise UserError(f"--out {out} is one of the inputs")
+    tick, lot, inferred = _steps(args, inputs)
+    base, _, quote = args.symbol.partition("/")
+    meta = {
+        "source": [{"format": importer.name, "file": path.name} for importer, path in inputs],
+        "symbols": [args.symbol],
+        "markets": {args.symbol: {"tick": tick, "lot": lot, "base": base, "quote": quote.split(":")[0] or None}},
+    }
+    tally = Tally()
+    try:
+        writer = create_recording(out, meta)
+    except OSError as exc:
+        raise UserError(f"--out: cannot write {out}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise UserError(f"--out: {exc}") from None
+    try:
+        with writer:
+            _reading(lambda: writer.write(tally.counted(events(inputs, args.symbol))))
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    if tally.first is None or tally.last is None:
+        out.unlink(missing_ok=True)
+        raise UserError(f"no events of {args.symbol} in the files given")
+    said = {name: " (inferred)" if name in inferred else "" for name in ("tick", "lot")}
+    print(f"imported {tally.total:,} events of {args.symbol} (book: {tally.snapshots:,} snapshots, "
+          f"{tally.diffs:,} diffs; trades: {tally.trades:,}) from {_when(tally.first)} to {_when(tally.last)} UTC "
+          f"({plain_text(tally.last - tally.first)} s); tick {plain_text(tick)}{said['tick']}, "
+          f"lot {plain_text(lot)}{said['lot']} -> {out}")
+    return 0

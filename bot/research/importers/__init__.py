@@ -1,0 +1,82 @@
+"""Importers of history traders already have into recording events (``mmbot import``).
+
+:data:`FORMATS` names each importer; each module documents its columns and source: :mod:`.tardis`
+(Tardis.dev CSV datasets) and :mod:`.binance` (data.binance.vision). An importer's ``parse`` is pure (numbered
+CSV rows in, events out, in time order, times in seconds); :meth:`Importer.read` opens a file
+(``.csv``, ``.csv.gz``, ``.zip`` holding one ``.csv``: :mod:`.files`). A file that is not in the format raises
+``ValueError`` with one line: ``FILE line N: expected <format> columns ..., got ...``.
+
+:func:`merged` merges several files' events in time order (equal times keep the files' order);
+:func:`infer_lot` guesses the size step of events without market info.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from itertools import islice
+from pathlib import Path
+
+from bot.research.events import BookEvent, Event
+from bot.research.importers import binance, tardis
+from bot.research.importers.files import open_rows
+from bot.research.importers.rows import Row
+
+Parser = Callable[[Iterable[Row], str, str], Iterator[Event]]
+
+
+@dataclass(frozen=True)
+class Importer:
+    """One file format: its name, what it reads (for help texts) and its parser ``(rows, file name, symbol)``."""
+
+    name: str
+    describes: str
+    parse: Parser
+
+    def read(self, path: Path, symbol: str) -> Iterator[Event]:
+        """The events of ``symbol`` in the file at ``path``, streamed."""
+        return self.parse(open_rows(path), str(path), symbol)
+
+
+FORMATS: dict[str, Importer] = {
+    importer.name: importer
+    for importer in (
+        Importer("tardis-incremental-l2", "Tardis.dev incremental_book_L2 CSV", tardis.incremental_l2),
+        Importer("tardis-book-snapshot-25", "Tardis.dev book_snapshot_25 (or _5) CSV", tardis.book_snapshot),
+        Importer("tardis-trades", "Tardis.dev trades CSV", tardis.trades),
+        Importer("binance-trades", "data.binance.vision spot (or USD-M) trades", binance.trades),
+        Importer("binance-aggtrades", "data.binance.vision spot (or USD-M) aggTrades", binance.agg_trades),
+        Importer("binance-usdm-bookticker", "data.binance.vision USD-M futures bookTicker", binance.book_ticker),
+    )
+}
+
+
+def _ts(event: Event) -> float:
+    return event.ts
+
+
+def merged(streams: Iterable[Iterable[Event]]) -> Iterator[Event]:
+    """The events of several time-ordered streams in time order; equal times keep the streams' order."""
+    return heapq.merge(*streams, key=_ts)
+
+
+def _digits(x: float) -> int:
+    exponent = Decimal(repr(x)).normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def infer_lot(events: Iterable[Event], limit: int = 200_000) -> float:
+    """The size step of the first ``limit`` events: a power of ten, the finest that every size (trades and
+    book levels) is a multiple of, read from their shortest decimal form (``0.0015`` -> 0.0001); 1 when
+    every size is whole. An estimate from the sizes seen: a venue's lot is finer when no size in the sample
+    needs its last digit, and not a power of ten on a few venues (then pass it)."""
+    digits = 0
+    for event in islice(events, limit):
+        if isinstance(event, BookEvent):
+            for _, size in event.bids + event.asks:
+                digits = max(digits, _digits(size))
+        else:
+            digits = max(digits, _digits(event.amount))
+    return float(Decimal(1).scaleb(-digits))
