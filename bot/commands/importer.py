@@ -2,13 +2,13 @@
 
 ``--format NAME FILE [FILE ...]`` names the format of the files after it; repeat it for files of other formats
 (a book file and a trades file): ``mmbot import --format tardis-incremental-l2 book.csv.gz --format
-tardis-trades trades.csv.gz --symbol BTC/USDT --out btc.jsonl.gz``. The formats, their columns and sources are
-in :mod:`bot.research.importers`. Every file's events of ``--symbol`` are merged in time order (equal times
-keep the command line's order of the files) and streamed into ``--out``: a recording in the format its suffix
-says (``.mmb`` binary, ``.jsonl``, ``.jsonl.gz``). Its meta holds ``symbols``, ``markets`` (the symbol's
-``tick``: ``--tick`` or inferred from the prices, :func:`bot.research.backtest.infer_tick`; ``lot``: ``--lot``
-or inferred from the sizes, :func:`bot.research.importers.infer_lot`; base and quote) and ``source`` (each
-file's format and name), so ``mmbot backtest --data OUT`` needs no more flags.
+tardis-trades trades.csv.gz --symbol BTC/USDT --out btc.mmb``. The formats, their columns and sources are in
+:mod:`bot.research.importers`. Every file's events of ``--symbol`` are merged in time order (at equal times
+trades first, then the command line's order of the files) and streamed into ``--out``, a recording in the
+format its suffix says (``.mmb`` binary, ``.jsonl``, ``.jsonl.gz``). Its meta holds ``symbols``, ``markets``
+(the symbol's ``tick``: ``--tick`` or inferred from the prices, :func:`bot.research.backtest.infer_tick`;
+``lot``: ``--lot`` or inferred from the sizes, :func:`bot.research.importers.infer_lot`; base and quote) and
+``source`` (each file's format and name), so ``mmbot backtest --data OUT`` needs no more flags.
 Prints one line: events by kind, the span, tick and lot (said when inferred), the file written.
 Exit codes: 0 done, 2 bad arguments or a file not in its format (one line; a partial output is removed).
 """

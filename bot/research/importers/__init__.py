@@ -6,7 +6,8 @@ CSV rows in, events out, in time order, times in seconds); :meth:`Importer.read`
 (``.csv``, ``.csv.gz``, ``.zip`` holding one ``.csv``: :mod:`.files`). A file that is not in the format raises
 ``ValueError`` with one line: ``FILE line N: expected <format> columns ..., got ...``.
 
-:func:`merged` merges several files' events in time order (equal times keep the files' order);
+:func:`merged` merges several files' events in time order (at equal times trades first, then the files'
+order);
 :func:`infer_lot` guesses the size step of events without market info.
 """
 
@@ -53,13 +54,15 @@ FORMATS: dict[str, Importer] = {
 }
 
 
-def _ts(event: Event) -> float:
-    return event.ts
+def _order(event: Event) -> tuple[float, bool]:
+    return event.ts, isinstance(event, BookEvent)
 
 
 def merged(streams: Iterable[Iterable[Event]]) -> Iterator[Event]:
-    """The events of several time-ordered streams in time order; equal times keep the streams' order."""
-    return heapq.merge(*streams, key=_ts)
+    """The events of several time-ordered streams in time order. At equal times trades come before book
+    updates (the book at a trade's time already shows its effect, as ``mmbot record`` writes them), then the
+    streams' order."""
+    return heapq.merge(*streams, key=_order)
 
 
 def _digits(x: float) -> int:
