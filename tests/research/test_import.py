@@ -289,7 +289,7 @@ def test_import_then_backtest_replays_and_fills(tmp_path: Path, tardis_files: tu
 
 def test_import_errors_exit_2_with_one_line_and_leave_no_file(tmp_path: Path, tardis_files: tuple[Path, Path],
                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    book, trades = tardis_files
+    book, _ = tardis_files
     out = tmp_path / "out.jsonl"
     late = write(tmp_path / "bad.csv", f"{TRADES_HEADER}\nsim,BTCUSDT,1,1,1,buy,1,1\nsim,BTCUSDT,2,2,2,buy,x,1")
     cases = [
