@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
-from bot.core.calibration import fit_intensity
+import numpy as np
 
 LN2 = math.log(2.0)
 
@@ -71,7 +72,6 @@ class EwmaVolatility:
         return math.sqrt(self.var) if self.warm else None
 
 
-@dataclass
 class IntensityEstimator:
     """Rolling-window estimate of (A, kappa) from trades relative to the mid, per book side.
 
@@ -83,32 +83,79 @@ class IntensityEstimator:
     rate) with ``min_depth`` the smallest depth in the window (trades cannot print inside the touch;
     fitting from 0 would bias kappa down). Warm once at least ``min_trades`` trades are in the window,
     ``min_time`` seconds have passed since the first observation, and the fit succeeds.
+
+    Cost: the depths live in one float64 array (the window is a slice of it, so no list is built per
+    estimate) and the fit's window statistics (``n``, ``min_depth``, ``kappa``) are refitted only when the
+    window's trades changed; between changes only ``A``'s duration moves with ``t``. Every estimate is the
+    same float as :func:`~bot.core.calibration.fit_intensity` on the window's depths (same arrays, same
+    numpy reductions); an empty window (``min_trades`` 0) is not warm.
     """
 
-    window: float = 120.0
-    min_trades: int = 30
-    min_time: float = 10.0
-    sides: int = 2
-    max_trades: int = 10_000
-    _trades: deque[tuple[float, float]] = field(default_factory=deque, repr=False)
-    _first_t: float | None = field(default=None, repr=False)
-    _cut: float | None = field(default=None, repr=False)
+    __slots__ = ("_buf", "_cut", "_first_t", "_fit", "_head", "_nonfinite", "_tail", "_times", "_version",
+                 "max_trades", "min_time", "min_trades", "sides", "window")
+
+    def __init__(self, window: float = 120.0, min_trades: int = 30, min_time: float = 10.0, sides: int = 2,
+                 max_trades: int = 10_000) -> None:
+        self.window = window
+        self.min_trades = min_trades
+        self.min_time = min_time
+        self.sides = sides
+        self.max_trades = max_trades
+        self._times: deque[float] = deque()  # the window's trade times, oldest first
+        self._buf: Any = np.empty(64)  # depths; the window is _buf[_head:_tail], in the order of _times
+        self._head = 0
+        self._tail = 0
+        self._nonfinite = 0  # depths in the window that are not finite (the fit then fails)
+        self._first_t: float | None = None
+        self._cut: float | None = None
+        self._version = 0  # bumped whenever the window's trades change
+        self._fit: tuple[int, int, float, float, float] | None = None  # (version, n, kappa, exp(kappa*min), ok)
 
     def add_trade(self, t: float, price: float, mid: float) -> None:
         if self._first_t is None:
             self._first_t = t
-        self._trades.append((t, abs(price - mid)))
+        depth = abs(price - mid)
+        if self._tail == len(self._buf):
+            self._compact()
+        self._buf[self._tail] = depth
+        self._tail += 1
+        self._times.append(t)
+        if not math.isfinite(depth):
+            self._nonfinite += 1
+        self._version += 1
         self._expire(t)
-        while len(self._trades) > self.max_trades:
-            self._cut = self._trades.popleft()[0]
+        while len(self._times) > self.max_trades:
+            self._cut = self._times.popleft()
+            self._drop_oldest()
+
+    def _compact(self) -> None:
+        """Move the window to the start of the buffer, doubling it when the window fills half of it."""
+        n = self._tail - self._head
+        buf = self._buf
+        if 2 * n > len(buf):
+            grown = np.empty(2 * len(buf))
+            grown[:n] = buf[self._head:self._tail]
+            self._buf = grown
+        else:
+            buf[:n] = buf[self._head:self._tail].copy()
+        self._head, self._tail = 0, n
+
+    def _drop_oldest(self) -> None:
+        """Forget the oldest depth (its time was popped by the caller)."""
+        if not math.isfinite(float(self._buf[self._head])):
+            self._nonfinite -= 1
+        self._head += 1
+        self._version += 1
 
     def _expire(self, t: float) -> None:
-        while self._trades and self._trades[0][0] < t - self.window:
-            self._trades.popleft()
+        times = self._times
+        while times and times[0] < t - self.window:
+            times.popleft()
+            self._drop_oldest()
 
     @property
     def trades(self) -> int:
-        return len(self._trades)
+        return len(self._times)
 
     def estimate(self, t: float) -> tuple[float, float] | None:
         """(A, kappa) at time ``t`` once warm, else None."""
@@ -116,11 +163,29 @@ class IntensityEstimator:
             return None
         self._expire(t)
         elapsed = t - self._first_t
-        if elapsed < self.min_time or len(self._trades) < self.min_trades:
+        n = len(self._times)
+        if elapsed < self.min_time or n < self.min_trades or n == 0:
             return None
         span = min(self.window, elapsed) if self._cut is None else min(self.window, elapsed, t - self._cut)
-        depths = [d for _, d in self._trades]
-        try:
-            return fit_intensity(depths, self.sides * span, min_depth=min(depths))
-        except ValueError:
+        duration = self.sides * span
+        if not (math.isfinite(duration) and duration > 0):
+            return None  # fit_intensity rejects the duration
+        fit = self._fit
+        if fit is None or fit[0] != self._version:
+            fit = self._fit = self._refit(n)
+        if fit[4] == 0.0:
             return None
+        return (fit[1] / duration) * fit[3], fit[2]
+
+    def _refit(self, n: int) -> tuple[int, int, float, float, float]:
+        """The window's (version, n, kappa, exp(kappa * min_depth), ok): fit_intensity's maximum likelihood
+        with min_depth the smallest depth (every depth is >= 0 and >= min_depth, so none is filtered out)."""
+        if self._nonfinite:
+            return self._version, n, 0.0, 0.0, 0.0  # fit_intensity: depths must be finite
+        d = self._buf[self._head:self._tail]
+        min_depth = float(d.min())
+        excess = float(np.mean(d - min_depth))
+        if excess <= 0:
+            return self._version, n, 0.0, 0.0, 0.0  # every depth equals min_depth: kappa not identifiable
+        kappa = 1.0 / excess
+        return self._version, n, kappa, math.exp(kappa * min_depth), 1.0
