@@ -23,6 +23,14 @@ _SHIPPED: dict[str, Path] = {}
 reads = 0
 
 
+def forget() -> None:
+    """Empty this process's caches (a forked worker starts with none of its parent's recordings)."""
+    global reads
+    _EVENTS.clear()
+    _PARTS.clear()
+    reads = 0
+
+
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     """The sha256 (hex) of a file's bytes, read in chunks (memory flat in the file's size)."""
     digest = hashlib.sha256()

@@ -1,0 +1,56 @@
+"""The runners: local processes give the in-process rows, a recording is read once per worker, the cache resumes."""
+
+from __future__ import annotations
+
+import io
+
+from bot.research.tune import data
+from bot.research.tune.cache import Cache
+from bot.research.tune.runner import DataRef, run
+from bot.research.tune.space import build_space
+from bot.research.tune.sweep import in_order, plan
+
+METRIC_FREE = ("seconds",)
+
+
+def _tasks(sim_path, base, fraction=0.0):
+    space = build_space(["strategy.skew=0,0.5,2", "risk.max_position=0.01,0.05"])
+    refs = [DataRef(str(sim_path), data.file_sha256(sim_path))]
+    return plan(space.trials(), base, refs, fraction), refs
+
+
+def _sweep(tasks, refs, base, fraction=0.0, **kwargs):
+    rows: dict[str, dict] = {}
+    stats = run(tasks, refs, base, fraction, lambda key, row: rows.__setitem__(key, row), stream=io.StringIO(),
+                **kwargs)
+    return in_order(tasks, rows), stats
+
+
+def _same(a, b):
+    strip = [{k: v for k, v in r.items() if k not in METRIC_FREE} for r in a]
+    return strip == [{k: v for k, v in r.items() if k not in METRIC_FREE} for r in b]
+
+
+def test_processes_equal_in_process_and_read_once_per_worker(sim_path, base):
+    tasks, refs = _tasks(sim_path, base, 0.7)
+    here, _ = _sweep(tasks, refs, base, 0.7, workers=1)
+    assert len(here) == len(tasks) == 12 and {r["split"] for r in here} == {"in", "out"}
+    pooled, stats = _sweep(tasks, refs, base, 0.7, workers=2)
+    assert _same(here, pooled)
+    assert stats.done == 12 and stats.workers == 2 and not stats.interrupted
+    assert 1 <= stats.reads <= 2  # one read per worker process that ran a trial, not one per trial (12)
+
+
+def test_a_second_run_computes_nothing_and_a_half_cache_resumes(sim_path, base, tmp_path):
+    tasks, refs = _tasks(sim_path, base)
+    with Cache(tmp_path) as cache:
+        rows, _ = _sweep(tasks[:3], refs, base, workers=1)  # an interrupted sweep: half the trials done
+        for task, row in zip(tasks[:3], rows, strict=True):
+            cache.add(task.key, row)
+    done = Cache(tmp_path).load()
+    missing = [t for t in tasks if t.key not in done]
+    assert len(missing) == 3
+    rest, stats = _sweep(missing, refs, base, workers=1)
+    assert stats.done == 3
+    full, _ = _sweep(tasks, refs, base, workers=1)
+    assert _same(in_order(tasks, done | {t.key: r for t, r in zip(missing, rest, strict=True)}), full)
