@@ -154,6 +154,29 @@ def _choose_symbol(path: Path, meta: dict[str, Any], wanted: str | None) -> str:
     return wanted
 
 
+choose_symbol = _choose_symbol  # public for the commands that read recordings as this one does (mmbot tune)
+reading = _reading
+
+
+def market_of(path: Path, meta: dict[str, Any], symbol: str, tick: float | None, lot: float | None
+              ) -> tuple[MarketRules, str, str]:
+    """``symbol``'s market rules and currencies: tick and lot as given, else from the recording's meta (``mmbot
+    record`` stores them), else the tick inferred from the recorded prices (UserError when it cannot be)."""
+    info = (meta.get("markets") or {}).get(symbol) if isinstance(meta.get("markets"), dict) else None
+    if not isinstance(info, dict):
+        info = {}
+    tick = tick or info.get("tick")
+    if not tick:
+        try:
+            tick = _reading(path, lambda: infer_tick(iter_recording(path), symbol))
+        except UserError as exc:
+            raise UserError(f"{exc.lines[0]}; pass --tick") from None
+    lot = lot if lot is not None else float(info.get("lot") or 0.0)
+    rules = MarketRules(float(tick), lot, float(info.get("min_qty") or 0.0), float(info.get("min_notional") or 0.0))
+    base, _, quote = symbol.partition("/")
+    return rules, str(info.get("base") or base), str(info.get("quote") or quote.split(":")[0] or "QUOTE")
+
+
 class _Run:
     """A backtest run without a decision log (what the default driver returns, without the live path's import)."""
 
@@ -194,23 +217,10 @@ def replays(args: argparse.Namespace) -> tuple[list[ReplayRun | _Run], dict[str,
     settings = load_settings(args.config)
     path: Path = args.data
     meta = _reading(path, lambda: read_meta(path))
-    symbol = _choose_symbol(path, meta, args.symbol)
-    info = (meta.get("markets") or {}).get(symbol) if isinstance(meta.get("markets"), dict) else None
-    if not isinstance(info, dict):
-        info = {}
-    tick = args.tick or info.get("tick")
-    if not tick:
-        try:
-            tick = _reading(path, lambda: infer_tick(iter_recording(path), symbol))
-        except UserError as exc:
-            raise UserError(f"{exc.lines[0]}; pass --tick") from None
-    lot = args.lot if args.lot is not None else float(info.get("lot") or 0.0)
-    rules = MarketRules(float(tick), lot, float(info.get("min_qty") or 0.0), float(info.get("min_notional") or 0.0))
+    symbol = choose_symbol(path, meta, args.symbol)
+    rules, base, quote = market_of(path, meta, symbol, args.tick, args.lot)
     settings, cfg = with_fee_flags(settings, settings.for_symbol(symbol), args.maker_fee, args.min_edge)
     ex = cfg.execution
-    base, _, quote = symbol.partition("/")
-    base = str(info.get("base") or base)
-    quote = str(info.get("quote") or quote.split(":")[0] or "QUOTE")
     params = params_from_settings(settings, cfg, rules, args.latency_ms / 1000.0, base, quote)
     setup = {"data": str(path), "symbol": symbol, "model": cfg.strategy.model, "latency_ms": args.latency_ms,
              "tick": rules.tick, "lot": rules.lot, "max_position": cfg.risk.max_position,

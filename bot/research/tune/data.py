@@ -13,6 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from bot.errors import UserError
 from bot.research.events import Event
 from bot.research.recording import read_recording
 from bot.research.tune.walkforward import split_events
@@ -41,12 +42,19 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
 
 
 def load(path: str, sha: str) -> list[Event]:
-    """The events of the recording at ``path`` whose content hash is ``sha`` (read on the first call only)."""
+    """The events of the recording at ``path`` whose content hash is ``sha`` (read on the first call only);
+    UserError (one line) when it cannot be read or is not a recording."""
     global reads
     key = (path, sha)
     events = _EVENTS.get(key)
     if events is None:
-        events = _EVENTS[key] = read_recording(path)
+        try:
+            events = read_recording(path)
+        except OSError as exc:
+            raise UserError(f"--data: cannot read {path}: {exc.strerror or exc}") from None
+        except ValueError as exc:
+            raise UserError(f"--data: {path}: {exc}") from None
+        _EVENTS[key] = events
         reads += 1
     return events
 

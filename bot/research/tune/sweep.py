@@ -31,7 +31,7 @@ def plan(trials: Sequence[Mapping[str, Any]], base: TuneBase, refs: Sequence[Dat
             params = trial_params(base, overrides)
         except UserError as exc:
             shown = ", ".join(f"{k}={v}" for k, v in overrides.items())
-            raise UserError(f"trial {shown}: {exc.lines[0]}") from None
+            raise UserError(exc.lines[0] if len(overrides) < 2 else f"{exc.lines[0]} (in the trial {shown})") from None
         for split in splits_of(fraction):
             tasks.append(Task(trial_key(params, overrides, base, shas, split, fraction), dict(overrides), split))
     return tasks
