@@ -183,8 +183,8 @@ class IntensityEstimator:
         if self._nonfinite:
             return self._version, n, 0.0, 0.0, 0.0  # fit_intensity: depths must be finite
         d = self._buf[self._head:self._tail]
-        min_depth = float(d.min())
-        excess = float(np.mean(d - min_depth))
+        min_depth = float(np.minimum.reduce(d))
+        excess = float(np.add.reduce(d - min_depth)) / n  # np.mean's float: its sum, then one division
         if excess <= 0:
             return self._version, n, 0.0, 0.0, 0.0  # every depth equals min_depth: kappa not identifiable
         kappa = 1.0 / excess
