@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +29,7 @@ from bot.core.display import plain_text
 from bot.errors import UserError
 from bot.research.backtest import infer_tick
 from bot.research.events import BookEvent, Event
-from bot.research.importers import FORMATS, Importer, infer_lot, merged
+from bot.research.importers import FORMATS, Importer, LotProbe, merged
 from bot.research.recording import create_recording
 
 #: events read ahead to infer the tick and lot when not given
@@ -124,20 +125,22 @@ def _reading(what: Any) -> Any:
 
 
 def _steps(args: argparse.Namespace, inputs: list[tuple[Importer, Path]]) -> tuple[float, float, list[str]]:
-    """The tick and lot (given, else inferred from the first :data:`SAMPLE` events) and which were inferred."""
-    inferred = []
+    """The tick and lot (given, else inferred in one pass over the first :data:`SAMPLE` events) and which
+    were inferred."""
     tick, lot = args.tick, args.lot
+    inferred = [name for name, given in (("tick", tick), ("lot", lot)) if given is None]
+    probe = LotProbe()
+    sample = probe.through(islice(events(inputs, args.symbol), SAMPLE))
     if tick is None:
         try:
-            tick = _reading(lambda: infer_tick(islice(events(inputs, args.symbol), SAMPLE), args.symbol))
+            tick = _reading(lambda: infer_tick(sample, args.symbol))
         except UserError as exc:
             if _reading(lambda: next(events(inputs, args.symbol), None)) is None:
                 raise UserError(f"no events of {args.symbol} in the files given") from None
             raise UserError(f"{exc.lines[0]}; pass --tick") from None
-        inferred.append("tick")
     if lot is None:
-        lot = _reading(lambda: infer_lot(events(inputs, args.symbol), SAMPLE))
-        inferred.append("lot")
+        _reading(lambda: deque(sample, maxlen=0))  # the rest of the sample, if the tick did not need it all
+        lot = probe.lot
     return float(tick), float(lot), inferred
 
 

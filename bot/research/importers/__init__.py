@@ -14,6 +14,7 @@ order);
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -66,8 +67,33 @@ def merged(streams: Iterable[Iterable[Event]]) -> Iterator[Event]:
 
 
 def _digits(x: float) -> int:
-    exponent = Decimal(repr(x)).normalize().as_tuple().exponent
-    return max(0, -exponent) if isinstance(exponent, int) else 0
+    """Digits after the point of ``x``'s shortest decimal form (5.0 -> 0, 0.0015 -> 4, 1e-05 -> 5)."""
+    text = repr(x)
+    if "e" in text or "E" in text:
+        exponent = Decimal(text).normalize().as_tuple().exponent
+        return max(0, -exponent) if isinstance(exponent, int) else 0
+    point = text.find(".")
+    return 0 if point < 0 else len(text.rstrip("0")) - point - 1
+
+
+class LotProbe:
+    """Watches events go by (:meth:`through`) and infers their size step (:attr:`lot`, see :func:`infer_lot`)."""
+
+    def __init__(self) -> None:
+        self.digits = 0
+
+    def through(self, events: Iterable[Event]) -> Iterator[Event]:
+        for event in events:
+            if isinstance(event, BookEvent):
+                for _, size in event.bids + event.asks:
+                    self.digits = max(self.digits, _digits(size))
+            else:
+                self.digits = max(self.digits, _digits(event.amount))
+            yield event
+
+    @property
+    def lot(self) -> float:
+        return float(Decimal(1).scaleb(-self.digits))
 
 
 def infer_lot(events: Iterable[Event], limit: int = 200_000) -> float:
@@ -75,11 +101,6 @@ def infer_lot(events: Iterable[Event], limit: int = 200_000) -> float:
     book levels) is a multiple of, read from their shortest decimal form (``0.0015`` -> 0.0001); 1 when
     every size is whole. An estimate from the sizes seen: a venue's lot is finer when no size in the sample
     needs its last digit, and not a power of ten on a few venues (then pass it)."""
-    digits = 0
-    for event in islice(events, limit):
-        if isinstance(event, BookEvent):
-            for _, size in event.bids + event.asks:
-                digits = max(digits, _digits(size))
-        else:
-            digits = max(digits, _digits(event.amount))
-    return float(Decimal(1).scaleb(-digits))
+    probe = LotProbe()
+    deque(probe.through(islice(events, limit)), maxlen=0)
+    return probe.lot

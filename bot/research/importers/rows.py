@@ -17,6 +17,7 @@ Row = tuple[int, list[str]]
 #: a Unix time below this many units is in milliseconds, below :data:`_NANOS` in microseconds, else nanoseconds
 _MICROS = 10**14  # 1e14 ms is the year 5138; 1e14 us is 1973
 _NANOS = 10**17
+_FLAGS = {"true": True, "false": False, "True": True, "False": False}
 
 
 def shown(cells: Sequence[str], limit: int = 8) -> str:
@@ -90,6 +91,8 @@ class Source:
             raise self.error(line, f"an integer time in column {column}", repr(cell)) from None
 
     def flag(self, line: int, column: str, cell: str) -> bool:
+        if cell in _FLAGS:
+            return _FLAGS[cell]
         text = cell.strip().lower()
         if text not in ("true", "false"):
             raise self.error(line, f"true or false in column {column}", repr(cell))

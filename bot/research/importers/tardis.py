@@ -65,14 +65,16 @@ class _Symbol:
         self.key = symbol_key(symbol)
         self.matched = False
         self.others: set[str] = set()
+        self.seen: dict[str, bool] = {}  # a cell's answer, by its text: a file holds few symbols
 
     def wanted(self, cell: str) -> bool:
-        if symbol_key(cell) == self.key:
-            self.matched = True
-            return True
-        if len(self.others) < 5:
-            self.others.add(cell)
-        return False
+        known = self.seen.get(cell)
+        if known is None:
+            known = self.seen[cell] = symbol_key(cell) == self.key
+            if not known and len(self.others) < 5:
+                self.others.add(cell)
+        self.matched = self.matched or known
+        return known
 
     def check_found(self) -> None:
         if not self.matched:
@@ -125,8 +127,10 @@ def incremental_l2(rows: Iterable[Row], name: str, symbol: str) -> Iterator[Even
             yield _book(source, start, ts, symbol, bids, asks, group is None)
             bids, asks, is_open = {}, {}, False
         if not is_open:
-            group, start, ts, is_open = key, line, 0.0, True
-        ts = max(ts, _time(source, line, cells[2], cells[3]))
+            group, start, is_open = key, line, True
+            ts = _time(source, line, cells[2], cells[3])
+        elif snapshot:  # a snapshot run may span times: its latest; a message's rows share theirs
+            ts = max(ts, _time(source, line, cells[2], cells[3]))
         price = source.price(line, "price", cells[6])
         amount = source.size(line, "amount", cells[7])
         side = cells[5].strip()
