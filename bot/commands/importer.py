@@ -32,6 +32,8 @@ from bot.research.events import BookEvent, Event
 from bot.research.importers import FORMATS, Importer, LotProbe, merged
 from bot.research.recording import create_recording
 
+CAPTURE = "capture"
+CLOCKS = ("exchange", CAPTURE)
 #: events read ahead to infer the tick and lot when not given
 SAMPLE = 200_000
 
@@ -58,6 +60,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--symbol", required=True, help="the symbol, as the bot names it (BTC/USDT)")
     p.add_argument("--out", type=Path, required=True, metavar="FILE",
                    help="recording to write (.mmb, .jsonl, .jsonl.gz)")
+    p.add_argument("--clock", choices=CLOCKS, default=CLOCKS[0],
+                   help="what stamps the events: the exchange's time (default; the capture time where the exchange "
+                        "gives none) or, for Tardis files, the capture time (local_timestamp) always, the order "
+                        "they are written in: for an exchange whose times go back")
     p.add_argument("--tick", type=_step, help="price tick (default: inferred from the prices)")
     p.add_argument("--lot", type=_step, help="size step (default: inferred from the sizes)")
     return p
@@ -76,9 +82,9 @@ def _inputs(groups: list[list[str]]) -> list[tuple[Importer, Path]]:
     return out
 
 
-def events(inputs: list[tuple[Importer, Path]], symbol: str) -> Iterator[Event]:
+def events(inputs: list[tuple[Importer, Path]], symbol: str, capture_clock: bool) -> Iterator[Event]:
     """Every input's events of ``symbol``, merged in time order (streamed)."""
-    return merged(importer.read(path, symbol) for importer, path in inputs)
+    return merged(importer.read(path, symbol, capture_clock) for importer, path in inputs)
 
 
 @dataclass
@@ -124,18 +130,19 @@ def _reading(what: Any) -> Any:
         raise UserError(str(exc)) from None
 
 
-def _steps(args: argparse.Namespace, inputs: list[tuple[Importer, Path]]) -> tuple[float, float, list[str]]:
+def _steps(args: argparse.Namespace, inputs: list[tuple[Importer, Path]],
+           capture: bool) -> tuple[float, float, list[str]]:
     """The tick and lot (given, else inferred in one pass over the first :data:`SAMPLE` events) and which
     were inferred."""
     tick, lot = args.tick, args.lot
     inferred = [name for name, given in (("tick", tick), ("lot", lot)) if given is None]
     probe = LotProbe()
-    sample = probe.through(islice(events(inputs, args.symbol), SAMPLE))
+    sample = probe.through(islice(events(inputs, args.symbol, capture), SAMPLE))
     if tick is None:
         try:
             tick = _reading(lambda: infer_tick(sample, args.symbol))
         except UserError as exc:
-            if _reading(lambda: next(events(inputs, args.symbol), None)) is None:
+            if _reading(lambda: next(events(inputs, args.symbol, capture), None)) is None:
                 raise UserError(f"no events of {args.symbol} in the files given") from None
             raise UserError(f"{exc.lines[0]}; pass --tick") from None
     if lot is None:
@@ -146,14 +153,20 @@ def _steps(args: argparse.Namespace, inputs: list[tuple[Importer, Path]]) -> tup
 
 def run(args: argparse.Namespace) -> int:
     inputs = _inputs(args.inputs)
+    capture = args.clock == CAPTURE
+    if capture:
+        timeless = sorted({importer.name for importer, _ in inputs if importer.capture_clock is None})
+        if timeless:
+            raise UserError(f"--clock {CAPTURE}: {', '.join(timeless)} files have no capture time")
     out: Path = args.out
     for _, path in inputs:
         if path.exists() and out.exists() and path.resolve() == out.resolve():
             raise UserError(f"--out {out} is one of the inputs")
-    tick, lot, inferred = _steps(args, inputs)
+    tick, lot, inferred = _steps(args, inputs, capture)
     base, _, quote = args.symbol.partition("/")
     meta = {
         "source": [{"format": importer.name, "file": path.name} for importer, path in inputs],
+        "clock": args.clock,
         "symbols": [args.symbol],
         "markets": {args.symbol: {"tick": tick, "lot": lot, "base": base, "quote": quote.split(":")[0] or None}},
     }
@@ -166,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--out: {exc}") from None
     try:
         with writer:
-            _reading(lambda: writer.write(tally.counted(events(inputs, args.symbol))))
+            _reading(lambda: writer.write(tally.counted(events(inputs, args.symbol, capture))))
     except BaseException:
         out.unlink(missing_ok=True)
         raise

@@ -104,6 +104,22 @@ binance,BTCUSDT,{T0 + 2000},{T0 + 2005},,unknown,100.1,0.001
                    TradeEvent(t0 + 0.002, "BTC/USDT", 100.1, 0.001, None, None)]
 
 
+def test_capture_clock_stamps_tardis_rows_with_local_timestamp(tmp_path: Path) -> None:
+    # the exchange's clock goes back on line 3; the capture clock is in file order
+    text = f"""{TRADES_HEADER}
+binance,BTCUSDT,{T0 + 2000},{T0 + 5000},1,buy,100.2,0.5
+binance,BTCUSDT,{T0 + 1000},{T0 + 6000},2,sell,100.1,0.25
+"""
+    path = write(tmp_path / "trades.csv", text)
+    with pytest.raises(ValueError, match=r"trades\.csv line 3: expected tardis-trades rows in time order, got "
+                                         r".* s after .* s \(the capture clock, local_timestamp, is in file order\)"):
+        list(FORMATS["tardis-trades"].read(path, "BTC/USDT"))
+    got = list(FORMATS["tardis-trades"].read(path, "BTC/USDT", capture_clock=True))
+    assert [e.ts for e in got] == [(T0 + 5000) / 1e6, (T0 + 6000) / 1e6]
+    with pytest.raises(ValueError, match="binance-trades files have no capture time"):
+        FORMATS["binance-trades"].read(path, "BTC/USDT", capture_clock=True)
+
+
 # --- Binance public data ---------------------------------------------------------------------------------
 
 
@@ -278,7 +294,7 @@ def test_import_then_backtest_replays_and_fills(tmp_path: Path, tardis_files: tu
     assert "tick 0.01 (inferred)" in line and line.endswith(f"-> {out}")
     meta = read_meta(out)
     market = meta["markets"]["BTC/USDT"]
-    assert meta["symbols"] == ["BTC/USDT"] and market["tick"] == 0.01
+    assert meta["symbols"] == ["BTC/USDT"] and market["tick"] == 0.01 and meta["clock"] == "exchange"
     assert [s["format"] for s in meta["source"]] == ["tardis-incremental-l2", "tardis-trades"]
     imported = _backtest(out, capsys, "--maker-fee", "0")  # no fee floor: this small market fills
     assert imported["fills"] > 0  # type: ignore[operator]
@@ -299,6 +315,8 @@ def test_import_errors_exit_2_with_one_line_and_leave_no_file(tmp_path: Path, ta
         (["--format", "tardis-trades", str(book)], f"mmbot: {book} line 1: expected tardis-trades columns"),
         (["--format", "tardis-trades", str(late), "--tick", "0.01", "--lot", "1"],
          f"mmbot: {late} line 3: expected tardis-trades a number in column price, got 'x'"),
+        (["--format", "binance-trades", str(book), "--clock", "capture"],
+         "mmbot: --clock capture: binance-trades files have no capture time"),
     ]
     for flags, message in cases:
         assert main(["import", *flags, "--symbol", "BTC/USDT", "--out", str(out)]) == 2

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from itertools import islice
 from pathlib import Path
 
@@ -31,23 +32,31 @@ Parser = Callable[[Iterable[Row], str, str], Iterator[Event]]
 
 @dataclass(frozen=True)
 class Importer:
-    """One file format: its name, what it reads (for help texts) and its parser ``(rows, file name, symbol)``."""
+    """One file format: its name, what it reads (for help texts), its parser ``(rows, file name, symbol)`` and,
+    for a format that also gives the time its rows were captured, the parser that stamps events with it."""
 
     name: str
     describes: str
     parse: Parser
+    capture_clock: Parser | None = None
 
-    def read(self, path: Path, symbol: str) -> Iterator[Event]:
-        """The events of ``symbol`` in the file at ``path``, streamed."""
-        return self.parse(open_rows(path), str(path), symbol)
+    def read(self, path: Path, symbol: str, capture_clock: bool = False) -> Iterator[Event]:
+        """The events of ``symbol`` in the file at ``path``, streamed; ValueError for ``capture_clock`` on a
+        format without a capture time."""
+        parse = self.capture_clock if capture_clock else self.parse
+        if parse is None:
+            raise ValueError(f"{path}: {self.name} files have no capture time")
+        return parse(open_rows(path), str(path), symbol)
 
 
 FORMATS: dict[str, Importer] = {
     importer.name: importer
     for importer in (
-        Importer("tardis-incremental-l2", "Tardis.dev incremental_book_L2 CSV", tardis.incremental_l2),
-        Importer("tardis-book-snapshot-25", "Tardis.dev book_snapshot_25 (or _5) CSV", tardis.book_snapshot),
-        Importer("tardis-trades", "Tardis.dev trades CSV", tardis.trades),
+        Importer("tardis-incremental-l2", "Tardis.dev incremental_book_L2 CSV", tardis.incremental_l2,
+                 partial(tardis.incremental_l2, local=True)),
+        Importer("tardis-book-snapshot-25", "Tardis.dev book_snapshot_25 (or _5) CSV", tardis.book_snapshot,
+                 partial(tardis.book_snapshot, local=True)),
+        Importer("tardis-trades", "Tardis.dev trades CSV", tardis.trades, partial(tardis.trades, local=True)),
         Importer("binance-trades", "data.binance.vision spot (or USD-M) trades", binance.trades),
         Importer("binance-aggtrades", "data.binance.vision spot (or USD-M) aggTrades", binance.agg_trades),
         Importer("binance-usdm-bookticker", "data.binance.vision USD-M futures bookTicker", binance.book_ticker),

@@ -50,6 +50,7 @@ class Source:
     name: str
     fmt: str
     columns: tuple[str, ...]
+    order_hint: str = ""  # appended to the time-order error: what else the operator can do
     last_ts: float = field(default=-math.inf, init=False)
 
     def error(self, line: int, expected: str, got: str) -> ValueError:
@@ -101,6 +102,6 @@ class Source:
     def in_order(self, line: int, ts: float) -> float:
         """``ts``, after checking it does not go back before the file's previous event."""
         if ts < self.last_ts:
-            raise self.error(line, "rows in time order", f"{ts!r} s after {self.last_ts!r} s")
+            raise self.error(line, "rows in time order", f"{ts!r} s after {self.last_ts!r} s{self.order_hint}")
         self.last_ts = ts
         return ts

@@ -4,9 +4,11 @@ Source: https://docs.tardis.dev/downloadable-csv-files (section "Data types") an
 (https://docs.tardis.dev/faq/data). Every file has a header line; comma-separated, times in microseconds
 since the Unix epoch (UTC). ``timestamp`` is the exchange's time, ``local_timestamp`` the time Tardis received
 the message; when the exchange gives none, ``timestamp`` is empty and ``local_timestamp`` is used (Tardis's
-own rule). Events are stamped with that time in seconds. The ``symbol`` column is the exchange's spelling
-(``BTCUSDT``); rows of other symbols are skipped (a grouped file), compared without separators
-(``BTC/USDT`` matches ``BTCUSDT``); a file with no row of the symbol is an error.
+own rule). Events are stamped with that time in seconds; with ``local`` (``mmbot import --clock capture``)
+with ``local_timestamp`` always, the order the file is written in (for an exchange whose clock goes back).
+The ``symbol`` column is the exchange's spelling (``BTCUSDT``); rows of other symbols are skipped (a grouped
+file), compared without separators (``BTC/USDT`` matches ``BTCUSDT``); a file with no row of the symbol is an
+error.
 
 ``incremental_book_L2`` (format ``tardis-incremental-l2``)::
 
@@ -95,8 +97,13 @@ def _header(rows: Iterator[Row], source: Source, columns: tuple[str, ...] | None
     return got
 
 
-def _time(source: Source, line: int, timestamp: str, local: str) -> float:
-    cell, column = (timestamp, "timestamp") if timestamp.strip() else (local, "local_timestamp")
+def _hint(local: bool) -> str:
+    return "" if local else " (the capture clock, local_timestamp, is in file order)"
+
+
+def _time(source: Source, line: int, cells: list[str], local: bool) -> float:
+    """The row's time in seconds: ``timestamp``, else (empty, or ``local``) ``local_timestamp``."""
+    cell, column = (cells[2], "timestamp") if cells[2].strip() and not local else (cells[3], "local_timestamp")
     return source.integer(line, column, cell) / 1e6
 
 
@@ -105,9 +112,9 @@ def _row(source: Source, line: int, cells: list[str], width: int) -> None:
         raise source.columns_error(line, cells)
 
 
-def incremental_l2(rows: Iterable[Row], name: str, symbol: str) -> Iterator[Event]:
+def incremental_l2(rows: Iterable[Row], name: str, symbol: str, local: bool = False) -> Iterator[Event]:
     """``incremental_book_L2`` rows -> a snapshot event per snapshot run, a diff event per message."""
-    source = Source(name, "tardis-incremental-l2", L2_COLUMNS)
+    source = Source(name, "tardis-incremental-l2", L2_COLUMNS, _hint(local))
     it = iter(rows)
     _header(it, source)
     wanted = _Symbol(source, symbol)
@@ -128,9 +135,9 @@ def incremental_l2(rows: Iterable[Row], name: str, symbol: str) -> Iterator[Even
             bids, asks, is_open = {}, {}, False
         if not is_open:
             group, start, is_open = key, line, True
-            ts = _time(source, line, cells[2], cells[3])
+            ts = _time(source, line, cells, local)
         elif snapshot:  # a snapshot run may span times: its latest; a message's rows share theirs
-            ts = max(ts, _time(source, line, cells[2], cells[3]))
+            ts = max(ts, _time(source, line, cells, local))
         price = source.price(line, "price", cells[6])
         amount = source.size(line, "amount", cells[7])
         side = cells[5].strip()
@@ -160,9 +167,9 @@ def _snapshot_columns(got: tuple[str, ...]) -> bool:
     return levels >= 1 and rest == 0 and got == _snapshot_header(levels)
 
 
-def book_snapshot(rows: Iterable[Row], name: str, symbol: str) -> Iterator[Event]:
+def book_snapshot(rows: Iterable[Row], name: str, symbol: str, local: bool = False) -> Iterator[Event]:
     """``book_snapshot_25`` (or ``_5``, any depth in that layout) rows -> one snapshot event per row."""
-    source = Source(name, "tardis-book-snapshot-25", SNAPSHOT_COLUMNS)
+    source = Source(name, "tardis-book-snapshot-25", SNAPSHOT_COLUMNS, _hint(local))
     it = iter(rows)
     try:
         line, cells = next(it)
@@ -178,7 +185,7 @@ def book_snapshot(rows: Iterable[Row], name: str, symbol: str) -> Iterator[Event
             raise source.columns_error(line, cells, header)
         if not wanted.wanted(cells[1]):
             continue
-        ts = _time(source, line, cells[2], cells[3])
+        ts = _time(source, line, cells, local)
         bids: list[Level] = []
         asks: list[Level] = []
         for col in range(len(_HEAD), width, 4):  # asks[i].price, asks[i].amount, bids[i].price, bids[i].amount
@@ -191,9 +198,9 @@ def book_snapshot(rows: Iterable[Row], name: str, symbol: str) -> Iterator[Event
     wanted.check_found()
 
 
-def trades(rows: Iterable[Row], name: str, symbol: str) -> Iterator[Event]:
+def trades(rows: Iterable[Row], name: str, symbol: str, local: bool = False) -> Iterator[Event]:
     """``trades`` rows -> one trade event per row."""
-    source = Source(name, "tardis-trades", TRADE_COLUMNS)
+    source = Source(name, "tardis-trades", TRADE_COLUMNS, _hint(local))
     it = iter(rows)
     _header(it, source)
     wanted = _Symbol(source, symbol)
@@ -201,7 +208,7 @@ def trades(rows: Iterable[Row], name: str, symbol: str) -> Iterator[Event]:
         _row(source, line, cells, len(TRADE_COLUMNS))
         if not wanted.wanted(cells[1]):
             continue
-        ts = _time(source, line, cells[2], cells[3])
+        ts = _time(source, line, cells, local)
         side_cell = cells[5].strip()
         if side_cell not in _TRADE_SIDES:
             raise source.error(line, "buy, sell or unknown in column side", repr(cells[5]))
