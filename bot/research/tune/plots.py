@@ -3,7 +3,9 @@
 - :func:`frontier_png`: two panels, inventory risk (``q_std`` or ``max_abs_q``, base units) against the spread
   given up to skew (``skew_cost``) and against the total P&L (quote currency). Every trial is a dot (infeasible
   ones grey); the non-dominated frontier (:func:`pareto_front`: lower risk and lower spread given up; lower risk
-  and higher P&L) among the feasible trials is a line; the chosen trial is marked and labelled. Rows of several
+  and higher P&L) among the feasible trials is a line; the chosen trial is marked and labelled; when a skew
+  setting is swept (:func:`bot.research.tune.objective.skew_axis`) the feasible dots are coloured by it (a colour
+  bar names it). Rows of several
   splits: only the chosen row's split is drawn (else "all", else the first row's).
 - :func:`paths_png`: q over time (a step path) for each labelled trial (the caller's: the best, a too-weak and a
   too-strong skew), the limit drawn at +-``limit``.
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bot.errors import UserError
+from bot.research.tune.objective import skew_axis
 from bot.research.tune.report import param_text
 
 Risk = Literal["q_std", "max_abs_q"]
@@ -83,15 +86,20 @@ def frontier_png(rows: Sequence[Mapping[str, Any]], chosen_id: str | None, path:
     feasible = [r for r in drawn if r.get("feasible")]
     infeasible = [r for r in drawn if not r.get("feasible")]
     chosen = next((r for r in drawn if r.get("id") == chosen_id), None)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5), sharey=True)
+    axis = skew_axis(feasible)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5), sharey=True, layout="constrained")
     panels = (("skew_cost", f"spread given up to skew ({quote})", 1.0), ("total_pnl", f"total P&L ({quote})", -1.0))
     for ax, (x_key, x_label, sign) in zip(axes, panels, strict=True):
         if infeasible:
             ax.scatter([r[x_key] for r in infeasible], [r[risk] for r in infeasible], s=22, c=GREY,
                        label=f"infeasible ({len(infeasible)})", zorder=2)
         if feasible:
-            ax.scatter([r[x_key] for r in feasible], [r[risk] for r in feasible], s=26, c="#60a5fa",
-                       edgecolors="#1d4ed8", linewidths=0.5, label=f"feasible ({len(feasible)})", zorder=3)
+            shade: dict[str, Any] = ({"c": [float(r[f"p.{axis}"]) for r in feasible], "cmap": "viridis"} if axis
+                                     else {"c": "#60a5fa"})
+            dots = ax.scatter([r[x_key] for r in feasible], [r[risk] for r in feasible], s=28, **shade,
+                              edgecolors="#1f2937", linewidths=0.4, label=f"feasible ({len(feasible)})", zorder=3)
+            if axis and ax is axes[1]:
+                fig.colorbar(dots, ax=axes, pad=0.01, fraction=0.03).set_label(axis)
             front = [feasible[i] for i in pareto_front([(sign * r[x_key], r[risk]) for r in feasible])]
             ax.plot([r[x_key] for r in front], [r[risk] for r in front], "-", color="#1d4ed8", lw=1.6,
                     label="frontier (non-dominated)", zorder=4)
@@ -109,7 +117,6 @@ def frontier_png(rows: Sequence[Mapping[str, Any]], chosen_id: str | None, path:
     axes[1].set_title("risk against P&L (lower right is better)", fontsize=10)
     split = drawn[0].get("split") if drawn else "-"
     fig.suptitle(f"mmbot tune: {len(drawn)} trials (split {split})", fontsize=12)
-    fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
     plt.close(fig)

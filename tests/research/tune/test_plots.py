@@ -55,9 +55,12 @@ def test_the_chosen_point_is_on_both_frontiers_of_the_data_drawn() -> None:
     assert 5 not in plots.pareto_front([(r["skew_cost"], r["q_std"]) for r in drawn])  # dominated by trial 1
 
 
-@pytest.mark.parametrize("risk", ["q_std", "max_abs_q"])
-def test_the_frontier_picture_is_written(tmp_path: Path, risk: Any) -> None:
-    path = plots.frontier_png(ROWS, CHOSEN, tmp_path / "frontier.png", risk=risk, quote="USDT", base="BTC")
+UNSWEPT = [{k: v for k, v in r.items() if k != "p.strategy.skew"} for r in ROWS]  # no skew axis: plain dots
+
+
+@pytest.mark.parametrize("risk, rows", [("q_std", ROWS), ("max_abs_q", ROWS), ("q_std", UNSWEPT)])
+def test_the_frontier_picture_is_written(tmp_path: Path, risk: Any, rows: list[dict]) -> None:
+    path = plots.frontier_png(rows, CHOSEN, tmp_path / "frontier.png", risk=risk, quote="USDT", base="BTC")
     assert path.stat().st_size > 20_000  # two panels of dots, lines and text, not an empty canvas
     assert _png_size(path) == (1320, 550)
 
