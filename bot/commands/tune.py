@@ -253,14 +253,16 @@ def _outputs(args: argparse.Namespace, symbol: str, base: TuneBase, steps: Steps
                  f"{objective.min_fills}): nothing to recommend")
     if args.json:
         print(json.dumps({"symbol": symbol, "trials": len(scored), "computed": stats.done, "cached": cached,
-                          "workers": stats.workers, "seconds": round(stats.seconds, 3), "objective": objective.kind,
+                          "workers": stats.workers, "reads": stats.reads, "seconds": round(stats.seconds, 3),
+                          "objective": objective.kind,
                           "chosen": chosen, "chosen_row": None if chosen_row is None else shown_row(chosen_row, steps),
                           "recommended": block or None,
                           "walk_forward": walk, "files": files}, default=str))
         return 0
     print(f"tune {symbol}: {len(fitted)} trials" + (f" fitted on the first {fraction:.0%} of the time span"
                                                      if fraction else "")
-          + f", {stats.done} run on {stats.workers} worker(s) in {stats.seconds:.1f} s, {cached} from the cache; "
+          + f", {stats.done} run on {stats.workers} worker(s) in {stats.seconds:.1f} s (recordings read "
+            f"{stats.reads} times), {cached} from the cache; "
             f"objective {objective.kind}")
     print(report.format_table(fitted, steps, chosen_id=chosen))
     if block:

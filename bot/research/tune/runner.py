@@ -23,12 +23,11 @@ from __future__ import annotations
 import itertools
 import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -58,8 +57,8 @@ class Task:
 
 @dataclass
 class Stats:
-    """How a run went: trials done of ``total``, the workers, the recordings read (summed over the workers:
-    a file is read once per worker), wall seconds, and whether Ctrl-C cut it short."""
+    """How a run went: trials done of ``total``, the workers, the recording files read during the run (over every
+    worker: a worker reads a file once), wall seconds, and whether Ctrl-C cut it short."""
 
     total: int
     done: int = 0
@@ -67,25 +66,25 @@ class Stats:
     reads: int = 0
     seconds: float = 0.0
     interrupted: bool = False
-    _reads: dict[str, int] = field(default_factory=dict, repr=False)
 
-    def ended(self, worker: str, reads: int) -> None:
+    def ended(self, reads: int) -> None:
+        """One trial ended; its worker read ``reads`` recording files for it."""
         self.done += 1
-        self._reads[worker] = max(reads, self._reads.get(worker, 0))
-        self.reads = sum(self._reads.values())
+        self.reads += reads
 
 
 def execute(refs: Sequence[DataRef], base: TuneBase, task: Task, fraction: float,
-            *contents: bytes) -> tuple[dict[str, Any], str, int]:
-    """Run one trial where it is scheduled: (row, this worker's name, recordings read by this process so far).
-    ``contents``: the recordings' bytes when shipped (else each is read from its path)."""
+            *contents: bytes) -> tuple[dict[str, Any], int]:
+    """Run one trial where it is scheduled: (row, recordings this trial had to read: 0 once
+    the worker holds them). ``contents``: the recordings' bytes when shipped (else each is read from its path)."""
+    before = data.reads
     paths = [data.shipped(r.path, r.sha, c) for r, c in zip(refs, contents, strict=True)] if contents \
         else [r.path for r in refs]
     events = [data.part(path, r.sha, task.split, fraction) for path, r in zip(paths, refs, strict=True)]
     start = time.perf_counter()
     row = run_trial(events, base, task.overrides, task.split, task.key[:12])
     row["seconds"] = time.perf_counter() - start
-    return row, f"{socket.gethostname()}:{os.getpid()}", data.reads
+    return row, data.reads - before
 
 
 class Progress:
@@ -144,9 +143,9 @@ def _run_here(tasks: Sequence[Task], refs: Sequence[DataRef], base: TuneBase, fr
               stats: Stats, progress: Progress) -> None:
     try:
         for task in tasks:
-            row, worker, reads = execute(refs, base, task, fraction)
+            row, reads = execute(refs, base, task, fraction)
             on_row(task.key, row)
-            stats.ended(worker, reads)
+            stats.ended(reads)
             progress.update(stats.done)
     except KeyboardInterrupt:
         stats.interrupted = True
@@ -164,7 +163,7 @@ def _run_pool(tasks: Sequence[Task], refs: Sequence[DataRef], base: TuneBase, fr
     stats.workers = workers
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_start)
     queue = iter(tasks)
-    running: dict[Future[tuple[dict[str, Any], str, int]], Task] = {}
+    running: dict[Future[tuple[dict[str, Any], int]], Task] = {}
     try:
         try:
             for task in queue:
@@ -179,21 +178,21 @@ def _run_pool(tasks: Sequence[Task], refs: Sequence[DataRef], base: TuneBase, fr
                 future.cancel()
             for future in list(running):  # the ones already running finish: their rows are kept
                 if not future.cancelled():
-                    row, worker, reads = future.result()
+                    row, reads = future.result()
                     on_row(running[future].key, row)
-                    stats.ended(worker, reads)
+                    stats.ended(reads)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _collect(running: dict[Future[tuple[dict[str, Any], str, int]], Task], on_row: OnRow, stats: Stats,
+def _collect(running: dict[Future[tuple[dict[str, Any], int]], Task], on_row: OnRow, stats: Stats,
              progress: Progress) -> None:
     done, _ = wait(running, return_when=FIRST_COMPLETED)
     for future in done:
         task = running.pop(future)
-        row, worker, reads = future.result()
+        row, reads = future.result()
         on_row(task.key, row)
-        stats.ended(worker, reads)
+        stats.ended(reads)
         progress.update(stats.done)
 
 
@@ -229,13 +228,13 @@ def _run_dask(tasks: Sequence[Task], refs: Sequence[DataRef], base: TuneBase, fr
             return future
 
         first = [submit(task) for task in itertools.islice(queue, window)]
-        flow = as_completed(first)
+        flow = as_completed(first, loop=client.loop)
         try:
             for future in flow:
                 task = pending.pop(future)
-                row, worker, reads = future.result()
+                row, reads = future.result()
                 on_row(task.key, row)
-                stats.ended(worker, reads)
+                stats.ended(reads)
                 progress.update(stats.done)
                 following = next(queue, None)
                 if following is not None:
