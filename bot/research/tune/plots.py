@@ -30,8 +30,9 @@ PATH_COLORS = ("#1d4ed8", "#d97706", "#15803d", "#7c3aed", "#be123c")  # the fir
 GREY = "#c4c8cf"
 
 
-class PlotsUnavailableError(UserError):
-    """matplotlib is not installed."""
+class PlotsUnavailableError(UserError, ImportError):
+    """matplotlib is not installed: a UserError (one line, exit 2 when not caught) and an ImportError (so a caller
+    that degrades on a missing optional import catches it as such)."""
 
     def __init__(self) -> None:
         super().__init__("the tuner's pictures need matplotlib: pip install 'mmbot[plot]' (the other outputs are "

@@ -101,6 +101,11 @@ def _clean(value: Any, column: str = "") -> Any:
     return plain(x)
 
 
+def file_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """``row`` as the files show it (:func:`write_table`'s rounding), for a caller that prints a row as JSON."""
+    return {key: _clean(value, key) for key, value in row.items()}
+
+
 def _csv_cell(value: Any, column: str) -> str:
     value = _clean(value, column)
     if value is None:
@@ -132,7 +137,7 @@ def write_table(rows: Sequence[Mapping[str, Any]], out_dir: Path) -> tuple[Path,
     text = io.StringIO()
     csv.writer(text, lineterminator="\n").writerows(lines)
     _replace_text(csv_path, text.getvalue())
-    objects = [{c: _clean(row[c], c) for c in cols if c in row} for row in rows]
+    objects = [file_row({c: row[c] for c in cols if c in row}) for row in rows]
     _replace_text(json_path, json.dumps(objects, indent=1, allow_nan=False) + "\n")
     return csv_path, json_path
 
