@@ -41,8 +41,9 @@ def available() -> bool:
     return True
 
 
-def event_array(events: Iterable[Event], symbol: str) -> tuple[Any, int]:
-    """(hftbacktest event array, recording events converted) for ``symbol``'s events (see the module doc)."""
+def event_array(events: Iterable[Event], symbol: str, chunk: int = 1 << 16) -> tuple[Any, int]:
+    """(hftbacktest event array, recording events converted) for ``symbol``'s events (see the module doc).
+    Rows are gathered ``chunk`` at a time into the growing array (memory: the array plus one chunk)."""
     from hftbacktest.types import (
         BUY_EVENT,
         DEPTH_CLEAR_EVENT,
@@ -56,10 +57,23 @@ def event_array(events: Iterable[Event], symbol: str) -> tuple[Any, int]:
 
     both = EXCH_EVENT | LOCAL_EVENT
     bid_ev, ask_ev = both | DEPTH_EVENT | BUY_EVENT, both | DEPTH_EVENT | SELL_EVENT
-    flags: list[int] = []
-    stamps: list[int] = []
-    prices: list[float] = []
-    sizes: list[float] = []
+    out = np.zeros(chunk, dtype=event_dtype)
+    used = 0
+    rows: list[tuple[int, int, float, float]] = []
+
+    def flush() -> None:
+        nonlocal out, used
+        if used + len(rows) > len(out):
+            grown = np.zeros(max(2 * len(out), used + len(rows)), dtype=event_dtype)
+            grown[:used] = out[:used]
+            out = grown
+        block = np.array(rows, dtype=[("ev", "u8"), ("ts", "i8"), ("px", "f8"), ("qty", "f8")])
+        part = out[used:used + len(rows)]
+        part["ev"], part["exch_ts"], part["local_ts"] = block["ev"], block["ts"], block["ts"]
+        part["px"], part["qty"] = block["px"], block["qty"]
+        used += len(rows)
+        rows.clear()
+
     count = 0
     for event in events:
         if event.symbol != symbol:
@@ -67,33 +81,18 @@ def event_array(events: Iterable[Event], symbol: str) -> tuple[Any, int]:
         count += 1
         ts = round(event.ts * NS)
         if isinstance(event, TradeEvent):
-            flags.append(both | TRADE_EVENT | (BUY_EVENT if event.side == "buy" else SELL_EVENT))
-            stamps.append(ts)
-            prices.append(event.price)
-            sizes.append(event.amount)
-            continue
-        assert isinstance(event, BookEvent)
-        if event.snapshot:
-            flags.append(both | DEPTH_CLEAR_EVENT)
-            stamps.append(ts)
-            prices.append(0.0)
-            sizes.append(0.0)
-        for price, size in event.bids:
-            flags.append(bid_ev)
-            stamps.append(ts)
-            prices.append(price)
-            sizes.append(size)
-        for price, size in event.asks:
-            flags.append(ask_ev)
-            stamps.append(ts)
-            prices.append(price)
-            sizes.append(size)
-    out = np.zeros(len(flags), dtype=event_dtype)
-    out["ev"] = np.asarray(flags, dtype=np.uint64)
-    out["exch_ts"] = out["local_ts"] = np.asarray(stamps, dtype=np.int64)
-    out["px"] = np.asarray(prices, dtype=np.float64)
-    out["qty"] = np.asarray(sizes, dtype=np.float64)
-    return out, count
+            rows.append((both | TRADE_EVENT | (BUY_EVENT if event.side == "buy" else SELL_EVENT), ts, event.price,
+                         event.amount))
+        else:
+            assert isinstance(event, BookEvent)
+            if event.snapshot:
+                rows.append((both | DEPTH_CLEAR_EVENT, ts, 0.0, 0.0))
+            rows.extend((bid_ev, ts, price, size) for price, size in event.bids)
+            rows.extend((ask_ev, ts, price, size) for price, size in event.asks)
+        if len(rows) >= chunk:
+            flush()
+    flush()
+    return out[:used].copy(), count
 
 
 def _strategy() -> Any:
