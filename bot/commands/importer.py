@@ -116,6 +116,10 @@ class Tally:
         return self.snapshots + self.diffs + self.trades
 
 
+def _count(n: int, what: str) -> str:
+    return f"{n:,} {what}{'' if n == 1 else 's'}"
+
+
 def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
@@ -187,8 +191,8 @@ def run(args: argparse.Namespace) -> int:
         out.unlink(missing_ok=True)
         raise UserError(f"no events of {args.symbol} in the files given")
     said = {name: " (inferred)" if name in inferred else "" for name in ("tick", "lot")}
-    print(f"imported {tally.total:,} events of {args.symbol} (book: {tally.snapshots:,} snapshots, "
-          f"{tally.diffs:,} diffs; trades: {tally.trades:,}) from {_when(tally.first)} to {_when(tally.last)} UTC "
-          f"({plain_text(tally.last - tally.first)} s); tick {plain_text(tick)}{said['tick']}, "
-          f"lot {plain_text(lot)}{said['lot']} -> {out}")
+    print(f"imported {tally.total:,} events of {args.symbol} (book: {_count(tally.snapshots, 'snapshot')}, "
+          f"{_count(tally.diffs, 'diff')}; {_count(tally.trades, 'trade')}) "
+          f"from {_when(tally.first)} to {_when(tally.last)} UTC ({plain_text(tally.last - tally.first)} s); "
+          f"tick {plain_text(tick)}{said['tick']}, lot {plain_text(lot)}{said['lot']} -> {out}")
     return 0

@@ -290,7 +290,7 @@ def test_import_then_backtest_replays_and_fills(tmp_path: Path, tardis_files: tu
     assert main(["import", "--format", "tardis-incremental-l2", str(book), "--format", "tardis-trades", str(trades),
                  "--symbol", "BTC/USDT", "--out", str(out)]) == 0
     line = capsys.readouterr().out.strip()
-    assert line.startswith("imported 1,984 events of BTC/USDT (book: 1 snapshots, 1,161 diffs; trades: 822)")
+    assert line.startswith("imported 1,984 events of BTC/USDT (book: 1 snapshot, 1,161 diffs; 822 trades)")
     assert "tick 0.01 (inferred)" in line and line.endswith(f"-> {out}")
     meta = read_meta(out)
     market = meta["markets"]["BTC/USDT"]
