@@ -267,13 +267,14 @@ def _toml_key(text: str) -> str:
 
 def recommended_block(symbol: str, overrides: Mapping[str, Any], steps: Steps) -> str:
     """The chosen overrides (``{"strategy.skew": 2.0, ...}``) as the config block to paste (module docstring);
-    a first comment line names the symbol's tick and lot the sweep ran with."""
+    a first comment line names the symbol's tick and lot the sweep ran with ("not known" for a step of 0)."""
     grouped: dict[str, list[tuple[str, Any]]] = {}
     for key, value in overrides.items():
         section, name = split_key(key)
         grouped.setdefault(section, []).append((name, value))
-    head = (f"# mmbot tune: the chosen settings for {symbol} (tick {plain_text(steps.tick)}, "
-            f"lot {plain_text(steps.lot)}); paste into the config")
+    tick = plain_text(steps.tick) if steps.tick > 0 else "not known"
+    lot = plain_text(steps.lot) if steps.lot > 0 else "not known"
+    head = f"# mmbot tune: the chosen settings for {symbol} (tick {tick}, lot {lot}); paste into the config"
     lines = [head]
     for section in SECTIONS:
         if section not in grouped:

@@ -224,6 +224,9 @@ def test_the_outputs_of_real_trials_on_the_sim_recording(sim_path: Path, base: A
     assert len(text.splitlines()) == 3 and sum(line.startswith("*") for line in text.splitlines()) == 1
     chosen = next(r for r in rows if r["id"] == choose(rows))
     block = report.recommended_block("BTC/USDT", {"strategy.skew": chosen["p.strategy.skew"]}, STEPS)
+    assert block.startswith("# mmbot tune: the chosen settings for BTC/USDT (tick 0.01, lot 0.0001);")
+    unknown = report.recommended_block("BTC/USDT", {"strategy.skew": 1.0}, Steps(0.01, 0.0))
+    assert unknown.startswith("# mmbot tune: the chosen settings for BTC/USDT (tick 0.01, lot not known);")
     config = tmp_path / "c.toml"
     config.write_text(block)
     assert load_settings(config).for_symbol("BTC/USDT").strategy.skew == chosen["p.strategy.skew"]
