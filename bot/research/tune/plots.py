@@ -28,6 +28,7 @@ Risk = Literal["q_std", "max_abs_q"]
 RISK_LABELS = {"q_std": "inventory std", "max_abs_q": "max |q|"}
 PATH_COLORS = ("#1d4ed8", "#d97706", "#15803d", "#7c3aed", "#be123c")  # the first label (the best) in blue
 GREY = "#c4c8cf"
+SPLIT_NAMES = {"all": "all the data", "in": "in sample: the walk-forward's first part", "out": "held out"}
 
 
 class PlotsUnavailableError(UserError, ImportError):
@@ -107,17 +108,19 @@ def frontier_png(rows: Sequence[Mapping[str, Any]], chosen_id: str | None, path:
         if chosen is not None:
             ax.scatter([chosen[x_key]], [chosen[risk]], s=190, marker="*", c="#dc2626", edgecolors="black",
                        linewidths=0.6, label="chosen", zorder=5)
-            ax.annotate(_label(chosen), (chosen[x_key], chosen[risk]), xytext=(10, 12),
-                        textcoords="offset points", fontsize=9, color="#991b1b",
+            xs = [r[x_key] for r in drawn]
+            leftward = chosen[x_key] > (min(xs) + max(xs)) / 2  # keep the label inside the panel
+            ax.annotate(_label(chosen), (chosen[x_key], chosen[risk]), xytext=(-10 if leftward else 10, 12),
+                        textcoords="offset points", fontsize=9, color="#991b1b", ha="right" if leftward else "left",
                         bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "#fca5a5", "alpha": 0.9})
         ax.set_xlabel(x_label)
         ax.grid(True, alpha=0.3)
-        ax.legend(loc="upper right", fontsize=8)
+        ax.legend(loc="best", fontsize=8)
     axes[0].set_ylabel(f"{RISK_LABELS[risk]} ({base})")
     axes[0].set_title("risk against spread given up (lower left is better)", fontsize=10)
     axes[1].set_title("risk against P&L (lower right is better)", fontsize=10)
-    split = drawn[0].get("split") if drawn else "-"
-    fig.suptitle(f"mmbot tune: {len(drawn)} trials (split {split})", fontsize=12)
+    split = drawn[0].get("split") if drawn else None
+    fig.suptitle(f"mmbot tune: {len(drawn)} trials ({SPLIT_NAMES.get(split, str(split))})", fontsize=12)
     path = Path(path)
     fig.savefig(path, dpi=110)
     plt.close(fig)
