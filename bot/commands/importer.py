@@ -124,10 +124,10 @@ def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
-def _reading(what: Any) -> Any:
-    """Run ``what()``, which reads the inputs: read and format errors as one-line UserErrors."""
+def _checked(stream: Iterator[Event]) -> Iterator[Event]:
+    """``stream`` with its read and format errors as one-line UserErrors."""
     try:
-        return what()
+        yield from stream
     except OSError as exc:
         raise UserError(f"cannot read {exc.filename or 'an input'}: {exc.strerror or exc}") from None
     except ValueError as exc:
@@ -141,16 +141,16 @@ def _steps(args: argparse.Namespace, inputs: list[tuple[Importer, Path]],
     tick, lot = args.tick, args.lot
     inferred = [name for name, given in (("tick", tick), ("lot", lot)) if given is None]
     probe = LotProbe()
-    sample = probe.through(islice(events(inputs, args.symbol, capture), SAMPLE))
+    sample = probe.through(_checked(islice(events(inputs, args.symbol, capture), SAMPLE)))
     if tick is None:
         try:
-            tick = _reading(lambda: infer_tick(sample, args.symbol))
-        except UserError as exc:
-            if _reading(lambda: next(events(inputs, args.symbol, capture), None)) is None:
+            tick = infer_tick(sample, args.symbol)
+        except ValueError as exc:  # the inference's own: the files' errors come as UserErrors
+            if next(_checked(events(inputs, args.symbol, capture)), None) is None:
                 raise UserError(f"no events of {args.symbol} in the files given") from None
-            raise UserError(f"{exc.lines[0]}; pass --tick") from None
+            raise UserError(f"{exc}; pass --tick") from None
     if lot is None:
-        _reading(lambda: deque(sample, maxlen=0))  # the rest of the sample, if the tick did not need it all
+        deque(sample, maxlen=0)  # the rest of the sample, if the tick did not need it all
         lot = probe.lot
     return float(tick), float(lot), inferred
 
@@ -183,7 +183,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--out: {exc}") from None
     try:
         with writer:
-            _reading(lambda: writer.write(tally.counted(events(inputs, args.symbol, capture))))
+            writer.write(tally.counted(_checked(events(inputs, args.symbol, capture))))
+    except OSError as exc:
+        out.unlink(missing_ok=True)
+        raise UserError(f"--out: cannot write {out}: {exc.strerror or exc}") from None
     except BaseException:
         out.unlink(missing_ok=True)
         raise

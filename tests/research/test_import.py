@@ -308,6 +308,8 @@ def test_import_errors_exit_2_with_one_line_and_leave_no_file(tmp_path: Path, ta
     book, _ = tardis_files
     out = tmp_path / "out.jsonl"
     late = write(tmp_path / "bad.csv", f"{TRADES_HEADER}\nsim,BTCUSDT,1,1,1,buy,1,1\nsim,BTCUSDT,2,2,2,buy,x,1")
+    one = write(tmp_path / "one.csv", f"{TRADES_HEADER}\nsim,BTCUSDT,1,1,1,buy,1,1")
+    header_only = write(tmp_path / "header.csv", "id,price,qty,quote_qty,time,is_buyer_maker")
     cases = [
         (["--format", "nope", str(book)], "mmbot: --format: unknown format 'nope' (known: tardis-incremental-l2,"),
         (["--format", "tardis-trades"], "mmbot: --format tardis-trades: give the files after the format's name"),
@@ -315,11 +317,16 @@ def test_import_errors_exit_2_with_one_line_and_leave_no_file(tmp_path: Path, ta
         (["--format", "tardis-trades", str(book)], f"mmbot: {book} line 1: expected tardis-trades columns"),
         (["--format", "tardis-trades", str(late), "--tick", "0.01", "--lot", "1"],
          f"mmbot: {late} line 3: expected tardis-trades a number in column price, got 'x'"),
+        (["--format", "tardis-trades", str(late)],  # found while inferring the tick: the same line
+         f"mmbot: {late} line 3: expected tardis-trades a number in column price, got 'x'"),
+        (["--format", "tardis-trades", str(one)], "mmbot: cannot infer the tick size: fewer than two distinct prices; "
+                                                   "pass --tick"),
+        (["--format", "binance-trades", str(header_only)], "mmbot: no events of BTC/USDT in the files given"),
         (["--format", "binance-trades", str(book), "--clock", "capture"],
          "mmbot: --clock capture: binance-trades files have no capture time"),
     ]
     for flags, message in cases:
         assert main(["import", *flags, "--symbol", "BTC/USDT", "--out", str(out)]) == 2
         err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and err[0].startswith(message), err
+        assert len(err) == 1 and err[0].startswith(message) and "pass --tick" not in err[0][len(message):], err
         assert not out.exists()
