@@ -76,6 +76,14 @@ def test_the_table_files_keep_the_column_order_and_round_trip(tmp_path: Path) ->
         assert got["duration"] == plain(row["duration"])
 
 
+def test_a_sweep_interrupted_before_any_trial_leaves_valid_empty_tables(tmp_path: Path) -> None:
+    csv_path, json_path = report.write_table([], tmp_path)
+    assert csv_path.read_text() == ",".join(["id", "split", *METRICS]) + "\n"
+    assert json.loads(json_path.read_text()) == []
+    headers = " ".join(header for header, _, _ in report.SHOWN)
+    assert report.format_table([], STEPS).split() == ["id", *headers.split(), "constraints"]
+
+
 def test_a_non_finite_number_is_written_as_null_not_as_invalid_json(tmp_path: Path) -> None:
     _, json_path = report.write_table([_row(1, 1.0, 2.0, objective=float("-inf"))], tmp_path)
     assert json.loads(json_path.read_text())[0]["objective"] is None
