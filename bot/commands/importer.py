@@ -51,6 +51,7 @@ def _step(text: str) -> float:
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "import",
+        aliases=["importer"],  # the module name, as bot/cli.py registers commands by module ("import" is a keyword)
         help="import Tardis.dev or Binance public data CSV files into a recording",
         description=__doc__.splitlines()[0],
     )
