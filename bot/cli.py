@@ -12,7 +12,7 @@ from bot.errors import UserError
 
 # Subcommand modules under bot/commands, in the order `mmbot --help` lists them.
 COMMANDS: tuple[str, ...] = ("quote", "simulate", "status", "calibrate", "run", "compare", "sim", "record", "backtest",
-                             "reset_kill", "report", "pause", "importer", "tune")
+                             "reset_kill", "report", "pause", "importer", "tune", "convert")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -3,7 +3,9 @@
 The venue comes from the config exactly as for ``mmbot run`` (``venue.kind``, ``venue.url``,
 ``venue.exchange``, ``venue.symbols``): with no config the simulated exchange is started in-process.
 Only public market data is read, so no keys are needed (a ``paper`` venue records its public feed).
-The file is JSON lines (gzip when the name ends in ``.gz``); see :mod:`bot.research.recording`.
+The file is JSON lines (gzip when the name ends in ``.gz``), or the binary recording when it ends in ``.mmb``
+(:mod:`bot.research.columnar`: written a chunk at a time, so a process killed outright leaves an unfinished
+file that readers refuse); see :mod:`bot.research.recording`.
 Ctrl-C (or SIGTERM) ends the recording early and still closes the file properly.
 Exit codes: 0 done, 2 bad arguments/config/venue.
 """
@@ -28,7 +30,7 @@ from bot.errors import UserError
 from bot.live.endpoint import Endpoint, open_endpoint
 from bot.logs import configure_logging, get_logger
 from bot.research.recorder import RecordStats, record
-from bot.research.recording import open_recording
+from bot.research.recording import create_recording
 from bot.venue.connect import create_exchange, public_feed
 
 
@@ -60,7 +62,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--config", metavar="FILE", help="TOML config: the venue to record (default: in-process sim)")
     p.add_argument("--duration", type=_positive, required=True, metavar="SECONDS", help="how long to record")
-    p.add_argument("--out", type=Path, required=True, metavar="FILE", help="output file (.jsonl or .jsonl.gz)")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE",
+                   help="output file (.jsonl, .jsonl.gz or binary .mmb)")
     p.add_argument("--symbol", action="append", metavar="SYMBOL",
                    help="record this symbol (repeat for several); default venue.symbols")
     p.add_argument("--depth", type=_depth, default=25, help="book levels per side to record (default 25)")
@@ -117,13 +120,16 @@ async def record_venue(settings: Settings, out: Path, duration: float, depth: in
                     "depth": depth, "start": time.time(), "clock": "local arrival time",
                     "markets": {s: market_info(exchange, s) for s in symbols}}
             try:
-                fh = open_recording(out, meta)
+                writer = create_recording(out, meta)
             except OSError as exc:
                 raise UserError(f"--out: cannot write {out}: {exc.strerror or exc}") from None
-            with fh:
+            except ValueError as exc:
+                raise UserError(f"--out: {exc}") from None
+            with writer:
                 log.info("recording", out=str(out), symbols=list(symbols), duration=duration, venue=endpoint.kind)
                 try:
-                    return await record(exchange, symbols, duration, fh, depth, snapshot_every, log=log, stop=stop)
+                    return await record(exchange, symbols, duration, writer, depth, snapshot_every, log=log,
+                                        stop=stop)
                 except ccxt.BadSymbol as exc:
                     raise UserError(f"cannot record: {exc}") from None
         finally:

@@ -12,10 +12,12 @@ One row per book level and one per trade, as hftbacktest stores its events: ``ts
   indexes the chunk's id table: any other string) or neither (no id).
 
 :class:`Rows` accumulates the columns of events (the writer's side); :func:`decode` builds the events back
-from the columns as plain lists (the reader's side: the replay's hot path, so it is a tight loop over lists).
+from columns given as plain lists (the reader's side, on the replay's hot path: a tight loop over lists).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from bot.research.events import BookEvent, Event, Level, TradeEvent
 
@@ -123,37 +125,36 @@ class Rows:
         self._row(event.ts, event.price, event.amount, ident, self._symbol(event.symbol), flags)
 
 
-def _levels(price: list[float], size: list[float], lo: int, hi: int) -> tuple[Level, ...]:
+def _levels(price: list[Any], size: list[Any], lo: int, hi: int) -> tuple[Level, ...]:
+    # the lists' float objects paired as they are (typed Any: a compiled float would be unboxed and boxed again)
     return tuple([(price[r], size[r]) for r in range(lo, hi)])
 
 
-def decode(ts: list[float], price: list[float], size: list[float], ident: list[int], symbol: list[int],
-           flags: list[int], starts: list[int], asks: list[int], symbols: list[str],
-           ids: list[str]) -> list[Event]:
-    """The events of rows given as columns (a checked chunk: see :mod:`bot.research.columnar`).
-
-    ``starts`` are the rows flagged ``START`` (the first is 0), ``asks[k]`` the first ask row of event ``k``
-    (its end when it has none)."""
+def decode(ts: list[float], flags: list[int], symbol: list[int], ident: list[int], starts: list[int],
+           asks: list[int], price: list[Any], size: list[Any], symbols: list[str], ids: list[str]) -> list[Event]:
+    """The events of a checked chunk (see :mod:`bot.research.columnar`). Per event: ``ts``, ``flags``,
+    ``symbol``, ``ident``, ``starts`` (its first row) and ``asks`` (its first ask row, its end when it has
+    none); per row: ``price`` and ``size`` (floats)."""
     out: list[Event] = []
     n = len(starts)
-    end_all = len(flags)
+    end_all = len(price)
     for k in range(n):
+        f = flags[k]
+        sym = symbols[symbol[k]]
         i = starts[k]
-        f = flags[i]
-        sym = symbols[symbol[i]]
         if f & TRADE:
             side: str | None = "buy" if f & BUY else "sell" if f & SELL else None
             trade_id: str | None = None
             if f & ID_INT:
-                trade_id = str(ident[i])
+                trade_id = str(ident[k])
             elif f & ID_STR:
-                trade_id = ids[ident[i]]
-            out.append(TradeEvent(ts[i], sym, price[i], size[i], side, trade_id))
+                trade_id = ids[ident[k]]
+            out.append(TradeEvent(ts[k], sym, price[i], size[i], side, trade_id))
         elif f & EMPTY:
-            out.append(BookEvent(ts[i], sym, (), (), (f & SNAPSHOT) != 0))
+            out.append(BookEvent(ts[k], sym, (), (), (f & SNAPSHOT) != 0))
         else:
             end = starts[k + 1] if k + 1 < n else end_all
             mid = asks[k]
-            out.append(BookEvent(ts[i], sym, _levels(price, size, i, mid), _levels(price, size, mid, end),
+            out.append(BookEvent(ts[k], sym, _levels(price, size, i, mid), _levels(price, size, mid, end),
                                  (f & SNAPSHOT) != 0))
     return out

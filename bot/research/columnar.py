@@ -22,6 +22,7 @@ finish (killed before :meth:`BinaryWriter.close`) has no end record and is refus
 
 from __future__ import annotations
 
+import gc
 import json
 import struct
 from collections.abc import Iterable, Iterator
@@ -282,13 +283,25 @@ def _table(table: Any) -> tuple[list[str] | None, list[str] | None]:
 
 
 def _decode(rows: np.ndarray, symbols: list[str], ids: list[str]) -> list[Event]:
-    """A checked chunk's events: numpy finds where each event and its asks start, the loop builds them."""
+    """A checked chunk's events: numpy finds where each event and its asks start, the loop builds them.
+
+    The cyclic garbage collector is paused while the loop runs (restored after, as it was): the loop makes
+    a few hundred thousand tuples and events that hold no cycle, and would otherwise trigger a collection
+    every few hundred of them (a third of the decoding time)."""
     flags = rows["flags"]
     starts = np.flatnonzero(flags & START)
     bid_rows = ((flags & (TRADE | ASK | EMPTY)) == 0).astype(np.int64)
     asks = starts + np.add.reduceat(bid_rows, starts)
-    return decode(rows["ts"].tolist(), rows["price"].tolist(), rows["size"].tolist(), rows["ident"].tolist(),
-                  rows["symbol"].tolist(), flags.tolist(), starts.tolist(), asks.tolist(), symbols, ids)
+    head = rows[starts]
+    columns = (head["ts"].tolist(), head["flags"].tolist(), head["symbol"].tolist(), head["ident"].tolist(),
+               starts.tolist(), asks.tolist(), rows["price"].tolist(), rows["size"].tolist())
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return decode(*columns, symbols, ids)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def read_binary_meta(path: str | Path) -> dict[str, Any]:

@@ -22,11 +22,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 import ccxt
 
-from bot.research.recording import BookEvent, Event, TradeEvent, write_events
+from bot.research.recording import BookEvent, Event, RecordingWriter, TradeEvent
 
 
 @dataclass
@@ -71,10 +71,10 @@ class RecordStats:
 
 
 class Recorder:
-    """Writes events of several symbols to one open recording, in arrival order."""
+    """Writes events of several symbols to one open recording (either format), in arrival order."""
 
-    def __init__(self, fh: IO[str], clock: Callable[[], float] = time.time, log: Any = None) -> None:
-        self.fh, self.clock, self.log = fh, clock, log
+    def __init__(self, out: RecordingWriter, clock: Callable[[], float] = time.time, log: Any = None) -> None:
+        self.out, self.clock, self.log = out, clock, log
         self.stats = RecordStats()
         self._last_ts = 0.0
 
@@ -83,7 +83,7 @@ class Recorder:
         return self._last_ts
 
     def write(self, event: Event) -> None:
-        write_events(self.fh, (event,))
+        self.out.write((event,))
         per = self.stats.symbols.setdefault(event.symbol, {"books": 0, "trades": 0})
         if isinstance(event, BookEvent):
             self.stats.books += 1
@@ -157,19 +157,20 @@ async def record(
     exchange: Any,
     symbols: Sequence[str],
     duration: float,
-    fh: IO[str],
+    out: RecordingWriter,
     depth: int = 25,
     snapshot_every: float = 60.0,
     clock: Callable[[], float] = time.time,
     log: Any = None,
     stop: asyncio.Event | None = None,
 ) -> RecordStats:
-    """Record books and trades of ``symbols`` for ``duration`` seconds (or until ``stop`` is set) into ``fh``.
+    """Record books and trades of ``symbols`` for ``duration`` seconds (or until ``stop`` is set) into ``out``
+    (:func:`bot.research.recording.create_recording`; the caller closes it).
 
     Returns the counts. A task that fails for good (e.g. BadSymbol) stops the recording and its
     exception propagates.
     """
-    recorder = Recorder(fh, clock, log)
+    recorder = Recorder(out, clock, log)
     tasks = []
     for symbol in symbols:
         tasks.append(asyncio.create_task(recorder.books(exchange, symbol, depth, snapshot_every)))

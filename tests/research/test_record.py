@@ -16,7 +16,7 @@ from bot.cli import main
 from bot.logs import configure_logging
 from bot.research.l2book import L2Book
 from bot.research.recorder import BookDiffer, record
-from bot.research.recording import BookEvent, TradeEvent, iter_events, read_meta, read_recording
+from bot.research.recording import BookEvent, JsonLinesWriter, TradeEvent, iter_events, read_meta, read_recording
 
 S = "BTC/USDT"
 
@@ -151,7 +151,7 @@ async def test_recording_goes_on_without_trades_and_stops_on_request() -> None:
     buf = io.StringIO()
     stop = asyncio.Event()
     asyncio.get_running_loop().call_later(0.2, stop.set)
-    stats = await record(FakeVenue(ccxt.NotSupported("no trades")), [S], 30.0, buf, stop=stop)
+    stats = await record(FakeVenue(ccxt.NotSupported("no trades")), [S], 30.0, JsonLinesWriter(buf), stop=stop)
     assert stats.books > 5 and stats.trades == 0 and stats.snapshots == 1
     events = list(iter_events(buf.getvalue().splitlines()))
     assert len(events) == stats.books and all(isinstance(e, BookEvent) for e in events)
@@ -159,4 +159,4 @@ async def test_recording_goes_on_without_trades_and_stops_on_request() -> None:
 
 async def test_a_fatal_feed_error_ends_the_recording() -> None:
     with pytest.raises(ccxt.BadSymbol):
-        await record(FakeVenue(ccxt.BadSymbol("no such market")), [S], 30.0, io.StringIO())
+        await record(FakeVenue(ccxt.BadSymbol("no such market")), [S], 30.0, JsonLinesWriter(io.StringIO()))
