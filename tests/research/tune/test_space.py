@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.errors import UserError
-from bot.research.tune.space import MAX_TRIALS, build_space, parse_range
+from bot.research.tune.space import MAX_TRIALS, build_space, parse_range, spaced
 
 
 def test_grid_and_range_make_the_product_in_order():
@@ -74,3 +76,17 @@ def test_a_bad_file_is_one_line(tmp_path, text, said):
     with pytest.raises(UserError) as err:
         build_space([], [], path)
     assert len(err.value.lines) == 1 and said in err.value.lines[0]
+
+
+@given(st.floats(0, 100), st.floats(0, 100), st.integers(2, 50))
+def test_a_float_range_keeps_its_ends_count_and_order(lo, hi, n):
+    values = spaced("strategy.skew", lo, hi, n)
+    assert len(values) == n and values[0] == pytest.approx(lo, abs=1e-9) and values[-1] == pytest.approx(hi, abs=1e-9)
+    assert values == sorted(values, reverse=hi < lo)
+
+
+@given(st.integers(0, 1000), st.integers(0, 1000), st.integers(2, 50))
+def test_an_int_range_stays_int_without_repeats(lo, hi, n):
+    values = spaced("execution.requote_ticks", lo, hi, n)
+    assert all(type(v) is int for v in values) and len(set(values)) == len(values)
+    assert values[0] == lo and values[-1] == hi and len(values) == min(n, abs(hi - lo) + 1)
