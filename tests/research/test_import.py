@@ -216,6 +216,52 @@ def test_epoch_seconds_reads_milliseconds_and_microseconds_alike(ms: int) -> Non
     assert epoch_seconds(ms * 1_000_000) == pytest.approx(ms / 1e3, abs=1e-6)
 
 
+prices = st.integers(1, 10**7).map(lambda n: n / 100)
+sizes = st.integers(1, 10**8).map(lambda n: n / 10**5)
+levels = st.dictionaries(prices, sizes, max_size=6)
+
+
+@given(st.lists(st.tuples(levels, levels, st.integers(0, 10**6)), min_size=1, max_size=12))
+def test_book_events_written_as_incremental_l2_rows_parse_back(books: list[tuple[dict[float, float],
+                                                                                  dict[float, float], int]]) -> None:
+    """A snapshot then diffs (one message each, sizes 0 included), as Tardis writes them, give the same events."""
+    events, lines, ts = [], [L2_HEADER], T0
+    for i, (bids, asks, gap) in enumerate(books):
+        ts += gap
+        snapshot = i == 0
+        if not snapshot:  # a diff may remove levels: size 0
+            bids = {p: (0.0 if n % 3 == 0 else q) for n, (p, q) in enumerate(bids.items())}
+        if not bids and not asks:
+            continue
+        kept = (lambda q: q > 0) if snapshot else (lambda q: True)
+        events.append(BookEvent(ts / 1e6, "BTC/USDT", tuple(sorted(((p, q) for p, q in bids.items() if kept(q)),
+                                                                   reverse=True)),
+                                tuple(sorted((p, q) for p, q in asks.items() if kept(q))), snapshot))
+        for side, book in (("bid", bids), ("ask", asks)):
+            lines.extend(f"x,BTCUSDT,{ts},{i},{str(snapshot).lower()},{side},{p!r},{q!r}" for p, q in book.items())
+    if not events:
+        with pytest.raises(ValueError, match=r"^b\.csv: no rows of BTC/USDT \(only a header\)$"):
+            list(tardis.incremental_l2(rows("\n".join(lines)), "b.csv", "BTC/USDT"))
+        return
+    assert list(tardis.incremental_l2(rows("\n".join(lines)), "b.csv", "BTC/USDT")) == events
+
+
+@given(st.lists(st.tuples(st.integers(0, 10**6), prices, sizes, st.booleans()), max_size=20),
+       st.sampled_from(["ms", "us"]))
+def test_binance_trades_rows_parse_back(trades: list[tuple[int, float, float, bool]], unit: str) -> None:
+    scale = 1000 if unit == "us" else 1
+    t0 = 1_704_067_200_000 * scale
+    lines, events, ts = [], [], t0
+    for i, (gap, price, amount, buyer_maker) in enumerate(trades):
+        ts += gap
+        lines.append(f"{i},{price!r},{amount!r},{price * amount!r},{ts},{buyer_maker},True")
+        events.append(TradeEvent(ts / (1e3 * scale), "BTC/USDT", price, amount, "sell" if buyer_maker else "buy",
+                                 str(i)))
+    if not lines:
+        return
+    assert list(binance.trades(rows("\n".join(lines)), "t.csv", "BTC/USDT")) == events
+
+
 # --- the one-line errors -------------------------------------------------------------------------------------
 
 

@@ -80,8 +80,8 @@ class _Symbol:
 
     def check_found(self) -> None:
         if not self.matched:
-            held = ", ".join(sorted(self.others))
-            raise ValueError(f"{self.source.name}: no rows of {self.symbol} (its symbol column holds {held})")
+            held = f"its symbol column holds {', '.join(sorted(self.others))}" if self.others else "only a header"
+            raise ValueError(f"{self.source.name}: no rows of {self.symbol} ({held})")
 
 
 def _header(rows: Iterator[Row], source: Source, columns: tuple[str, ...] | None = None) -> tuple[str, ...]:
