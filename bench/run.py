@@ -1,7 +1,7 @@
 """Run the benchmarks, print the table, write the JSON.
 
     python -m bench [NAME ...]        # names: reaction overhead capacity compute sim_ceiling reaction_console hedge
-                                      # (default: all)
+                                      # research (default: all)
 
 Environment: ``BENCH_QUICK=1`` shortens every benchmark (a smoke run, not a measurement);
 ``BENCH_OUT`` is the JSON path (default ``bench/results.json``); ``BENCH_ONLY=a,b`` selects like NAMEs;
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import bot
-from bench import capacity, compute, hedge, overhead, reaction, reaction_console, sim_ceiling
+from bench import capacity, compute, hedge, overhead, reaction, reaction_console, research_bench, sim_ceiling
 from bench.common import QUICK, REPO
 from bot.logs import configure_logging
 
@@ -41,6 +41,7 @@ BENCHMARKS: dict[str, Callable[[], Any]] = {
     "capacity": lambda: asyncio.run(capacity.run()),
     "reaction_console": lambda: asyncio.run(reaction_console.run()),
     "hedge": lambda: asyncio.run(hedge.run()),
+    "research": research_bench.run,
 }
 
 #: growth of the bot's resident size that still counts as flat, KiB per minute (about 6 MiB an hour)
@@ -50,7 +51,8 @@ FLAT_KIB_PER_MIN = 100.0
 #: which benchmark produces the rows whose figure starts with these words
 OWNER = {"wire-to-wire": "reaction", "bot-internal": "reaction", "overhead": "overhead", "capacity": "capacity",
          "make_quote": "compute", "simulate": "compute", "backtest": "compute", "memory": "overhead",
-         "sim ceiling": "sim_ceiling", "console": "reaction_console", "hedge": "hedge"}
+         "sim ceiling": "sim_ceiling", "console": "reaction_console", "hedge": "hedge",
+         "research": "research"}
 
 
 def _get(d: Any, *keys: str) -> Any:
@@ -186,6 +188,7 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     add("hedge: spot fill -> hedge order on the wire p99 (ms)", h99, "{:.2f}")
     add("  hedges measured (missed; of which after a bot fill)", h.get("rounds") and
         f"{_get(h, 'spot_fill_to_hedge_ms', 'n')} ({h.get('missed')}; {h.get('missed_after_a_bot_fill')})", "{}")
+    research_bench.rows(res, add)
     for name, value in res.items():
         if isinstance(value, dict) and "error" in value:
             out.append((f"{name}: FAILED", value["error"].splitlines()[-1][:60], "", "error"))

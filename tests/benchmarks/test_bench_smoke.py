@@ -74,3 +74,29 @@ def test_quick_hedge_run_measures_spot_fill_to_hedge_order(tmp_path: Path) -> No
     assert _positive(latency["p50"]) and latency["p50"] <= latency["p99"]
     assert "hedge: spot fill -> hedge order on the wire p50 (ms)" in {row["figure"] for row in json.loads(
         out.read_text())["table"]}
+
+
+def test_quick_research_run_reports_every_ratio(tmp_path: Path) -> None:
+    """The research benchmark on a few thousand events: every ratio it reports is there and positive."""
+    out = tmp_path / "results.json"
+    env = {**os.environ, "BENCH_QUICK": "1", "BENCH_OUT": str(out), "PYTHONPATH": str(REPO),
+           "BENCH_RESEARCH_EVENTS": "3000"}
+    env.pop("BENCH_ONLY", None)
+    proc = subprocess.run([sys.executable, "-m", "bench", "research"], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    research = json.loads(out.read_text())["research"]
+    assert "error" not in research, research.get("error")
+    assert research["events"] > 1000 and _positive(research["in_memory"]["events_per_s"])
+    assert _positive(research["json_lines"]["ratio"])
+    assert {"glft", "as"} <= set(research["estimators"])
+    assert all(_positive(e["ratio"]) for e in research["estimators"].values())
+    binary = research["binary"]
+    if binary["available"]:
+        assert _positive(binary["ratio"]) and binary["rss"]["whole"]["events"] == research["events"]
+        assert _positive(binary["rss"]["half"]["max_rss_kib"])
+    hft = research["hftbacktest"]
+    if hft["available"]:
+        assert _positive(hft["ratio"]) and hft["events"] == research["events"]
+    assert "research: in-memory replay, linear (events/s)" in {row["figure"] for row in json.loads(
+        out.read_text())["table"]}
