@@ -376,3 +376,21 @@ def test_import_errors_exit_2_with_one_line_and_leave_no_file(tmp_path: Path, ta
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith(message) and "pass --tick" not in err[0][len(message):], err
         assert not out.exists()
+
+
+def test_import_binance_files_of_two_formats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ticker = write(tmp_path / "BTCUSDT-bookTicker-2024-01-01.csv", f"""{TICKER_HEADER}
+1,42000.10,1.500,42000.20,0.700,1704067200000,1704067200001
+2,42000.10,1.200,42000.30,0.500,1704067200250,1704067200251
+""")
+    agg = write(tmp_path / "BTCUSDT-aggTrades-2024-01-01.zip", """
+agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,is_buyer_maker
+7,42000.20,0.200,70,71,1704067200100,false
+8,42000.10,0.300,72,72,1704067200250,true
+""")
+    out = tmp_path / "btc.jsonl"
+    assert main(["import", "--format", "binance-usdm-bookticker", str(ticker), "--format", "binance-aggtrades",
+                 str(agg), "--symbol", "BTC/USDT:USDT", "--out", str(out)]) == 0
+    assert "(book: 2 snapshots, 0 diffs; 2 trades)" in capsys.readouterr().out
+    assert read_meta(out)["markets"]["BTC/USDT:USDT"] == {"tick": 0.1, "lot": 0.1, "base": "BTC", "quote": "USDT"}
+    assert [type(e).__name__ for e in read_recording(out)] == ["BookEvent", "TradeEvent", "TradeEvent", "BookEvent"]
