@@ -112,7 +112,8 @@ binance,BTCUSDT,{T0 + 1000},{T0 + 6000},2,sell,100.1,0.25
 """
     path = write(tmp_path / "trades.csv", text)
     with pytest.raises(ValueError, match=r"trades\.csv line 3: expected tardis-trades rows in time order, got "
-                                         r".* s after .* s \(the capture clock, local_timestamp, is in file order\)"):
+                                         r".* s after .* s \(--clock capture stamps rows with local_timestamp, "
+                                         r"in file order\)"):
         list(FORMATS["tardis-trades"].read(path, "BTC/USDT"))
     got = list(FORMATS["tardis-trades"].read(path, "BTC/USDT", capture_clock=True))
     assert [e.ts for e in got] == [(T0 + 5000) / 1e6, (T0 + 6000) / 1e6]

@@ -98,7 +98,7 @@ def _header(rows: Iterator[Row], source: Source, columns: tuple[str, ...] | None
 
 
 def _hint(local: bool) -> str:
-    return "" if local else " (the capture clock, local_timestamp, is in file order)"
+    return "" if local else " (--clock capture stamps rows with local_timestamp, in file order)"
 
 
 def _time(source: Source, line: int, cells: list[str], local: bool) -> float:
