@@ -31,6 +31,7 @@ from typing import Any
 import bot
 from bench import capacity, compute, hedge, overhead, reaction, reaction_console, research_bench, sim_ceiling
 from bench.common import QUICK, REPO
+from bench.tune_bench import run as tune_run
 from bot.logs import configure_logging
 
 BENCHMARKS: dict[str, Callable[[], Any]] = {
@@ -42,6 +43,7 @@ BENCHMARKS: dict[str, Callable[[], Any]] = {
     "reaction_console": lambda: asyncio.run(reaction_console.run()),
     "hedge": lambda: asyncio.run(hedge.run()),
     "research": research_bench.run,
+    "tune": tune_run,
 }
 
 #: growth of the bot's resident size that still counts as flat, KiB per minute (about 6 MiB an hour)
