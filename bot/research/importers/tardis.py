@@ -38,6 +38,7 @@ Rows must be in time order (each file is sorted; a time going back is an error n
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 
 from bot.research.events import BookEvent, Event, Level, TradeEvent
@@ -138,8 +139,12 @@ def incremental_l2(rows: Iterable[Row], name: str, symbol: str, local: bool = Fa
             ts = _time(source, line, cells, local)
         elif snapshot:  # a snapshot run may span times: its latest; a message's rows share theirs
             ts = max(ts, _time(source, line, cells, local))
-        price = source.price(line, "price", cells[6])
-        amount = source.size(line, "amount", cells[7])
+        try:
+            price, amount = float(cells[6]), float(cells[7])
+        except ValueError:
+            price = amount = math.nan
+        if not (0 < price < math.inf and 0 <= amount < math.inf):  # the checks' errors, with their column
+            price, amount = source.price(line, "price", cells[6]), source.size(line, "amount", cells[7])
         side = cells[5].strip()
         if side == "bid":
             bids[price] = amount
