@@ -115,7 +115,10 @@ def frontier_png(rows: Sequence[Mapping[str, Any]], chosen_id: str | None, path:
                         bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "#fca5a5", "alpha": 0.9})
         ax.set_xlabel(x_label)
         ax.grid(True, alpha=0.3)
-        ax.legend(loc="best", fontsize=8)
+        if drawn:
+            ax.legend(loc="best", fontsize=8)
+        else:
+            ax.text(0.5, 0.5, "no trials", ha="center", va="center", transform=ax.transAxes, color="#6b7280")
     axes[0].set_ylabel(f"{RISK_LABELS[risk]} ({base})")
     axes[0].set_title("risk against spread given up (lower left is better)", fontsize=10)
     axes[1].set_title("risk against P&L (lower right is better)", fontsize=10)
@@ -144,7 +147,9 @@ def paths_png(paths: Mapping[str, tuple[Sequence[float], Sequence[float]]], limi
     span = max((max(t) for t, _ in paths.values() if len(t)), default=0.0)
     unit, name = _time_unit(span)
     reach = max([abs(limit), *(abs(q) for _, qs in paths.values() for q in qs)])
-    fig, axes = plt.subplots(max(1, len(paths)), 1, figsize=(12, 1.2 + 2.1 * max(1, len(paths))), sharex=True,
+    if not paths:
+        raise ValueError("no inventory path to draw")
+    fig, axes = plt.subplots(len(paths), 1, figsize=(12, 1.2 + 2.1 * len(paths)), sharex=True,
                              sharey=True, squeeze=False)
     for k, (ax, (label, (times, qs))) in enumerate(zip(axes[:, 0], paths.items(), strict=False)):
         ax.step([t / unit for t in times], list(qs), where="post", color=PATH_COLORS[k % len(PATH_COLORS)], lw=1.3)

@@ -92,3 +92,15 @@ def test_without_matplotlib_the_pictures_fail_with_one_line_naming_the_extra(tmp
     with pytest.raises(ImportError):  # what a caller degrading on a missing optional import catches
         plots.paths_png({}, 1.0, tmp_path / "p.png")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_sweep_with_no_feasible_trial_or_none_at_all_still_gets_a_picture(tmp_path: Path) -> None:
+    infeasible = [_row(0, 0.1, 1.0, 0.01, feasible=False)]
+    for k, rows in enumerate((infeasible, [])):
+        path = plots.frontier_png(rows, None, tmp_path / f"f{k}.png")
+        assert _png_size(path) == (1320, 550)
+
+
+def test_the_paths_picture_needs_a_path(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no inventory path"):
+        plots.paths_png({}, 0.005, tmp_path / "p.png")
