@@ -116,6 +116,15 @@ def test_the_terminal_table_ranks_feasible_first_marks_the_chosen_row_and_rounds
     assert "fills 0 < 1" in chosen_given[-1]
 
 
+@given(st.lists(st.tuples(st.booleans(), st.one_of(st.none(), st.floats(-1e6, 1e6))), max_size=30))
+def test_ranked_puts_feasible_rows_first_then_the_highest_objective(pairs: list[tuple[bool, float | None]]) -> None:
+    rows = [_row(i, 1.0, 0.0, feasible=f, objective=o) for i, (f, o) in enumerate(pairs)]
+    out = report.ranked(rows)
+    assert sorted(r["id"] for r in out) == sorted(r["id"] for r in rows)
+    keys = [(not r["feasible"], r["objective"] is None, -(r["objective"] or 0.0)) for r in out]
+    assert keys == sorted(keys)
+
+
 # ---------------------------------------------------------------- the config block
 
 def test_the_recommended_block_loads_with_load_settings_and_its_values_round_trip(tmp_path: Path) -> None:
