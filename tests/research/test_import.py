@@ -271,6 +271,11 @@ BAD = {
                      "trades.csv line 1: expected tardis-trades columns exchange,symbol,timestamp,"),
     "wrong column count": ("tardis-incremental-l2", "book.csv", f"{L2_HEADER}\nbinance,BTCUSDT,{T0},{T0},true,bid,1",
                            "book.csv line 2: expected tardis-incremental-l2 columns exchange,symbol,"),
+    "L2 price not a number": ("tardis-incremental-l2", "l2.csv", f"{L2_HEADER}\nbinance,BTCUSDT,{T0},{T0},true,bid,x,1",
+                              "l2.csv line 2: expected tardis-incremental-l2 a number in column price, got 'x'"),
+    "L2 negative amount": ("tardis-incremental-l2", "l2.csv", f"{L2_HEADER}\nbinance,BTCUSDT,{T0},{T0},true,bid,1,-1",
+                           "l2.csv line 2: expected tardis-incremental-l2 a non-negative size in column amount, "
+                           "got '-1'"),
     "non-numeric price": ("binance-trades", "t.csv", "1,abc,1,1,1704067199999,True,True",
                           "t.csv line 1: expected binance-trades a number in column price, got 'abc'"),
     "empty file": ("tardis-book-snapshot-25", "s.csv", "",
