@@ -55,14 +55,18 @@ def _fraction(text: str) -> float:
     return value
 
 
-def _workers(text: str) -> int:
+def _count(text: str, least: int = 0) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1 (got {text})")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"must be >= {least} (got {text})")
     return value
+
+
+def _workers(text: str) -> int:
+    return _count(text, 1)
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -83,7 +87,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--risk-lambda", type=_non_negative, metavar="X",
                    help="weight of the inventory variance (quote per base unit squared); needed by risk and pareto")
     p.add_argument("--max-q-frac", type=float, metavar="F", help="constraint: max |q| <= limit x F (default 1)")
-    p.add_argument("--min-fills", type=_workers_or_zero, metavar="N", help="constraint: fills >= N (default 1)")
+    p.add_argument("--min-fills", type=_count, metavar="N", help="constraint: fills >= N (default 1)")
     p.add_argument("--walk-forward", type=_fraction, default=0.7, metavar="FRAC",
                    help="fit on the first FRAC of the time span, check on the rest (default 0.7; 0 = off)")
     p.add_argument("--workers", type=_workers, metavar="N", help="local processes (default: every core; 1 = here)")
@@ -99,10 +103,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     add_fee_flags(p)
     return p
-
-
-def _workers_or_zero(text: str) -> int:
-    return 0 if text.strip() == "0" else _workers(text)
 
 
 def objective_of(args: argparse.Namespace, space: Space) -> Objective:

@@ -8,8 +8,10 @@ process (local or on a Dask cluster) reads a file on the first trial that needs 
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -74,10 +76,12 @@ def part(path: str, sha: str, split: str, fraction: float) -> list[Event]:
 
 def shipped(name: str, sha: str, content: bytes) -> str:
     """A local path holding ``content`` (a recording shipped to this worker as bytes), written once per process
-    into a temporary folder; ``name`` keeps the file's suffix (the reader picks the format by it)."""
+    into a temporary folder (removed when the process exits); ``name`` keeps the file's suffix (the reader picks
+    the format by it)."""
     path = _SHIPPED.get(sha)
     if path is None:
         folder = Path(tempfile.mkdtemp(prefix="mmbot-tune-"))
+        atexit.register(shutil.rmtree, folder, True)  # removed when the worker process exits
         path = folder / (sha[:16] + "-" + Path(name).name)
         with open(path, "wb") as fh:
             fh.write(content)

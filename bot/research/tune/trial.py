@@ -7,8 +7,9 @@ carried as JSON, so a remote worker needs neither the config file nor the client
 config is validated and builds the backtest's parameters with :func:`bot.commands.backtest.params_from_settings`.
 :func:`run_trial` replays each recording with :class:`bot.research.backtest.Backtest` and combines them into the
 row the contract names (module constant :data:`METRICS`): sums for P&L parts, fills, orders, volume, events and
-duration; the max for ``max_abs_q``; ``q_std`` pooled over time (the recordings' time-weighted moments of q);
-markouts in bps of the resolved fills' notional over every recording. Money and positions stay exact.
+duration; the max for ``max_abs_q``; ``final_q`` the last recording's; ``q_std`` pooled over time (the
+recordings' time-weighted moments of q); markouts in bps of the resolved fills' notional over every recording.
+Money and positions stay exact.
 """
 
 from __future__ import annotations
