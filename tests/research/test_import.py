@@ -203,11 +203,13 @@ def test_merge_is_a_time_ordered_permutation(times: list[list[int]]) -> None:
 
 
 @given(st.integers(0, 8), st.lists(st.integers(1, 10**6), min_size=1, max_size=30))
-def test_inferred_lot_is_the_finest_power_of_ten_the_sizes_need(digits: int, units: list[int]) -> None:
+def test_inferred_lot_is_the_coarsest_power_of_ten_the_sizes_are_multiples_of(digits: int, units: list[int]) -> None:
     sizes = [u / 10**digits for u in units]
     lot = infer_lot(TradeEvent(0.0, "S", 1.0, size, None) for size in sizes)
     assert all(abs(size / lot - round(size / lot)) < 1e-6 for size in sizes)
     assert lot >= 10.0**-digits  # never finer than the sizes were written with
+    coarser = lot * 10
+    assert lot == 1 or any(abs(size / coarser - round(size / coarser)) > 1e-6 for size in sizes)  # the coarsest
 
 
 @given(st.integers(946_684_800_000, 4_102_444_800_000))  # 2000 .. 2100, in milliseconds

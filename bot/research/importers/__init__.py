@@ -106,7 +106,7 @@ class LotProbe:
 
 
 def infer_lot(events: Iterable[Event], limit: int = 200_000) -> float:
-    """The size step of the first ``limit`` events: a power of ten, the finest that every size (trades and
+    """The size step of the first ``limit`` events: the coarsest power of ten that every size (trades and
     book levels) is a multiple of, read from their shortest decimal form (``0.0015`` -> 0.0001); 1 when
     every size is whole. An estimate from the sizes seen: a venue's lot is finer when no size in the sample
     needs its last digit, and not a power of ten on a few venues (then pass it)."""
