@@ -375,7 +375,7 @@ tr.chosen{background:#eff6ff;font-weight:600}
 pre{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#f8fafc;border:1px solid #e5e7eb;
 border-radius:6px;padding:8px;overflow-x:auto}.warn{color:#b45309;font-weight:600}figure{margin:0 0 12px}
 img{max-width:100%;height:auto;border:1px solid #e5e7eb;border-radius:6px}figcaption{color:#6b7280}
-.scroll{overflow-x:auto}"""
+.scroll{overflow-x:auto}.wf p{margin:2px 0;white-space:pre-wrap}"""
 
 
 def data_uri(png: Path) -> str:
@@ -415,7 +415,7 @@ def render_html(rows: Sequence[Mapping[str, Any]], chosen_id: str | None, pictur
     out.append('<div class="card"><h2>Recommended settings</h2>'
                f"<pre>{html.escape(block) if block else 'no trial meets the constraints'}</pre></div>")
     if walk_forward:
-        out.append('<div class="card"><h2>Walk-forward</h2>')
+        out.append('<div class="card wf"><h2>Walk-forward</h2>')
         for text in walk_forward:
             css = ' class="warn"' if text.startswith("WARNING") else ""
             out.append(f"<p{css}>{html.escape(text)}</p>")
