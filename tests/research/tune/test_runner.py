@@ -6,7 +6,7 @@ import io
 
 from bot.research.tune import data
 from bot.research.tune.cache import Cache
-from bot.research.tune.runner import DataRef, run
+from bot.research.tune.runner import DataRef, Progress, run
 from bot.research.tune.space import build_space
 from bot.research.tune.sweep import in_order, plan
 
@@ -54,3 +54,28 @@ def test_a_second_run_computes_nothing_and_a_half_cache_resumes(sim_path, base, 
     assert stats.done == 3
     full, _ = _sweep(tasks, refs, base, workers=1)
     assert _same(in_order(tasks, done | {t.key: r for t, r in zip(missing, rest, strict=True)}), full)
+
+
+def test_ctrl_c_in_a_pool_keeps_the_finished_rows(sim_path, base):
+    tasks, refs = _tasks(sim_path, base)
+    rows: dict[str, dict] = {}
+
+    def on_row(key, row):
+        rows[key] = row
+        if len(rows) == 2:
+            raise KeyboardInterrupt  # what Ctrl-C does in the parent while it waits
+
+    stats = run(tasks, refs, base, 0.0, on_row, workers=2, stream=io.StringIO())
+    # the row whose callback was interrupted is not counted; the trials already running finished and were kept
+    assert stats.interrupted and stats.done == len(rows) - 1 and len(rows) <= len(tasks)
+    assert all(r["id"] == k[:12] for k, r in rows.items())
+
+
+def test_progress_lines_off_a_terminal():
+    stream = io.StringIO()
+    progress = Progress(4, stream, every=3600.0)
+    for done in range(1, 5):
+        progress.update(done)
+    progress.close()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tune: 4/4 trials, ") and "ETA 0 s" in lines[0]
