@@ -76,7 +76,6 @@ MONEY_COLUMNS = frozenset({"total_pnl", "spread_captured", "inventory_pnl", "fee
                            "objective"})
 POSITION_COLUMNS = frozenset({"q_std", "max_abs_q", "final_q", "limit"})
 BPS_COLUMNS = frozenset({"markout_1s_bps", "markout_10s_bps"})
-_UNSTEPPED = Steps()
 _ROUNDED = MONEY_COLUMNS | POSITION_COLUMNS | BPS_COLUMNS
 
 
@@ -95,7 +94,7 @@ def _clean(value: Any, column: str = "") -> Any:
     if column in MONEY_COLUMNS:
         return money(x)
     if column in POSITION_COLUMNS:
-        return _UNSTEPPED.position(x)
+        return NO_STEPS.position(x)
     if column in BPS_COLUMNS:
         return round(x, 2) + 0.0
     return plain(x)
