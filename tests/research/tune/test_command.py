@@ -84,3 +84,11 @@ def test_bad_input_exit_2(sim_path, tmp_path, capsys, extra, said):
     assert _tune(sim_path, tmp_path / "out", *extra) == 2
     err = capsys.readouterr().err
     assert said in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_no_feasible_trial_recommends_nothing(sim_path, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert _tune(sim_path, out, "--walk-forward", "0", "--min-fills", "100000") == 0
+    text = capsys.readouterr().out
+    assert "no trial meets the constraints (max |q| <= 1 x limit, fills >= 100000): nothing to recommend" in text
+    assert not (out / "recommended.toml").exists() and (out / "trials.csv").is_file()
