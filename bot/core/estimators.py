@@ -91,8 +91,8 @@ class IntensityEstimator:
     numpy reductions); an empty window (``min_trades`` 0) is not warm.
     """
 
-    __slots__ = ("_buf", "_cut", "_first_t", "_fit", "_head", "_nonfinite", "_tail", "_times", "_version",
-                 "max_trades", "min_time", "min_trades", "sides", "window")
+    __slots__ = ("_added", "_buf", "_cut", "_dropped", "_first_t", "_fit", "_head", "_mins", "_nonfinite", "_tail",
+                 "_trades", "_version", "max_trades", "min_time", "min_trades", "sides", "window")
 
     def __init__(self, window: float = 120.0, min_trades: int = 30, min_time: float = 10.0, sides: int = 2,
                  max_trades: int = 10_000) -> None:
@@ -101,10 +101,14 @@ class IntensityEstimator:
         self.min_time = min_time
         self.sides = sides
         self.max_trades = max_trades
-        self._times: deque[float] = deque()  # the window's trade times, oldest first
-        self._buf: Any = np.empty(64)  # depths; the window is _buf[_head:_tail], in the order of _times
+        self._trades: deque[tuple[float, float]] = deque()  # the window's (time, depth), oldest first
+        self._buf: Any = np.empty(64)  # the same depths: the window is _buf[_head:_tail]
         self._head = 0
         self._tail = 0
+        # the window's minimum: (trade number, depth) of the finite depths that are smaller than every later one
+        self._mins: deque[tuple[int, float]] = deque()
+        self._added = 0  # trades added so far (the next one's number)
+        self._dropped = 0  # trades forgotten so far (the oldest one's number)
         self._nonfinite = 0  # depths in the window that are not finite (the fit then fails)
         self._first_t: float | None = None
         self._cut: float | None = None
@@ -119,14 +123,19 @@ class IntensityEstimator:
             self._compact()
         self._buf[self._tail] = depth
         self._tail += 1
-        self._times.append(t)
-        if not math.isfinite(depth):
+        self._trades.append((t, depth))
+        if math.isfinite(depth):
+            mins = self._mins
+            while mins and mins[-1][1] >= depth:
+                mins.pop()
+            mins.append((self._added, depth))
+        else:
             self._nonfinite += 1
+        self._added += 1
         self._version += 1
         self._expire(t)
-        while len(self._times) > self.max_trades:
-            self._cut = self._times.popleft()
-            self._drop_oldest()
+        while len(self._trades) > self.max_trades:
+            self._cut = self._drop_oldest()
 
     def _compact(self) -> None:
         """Move the window to the start of the buffer, doubling it when the window fills half of it."""
@@ -140,22 +149,27 @@ class IntensityEstimator:
             buf[:n] = buf[self._head:self._tail].copy()
         self._head, self._tail = 0, n
 
-    def _drop_oldest(self) -> None:
-        """Forget the oldest depth (its time was popped by the caller)."""
-        if not math.isfinite(float(self._buf[self._head])):
+    def _drop_oldest(self) -> float:
+        """Forget the oldest trade; returns its time."""
+        t, depth = self._trades.popleft()
+        if not math.isfinite(depth):
             self._nonfinite -= 1
+        mins = self._mins
+        if mins and mins[0][0] == self._dropped:
+            mins.popleft()
+        self._dropped += 1
         self._head += 1
         self._version += 1
+        return t
 
     def _expire(self, t: float) -> None:
-        times = self._times
-        while times and times[0] < t - self.window:
-            times.popleft()
+        trades = self._trades
+        while trades and trades[0][0] < t - self.window:
             self._drop_oldest()
 
     @property
     def trades(self) -> int:
-        return len(self._times)
+        return len(self._trades)
 
     def estimate(self, t: float) -> tuple[float, float] | None:
         """(A, kappa) at time ``t`` once warm, else None."""
@@ -163,7 +177,7 @@ class IntensityEstimator:
             return None
         self._expire(t)
         elapsed = t - self._first_t
-        n = len(self._times)
+        n = len(self._trades)
         if elapsed < self.min_time or n < self.min_trades or n == 0:
             return None
         span = min(self.window, elapsed) if self._cut is None else min(self.window, elapsed, t - self._cut)
@@ -182,9 +196,8 @@ class IntensityEstimator:
         with min_depth the smallest depth (every depth is >= 0 and >= min_depth, so none is filtered out)."""
         if self._nonfinite:
             return self._version, n, 0.0, 0.0, 0.0  # fit_intensity: depths must be finite
-        d = self._buf[self._head:self._tail]
-        min_depth = float(np.minimum.reduce(d))
-        excess = float(np.add.reduce(d - min_depth)) / n  # np.mean's float: its sum, then one division
+        min_depth = self._mins[0][1]
+        excess = float(np.add.reduce(self._buf[self._head:self._tail] - min_depth)) / n  # np.mean's float
         if excess <= 0:
             return self._version, n, 0.0, 0.0, 0.0  # every depth equals min_depth: kappa not identifiable
         kappa = 1.0 / excess
