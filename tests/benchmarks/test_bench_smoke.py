@@ -88,7 +88,7 @@ def test_quick_research_run_reports_every_ratio(tmp_path: Path) -> None:
     research = json.loads(out.read_text())["research"]
     assert "error" not in research, research.get("error")
     assert research["events"] > 1000 and _positive(research["in_memory"]["events_per_s"])
-    assert _positive(research["json_lines"]["ratio"])
+    assert _positive(research["json_lines"]["ratio"]) and _positive(research["json_lines"]["ratio_cpu"])
     assert {"glft", "as"} <= set(research["estimators"])
     assert all(_positive(e["ratio"]) for e in research["estimators"].values())
     binary = research["binary"]
