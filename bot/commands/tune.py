@@ -195,7 +195,8 @@ def run(args: argparse.Namespace) -> int:
     objective = objective_of(args, space)
     symbol, base = _market(args)
     steps = Steps(base.tick, base.lot)
-    refs = [DataRef(str(p), reading(p, lambda p=p: file_sha256(p))) for p in args.data]
+    # absolute paths: a Dask worker reading the shared path may run in another folder
+    refs = [DataRef(str(p.resolve()), reading(p, lambda p=p: file_sha256(p))) for p in args.data]
     fraction = args.walk_forward
     tasks = plan(space.trials(), base, refs, fraction)
     out: Path = args.out

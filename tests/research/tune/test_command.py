@@ -8,6 +8,7 @@ import json
 import pytest
 
 from bot.cli import main
+from bot.commands import tune as tune_command
 from bot.research.tune import runner
 
 SWEEP = ["--maker-fee", "0", "--grid", "strategy.skew=0,0.5,5", "--grid", "strategy.half_spread=0.01,0.03"]
@@ -92,3 +93,19 @@ def test_no_feasible_trial_recommends_nothing(sim_path, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "no trial meets the constraints (max |q| <= 1 x limit, fills >= 100000): nothing to recommend" in text
     assert not (out / "recommended.toml").exists() and (out / "trials.csv").is_file()
+
+
+def test_workers_get_absolute_paths(sim_path, tmp_path, monkeypatch, capsys):
+    """A Dask worker reading the shared path may run in another folder: the recording goes out absolute."""
+    seen = []
+    real = tune_command.run_sweep
+
+    def spy(tasks, refs, *args, **kwargs):
+        seen.extend(refs)
+        return real(tasks, refs, *args, **kwargs)
+
+    monkeypatch.setattr(tune_command, "run_sweep", spy)
+    monkeypatch.chdir(sim_path.parent)
+    assert main(["tune", "--data", sim_path.name, *SWEEP, "--out", str(tmp_path / "out"), "--workers", "1",
+                 "--walk-forward", "0"]) == 0
+    assert [r.path for r in seen] == [str(sim_path)]
