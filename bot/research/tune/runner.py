@@ -132,7 +132,8 @@ def run(tasks: Sequence[Task], refs: Sequence[DataRef], base: TuneBase, fraction
         elif (workers or os.cpu_count() or 1) == 1 or len(tasks) <= 1:
             _run_here(tasks, refs, base, fraction, on_row, stats, progress)
         else:
-            _run_pool(tasks, refs, base, fraction, on_row, workers or os.cpu_count() or 1, stats, progress)
+            _run_pool(tasks, refs, base, fraction, on_row, min(workers or os.cpu_count() or 1, len(tasks)), stats,
+                      progress)
     finally:
         progress.close()
         stats.seconds = time.monotonic() - start

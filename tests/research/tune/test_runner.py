@@ -79,3 +79,9 @@ def test_progress_lines_off_a_terminal():
     progress.close()
     lines = stream.getvalue().splitlines()
     assert len(lines) == 1 and lines[0].startswith("tune: 4/4 trials, ") and "ETA 0 s" in lines[0]
+
+
+def test_no_more_worker_processes_than_trials(sim_path, base):
+    tasks, refs = _tasks(sim_path, base)
+    _, stats = _sweep(tasks[:2], refs, base, workers=4)
+    assert stats.workers == 2 and stats.done == 2
