@@ -36,6 +36,7 @@ COMPILED = [
     "bot/core/strategy.py",
     "bot/paper/fills.py",
     "bot/research/events.py",
+    "bot/research/colrows.py",
     "bot/research/l2book.py",
     "bot/research/backtest.py",
 ]
