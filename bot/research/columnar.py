@@ -172,12 +172,6 @@ class BinaryWriter:
                 self._write_chunk()
         return count
 
-    def flush(self) -> None:
-        """Write the buffered events as a chunk now (a recorder's safety point) and flush the file."""
-        if self._fh is not None:
-            self._write_chunk()
-            self._fh.flush()
-
     def _write_chunk(self) -> None:
         rows, fh = self._rows, self._fh
         if not len(rows) or fh is None:

@@ -276,11 +276,9 @@ def write_recording(path: str | Path, events: Iterable[Event], meta: dict[str, A
 
 class RecordingWriter(Protocol):
     """A recording being written (:func:`create_recording`): ``write`` appends events in time order and
-    returns how many, ``flush`` pushes what is buffered to the file, ``close`` completes the file."""
+    returns how many, ``close`` completes the file (also on leaving a ``with`` block)."""
 
     def write(self, events: Iterable[Event]) -> int: ...
-
-    def flush(self) -> None: ...
 
     def close(self) -> None: ...
 
@@ -298,9 +296,6 @@ class JsonLinesWriter:
 
     def write(self, events: Iterable[Event]) -> int:
         return write_events(self.fh, events)
-
-    def flush(self) -> None:
-        self.fh.flush()
 
     def close(self) -> None:
         self.fh.close()
