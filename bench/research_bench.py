@@ -12,7 +12,7 @@ move less (the wall clock also counts the time this process waits for a core). F
 - ``binary``: the same events written with :func:`bot.research.columnar.write_binary` and streamed back by
   ``run_backtest(iter_recording(path))`` (what ``mmbot backtest`` and ``tune`` do), ratio to in-memory
   (goal >= 0.9); ``json_lines``: the same through a JSON-lines file;
-- ``rss``: the peak resident size (``ru_maxrss``) of a process that streams the binary file through the
+- ``rss``: the peak resident size (``VmHWM``) of a child process that streams the binary file through the
   replay, for the whole file and for its first half: flat when the whole is within 10% (+16 MiB) of the half;
 - ``estimators``: glft and as with ``use_estimators`` (live sigma, A, kappa) on the same events, ratio to the
   linear in-memory replay (goal >= 0.6);
@@ -71,11 +71,19 @@ def _columnar() -> Any:
 
 
 def streamed_rss(path: str) -> None:
-    """(Run in a child process) stream ``path`` through the linear replay; print events and ru_maxrss KiB."""
+    """(Run in a child process) stream ``path`` through the linear replay; print events and the peak resident
+    size in KiB: ``VmHWM`` of /proc/self/status (``ru_maxrss`` would not do: Linux keeps it across the exec that
+    started this process, so it would report the parent's size), else ``ru_maxrss`` off Linux."""
     import resource
 
     result = run_backtest(iter_recording(path), SYMBOL, LINEAR)
-    print(result.events, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                peak = int(line.split()[1])
+    print(result.events, peak)
 
 
 def _rss(path: Path) -> dict[str, int]:
