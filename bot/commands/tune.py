@@ -149,7 +149,7 @@ def _pictures(rows: list[dict[str, Any]], chosen: str | None, base: TuneBase, da
     pictures: dict[str, Path] = {}
     try:
         pictures["frontier: inventory risk against spread given up and P&L"] = plots.frontier_png(
-            rows, chosen, out / "frontier.png", risk="q_std")
+            rows, chosen, out / "frontier.png", risk="q_std", quote=base.quote, base=base.base)
         if chosen is not None:
             by_id = {r["id"]: r for r in rows}
             labels = {"best": chosen, **skew_picks(rows, chosen)}
@@ -159,9 +159,9 @@ def _pictures(rows: list[dict[str, Any]], chosen: str | None, base: TuneBase, da
                 shown = ", ".join(f"{k.split('.')[-1]} {report.param_text(k, v)}" for k, v in overrides.items())
                 paths[f"{label} ({shown})" if shown else label] = inventory_path(data, base.symbol, overrides, base)
             pictures["inventory paths: the best, a too-weak and a too-strong skew"] = plots.paths_png(
-                paths, limit, out / "paths.png")
-    except ImportError:
-        print("mmbot: no pictures: pip install mmbot[plot]", file=sys.stderr)
+                paths, limit, out / "paths.png", base=base.base)
+    except plots.PlotsUnavailableError as exc:
+        print(f"mmbot: no pictures: {exc.lines[0]}", file=sys.stderr)
     return {k: v for k, v in pictures.items() if v is not None}
 
 
