@@ -212,6 +212,13 @@ def test_inferred_lot_is_the_coarsest_power_of_ten_the_sizes_are_multiples_of(di
     assert lot == 1 or any(abs(size / coarser - round(size / coarser)) > 1e-6 for size in sizes)  # the coarsest
 
 
+def test_inferred_lot_ignores_float_noise_in_the_sizes() -> None:
+    """Sizes written by a program that multiplied floats (0.01113 as 0.011130000000000001) have the lot of
+    their intended value, not 1e-20."""
+    sizes = [0.011130000000000001, 0.0034000000000000002, 0.00453]
+    assert infer_lot(TradeEvent(0.0, "S", 1.0, size, None) for size in sizes) == 0.00001
+
+
 @given(st.integers(946_684_800_000, 4_102_444_800_000))  # 2000 .. 2100, in milliseconds
 def test_epoch_seconds_reads_milliseconds_and_microseconds_alike(ms: int) -> None:
     assert epoch_seconds(ms) == pytest.approx(ms / 1e3, abs=1e-6)

@@ -76,8 +76,9 @@ def merged(streams: Iterable[Iterable[Event]]) -> Iterator[Event]:
 
 
 def _digits(x: float) -> int:
-    """Digits after the point of ``x``'s shortest decimal form (5.0 -> 0, 0.0015 -> 4, 1e-05 -> 5)."""
-    text = repr(x)
+    """Digits after the point of ``x``'s shortest decimal form at 12 significant digits (5.0 -> 0, 0.0015 -> 4,
+    1e-05 -> 5; 0.011130000000000001, a product's float noise, -> 5)."""
+    text = repr(float(f"{x:.12g}"))
     if "e" in text or "E" in text:
         exponent = Decimal(text).normalize().as_tuple().exponent
         return max(0, -exponent) if isinstance(exponent, int) else 0
@@ -107,7 +108,8 @@ class LotProbe:
 
 def infer_lot(events: Iterable[Event], limit: int = 200_000) -> float:
     """The size step of the first ``limit`` events: the coarsest power of ten that every size (trades and
-    book levels) is a multiple of, read from their shortest decimal form (``0.0015`` -> 0.0001); 1 when
+    book levels) is a multiple of, read from their shortest decimal form at 12 significant digits (``0.0015``
+    -> 0.0001; float noise such as ``0.011130000000000001`` reads as 0.01113); 1 when
     every size is whole. An estimate from the sizes seen: a venue's lot is finer when no size in the sample
     needs its last digit, and not a power of ten on a few venues (then pass it)."""
     probe = LotProbe()
