@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 DRIVERS = ("backtest", "live", "both")
 
 
-def _non_negative(text: str) -> float:
+def non_negative(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -61,8 +61,8 @@ def _non_negative(text: str) -> float:
     return value
 
 
-def _positive(text: str) -> float:
-    value = _non_negative(text)
+def positive(text: str) -> float:
+    value = non_negative(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0 (got {text})")
     return value
@@ -77,10 +77,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, required=True, metavar="FILE", help="recording (.jsonl or .jsonl.gz)")
     p.add_argument("--config", metavar="FILE", help="TOML config: strategy, risk, execution, paper")
     p.add_argument("--symbol", help="symbol to replay (default: the only one in the file)")
-    p.add_argument("--latency-ms", type=_non_negative, default=0.0, metavar="N",
+    p.add_argument("--latency-ms", type=non_negative, default=0.0, metavar="N",
                    help="order latency: creates and cancels take effect N ms after the decision (default 0)")
-    p.add_argument("--tick", type=_positive, help="price tick (default: from the recording)")
-    p.add_argument("--lot", type=_non_negative, help="size step, 0 = none (default: from the recording)")
+    p.add_argument("--tick", type=positive, help="price tick (default: from the recording)")
+    p.add_argument("--lot", type=non_negative, help="size step, 0 = none (default: from the recording)")
     p.add_argument("--driver", choices=DRIVERS, default="backtest",
                    help="backtest (default); live: the live quoter, orders and fills over the paper venue on "
                         "a simulated clock (latency 0); both: run both and compare their decisions and fills")

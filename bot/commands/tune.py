@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
 
-from bot.commands.backtest import add_fee_flags, choose_symbol, market_of, reading
+from bot.commands.backtest import add_fee_flags, choose_symbol, market_of, non_negative, positive, reading
 from bot.core.display import Steps, money, plain
 from bot.errors import UserError
 from bot.research.recording import read_meta
@@ -38,18 +37,8 @@ DEFAULT_OUT = Path("tune-results")
 BLOCK_FILE = "recommended.toml"
 
 
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"must be >= 0 (got {text})")
-    return value
-
-
 def _fraction(text: str) -> float:
-    value = _non_negative(text)
+    value = non_negative(text)
     if value >= 1:
         raise argparse.ArgumentTypeError(f"must be 0 (off) or between 0 and 1 (got {text})")
     return value
@@ -84,7 +73,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="N evenly spaced values from LO to HI inclusive (repeatable)")
     p.add_argument("--objective", choices=KINDS, help="pnl (default): P&L net of fees; risk: P&L - lambda x q_std^2; "
                    "pareto: the P&L / q_std frontier, the chosen point its best risk objective")
-    p.add_argument("--risk-lambda", type=_non_negative, metavar="X",
+    p.add_argument("--risk-lambda", type=non_negative, metavar="X",
                    help="weight of the inventory variance (quote per base unit squared); needed by risk and pareto")
     p.add_argument("--max-q-frac", type=float, metavar="F", help="constraint: max |q| <= limit x F (default 1)")
     p.add_argument("--min-fills", type=_count, metavar="N", help="constraint: fills >= N (default 1)")
@@ -96,9 +85,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="with --scheduler: send the recordings to each worker once (default: read the same path)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
                    help=f"output folder: tables, pictures, page, block, cache (default {DEFAULT_OUT})")
-    p.add_argument("--latency-ms", type=_non_negative, default=0.0, metavar="N", help="order latency (default 0)")
-    p.add_argument("--tick", type=float, help="price tick (default: from the recording)")
-    p.add_argument("--lot", type=_non_negative, help="size step, 0 = none (default: from the recording)")
+    p.add_argument("--latency-ms", type=non_negative, default=0.0, metavar="N", help="order latency (default 0)")
+    p.add_argument("--tick", type=positive, help="price tick (default: from the recording)")
+    p.add_argument("--lot", type=non_negative, help="size step, 0 = none (default: from the recording)")
     p.add_argument("--no-cache", action="store_true", help="run every trial again (results still cached)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     add_fee_flags(p)
@@ -129,8 +118,6 @@ def _market(args: argparse.Namespace) -> tuple[str, TuneBase]:
     symbol = choose_symbol(paths[0], metas[0], args.symbol)
     for path, meta in zip(paths[1:], metas[1:], strict=True):
         choose_symbol(path, meta, symbol)
-    if args.tick is not None and not args.tick > 0:
-        raise UserError(f"--tick must be > 0 (got {args.tick:g})")
     rules, base_ccy, quote_ccy = market_of(paths[0], metas[0], symbol, args.tick, args.lot)
     base = TuneBase.load(args.config, symbol, rules, args.latency_ms / 1000.0, args.maker_fee, args.min_edge,
                          base_ccy, quote_ccy)
