@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import UserError
-from bot.research.recording import create_recording, iter_recording, read_meta
+from bot.research.recording import RecordingWriter, create_recording, iter_recording, read_meta
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -44,12 +44,7 @@ def convert(source: Path, target: Path) -> int:
         raise UserError(f"IN: {source}: {exc}") from None
     if target.is_dir() or not target.parent.is_dir():
         raise UserError(f"OUT: {target} is not a writable file path")
-    try:
-        writer = create_recording(target, meta)
-    except OSError as exc:
-        raise UserError(f"OUT: cannot write {target}: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise UserError(f"OUT: {exc}") from None
+    writer = open_output(target, meta, "OUT")
     try:
         with writer:
             return writer.write(iter_recording(source))
@@ -60,6 +55,17 @@ def convert(source: Path, target: Path) -> int:
     except ValueError as exc:  # IN malformed past its first line, or an event OUT's format cannot hold
         _remove(target)
         raise UserError(f"cannot convert {source}: {exc}") from None
+
+
+def open_output(target: Path, meta: dict[str, Any], flag: str) -> RecordingWriter:
+    """A new recording at ``target`` (format by suffix, :func:`create_recording`); UserError naming ``flag``
+    (one line) when it cannot be created or its suffix asks for a format that does not exist."""
+    try:
+        return create_recording(target, meta)
+    except OSError as exc:
+        raise UserError(f"{flag}: cannot write {target}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise UserError(f"{flag}: {exc}") from None
 
 
 def _remove(path: Path) -> None:

@@ -25,12 +25,12 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from bot.commands.convert import open_output
 from bot.core.display import plain_text
 from bot.errors import UserError
 from bot.research.backtest import infer_tick
 from bot.research.events import BookEvent, Event
 from bot.research.importers import FORMATS, Importer, LotProbe, merged
-from bot.research.recording import create_recording
 
 CAPTURE = "capture"
 CLOCKS = ("exchange", CAPTURE)
@@ -176,12 +176,7 @@ def run(args: argparse.Namespace) -> int:
         "markets": {args.symbol: {"tick": tick, "lot": lot, "base": base, "quote": quote.split(":")[0] or None}},
     }
     tally = Tally()
-    try:
-        writer = create_recording(out, meta)
-    except OSError as exc:
-        raise UserError(f"--out: cannot write {out}: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise UserError(f"--out: {exc}") from None
+    writer = open_output(out, meta, "--out")
     try:
         with writer:
             writer.write(tally.counted(_checked(events(inputs, args.symbol, capture))))
