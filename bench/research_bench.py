@@ -17,15 +17,16 @@ move less (the wall clock also counts the time this process waits for a core). F
 - ``estimators``: glft and as with ``use_estimators`` (live sigma, A, kappa) on the same events, ratio to the
   linear in-memory replay (goal >= 0.6);
 - ``hftbacktest``: :mod:`bench.hftbt` on the same events, mmbot's in-memory events/s over hftbacktest's
-  (goal >= 0.5), its numba compile apart;
-- ``tune``: ``bench.tune_bench.run()`` when that module exists (trials/s on 1 and 2 workers, overhead).
+  (goal >= 0.5), its numba compile apart.
+
+The tuner's figures (trials/s on 1 and 2 workers, per-trial overhead) are the ``tune`` benchmark's
+(:mod:`bench.tune_bench`), in the same ``make bench`` run.
 
 Every replay of the same parameters must give the same result; the run fails otherwise.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import subprocess
 import sys
@@ -44,6 +45,7 @@ from bot.core.models import ModelParams
 from bot.core.quote import MarketRules
 from bot.core.reconcile import Tolerance
 from bot.research.backtest import BacktestParams, BacktestResult, run_backtest
+from bot.research.columnar import write_binary
 from bot.research.recording import Event, iter_recording, write_recording
 
 SYMBOL = "BTC/USDT"
@@ -60,14 +62,6 @@ ESTIMATING = {
                          LimitParams(LIMIT, SIZE), RULES, Tolerance(RULES.tick, REQUOTE), use_estimators=True),
 }
 RSS_SLACK_KIB = 16 * 1024
-
-
-def _columnar() -> Any:
-    """Engineer A's binary recording module, or None before it exists."""
-    try:
-        return importlib.import_module("bot.research.columnar")
-    except ImportError:
-        return None
 
 
 def streamed_rss(path: str) -> None:
@@ -116,16 +110,13 @@ def _ratios(figures: dict[str, Any], base: dict[str, Any]) -> dict[str, float]:
 
 
 def _binary(events: list[Event], n: int, repeats: int, reference: Any, tmp: Path) -> dict[str, Any]:
-    columnar = _columnar()
-    if columnar is None:
-        return {"available": False, "reason": "n/a (not yet): bot.research.columnar is missing"}
     path = tmp / "recording.mmb"
-    columnar.write_binary(path, events, {"symbols": [SYMBOL]})
+    write_binary(path, events, {"symbols": [SYMBOL]})
     figures, result = _timed(lambda: run_backtest(iter_recording(path), SYMBOL, LINEAR), n, repeats)
     if result != reference:
         raise RuntimeError("research: the replay of the binary file differs from the in-memory one")
     half = tmp / "half.mmb"
-    columnar.write_binary(half, events[: len(events) // 2], {"symbols": [SYMBOL]})
+    write_binary(half, events[: len(events) // 2], {"symbols": [SYMBOL]})
     whole, first_half = _rss(path), _rss(half)
     flat = whole["max_rss_kib"] <= 1.1 * first_half["max_rss_kib"] + RSS_SLACK_KIB
     return {"available": True, "bytes": path.stat().st_size, **figures,
@@ -162,12 +153,6 @@ def run(events: int | None = None, repeats: int | None = None) -> dict[str, Any]
     if hft.get("available"):
         hft.update(_ratios(in_memory, hft))
     out["hftbacktest"] = hft
-    try:
-        tune_bench = importlib.import_module("bench.tune_bench")
-    except ImportError:
-        out["tune"] = {"available": False, "reason": "n/a (not yet): bench/tune_bench.py is missing"}
-    else:
-        out["tune"] = tune_bench.run()
     return out
 
 
