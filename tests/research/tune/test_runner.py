@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
+from bot.errors import UserError
 from bot.research.tune import data
 from bot.research.tune.cache import Cache
 from bot.research.tune.runner import DataRef, Progress, run
@@ -85,3 +88,17 @@ def test_no_more_worker_processes_than_trials(sim_path, base):
     tasks, refs = _tasks(sim_path, base)
     _, stats = _sweep(tasks[:2], refs, base, workers=4)
     assert stats.workers == 2 and stats.done == 2
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_recording_a_worker_cannot_read_is_one_line_not_a_traceback(sim_path, base, tmp_path, workers):
+    """A path the workers do not share (here: gone since the client hashed it) stops the sweep with one line
+    naming it, in this process and from a pool worker alike (the worker's UserError crosses the process)."""
+    gone = tmp_path / "gone.jsonl.gz"
+    gone.write_bytes(sim_path.read_bytes())
+    tasks, refs = _tasks(gone, base)
+    gone.unlink()
+    with pytest.raises(UserError) as info:
+        _sweep(tasks[:2], refs, base, workers=workers)
+    assert len(info.value.lines) == 1 and info.value.lines[0].startswith("--data: cannot read ")
+    assert "gone.jsonl.gz" in info.value.lines[0]
