@@ -54,7 +54,7 @@ FLAT_KIB_PER_MIN = 100.0
 OWNER = {"wire-to-wire": "reaction", "bot-internal": "reaction", "overhead": "overhead", "capacity": "capacity",
          "make_quote": "compute", "simulate": "compute", "backtest": "compute", "memory": "overhead",
          "sim ceiling": "sim_ceiling", "console": "reaction_console", "hedge": "hedge",
-         "research": "research"}
+         "research": "research", "tune": "tune"}
 
 
 def _get(d: Any, *keys: str) -> Any:
@@ -191,6 +191,13 @@ def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     add("  hedges measured (missed; of which after a bot fill)", h.get("rounds") and
         f"{_get(h, 'spot_fill_to_hedge_ms', 'n')} ({h.get('missed')}; {h.get('missed_after_a_bot_fill')})", "{}")
     research_bench.rows(res, add)
+    t = res.get("tune") or {}
+    per_s = t.get("trials_per_s") or {}
+    add("tune: trials/s, 1 / 2 workers (speed-up)", per_s and f"{per_s['1']:.2f} / {per_s['2']:.2f} "
+        f"({t['speedup']:.2f}x)", "{}", ">= 1.8x", t.get("speedup") is not None and t["speedup"] >= 1.8)
+    over = t.get("overhead")
+    add("  tune per-trial overhead over a bare backtest", over if over is None else f"{over:+.1%}", "{}", "<= 5%",
+        over is not None and over <= 0.05)
     for name, value in res.items():
         if isinstance(value, dict) and "error" in value:
             out.append((f"{name}: FAILED", value["error"].splitlines()[-1][:60], "", "error"))

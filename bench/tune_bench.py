@@ -1,8 +1,8 @@
 """``tune`` trials per second with 1 and 2 local workers, and the per-trial overhead over a bare backtest.
 
 A synthetic recording (:func:`bench.backtest_bench.synthetic_events`, ~50k events; ~5k with ``BENCH_QUICK``) is
-written to a JSON-lines file; the sweep is a grid of skew x half-spread (16 trials; 4 quick) with the linear
-model, 50 ms latency, no maker fee, walk-forward off.
+written as a binary recording (``.mmb``, what a sweep over real history reads); the sweep is a grid of skew x
+half-spread (24 trials; 4 quick) with the linear model, 50 ms latency, no maker fee, walk-forward off.
 
 * ``overhead``: per trial, a bare ``run_backtest`` of its parameters (``trial_params``) on the events in memory
   against the tuner's own path for the same trial (``runner.execute``: settings, params, replay, row) on the same
@@ -29,7 +29,7 @@ from bench.backtest_bench import synthetic_events
 from bench.common import QUICK
 from bot.core.quote import MarketRules
 from bot.research.backtest import run_backtest
-from bot.research.recording import write_recording
+from bot.research.columnar import write_binary
 from bot.research.tune import data
 from bot.research.tune.runner import DataRef, execute
 from bot.research.tune.runner import run as run_sweep
@@ -55,14 +55,14 @@ def run(steps: int | None = None) -> dict[str, Any]:
     steps = steps or (3000 if QUICK else 30000)
     events = synthetic_events(steps)
     grid = ["strategy.skew=0,0.05", "strategy.half_spread=0.02,0.04"] if QUICK else \
-        ["strategy.skew=0,0.02,0.05,0.1", "strategy.half_spread=0.01,0.02,0.03,0.05"]
+        ["strategy.skew=0,0.01,0.02,0.05,0.1,0.2", "strategy.half_spread=0.01,0.02,0.03,0.05"]
     space = build_space([*grid, "strategy.model=linear"])
     base = TuneBase.load(None, SYMBOL, MarketRules(0.01, 0.00001, 0.00001, 5.0), latency=0.05, maker_fee=0.0,
                          base="BTC", quote="USDT")
     trials = space.trials()
     with tempfile.TemporaryDirectory(prefix="mmbot-bench-tune-") as tmp:
-        path = Path(tmp) / "recording.jsonl"
-        write_recording(path, events, {"symbols": [SYMBOL]})
+        path = Path(tmp) / "recording.mmb"
+        write_binary(path, events, {"symbols": [SYMBOL]})
         refs = [DataRef(str(path), data.file_sha256(path))]
         tasks = plan(trials, base, refs, 0.0)
 

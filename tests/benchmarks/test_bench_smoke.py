@@ -92,11 +92,27 @@ def test_quick_research_run_reports_every_ratio(tmp_path: Path) -> None:
     assert {"glft", "as"} <= set(research["estimators"])
     assert all(_positive(e["ratio"]) for e in research["estimators"].values())
     binary = research["binary"]
-    if binary["available"]:
-        assert _positive(binary["ratio"]) and binary["rss"]["whole"]["events"] == research["events"]
-        assert _positive(binary["rss"]["half"]["max_rss_kib"])
+    assert _positive(binary["ratio"]) and binary["rss"]["whole"]["events"] == research["events"]
+    assert _positive(binary["rss"]["half"]["max_rss_kib"])
     hft = research["hftbacktest"]
     if hft["available"]:
         assert _positive(hft["ratio"]) and hft["events"] == research["events"]
     assert "research: in-memory replay, linear (events/s)" in {row["figure"] for row in json.loads(
         out.read_text())["table"]}
+
+
+def test_quick_tune_run_reports_speedup_and_overhead(tmp_path: Path) -> None:
+    """The tune benchmark on a small binary recording: both sweeps ran every trial, and the table has its rows."""
+    out = tmp_path / "results.json"
+    env = {**os.environ, "BENCH_QUICK": "1", "BENCH_OUT": str(out), "PYTHONPATH": str(REPO)}
+    env.pop("BENCH_ONLY", None)
+    proc = subprocess.run([sys.executable, "-m", "bench", "tune"], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(out.read_text())
+    tune = results["tune"]
+    assert "error" not in tune, tune.get("error")
+    assert tune["trials"] == 4 and _positive(tune["trials_per_s"]["1"]) and _positive(tune["trials_per_s"]["2"])
+    assert _positive(tune["speedup"]) and _positive(tune["bare_trial_s"])
+    figures = {row["figure"] for row in results["table"]}
+    assert {"tune: trials/s, 1 / 2 workers (speed-up)", "  tune per-trial overhead over a bare backtest"} <= figures
