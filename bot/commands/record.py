@@ -24,13 +24,13 @@ from typing import Any
 
 import ccxt
 
+from bot.commands.convert import open_output
 from bot.config import Settings, load_settings
 from bot.core.quote import MarketRules
 from bot.errors import UserError
 from bot.live.endpoint import Endpoint, open_endpoint
 from bot.logs import configure_logging, get_logger
 from bot.research.recorder import RecordStats, record
-from bot.research.recording import create_recording
 from bot.venue.connect import create_exchange, public_feed
 
 
@@ -119,12 +119,7 @@ async def record_venue(settings: Settings, out: Path, duration: float, depth: in
             meta = {"venue": endpoint.kind, "exchange": endpoint.exchange_id, "symbols": list(symbols),
                     "depth": depth, "start": time.time(), "clock": "local arrival time",
                     "markets": {s: market_info(exchange, s) for s in symbols}}
-            try:
-                writer = create_recording(out, meta)
-            except OSError as exc:
-                raise UserError(f"--out: cannot write {out}: {exc.strerror or exc}") from None
-            except ValueError as exc:
-                raise UserError(f"--out: {exc}") from None
+            writer = open_output(out, meta, "--out")
             with writer:
                 log.info("recording", out=str(out), symbols=list(symbols), duration=duration, venue=endpoint.kind)
                 try:
