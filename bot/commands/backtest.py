@@ -127,7 +127,7 @@ def with_fee_flags(settings: Settings, cfg: SymbolSettings, maker_fee: float | N
     return settings, SymbolSettings(cfg.symbol, strategy, cfg.risk, cfg.execution)
 
 
-def _reading(path: Path, what: Any) -> Any:
+def reading(path: Path, what: Any) -> Any:
     """Run ``what()`` (which reads ``path``), turning read and format errors into one-line UserErrors."""
     try:
         return what()
@@ -137,12 +137,12 @@ def _reading(path: Path, what: Any) -> Any:
         raise UserError(f"--data: {path}: {exc}") from None
 
 
-def _choose_symbol(path: Path, meta: dict[str, Any], wanted: str | None) -> str:
+def choose_symbol(path: Path, meta: dict[str, Any], wanted: str | None) -> str:
     listed = meta.get("symbols")
     if isinstance(listed, list) and listed and all(isinstance(x, str) for x in listed):
         symbols = list(listed)
     else:  # no meta: one streaming pass to see which symbols the file has
-        symbols = _reading(path, lambda: symbols_in(iter_recording(path)))
+        symbols = reading(path, lambda: symbols_in(iter_recording(path)))
     if not symbols:
         raise UserError(f"--data: {path} holds no book or trade events")
     if wanted is None:
@@ -152,10 +152,6 @@ def _choose_symbol(path: Path, meta: dict[str, Any], wanted: str | None) -> str:
     if wanted not in symbols:
         raise UserError(f"--symbol {wanted!r} is not in the recording (it has {', '.join(symbols)})")
     return wanted
-
-
-choose_symbol = _choose_symbol  # public for the commands that read recordings as this one does (mmbot tune)
-reading = _reading
 
 
 def market_of(path: Path, meta: dict[str, Any], symbol: str, tick: float | None, lot: float | None
@@ -168,7 +164,7 @@ def market_of(path: Path, meta: dict[str, Any], symbol: str, tick: float | None,
     tick = tick or info.get("tick")
     if not tick:
         try:
-            tick = _reading(path, lambda: infer_tick(iter_recording(path), symbol))
+            tick = reading(path, lambda: infer_tick(iter_recording(path), symbol))
         except UserError as exc:
             raise UserError(f"{exc.lines[0]}; pass --tick") from None
     lot = lot if lot is not None else float(info.get("lot") or 0.0)
@@ -216,7 +212,7 @@ def replays(args: argparse.Namespace) -> tuple[list[ReplayRun | _Run], dict[str,
                         "drop --latency-ms")
     settings = load_settings(args.config)
     path: Path = args.data
-    meta = _reading(path, lambda: read_meta(path))
+    meta = reading(path, lambda: read_meta(path))
     symbol = choose_symbol(path, meta, args.symbol)
     rules, base, quote = market_of(path, meta, symbol, args.tick, args.lot)
     settings, cfg = with_fee_flags(settings, settings.for_symbol(symbol), args.maker_fee, args.min_edge)
@@ -226,7 +222,7 @@ def replays(args: argparse.Namespace) -> tuple[list[ReplayRun | _Run], dict[str,
              "tick": rules.tick, "lot": rules.lot, "max_position": cfg.risk.max_position,
              "order_size": ex.order_size, "maker_fee": settings.paper.maker_fee}
     if driver == "backtest":
-        result = _reading(path, lambda: run_backtest(iter_recording(path), symbol, params))
+        result = reading(path, lambda: run_backtest(iter_recording(path), symbol, params))
         if result.events == 0:
             raise UserError(f"--data: {path} holds no events of {symbol}")
         return [_Run(result)], setup
@@ -236,9 +232,9 @@ def replays(args: argparse.Namespace) -> tuple[list[ReplayRun | _Run], dict[str,
 
     runs: list[ReplayRun | _Run] = []
     if driver == "both":
-        runs.append(_reading(path, lambda: run_backtest_logged(iter_recording(path), symbol, params)))
+        runs.append(reading(path, lambda: run_backtest_logged(iter_recording(path), symbol, params)))
     if driver != "backtest":
-        runs.append(_reading(path, lambda: run_live_replay(iter_recording(path), symbol, params)))
+        runs.append(reading(path, lambda: run_live_replay(iter_recording(path), symbol, params)))
     if runs[-1].result.events == 0:
         raise UserError(f"--data: {path} holds no events of {symbol}")
     return runs, setup
@@ -341,7 +337,7 @@ def hedged_variant(args: argparse.Namespace, result: BacktestResult, setup: dict
                    cooldown=leg.cooldown, slippage_bps=leg.slippage_bps, basis_band_bps=leg.basis_band_bps,
                    lot=float(setup["lot"]), tick=float(setup["tick"]))
     path: Path = args.data
-    times, mids = _reading(path, lambda: recorded_mids(iter_recording(path), result.symbol))
+    times, mids = reading(path, lambda: recorded_mids(iter_recording(path), result.symbol))
     fee = float(setup["maker_fee"])
     fills = [(t, side, price, size, price * size * fee) for t, side, price, size in result.fill_log]
     return compare_hedged(sampled(times, mids, fills), perp, args.seed), perp
