@@ -3,9 +3,11 @@
 A trial's key is the sha256 of the canonical JSON (sorted keys, no spaces) of: its full backtest parameters
 (``dataclasses.asdict`` of :class:`~bot.research.backtest.BacktestParams`), its overrides, the sweep's base
 (:class:`~bot.research.tune.trial.TuneBase` without the config's path: its resolved settings are in it), each
-recording's content sha256 (in order), the split and walk-forward fraction, and mmbot's version. So a changed
-config, recording, split or mmbot version is a different trial, and a moved file is the same one. A row's ``id``
-is the key's first 12 hex digits.
+recording's content sha256 (in order), the split and walk-forward fraction, mmbot's version and the sha256 of
+the sources that decide a row (:func:`code_version`: the decision layer, the fill model, the backtest, the trial).
+So a changed config, recording, split or mmbot's deciding code is a different trial (an upgraded mmbot does not
+serve rows its predecessor computed), and a moved file is the same one. A row's ``id`` is the key's first 12 hex
+digits.
 
 :class:`Cache` appends ``{"key": ..., "row": ...}`` and flushes as each trial ends, so an interrupted sweep
 keeps what finished; reading skips a torn last line. Later lines win over earlier ones with the same key.
@@ -13,6 +15,7 @@ keeps what finished; reading skips a torn last line. Later lines win over earlie
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -20,11 +23,27 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
+import bot
 from bot import __version__
 from bot.research.backtest import BacktestParams
 from bot.research.tune.trial import TuneBase
 
 FILE = "cache.jsonl"
+#: the sources (under bot/) whose code decides a trial's row
+DECIDING = ("core", "paper/fills.py", "research/backtest.py", "research/events.py", "research/l2book.py",
+            "research/tune/trial.py", "commands/backtest.py")
+
+
+@functools.cache
+def code_version() -> str:
+    """The sha256 (hex) of the :data:`DECIDING` sources' bytes, each with its path, in path order."""
+    root = Path(bot.__file__).parent
+    files = sorted(f for name in DECIDING for f in ((root / name).rglob("*.py") if (root / name).is_dir()
+                                                     else [root / name]))
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
+    return digest.hexdigest()
 
 
 def canonical(value: Any) -> str:
@@ -38,7 +57,8 @@ def trial_key(params: BacktestParams, overrides: Mapping[str, Any], base: TuneBa
     fixed = asdict(base)
     fixed.pop("config")
     blob = canonical({"params": asdict(params), "overrides": dict(overrides), "base": fixed, "data": list(data_shas),
-                      "split": split, "fraction": fraction if split != "all" else None, "version": __version__})
+                      "split": split, "fraction": fraction if split != "all" else None, "version": __version__,
+                      "code": code_version()})
     return hashlib.sha256(blob.encode()).hexdigest()
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from bot.research.tune.cache import Cache, trial_key
+from bot.research.tune import cache as cache_module
+from bot.research.tune.cache import Cache, code_version, trial_key
 from bot.research.tune.trial import trial_params
 
 
@@ -35,3 +36,12 @@ def test_rows_survive_exactly_and_a_torn_line_is_skipped(tmp_path):
     assert found["k1"]["total_pnl"] == 1.0  # the later line wins
     lines = (tmp_path / "cache.jsonl").read_text().splitlines()
     assert json.loads(lines[-1])["key"] == "k1"
+
+
+def test_the_key_follows_the_deciding_code(base, monkeypatch):
+    """A row computed by other code (an upgraded backtest, strategy or fill model) is not served from the cache."""
+    params = trial_params(base, {"strategy.skew": 1.0})
+    key = trial_key(params, {"strategy.skew": 1.0}, base, ["aa"], "all", 0.7)
+    assert len(code_version()) == 64
+    monkeypatch.setattr(cache_module, "code_version", lambda: "another backtest")
+    assert trial_key(params, {"strategy.skew": 1.0}, base, ["aa"], "all", 0.7) != key
