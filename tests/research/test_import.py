@@ -20,6 +20,7 @@ from bot.research.importers.rows import Row, epoch_seconds
 from bot.research.recording import read_meta, read_recording
 
 SAMPLE = Path(__file__).parent / "data" / "sim_btcusdt_1200_steps.jsonl.gz"
+REPO = Path(__file__).resolve().parents[2]
 L2_HEADER = "exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount"
 TRADES_HEADER = "exchange,symbol,timestamp,local_timestamp,id,side,price,amount"
 TICKER_HEADER = "update_id,best_bid_price,best_bid_qty,best_ask_price,best_ask_qty,transaction_time,event_time"
@@ -341,6 +342,26 @@ def _backtest(path: Path, capsys: pytest.CaptureFixture[str], *flags: str) -> di
     assert main(["backtest", "--data", str(path), "--json", *flags]) == 0
     result: dict[str, object] = json.loads(capsys.readouterr().out)
     return result
+
+
+def test_import_then_tune_prints_table_block_and_walk_forward(tmp_path: Path, tardis_files: tuple[Path, Path],
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """The issue's end to end on an imported sample: the tuner prints its table, the recommended block and the
+    walk-forward report, and writes the frontier, the block and the page."""
+    book, trades = tardis_files
+    out = tmp_path / "btc.mmb"
+    assert main(["import", "--format", "tardis-incremental-l2", str(book), "--format", "tardis-trades", str(trades),
+                 "--symbol", "BTC/USDT", "--out", str(out)]) == 0
+    capsys.readouterr()
+    results = tmp_path / "tune"
+    assert main(["tune", "--data", str(out), "--config", str(REPO / "config" / "sim.toml"), "--grid",
+                 "strategy.skew=0,5", "--grid", "strategy.half_spread=0.01,0.02", "--workers", "1",
+                 "--out", str(results)]) == 0
+    printed = capsys.readouterr().out
+    assert 'recommended (trial ' in printed and '[symbols."BTC/USDT".strategy]' in printed
+    assert "walk-forward: 4 trials fitted on the first part, 4 checked on the held-out part" in printed
+    for name in ("trials.csv", "trials.json", "recommended.toml", "frontier.png", "paths.png", "tune.html"):
+        assert (results / name).stat().st_size > 0, name
 
 
 @pytest.mark.parametrize("suffix", [".jsonl.gz", ".mmb"])
