@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from bot.argtypes import non_negative, positive
 from bot.commands.compare import add_hedge_flags, check_hedge_flags, perp_of
 from bot.config import Settings, StrategySettings, SymbolSettings, describe_validation_error, load_settings
 from bot.core.display import Steps, money, money_text, plain, plain_text
@@ -49,23 +49,6 @@ if TYPE_CHECKING:
 
 
 DRIVERS = ("backtest", "live", "both")
-
-
-def non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"must be >= 0 (got {text})")
-    return value
-
-
-def positive(text: str) -> float:
-    value = non_negative(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0 (got {text})")
-    return value
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:

@@ -16,7 +16,6 @@ Exit codes: 0 done, 2 bad arguments or a file not in its format (one line; a par
 from __future__ import annotations
 
 import argparse
-import math
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from bot.argtypes import positive
 from bot.commands.convert import open_output
 from bot.core.display import plain_text
 from bot.errors import UserError
@@ -36,16 +36,6 @@ CAPTURE = "capture"
 CLOCKS = ("exchange", CAPTURE)
 #: events read ahead to infer the tick and lot when not given
 SAMPLE = 200_000
-
-
-def _step(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be > 0 (got {text})")
-    return value
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -65,8 +55,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="what stamps the events: the exchange's time (default; the capture time where the exchange "
                         "gives none) or, for Tardis files, the capture time (local_timestamp) always, the order "
                         "they are written in: for an exchange whose times go back")
-    p.add_argument("--tick", type=_step, help="price tick (default: inferred from the prices)")
-    p.add_argument("--lot", type=_step, help="size step (default: inferred from the sizes)")
+    p.add_argument("--tick", type=positive, help="price tick (default: inferred from the prices)")
+    p.add_argument("--lot", type=positive, help="size step (default: inferred from the sizes)")
     return p
 
 

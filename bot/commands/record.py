@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import math
 import signal
 import sys
 import time
@@ -24,6 +23,7 @@ from typing import Any
 
 import ccxt
 
+from bot.argtypes import positive
 from bot.commands.convert import open_output
 from bot.config import Settings, load_settings
 from bot.core.quote import MarketRules
@@ -32,16 +32,6 @@ from bot.live.endpoint import Endpoint, open_endpoint
 from bot.logs import configure_logging, get_logger
 from bot.research.recorder import RecordStats, record
 from bot.venue.connect import create_exchange, public_feed
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be > 0 (got {text})")
-    return value
 
 
 def _depth(text: str) -> int:
@@ -61,13 +51,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description=__doc__.splitlines()[0],
     )
     p.add_argument("--config", metavar="FILE", help="TOML config: the venue to record (default: in-process sim)")
-    p.add_argument("--duration", type=_positive, required=True, metavar="SECONDS", help="how long to record")
+    p.add_argument("--duration", type=positive, required=True, metavar="SECONDS", help="how long to record")
     p.add_argument("--out", type=Path, required=True, metavar="FILE",
                    help="output file (.jsonl, .jsonl.gz or binary .mmb)")
     p.add_argument("--symbol", action="append", metavar="SYMBOL",
                    help="record this symbol (repeat for several); default venue.symbols")
     p.add_argument("--depth", type=_depth, default=25, help="book levels per side to record (default 25)")
-    p.add_argument("--snapshot-every", type=_positive, default=60.0, metavar="SECONDS",
+    p.add_argument("--snapshot-every", type=positive, default=60.0, metavar="SECONDS",
                    help="write a full book snapshot this often (default 60)")
     return p
 

@@ -19,7 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.commands.backtest import add_fee_flags, choose_symbol, market_of, non_negative, positive, reading
+from bot.argtypes import non_negative, positive
+from bot.commands.backtest import add_fee_flags, choose_symbol, market_of, reading
 from bot.core.display import Steps, money, plain
 from bot.errors import UserError
 from bot.research.recording import read_meta
